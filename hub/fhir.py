@@ -1,0 +1,58 @@
+"""FHIR R4 validation with fhir.resources' R4B models, reporting the offending element by path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class FhirIssue:
+    path: str  # FHIRPath-like, e.g. "Patient.birthDate"
+    message: str
+
+
+class FhirValidationError(ValueError):
+    def __init__(self, resource_type: str, issues: list[FhirIssue]) -> None:
+        self.resource_type = resource_type
+        self.issues = issues
+        super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues) or f"invalid {resource_type}")
+
+
+def validate_resource(resource: Any) -> dict[str, Any]:
+    """Returns the resource unchanged when it is valid R4 JSON; raises FhirValidationError otherwise."""
+    if not isinstance(resource, dict):
+        raise FhirValidationError("?", [FhirIssue("(root)", "a FHIR resource must be a JSON object")])
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        raise FhirValidationError("?", [FhirIssue("resourceType", "missing resourceType")])
+    try:
+        model = get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        raise FhirValidationError(
+            resource_type, [FhirIssue("resourceType", f"unknown FHIR R4 resource type {resource_type!r}")]
+        ) from None
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        issues = [
+            FhirIssue(
+                ".".join([resource_type, *(str(p) for p in err["loc"] if p != "__root__")]),
+                str(err.get("msg", "invalid")),
+            )
+            for err in exc.errors()
+        ]
+        raise FhirValidationError(resource_type, issues) from None
+    return resource
+
+
+def operation_outcome(issues: list[FhirIssue], severity: str = "error", code: str = "invalid") -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": severity, "code": code, "diagnostics": i.message, "expression": [i.path]} for i in issues
+        ],
+    }

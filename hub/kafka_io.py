@@ -1,0 +1,169 @@
+"""The one module that imports kafka-python: producer, consumer and admin with the hub's settings.
+
+Settings are chosen to be right on a production Apache Kafka cluster (acks=all, idempotence)
+and quick on the embedded broker (short session timeouts so a group joins in seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+
+from hub.config import HubSettings
+from hub.topics import TopicSpec, all_topics
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "KafkaError",
+    "OffsetAndMetadata",
+    "TopicPartition",
+    "admin",
+    "broker_reachable",
+    "ensure_topics",
+    "consumer",
+    "producer",
+    "topic_id",
+    "end_offsets",
+    "group_offsets",
+]
+
+
+def _common(settings: HubSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap.split(","),
+        "security_protocol": settings.kafka_security_protocol,
+        "client_id": "county-hub",
+    }
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password is not None:
+            options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile:
+        options["ssl_cafile"] = settings.kafka_ssl_cafile
+    return options
+
+
+def producer(settings: HubSettings, **overrides: Any) -> KafkaProducer:
+    options = {
+        **_common(settings),
+        "acks": "all",
+        "enable_idempotence": True,
+        "max_in_flight_requests_per_connection": 5,  # idempotence keeps order up to 5
+        "linger_ms": 5,
+        "max_request_size": settings.max_event_bytes + 64 * 1024,
+        "retries": 5,
+        "request_timeout_ms": 15_000,
+        "max_block_ms": 10_000,
+        "reconnect_backoff_max_ms": 2_000,
+        **overrides,
+    }
+    return KafkaProducer(**options)
+
+
+def consumer(settings: HubSettings, group_id: str | None, topics: Iterable[str] = (), **overrides: Any) -> KafkaConsumer:
+    options = {
+        **_common(settings),
+        "group_id": group_id,
+        "enable_auto_commit": False,  # offsets are committed after the database commit
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": 6_000,
+        "heartbeat_interval_ms": 1_000,
+        "max_poll_records": settings.consumer_batch_size,
+        "fetch_max_bytes": 16 * 1024 * 1024,
+        "max_partition_fetch_bytes": max(1024 * 1024, settings.max_event_bytes + 64 * 1024),
+        "reconnect_backoff_max_ms": 2_000,
+        "request_timeout_ms": 30_000,
+        **overrides,
+    }
+    return KafkaConsumer(*topics, **options)
+
+
+def admin(settings: HubSettings, **overrides: Any) -> KafkaAdminClient:
+    return KafkaAdminClient(**{**_common(settings), "request_timeout_ms": 10_000, **overrides})
+
+
+def broker_reachable(settings: HubSettings, timeout_s: float = 3.0) -> bool:
+    if not any(_port_open(server, timeout_s) for server in settings.bootstrap.split(",")):
+        return False  # fail fast: the admin client would wait for its full bootstrap timeout
+    try:
+        client = admin(settings, request_timeout_ms=int(timeout_s * 1000))
+    except Exception:  # noqa: BLE001 - any failure to connect means "not reachable"
+        return False
+    try:
+        client.list_topics()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        client.close()
+
+
+def _port_open(server: str, timeout_s: float) -> bool:
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_topics(settings: HubSettings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+    """Creates missing topics with their catalogue partition counts; returns the names created."""
+    client = admin(settings)
+    try:
+        existing = set(client.list_topics())
+        configs: dict[str, str] = {}
+        if settings.kafka_min_insync_replicas:
+            configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
+        wanted = [
+            NewTopic(spec.topic(settings), spec.partitions, settings.kafka_replication_factor, topic_configs=configs)
+            for spec in (specs or all_topics())
+            if spec.topic(settings) not in existing
+        ]
+        created: list[str] = []
+        for new in wanted:  # one by one: a concurrent creator must not fail the others
+            try:
+                client.create_topics([new])
+                created.append(new.name)
+            except TopicAlreadyExistsError:
+                pass
+        if created:
+            log.info("created topics: %s", ", ".join(created))
+        return created
+    finally:
+        client.close()
+
+
+def topic_id(settings: HubSettings, topic: str) -> str | None:
+    """The broker's id for a topic; it changes when the topic is deleted and created again."""
+    client = admin(settings)
+    try:
+        for described in client.describe_topics([topic]):
+            if described.get("error_code", 0) == 0 and described.get("name") == topic:
+                return str(described.get("topic_id"))
+        return None
+    finally:
+        client.close()
+
+
+def end_offsets(client: KafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    return dict(client.end_offsets(partitions))
+
+
+def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, int]:
+    client = admin(settings)
+    try:
+        offsets = client.list_group_offsets(group_id)
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    finally:
+        client.close()

@@ -1,0 +1,40 @@
+"""Every Prometheus metric of the hub, defined once. Other modules import these objects."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_IN = Counter(
+    "hub_events_in_total", "Events accepted by connectors into their outbox.", ["connector", "facility", "event_type"]
+)
+EVENTS_REJECTED = Counter(
+    "hub_events_rejected_total", "Inputs a connector could not turn into an event (sent to the dead letters).",
+    ["connector", "facility", "stage"],
+)
+EVENTS_PUBLISHED = Counter(
+    "hub_events_published_total", "Events the outbox relay published to Kafka.", ["connector", "topic"]
+)
+OUTBOX_BACKLOG = Gauge("hub_outbox_backlog", "Events in a connector's outbox not yet published.", ["connector"])
+BROKER_UP = Gauge("hub_broker_reachable", "1 when the connector's relay last reached the broker.", ["connector"])
+CONNECTOR_LAST_EVENT = Gauge(
+    "hub_connector_last_event_timestamp_seconds", "Unix time of the last accepted input.", ["connector"]
+)
+EVENTS_CONSUMED = Counter(
+    "hub_events_consumed_total", "Events a consumer applied (duplicates excluded).", ["consumer", "topic", "facility"]
+)
+EVENTS_DUPLICATE = Counter(
+    "hub_events_duplicate_total", "Events a consumer had already applied and skipped.", ["consumer", "topic"]
+)
+DEAD_LETTERS = Counter(
+    "hub_dead_letters_total", "Events sent to the dead-letter topic.", ["origin", "stage"]
+)
+CONSUMER_LAG = Gauge("hub_consumer_lag", "Messages behind the end of a partition.", ["consumer", "topic", "partition"])
+HANDLER_SECONDS = Histogram(
+    "hub_handler_seconds", "Time to apply one batch in one database transaction.", ["consumer"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_RETRIES = Counter(
+    "hub_consumer_retries_total", "Retriable failures (database or broker busy or down).", ["consumer", "kind"]
+)
+CONSUMER_ASSIGNED = Gauge("hub_consumer_assigned_partitions", "Partitions assigned to a consumer.", ["consumer"])
+HTTP_REQUESTS = Counter("hub_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"])

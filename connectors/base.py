@@ -121,5 +121,9 @@ class Connector(ABC):
         """Dry run for `hub connector check`: what would be published from `sample` (or the source)."""
         return self.poll({})
 
+    def reprocess(self, payload: str, position: str) -> PollResult:
+        """Maps one dead-lettered input again (after its mapping was fixed), for `hub dlq replay`."""
+        raise NotImplementedError(f"connector kind {self.kind} cannot re-map dead letters")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections and sockets."""

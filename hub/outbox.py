@@ -98,7 +98,9 @@ class Outbox:
         try:
             for rec in records:
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO outbox(event_id, topic, key, value, headers, created_at) VALUES (?,?,?,?,?,?)",
+                    # ON CONFLICT, not OR IGNORE: only a repeated event id is skipped, never a NOT NULL violation.
+                    "INSERT INTO outbox(event_id, topic, key, value, headers, created_at) VALUES (?,?,?,?,?,?) "
+                    "ON CONFLICT(event_id) DO NOTHING",
                     (rec.event_id, rec.topic, rec.key, rec.value, _dump_headers(rec.headers), now),
                 )
                 if cursor.rowcount:

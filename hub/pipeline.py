@@ -159,6 +159,7 @@ class Sink:
             (H_FACILITY, self.facility_id.encode()),
             (H_POSITION, rejected.position.encode("utf-8", "backslashreplace")),
             (H_FAILED_AT, str(time.time()).encode()),
+            (H_EVENT_ID, event_id.encode()),
         ]
         limit = self.settings.max_event_bytes // 2
         if len(value) > limit:

@@ -56,7 +56,9 @@ DEAD_LETTER = TopicSpec("dead_letter", "hub.dead-letter.v1", 3, (), "Events no c
 # and republishes what the broker lost (see hub/outbox.py).
 EPOCH = TopicSpec("broker_epoch", "hub.broker-epoch", 1, (), "Marker used to notice a broker that lost its data.")
 
-BY_EVENT_TYPE = {spec.event_type: spec for spec in CATALOGUE}
+
+
+BY_EVENT_TYPE = {spec.event_type: spec for spec in (*CATALOGUE, DEAD_LETTER)}
 
 
 def spec_for(event_type: str) -> TopicSpec:

@@ -1,0 +1,57 @@
+"""What every consumer shares: the events it reads and the one method it writes, `apply`.
+
+Polling, decoding, the database transaction, duplicate detection, retries, dead letters, offset
+commits and metrics live in `hub.consuming`. A consumer only says how one event changes its tables.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlalchemy.orm import Session
+
+from hub.events import Event
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Kafka message as a consumer sees it: where it was, and the decoded event (if decoded)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+    event: Event | None = None
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", "replace")
+        return None
+
+
+class Consumer(ABC):
+    """Base of every consumer. Subclasses set `name` and `event_types` and implement `apply`."""
+
+    name: ClassVar[str]  # also names its consumer group: hub.<name>
+    event_types: ClassVar[tuple[str, ...]]  # topics, by event type (see hub/topics.py)
+    decode: ClassVar[bool] = True  # False: receive raw messages (e.g. the dead-letter store)
+
+    def dedup_id(self, delivery: Delivery) -> str:
+        """The id that makes a redelivered message a duplicate."""
+        if delivery.event is None:
+            raise ValueError("raw consumers must define dedup_id")
+        return delivery.event.event_id
+
+    @abstractmethod
+    def apply(self, session: Session, delivery: Delivery) -> None:
+        """Changes the database for one event inside the caller's transaction. Raise
+        `hub.retry.PermanentError` for an event that can never be applied."""
+
+    def topics(self) -> tuple[str, ...]:
+        return self.event_types

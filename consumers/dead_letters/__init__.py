@@ -1,0 +1,1 @@
+"""Keeps a durable, searchable copy of every dead letter for operators."""

@@ -1,0 +1,1 @@
+"""The shared health record: every member's resources per community patient."""

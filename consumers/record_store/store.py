@@ -1,0 +1,177 @@
+"""Writes the shared record: upserts resources, links source patients to community patients.
+
+Linking is by exact identifier for now (a valid resident ID, an insurance number, or the same
+local record number at the same member); probabilistic matching belongs to the patient index.
+Each community ("golden") Patient is rebuilt from its source records after every change, with
+`Patient.link` both ways as the contract describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from consumers.record_store.indexing import clinical_date, codings, main_code
+from consumers.record_store.models import PatientIdentifier, PatientLink, ResourceCode, StoredResource
+from hub.events import Event, utcnow
+from hub.identifiers import INSURANCE_ID, RESIDENT_ID, normalise_resident_id, resident_id_valid
+
+GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community patient record"}
+
+
+def community_patient_id(patient_key: str) -> str:
+    """Deterministic, so replaying the same events rebuilds the same ids."""
+    return "cp-" + hashlib.sha256(patient_key.encode()).hexdigest()[:20]
+
+
+def linking_identifiers(patient: dict[str, Any]) -> list[tuple[str, str]]:
+    """Identifiers strong enough to link two records of the same person without review."""
+    found: list[tuple[str, str]] = []
+    for identifier in patient.get("identifier", []) or []:
+        system, value = identifier.get("system"), identifier.get("value")
+        if not system or not value:
+            continue
+        if system == RESIDENT_ID:
+            if resident_id_valid(value):
+                found.append((system, normalise_resident_id(value)))
+        elif system == INSURANCE_ID or system.endswith(":mrn"):
+            found.append((system, str(value).strip()))
+    return found
+
+
+def _dumps(resource: dict[str, Any]) -> str:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+
+
+class RecordWriter:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def apply(self, event: Event) -> None:
+        resource = event.resource
+        if resource.get("resourceType") == "Patient":
+            self.upsert_patient(event)
+        else:
+            self.upsert(resource, event, event.patient_key)
+        for related in event.related:
+            self.upsert(related, event, event.patient_key)
+
+    # Any resource ---------------------------------------------------------------------------------
+
+    def upsert(self, resource: dict[str, Any], event: Event, patient_key: str | None, golden: bool = False) -> bool:
+        """Stores the resource unless a newer version (by source time) is already there."""
+        rtype, rid = resource["resourceType"], resource.get("id")
+        if not rid:
+            raise ValueError(f"{rtype} without an id cannot be stored")
+        row = self.session.get(StoredResource, (rtype, rid))
+        if row is not None and row.occurred_at > event.occurred_at and not golden:
+            return False  # an older version arrived late: keep the newer one
+        now = utcnow()
+        version = (row.version_id + 1) if row is not None else 1
+        stored = dict(resource)
+        stored["meta"] = {**(resource.get("meta") or {}), "versionId": str(version), "lastUpdated": now.isoformat()}
+        if row is None:
+            row = StoredResource(resource_type=rtype, id=rid)
+            self.session.add(row)
+        row.version_id = version
+        row.last_updated = now
+        row.occurred_at = event.occurred_at
+        row.facility_id = event.source.facility_id if not golden else None
+        row.patient_key = patient_key
+        row.date = clinical_date(resource)
+        row.code = main_code(resource)
+        row.status = str(resource.get("status")) if resource.get("status") else None
+        row.golden = golden
+        row.source_event_id = event.event_id
+        row.content = _dumps(stored)
+        self.session.execute(delete(ResourceCode).where(ResourceCode.resource_type == rtype, ResourceCode.id == rid))
+        self.session.flush()
+        for system, code in codings(resource):
+            self.session.add(ResourceCode(resource_type=rtype, id=rid, system=system[:200], code=code[:100]))
+        return True
+
+    # Patients -------------------------------------------------------------------------------------
+
+    def upsert_patient(self, event: Event) -> None:
+        patient = dict(event.resource)
+        key = event.patient_key
+        link = self.session.get(PatientLink, key)
+        identifiers = linking_identifiers(patient)
+        if link is not None:
+            cp_id, rule = link.community_patient_id, link.linked_by
+        else:
+            cp_id, rule = self._find_by_identifier(identifiers) or (community_patient_id(key), "new")
+            link = PatientLink(
+                patient_key=key, source_patient_id=patient["id"], community_patient_id=cp_id, linked_by=rule
+            )
+            self.session.add(link)
+        link.source_patient_id = patient["id"]
+        for system, value in identifiers:
+            if self.session.get(PatientIdentifier, (system, value)) is None:
+                self.session.add(PatientIdentifier(system=system, value=value, community_patient_id=cp_id))
+        patient["link"] = [{"other": {"reference": f"Patient/{cp_id}"}, "type": "refer"}]
+        if self.upsert(patient, event, key):
+            self.rebuild_golden(cp_id, event)
+
+    def _find_by_identifier(self, identifiers: list[tuple[str, str]]) -> tuple[str, str] | None:
+        for system, value in identifiers:  # resident ID first: it is the strongest
+            row = self.session.get(PatientIdentifier, (system, value))
+            if row is not None:
+                return row.community_patient_id, "resident-id" if system == RESIDENT_ID else "identifier"
+        return None
+
+    def rebuild_golden(self, cp_id: str, event: Event) -> None:
+        self.session.flush()
+        sources = self.session.scalars(
+            select(StoredResource)
+            .join(PatientLink, PatientLink.source_patient_id == StoredResource.id)
+            .where(
+                StoredResource.resource_type == "Patient",
+                PatientLink.community_patient_id == cp_id,
+            )
+            .order_by(StoredResource.occurred_at)
+        ).all()
+        records = [json.loads(row.content) for row in sources]
+        if not records:
+            return
+        latest = records[-1]
+        golden: dict[str, Any] = {
+            "resourceType": "Patient",
+            "id": cp_id,
+            "meta": {"tag": [GOLDEN_TAG]},
+            "identifier": _union(r.get("identifier") for r in records),
+            "active": True,
+            "name": latest.get("name") or _first(r.get("name") for r in records),
+            "telecom": _union(r.get("telecom") for r in reversed(records)),
+            "gender": latest.get("gender") or _first(r.get("gender") for r in records),
+            "birthDate": latest.get("birthDate") or _first(r.get("birthDate") for r in records),
+            "address": latest.get("address") or _first(r.get("address") for r in records),
+            "link": [{"other": {"reference": f"Patient/{r['id']}"}, "type": "seealso"} for r in records],
+        }
+        golden = {k: v for k, v in golden.items() if v not in (None, [], "")}
+        self.upsert(golden, event, None, golden=True)
+
+
+def _union(lists: Any) -> list[Any]:
+    seen: set[str] = set()
+    merged: list[Any] = []
+    for items in lists:
+        for item in items or []:
+            fingerprint = json.dumps(item, sort_keys=True, ensure_ascii=False)
+            if fingerprint not in seen:
+                seen.add(fingerprint)
+                merged.append(item)
+    return merged
+
+
+def _first(values: Any) -> Any:
+    return next((v for v in values if v), None)
+
+
+def stored_time(row: StoredResource) -> datetime:
+    return row.last_updated

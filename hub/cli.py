@@ -1,0 +1,321 @@
+"""The `hub` command line. Errors are one clear line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.config import HubSettings, get_settings
+
+app = typer.Typer(help="County medical community integration hub.", no_args_is_help=True, add_completion=False)
+connector_app = typer.Typer(help="Run or dry-run one connector.", no_args_is_help=True)
+consumer_app = typer.Typer(help="Run one consumer.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and re-ingest dead letters.", no_args_is_help=True)
+app.add_typer(connector_app, name="connector")
+app.add_typer(consumer_app, name="consumer")
+app.add_typer(dlq_app, name="dlq")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _settings() -> HubSettings:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its reconnect chatter drowns the hub's own lines
+    return settings
+
+
+def _database(settings: HubSettings):  # type: ignore[no-untyped-def]
+    from hub.db import Database
+
+    database = Database(settings.db_url)
+    if not database.reachable():
+        raise CliError(f"database {settings.db_url.split('@')[-1]} is not reachable; check HUB_DATABASE_URL")
+    database.migrate()
+    return database
+
+
+# hub run / broker ----------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option("--demo", help="Also run a simulated county feeding the connectors.")] = False,
+    connector: Annotated[
+        list[Path] | None, typer.Option("--connector", "-c", help="A connector config file (repeatable).")
+    ] = None,
+) -> None:
+    """Run the whole hub: broker (embedded unless HUB_KAFKA_BOOTSTRAP), consumers, connectors, HTTP."""
+    from hub.runner import Hub
+
+    hub = Hub(_settings(), demo=demo, connector_files=list(connector or []))
+    hub.start()
+    hub.serve_forever()
+
+
+@app.command()
+def broker(
+    port: Annotated[int | None, typer.Option(help="Port; default HUB_BROKER_PORT.")] = None,
+) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu) alone until Ctrl-C."""
+    import signal
+
+    from hub.broker import EmbeddedBroker
+
+    settings = _settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with EmbeddedBroker(port or settings.broker_port) as running:
+        typer.echo(f"broker ready on {running.bootstrap} (memory only); Ctrl-C stops it")
+        while not stop.is_set() and running._process is not None and running._process.poll() is None:
+            stop.wait(0.5)
+
+
+# hub connector ------------------------------------------------------------------------------------
+
+
+@connector_app.command("run")
+def connector_run(config: Annotated[Path, typer.Argument(help="Connector YAML file.")]) -> None:
+    """Run one connector and its outbox relay until Ctrl-C."""
+    import signal
+
+    from connectors.base import ConnectorConfig
+    from hub.connector_runtime import ConnectorRuntime
+
+    settings = _settings()
+    runtime = ConnectorRuntime.build(ConnectorConfig.load(config), settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = runtime.threads(stop)
+    for thread in threads:
+        thread.start()
+    while not stop.is_set():
+        stop.wait(0.5)
+    for thread in threads:
+        thread.join(8)
+    runtime.outbox.close()
+
+
+@connector_app.command("check")
+def connector_check(
+    config: Annotated[Path, typer.Argument(help="Connector YAML file.")],
+    sample: Annotated[Path | None, typer.Option(help="Sample input instead of the live source.")] = None,
+) -> None:
+    """Dry run: print the FHIR the connector would publish and every mapping problem. Publishes nothing."""
+    from connectors.base import ConnectorConfig
+    from connectors.registry import connector_class
+    from hub.fhir import FhirValidationError, validate_resource
+
+    settings = _settings()
+    cfg = ConnectorConfig.load(config)
+    connector = connector_class(cfg.kind)(cfg, settings)
+    result = connector.check(sample)
+    problems = 0
+    for event in result.events:
+        typer.echo(f"# {event.event_type} {event.resource_type}/{event.resource.get('id')} key={event.patient_key}")
+        for resource in (event.resource, *event.related):
+            try:
+                validate_resource(resource)
+            except FhirValidationError as exc:
+                problems += 1
+                typer.echo(f"! invalid FHIR: {exc}")
+        typer.echo(json.dumps(event.resource, ensure_ascii=False, indent=2))
+        for flag in event.flags:
+            typer.echo(f"! flag: {flag}")
+    for rejected in result.rejected:
+        problems += 1
+        typer.echo(f"! rejected at {rejected.position} ({rejected.stage}): {rejected.reason}")
+    for note in result.notes:
+        typer.echo(f"! note: {note}")
+    typer.echo(f"{len(result.events)} events, {problems} problems, {len(result.notes)} notes")
+    connector.close()
+    if problems:
+        raise typer.Exit(1)
+
+
+# hub consumer -------------------------------------------------------------------------------------
+
+
+@consumer_app.command("run")
+def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. record_store.")]) -> None:
+    """Run one consumer until Ctrl-C (a second process of the same name shares the partitions)."""
+    import signal
+
+    from consumers.registry import consumer_class
+    from hub.consuming import ConsumerRunner
+    from hub.schema_registry import make_registry
+    from hub.serialization import EventCodec
+
+    settings = _settings()
+    try:
+        cls = consumer_class(name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    database = _database(settings)
+    codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from hub import kafka_io
+
+    kafka_io.ensure_topics(settings)
+    ConsumerRunner(cls(), settings, database, codec).run(stop)
+
+
+# hub status ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Throughput, consumer lag and dead letters of the hub configured here."""
+    from dataclasses import asdict
+
+    from hub.status import collect_status, format_status
+
+    settings = _settings()
+    report = collect_status(settings, _database(settings), None)
+    typer.echo(json.dumps(asdict(report), default=str, ensure_ascii=False, indent=2) if as_json else format_status(report))
+
+
+# hub dlq ------------------------------------------------------------------------------------------
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    origin: Annotated[str | None, typer.Option(help="Only this connector or consumer.")] = None,
+) -> None:
+    """List dead letters, newest first."""
+    from hub.dead_letters import list_dead_letters
+
+    settings = _settings()
+    rows = list_dead_letters(_database(settings), limit=limit, origin=origin)
+    for row in rows:
+        replayed = " replayed" if row.replayed_at else ""
+        typer.echo(f"{row.id}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.origin:<20} {row.stage:<9}{replayed}  {row.reason[:100]}")
+    typer.echo(f"{len(rows)} dead letters")
+
+
+@dlq_app.command("show")
+def dlq_show(dead_letter_id: Annotated[str, typer.Argument(help="Dead letter id (from `hub dlq list`).")]) -> None:
+    """Show one dead letter: reason, origin, headers and payload."""
+    from hub.dead_letters import get_dead_letter
+
+    settings = _settings()
+    row = get_dead_letter(_database(settings), dead_letter_id)
+    if row is None:
+        raise CliError(f"no dead letter {dead_letter_id}; `hub dlq list` shows the ids")
+    for name in ("id", "origin", "stage", "reason", "exception", "facility_id", "origin_topic", "origin_partition",
+                 "origin_offset", "position", "quarantine", "created_at", "replayed_at"):
+        typer.echo(f"{name:>17}: {getattr(row, name)}")
+    typer.echo(f"{'headers':>17}: {row.headers}")
+    typer.echo("payload:")
+    typer.echo(row.payload.decode("utf-8", "backslashreplace"))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    dead_letter_id: Annotated[list[str] | None, typer.Argument(help="Dead letter ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead letter not yet replayed.")] = False,
+    origin: Annotated[str | None, typer.Option(help="With --all: only this origin.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Connector config, to re-map dead letters a connector rejected.")
+    ] = None,
+) -> None:
+    """Re-ingest dead letters after fixing the cause: consumer failures are republished to their
+    topic; connector rejections are mapped again by the connector (give --config)."""
+    from hub.dead_letters import replay_dead_letters
+
+    settings = _settings()
+    if not dead_letter_id and not all_:
+        raise CliError("name dead letter ids, or use --all")
+    report = replay_dead_letters(settings, _database(settings), dead_letter_id or [], all_, origin, config)
+    for line in report.lines:
+        typer.echo(line)
+    typer.echo(f"{report.replayed} replayed, {report.failed} still failing")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+# hub replay ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def replay(
+    config: Annotated[Path, typer.Argument(help="The connector's YAML file (names its outbox).")],
+    since: Annotated[str | None, typer.Option(help="ISO time; default: everything retained.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only events of this topic.")] = None,
+) -> None:
+    """Republish events from a connector's outbox (consumers skip those they already applied)."""
+    from connectors.base import ConnectorConfig
+    from hub.outbox import Outbox, OutboxRelay
+
+    settings = _settings()
+    cfg = ConnectorConfig.load(config)
+    path = settings.outbox_path(cfg.name)
+    if not path.exists():
+        raise CliError(f"connector {cfg.name} has no outbox at {path}; has it run with this HUB_DATA_DIR?")
+    try:
+        since_ts = datetime.fromisoformat(since).timestamp() if since else None
+    except ValueError:
+        raise CliError(f"--since {since!r} is not an ISO date or time, e.g. 2026-11-23T08:00") from None
+    outbox = Outbox(path, cfg.name)
+    marked = outbox.mark_for_replay(since_ts, topic)
+    relay = OutboxRelay(outbox, settings)
+    sent = 0
+    while outbox.backlog():
+        sent += relay.publish_pending()
+    relay.close()
+    typer.echo(f"republished {sent} events ({marked} marked) from {cfg.name}")
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option(help="Events through the whole path.")] = 20000,
+) -> None:
+    """Benchmark: whole path and bare transport on the same broker; last line is JSON."""
+    from hub.bench import run_benchmark
+
+    result = run_benchmark(_settings(), events=events)
+    typer.echo(json.dumps(result))
+
+
+def main() -> None:
+    from connectors.base import ConnectorConfigError
+    from hub.broker import BrokerError
+
+    try:
+        app(standalone_mode=False)
+    except (CliError, ConnectorConfigError, BrokerError, ValueError, OSError) as exc:
+        typer.echo(f"hub: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

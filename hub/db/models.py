@@ -1,0 +1,89 @@
+"""Tables the framework itself needs: applied events, dead letters, API tokens, audit.
+
+Consumers keep their own tables beside their code (e.g. consumers/record_store/models.py), on
+this same `Base`, so one Alembic history covers the whole database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hub.db.types import UTCDateTime
+from hub.events import utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProcessedEvent(Base):
+    """One row per event a consumer applied: the key to exactly-once in effect."""
+
+    __tablename__ = "processed_event"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class DeadLetter(Base):
+    """A durable copy of every dead letter, for `hub dlq list|show|replay` and the status page."""
+
+    __tablename__ = "dead_letter"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # the dead letter's own event id
+    origin: Mapped[str] = mapped_column(String(64), index=True)  # connector or consumer that gave up
+    stage: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    exception: Mapped[str | None] = mapped_column(String(200))
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    origin_topic: Mapped[str | None] = mapped_column(String(200))
+    origin_partition: Mapped[int | None] = mapped_column(Integer)
+    origin_offset: Mapped[int | None] = mapped_column(BigInteger)
+    position: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[str | None] = mapped_column(String(80))
+    quarantine: Mapped[str | None] = mapped_column(Text)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """Bearer tokens; only a hash is stored."""
+
+    __tablename__ = "api_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))  # connector, reader, pharmacist, clinician, admin
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditLog(Base):
+    """Who read which patient's record, when, from which facility."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+Index("processed_event_consumer_time", ProcessedEvent.consumer, ProcessedEvent.processed_at)

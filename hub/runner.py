@@ -1,0 +1,208 @@
+"""`hub run`: the whole hub in one process: broker (embedded unless configured), database,
+consumers, connectors, the HTTP API and, with --demo, a simulated county feeding it.
+
+Every part runs in a thread that watches one stop event; SIGINT/SIGTERM set it, and the broker
+child process is stopped last. A second run resumes from the database and the outboxes.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from connectors.base import ConnectorConfig
+from consumers.registry import all_consumers
+from hub import kafka_io
+from hub.broker import EmbeddedBroker
+from hub.config import HubSettings
+from hub.connector_runtime import ConnectorRuntime
+from hub.consuming import ConsumerRunner
+from hub.db import Database
+from hub.schema_registry import make_registry
+from hub.serialization import EventCodec
+from hub.status import ConnectorState
+
+log = logging.getLogger("hub")
+
+
+@dataclass
+class HubRuntime:
+    """What /readyz and the status page ask about the running parts."""
+
+    settings: HubSettings
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    connectors: list[ConnectorRuntime] = field(default_factory=list)
+
+    def consumer_states(self) -> dict[str, bool]:
+        return {runner.consumer.name: runner.assigned for runner in self.consumers}
+
+    def connector_states(self) -> list[ConnectorState]:
+        return [
+            ConnectorState(
+                name=rt.config.name,
+                kind=rt.config.kind,
+                facility_id=rt.config.facility_id,
+                backlog=rt.outbox.backlog(),
+                broker_up=rt.relay.broker_up,
+                last_event_at=_last_event(rt),
+                rejected=_rejected(rt),
+            )
+            for rt in self.connectors
+        ]
+
+    def broker_reachable(self) -> bool:
+        return kafka_io.broker_reachable(self.settings, timeout_s=1.0)
+
+
+def _last_event(rt: ConnectorRuntime) -> float | None:
+    from hub import metrics
+
+    value = metrics.CONNECTOR_LAST_EVENT.labels(rt.config.name)._value.get()
+    return value or None
+
+
+def _rejected(rt: ConnectorRuntime) -> int:
+    from hub import metrics
+
+    total = 0.0
+    for metric in metrics.EVENTS_REJECTED.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels.get("connector") == rt.config.name:
+                total += sample.value
+    return int(total)
+
+
+class Hub:
+    def __init__(self, settings: HubSettings, demo: bool = False, connector_files: list[Path] | None = None) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.connector_files = connector_files or []
+        self.stop = threading.Event()
+        self.broker: EmbeddedBroker | None = None
+        self.threads: list[threading.Thread] = []
+        self.server: uvicorn.Server | None = None
+        self.database: Database | None = None
+        self.runtime = HubRuntime(settings)
+
+    # Start ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.embedded_broker:
+            self.broker = EmbeddedBroker(settings.broker_port, log_file=settings.data_dir / "broker.log").start()
+        try:
+            self._start_parts()
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _start_parts(self) -> None:
+        settings = self.settings
+        kafka_io.ensure_topics(settings)
+        self.database = Database(settings.db_url)
+        self.database.migrate()
+        codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+
+        for consumer_cls in all_consumers():
+            runner = ConsumerRunner(consumer_cls(), settings, self.database, codec)
+            self.runtime.consumers.append(runner)
+            self._thread(runner.run, f"consumer-{consumer_cls.name}", self.stop)
+
+        configs = [ConnectorConfig.load(path) for path in self.connector_files]
+        if self.demo:
+            configs += self._start_demo()
+        for config in configs:
+            runtime = ConnectorRuntime.build(config, settings, codec)
+            self.runtime.connectors.append(runtime)
+            for thread in runtime.threads(self.stop):
+                thread.start()
+                self.threads.append(thread)
+
+        self._start_http()
+
+    def _start_demo(self) -> list[ConnectorConfig]:
+        from hub.demo.county import build_county
+        from hub.demo.generator import CountySimulator
+        from hub.demo.tokens import ensure_demo_tokens
+
+        county = build_county(self.settings.data_dir, seed=self.settings.demo_seed)
+        simulator = CountySimulator(county, rate=self.settings.demo_rate, seed=self.settings.demo_seed)
+        simulator.seed_population()
+        self._thread(simulator.run, "demo-county", self.stop)
+        assert self.database is not None
+        tokens = ensure_demo_tokens(self.database, county, self.settings.demo_seed)
+        print(_token_banner(self.settings, tokens), flush=True)
+        return [ConnectorConfig.load(path) for path in county.connector_configs]
+
+    def _start_http(self) -> None:
+        from hub.api.app import create_app
+
+        assert self.database is not None
+        app = create_app(self.settings, self.database, self.runtime)
+        config = uvicorn.Config(
+            app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self._thread(self.server.run, "http")
+
+    def _thread(self, target: object, name: str, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self.threads.append(thread)
+
+    # Run and stop ---------------------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        def _on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+        log.info("hub running: http://%s:%d/status", self.settings.http_host, self.settings.http_port)
+        while not self.stop.is_set():
+            self.stop.wait(0.5)
+            if self.broker is not None and self.broker.pid is not None and self.broker._process is not None:
+                if self.broker._process.poll() is not None:
+                    log.error("the embedded broker exited unexpectedly; stopping the hub")
+                    self.stop.set()
+        self.shutdown()
+
+    def shutdown(self, timeout_s: float = 8.0) -> None:
+        self.stop.set()
+        if self.server is not None:
+            self.server.should_exit = True
+        deadline = time.monotonic() + timeout_s
+        for thread in self.threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+        stuck = [t.name for t in self.threads if t.is_alive()]
+        if stuck:
+            log.warning("threads still busy at shutdown (they are daemons and end with the process): %s", stuck)
+        for rt in self.runtime.connectors:
+            rt.outbox.close()
+        if self.database is not None:
+            self.database.dispose()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        log.info("hub stopped")
+
+
+def _token_banner(settings: HubSettings, tokens: dict[str, str]) -> str:
+    lines = ["", "Demo county is running. Bearer tokens for this demo (role:facility = token):"]
+    lines += [f"  {name:<28} {token}" for name, token in tokens.items()]
+    lines += [
+        f"Status page: http://{settings.http_host}:{settings.http_port}/status",
+        f"Try: curl -H 'Authorization: Bearer {tokens.get('admin', '...')}' "
+        f"http://{settings.http_host}:{settings.http_port}/fhir/Patient",
+        "",
+    ]
+    return "\n".join(lines)

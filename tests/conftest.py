@@ -1,0 +1,83 @@
+"""Session fixtures: a real broker (Tansu) and a real database (SQLite, or PostgreSQL when
+HUB_TEST_DATABASE_URL names one). Each test gets its own topic prefix and its own database
+(a file, or a schema), so tests never see each other's data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from hub.broker import EmbeddedBroker
+from hub.config import HubSettings
+from hub.db import Database
+
+PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(free_port(), log_file=log) as running:
+        yield running
+
+
+def _pg_schema_url(schema: str) -> str:
+    assert PG_URL
+    url = make_url(PG_URL)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> HubSettings:
+    """Settings without a broker: for tests that need none."""
+    return HubSettings(data_dir=tmp_path, database_url=database_url, kafka_bootstrap="127.0.0.1:1")
+
+
+@pytest.fixture
+def broker_settings(tmp_path: Path, database_url: str, broker: EmbeddedBroker) -> HubSettings:
+    """Settings on the shared test broker, with topics and groups private to this test."""
+    return HubSettings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        kafka_bootstrap=broker.bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+    )

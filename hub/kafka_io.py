@@ -163,7 +163,7 @@ def end_offsets(client: KafkaConsumer, partitions: list[TopicPartition]) -> dict
 def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, int]:
     client = admin(settings)
     try:
-        offsets = client.list_group_offsets(group_id)
+        offsets = client.list_group_offsets(group_id).get(group_id, {})
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
     finally:
         client.close()

@@ -47,13 +47,22 @@ class ConnectorConfig(BaseModel):
         except OSError as exc:
             raise ConnectorConfigError(f"cannot read connector config {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConnectorConfigError(f"connector config {path} is not valid YAML: {exc}") from exc
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise ConnectorConfigError(f"connector config {path} is not valid YAML{where}: {problem}") from None
         try:
             config = cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ConnectorConfigError(f"connector config {path}: {where}: {first['msg']}") from exc
+        from connectors.registry import KINDS
+
+        if config.kind not in KINDS:
+            raise ConnectorConfigError(
+                f"connector config {path}: unknown connector kind {config.kind!r}; known kinds: {', '.join(sorted(KINDS))}"
+            )
         # Relative paths in options are relative to the config file, not to where hub was started.
         config.options.setdefault("_config_dir", str(Path(path).resolve().parent))
         return config

@@ -20,7 +20,11 @@ from types import TracebackType
 log = logging.getLogger(__name__)
 
 
-class BrokerError(RuntimeError):
+class StartupError(RuntimeError):
+    """A part of the hub could not start (port taken, broker or server did not come up)."""
+
+
+class BrokerError(StartupError):
     """The embedded broker could not be found or did not start."""
 
 

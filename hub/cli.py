@@ -295,11 +295,12 @@ def bench(
 
 def main() -> None:
     from connectors.base import ConnectorConfigError
-    from hub.broker import BrokerError
+    from hub.broker import StartupError
+    from hub.kafka_io import KafkaError
 
     try:
         app(standalone_mode=False)
-    except (CliError, ConnectorConfigError, BrokerError, ValueError, OSError) as exc:
+    except (CliError, ConnectorConfigError, StartupError, KafkaError, ValueError, OSError) as exc:
         typer.echo(f"hub: error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:

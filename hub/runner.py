@@ -20,7 +20,7 @@ import uvicorn
 from connectors.base import ConnectorConfig
 from consumers.registry import all_consumers
 from hub import kafka_io
-from hub.broker import EmbeddedBroker
+from hub.broker import EmbeddedBroker, StartupError, port_open
 from hub.config import HubSettings
 from hub.connector_runtime import ConnectorRuntime
 from hub.consuming import ConsumerRunner
@@ -106,8 +106,12 @@ class Hub:
 
     def _start_parts(self) -> None:
         settings = self.settings
+        if not kafka_io.broker_reachable(settings, timeout_s=5):
+            raise StartupError(f"Kafka is not reachable at {settings.bootstrap}; check HUB_KAFKA_BOOTSTRAP")
         kafka_io.ensure_topics(settings)
         self.database = Database(settings.db_url)
+        if not self.database.reachable():
+            raise StartupError(f"the database is not reachable ({_safe_url(settings.db_url)}); check HUB_DATABASE_URL")
         self.database.migrate()
         codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
 
@@ -150,8 +154,17 @@ class Hub:
         config = uvicorn.Config(
             app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off"
         )
+        if port_open(self.settings.http_host, self.settings.http_port):
+            raise StartupError(
+                f"HTTP port {self.settings.http_port} is already in use; is another hub running? (set HUB_HTTP_PORT)"
+            )
         self.server = uvicorn.Server(config)
         self._thread(self.server.run, "http")
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self.threads[-1].is_alive() or time.monotonic() > deadline:
+                raise StartupError(f"the HTTP server did not start on port {self.settings.http_port}")
+            time.sleep(0.05)
 
     def _thread(self, target: object, name: str, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
@@ -194,6 +207,12 @@ class Hub:
             self.broker.stop()
             self.broker = None
         log.info("hub stopped")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _token_banner(settings: HubSettings, tokens: dict[str, str]) -> str:

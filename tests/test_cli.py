@@ -1,0 +1,63 @@
+"""The command line: every command has --help; mistakes are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = [
+    ["run"], ["broker"], ["connector", "run"], ["connector", "check"], ["consumer", "run"], ["status"],
+    ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["replay"], ["bench"],
+]
+
+
+def hub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = hub(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_unknown_consumer_is_one_line(tmp_path: Path) -> None:
+    result = hub("consumer", "run", "nope", env={"HUB_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.strip() .splitlines()[-1] == (
+        "hub: error: unknown consumer 'nope'; known consumers: dead_letters, record_store"
+    )
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read connector config"),
+        ("name: [unclosed", "not valid YAML"),
+        ("name: th01-his\nkind: his_db\n", "facility_id: Field required"),
+        ("name: th01-his\nkind: fax\nfacility_id: th01\n", "unknown connector kind 'fax'"),
+    ],
+    ids=["missing", "bad-yaml", "missing-field", "unknown-kind"],
+)
+def test_bad_connector_config_is_one_line(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = hub("connector", "check", str(path), env={"HUB_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_bad_setting_is_one_line(tmp_path: Path) -> None:
+    result = hub("status", env={"HUB_HTTP_PORT": "eighty"})
+    assert result.returncode == 2
+    assert "http_port" in result.stderr.strip().splitlines()[-1]

@@ -78,6 +78,10 @@ class EmbeddedBroker:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
         if port_open(self.host, self.port):
             raise BrokerError(
@@ -96,7 +100,7 @@ class EmbeddedBroker:
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PR_SET_PDEATHSIG
             )
         finally:
-            if output is not subprocess.DEVNULL:
+            if not isinstance(output, int):
                 output.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

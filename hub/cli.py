@@ -8,7 +8,7 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,7 +36,7 @@ def _settings() -> HubSettings:
     return settings
 
 
-def _database(settings: HubSettings):  # type: ignore[no-untyped-def]
+def _database(settings: HubSettings) -> Any:
     from hub.db import Database
 
     database = Database(settings.db_url)
@@ -79,7 +79,7 @@ def broker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with EmbeddedBroker(port or settings.broker_port) as running:
         typer.echo(f"broker ready on {running.bootstrap} (memory only); Ctrl-C stops it")
-        while not stop.is_set() and running._process is not None and running._process.poll() is None:
+        while not stop.is_set() and running.alive:
             stop.wait(0.5)
 
 

@@ -47,10 +47,7 @@ def replay_dead_letters(
     report = ReplayReport()
     with database.sessions() as session:
         query = select(DeadLetter).order_by(DeadLetter.created_at)
-        if ids:
-            query = query.where(DeadLetter.id.in_(ids))
-        else:
-            query = query.where(DeadLetter.replayed_at.is_(None))
+        query = query.where(DeadLetter.id.in_(ids)) if ids else query.where(DeadLetter.replayed_at.is_(None))
         if origin:
             query = query.where(DeadLetter.origin == origin)
         rows = list(session.scalars(query))

@@ -160,7 +160,8 @@ class Outbox:
 
     def mark_for_replay(self, since: float | None = None, topic: str | None = None) -> int:
         """Makes retained rows pending again; returns how many. `hub replay` and a lost broker use it."""
-        sql, args = "UPDATE outbox SET published_at=NULL WHERE published_at IS NOT NULL", []
+        sql = "UPDATE outbox SET published_at=NULL WHERE published_at IS NOT NULL"
+        args: list[float | str] = []
         if since is not None:
             sql += " AND created_at >= ?"
             args.append(since)

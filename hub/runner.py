@@ -183,10 +183,9 @@ class Hub:
         log.info("hub running: http://%s:%d/status", self.settings.http_host, self.settings.http_port)
         while not self.stop.is_set():
             self.stop.wait(0.5)
-            if self.broker is not None and self.broker.pid is not None and self.broker._process is not None:
-                if self.broker._process.poll() is not None:
-                    log.error("the embedded broker exited unexpectedly; stopping the hub")
-                    self.stop.set()
+            if self.broker is not None and not self.broker.alive:
+                log.error("the embedded broker exited unexpectedly; stopping the hub")
+                self.stop.set()
         self.shutdown()
 
     def shutdown(self, timeout_s: float = 8.0) -> None:

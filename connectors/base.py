@@ -114,6 +114,11 @@ class Connector(ABC):
     def config_dir(self) -> Path:
         return Path(self.config.options.get("_config_dir", "."))
 
+    def facilities(self) -> set[str]:
+        """Facilities this connector may publish for. A shared listener (MLLP at the county data
+        centre) serves several members and overrides this from its sender table."""
+        return {self.config.facility_id}
+
     def poll(self, checkpoints: Mapping[str, str]) -> PollResult:
         """Pull connectors: read what is new after `checkpoints`, at most `config.batch_size` items."""
         raise NotImplementedError(f"{type(self).__name__} is a push connector; it has no poll()")

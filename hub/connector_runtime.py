@@ -31,7 +31,7 @@ class ConnectorRuntime:
         outbox = Outbox(settings.outbox_path(config.name), config.name)
         relay = OutboxRelay(outbox, settings)
         codec = codec or EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
-        sink = Sink(config.name, config.facility_id, outbox, codec, settings, relay)
+        sink = Sink(config.name, config.facility_id, outbox, codec, settings, relay, connector.facilities())
         return cls(config, connector, outbox, relay, sink)
 
     def threads(self, stop: threading.Event) -> list[threading.Thread]:

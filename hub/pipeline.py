@@ -78,9 +78,11 @@ class Sink:
         codec: EventCodec,
         settings: HubSettings,
         relay: OutboxRelay | None = None,
+        facilities: set[str] | None = None,
     ) -> None:
         self.connector = connector
         self.facility_id = facility_id
+        self.facilities = facilities or {facility_id}
         self.outbox = outbox
         self.codec = codec
         self.settings = settings
@@ -125,10 +127,10 @@ class Sink:
             for related in event.related:
                 validate_resource(related)
             topic = spec_for(event.event_type).topic(self.settings)
-            if event.source.facility_id != self.facility_id:
+            if event.source.facility_id not in self.facilities:
                 raise SerializationError(
                     f"event names facility {event.source.facility_id!r} but connector {self.connector} "
-                    f"serves {self.facility_id!r}"
+                    f"serves only {', '.join(sorted(self.facilities))}"
                 )
             value = self.codec.encode(event)
         except FhirValidationError as exc:
@@ -143,7 +145,7 @@ class Sink:
                 "binaries belong in the blob store with a reference in the event",
                 "size", payload, event.source.position, event.patient_key, event.event_id,
             )
-        headers = (("hub.event_type", event.event_type.encode()), ("hub.facility", self.facility_id.encode()))
+        headers = (("hub.event_type", event.event_type.encode()), ("hub.facility", event.source.facility_id.encode()))
         return OutboxRecord(event.event_id, topic, event.patient_key.encode(), value, headers), None
 
     def _dead_letter(self, rejected: Rejected) -> OutboxRecord:

@@ -179,7 +179,7 @@ class Sink:
         for outcome in outcomes:
             if outcome.accepted and not outcome.duplicate and outcome.event_id in by_id:
                 event = by_id[outcome.event_id]
-                metrics.EVENTS_IN.labels(self.connector, self.facility_id, event.event_type).inc()
+                metrics.EVENTS_IN.labels(self.connector, event.source.facility_id, event.event_type).inc()
             elif not outcome.accepted:
                 metrics.EVENTS_REJECTED.labels(self.connector, self.facility_id, outcome.stage or "?").inc()
                 log.warning("%s: rejected input (%s): %s", self.connector, outcome.stage, outcome.reason)

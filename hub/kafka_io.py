@@ -166,3 +166,17 @@ def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, 
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
     finally:
         client.close()
+
+
+def group_lag(settings: HubSettings, group_id: str, topics: list[str], timeout_s: float = 3.0) -> dict[str, int]:
+    """Messages behind the end of each partition for a consumer group ("topic[partition]" -> lag)."""
+    committed = group_offsets(settings, group_id)
+    probe = KafkaConsumer(**{**_common(settings), "group_id": None, "request_timeout_ms": int(timeout_s * 1000) + 1000})
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in sorted(probe.partitions_for_topic(topic) or ())
+        ]
+        ends = probe.end_offsets(partitions) if partitions else {}
+    finally:
+        probe.close()
+    return {f"{tp.topic}[{tp.partition}]": max(0, ends.get(tp, 0) - committed.get(tp, 0)) for tp in partitions}

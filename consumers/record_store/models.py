@@ -65,6 +65,18 @@ class ResourceCode(Base):
     code: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
+class ResourceIdentifier(Base):
+    """Every identifier of a resource, for `identifier=` search."""
+
+    __tablename__ = "fhir_resource_identifier"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    system: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
 Index("fhir_resource_type_updated", StoredResource.resource_type, StoredResource.last_updated)
 Index("fhir_resource_type_date", StoredResource.resource_type, StoredResource.date)
 Index("fhir_resource_code_lookup", ResourceCode.system, ResourceCode.code)
+Index("fhir_resource_identifier_lookup", ResourceIdentifier.value, ResourceIdentifier.system)

@@ -17,7 +17,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consumers.record_store.indexing import clinical_date, codings, main_code
-from consumers.record_store.models import PatientIdentifier, PatientLink, ResourceCode, StoredResource
+from consumers.record_store.models import (
+    PatientIdentifier,
+    PatientLink,
+    ResourceCode,
+    ResourceIdentifier,
+    StoredResource,
+)
 from hub.events import Event, utcnow
 from hub.identifiers import INSURANCE_ID, RESIDENT_ID, normalise_resident_id, resident_id_valid
 
@@ -90,9 +96,18 @@ class RecordWriter:
         row.source_event_id = event.event_id
         row.content = _dumps(stored)
         self.session.execute(delete(ResourceCode).where(ResourceCode.resource_type == rtype, ResourceCode.id == rid))
+        self.session.execute(
+            delete(ResourceIdentifier).where(ResourceIdentifier.resource_type == rtype, ResourceIdentifier.id == rid)
+        )
         self.session.flush()
         for system, code in codings(resource):
             self.session.add(ResourceCode(resource_type=rtype, id=rid, system=system[:200], code=code[:100]))
+        seen: set[tuple[str, str]] = set()
+        for identifier in resource.get("identifier") or []:
+            pair = (str(identifier.get("system") or "")[:200], str(identifier.get("value") or "")[:100])
+            if pair[1] and pair not in seen:
+                seen.add(pair)
+                self.session.add(ResourceIdentifier(resource_type=rtype, id=rid, system=pair[0], value=pair[1]))
         return True
 
     # Patients -------------------------------------------------------------------------------------

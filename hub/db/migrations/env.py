@@ -8,14 +8,22 @@ from sqlalchemy import create_engine
 import consumers.record_store.models  # noqa: F401 - registers the record store's tables
 from hub.config import get_settings
 from hub.db.models import Base
+from hub.db.types import UTCDateTime
 
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    # UTCDateTime is a Python-side wrapper; the database column is a plain timestamptz.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run() -> None:
     engine = context.config.attributes.get("engine") or create_engine(get_settings().db_url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, render_item=_render_item)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

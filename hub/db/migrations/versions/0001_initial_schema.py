@@ -2,19 +2,20 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:04:49.678783
+Create Date: 2026-11-23 04:41:41.430357
 
 """
-from collections.abc import Sequence
+from typing import Sequence, Union
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
@@ -100,6 +101,16 @@ def upgrade() -> None:
     with op.batch_alter_table('fhir_resource_code', schema=None) as batch_op:
         batch_op.create_index('fhir_resource_code_lookup', ['system', 'code'], unique=False)
 
+    op.create_table('fhir_resource_identifier',
+    sa.Column('resource_type', sa.String(length=64), nullable=False),
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('system', sa.String(length=200), nullable=False),
+    sa.Column('value', sa.String(length=100), nullable=False),
+    sa.PrimaryKeyConstraint('resource_type', 'id', 'system', 'value')
+    )
+    with op.batch_alter_table('fhir_resource_identifier', schema=None) as batch_op:
+        batch_op.create_index('fhir_resource_identifier_lookup', ['value', 'system'], unique=False)
+
     op.create_table('patient_identifier',
     sa.Column('system', sa.String(length=200), nullable=False),
     sa.Column('value', sa.String(length=100), nullable=False),
@@ -155,6 +166,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_patient_identifier_community_patient_id'))
 
     op.drop_table('patient_identifier')
+    with op.batch_alter_table('fhir_resource_identifier', schema=None) as batch_op:
+        batch_op.drop_index('fhir_resource_identifier_lookup')
+
+    op.drop_table('fhir_resource_identifier')
     with op.batch_alter_table('fhir_resource_code', schema=None) as batch_op:
         batch_op.drop_index('fhir_resource_code_lookup')
 

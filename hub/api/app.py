@@ -1,0 +1,46 @@
+"""The ASGI application: one FastAPI app for FHIR, the operator API, health, metrics and pages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from hub import __version__, metrics
+from hub.api import errors, fhir_read, ops, pages
+from hub.api.auth import Authenticator
+from hub.config import HubSettings
+from hub.db import Database
+from hub.status import Runtime
+
+
+def create_app(settings: HubSettings, database: Database, runtime: Runtime | None = None) -> FastAPI:
+    app = FastAPI(
+        title="County Hub",
+        version=__version__,
+        description="FHIR R4 API and operator API of the county medical community hub. "
+        "Every /fhir and /api route needs a bearer token.",
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.runtime = runtime
+    app.state.auth = Authenticator(settings, database)
+    errors.install(app)
+    app.include_router(ops.router)
+    app.include_router(pages.router)
+    app.include_router(fhir_read.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        response.headers.setdefault("X-Response-Time-ms", f"{(time.perf_counter() - started) * 1000:.1f}")
+        return response
+
+    return app

@@ -1,0 +1,84 @@
+"""Operator routes: health, readiness, Prometheus metrics, status and dead letters."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
+
+from hub.api.auth import Principal, require
+from hub.api.errors import FhirError
+from hub.db.models import DeadLetter
+from hub.status import collect_status
+
+router = APIRouter(tags=["operations"])
+admin = require("admin")
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Database and broker reachable, every consumer assigned")
+def readyz(request: Request) -> JSONResponse:
+    state = request.app.state
+    checks: dict[str, Any] = {"database": state.database.reachable()}
+    runtime = state.runtime
+    if runtime is not None:
+        checks["broker"] = runtime.broker_reachable()
+        consumers = runtime.consumer_states()
+        checks["consumers"] = consumers
+        ready = checks["database"] and checks["broker"] and all(consumers.values())
+    else:
+        ready = checks["database"]
+    failing = [name for name, ok in checks.items() if ok is False or (isinstance(ok, dict) and not all(ok.values()))]
+    body = {"status": "ready" if ready else "not ready", "checks": checks, "failing": failing}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/status", summary="Throughput, lag, connectors and dead letters")
+def status(request: Request, _principal: Principal = Depends(admin)) -> dict[str, Any]:
+    state = request.app.state
+    return asdict(collect_status(state.settings, state.database, state.runtime))
+
+
+def _letter(row: DeadLetter, with_payload: bool) -> dict[str, Any]:
+    data = {
+        "id": row.id, "origin": row.origin, "stage": row.stage, "reason": row.reason, "exception": row.exception,
+        "facility_id": row.facility_id, "origin_topic": row.origin_topic, "origin_partition": row.origin_partition,
+        "origin_offset": row.origin_offset, "position": row.position, "quarantine": row.quarantine,
+        "created_at": row.created_at.isoformat(), "replayed_at": row.replayed_at.isoformat() if row.replayed_at else None,
+    }
+    if with_payload:
+        data["payload"] = row.payload.decode("utf-8", "backslashreplace")
+        data["headers"] = row.headers
+    return data
+
+
+@router.get("/api/dead-letters", summary="Dead letters, newest first")
+def dead_letters(request: Request, limit: int = 50, origin: str | None = None,
+                 _principal: Principal = Depends(admin)) -> list[dict[str, Any]]:
+    with request.app.state.database.sessions() as session:
+        query = select(DeadLetter).order_by(DeadLetter.created_at.desc()).limit(min(max(limit, 1), 500))
+        if origin:
+            query = query.where(DeadLetter.origin == origin)
+        return [_letter(row, False) for row in session.scalars(query)]
+
+
+@router.get("/api/dead-letters/{dead_letter_id}", summary="One dead letter with its payload")
+def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = Depends(admin)) -> dict[str, Any]:
+    with request.app.state.database.sessions() as session:
+        row = session.get(DeadLetter, dead_letter_id)
+        if row is None:
+            raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")
+        return _letter(row, True)

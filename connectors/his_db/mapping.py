@@ -1,0 +1,274 @@
+"""The declarative mapping language: a vendor's HIS rows to FHIR R4 resources. Pure; no I/O but
+loading the YAML.
+
+A mapping file (see mappings/vendor_a.yaml) has `code_tables` and `tables`. Each table entry names
+the source table, its primary key, its change-time column (`change`) and that column's format,
+the hub event type, the patient id column, and a FHIR JSON `resource` template. An optional
+`children` entry joins detail rows (lab items) rendered with their own template into `related`.
+
+In a template, every string leaf is evaluated:
+  "$COL"                     the column's value (None when empty)
+  "$COL|t1|t2:arg"           the value through transforms, left to right
+  "text {facility} ${COL}"   interpolation; None when any referenced column is empty
+  anything else              a constant
+Transforms: strip, upper, lower, int, number, id (FHIR id characters), date:FMT (to FHIR date),
+datetime:FMT (to FHIR dateTime, in the file's timezone), code:TABLE (required: an unmapped local
+code rejects the row), code?:TABLE (optional: an unmapped code is kept as a local coding and
+reported), family / given (split a Chinese name), default:VALUE.
+Dict keys whose value is None or empty are dropped, as are None items of lists, so optional
+columns need no special syntax. A key ending in "!" is required by its object: when its value is
+empty the whole object is dropped (an identifier with no value, a telecom with no number).
+A bare "$COL" gives text; transforms give other types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from hub.identifiers import RESIDENT_ID, resident_id_valid
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.]+)(\|[^}]*)?\}|\{facility\}")
+_ID_CHARS = re.compile(r"[^a-z0-9.-]+")
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "司徒", "令狐")
+
+
+class MappingError(ValueError):
+    """A row that cannot be mapped; `column` names the source column when one is to blame."""
+
+    def __init__(self, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class MappingFileError(ValueError):
+    """The mapping file itself is wrong."""
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    table: str
+    key: str
+    join: str  # column of the child naming the parent's key
+    resource: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    table: str
+    key: str
+    change: str
+    change_format: str
+    event: str
+    patient: str
+    resource: dict[str, Any]
+    children: ChildSpec | None = None
+
+
+@dataclass(frozen=True)
+class VendorMapping:
+    vendor: str
+    timezone: str
+    code_tables: dict[str, dict[str, Any]]
+    tables: tuple[TableSpec, ...]
+    source: str  # file path, for error messages
+
+
+@dataclass
+class Mapped:
+    resource: dict[str, Any]
+    related: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+
+def load_mapping(name_or_path: str, base_dir: Path | None = None) -> VendorMapping:
+    """A built-in mapping by name (vendor_a, vendor_b) or a YAML file path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = BUILTIN_DIR / f"{name_or_path}.yaml"
+    elif not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
+        raise MappingFileError(f"cannot read mapping {name_or_path!r} ({exc.strerror}); built-in: {known}") from None
+    except yaml.YAMLError as exc:
+        raise MappingFileError(f"mapping file {path} is not valid YAML: {exc}") from None
+    try:
+        tables = tuple(
+            TableSpec(
+                name=t["name"], table=t["table"], key=t["key"], change=t["change"],
+                change_format=t.get("change_format", "%Y-%m-%d %H:%M:%S.%f"), event=t["event"],
+                patient=t["patient"], resource=t["resource"],
+                children=ChildSpec(**t["children"]) if t.get("children") else None,
+            )
+            for t in data["tables"]
+        )
+        return VendorMapping(data["vendor"], data.get("timezone", "Asia/Shanghai"), data.get("code_tables", {}),
+                             tables, str(path))
+    except (KeyError, TypeError) as exc:
+        raise MappingFileError(f"mapping file {path}: missing or malformed entry {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Context:
+    row: Mapping[str, Any]
+    facility: str
+    mapping: VendorMapping
+    notes: list[str]
+
+
+def render(template: Any, row: Mapping[str, Any], facility: str, mapping: VendorMapping,
+           notes: list[str] | None = None) -> Any:
+    return _render(template, _Context(row, facility, mapping, notes if notes is not None else []))
+
+
+def _render(node: Any, ctx: _Context) -> Any:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            rendered = _render(value, ctx)
+            required = key.endswith("!")
+            if rendered in (None, "", [], {}):
+                if required:
+                    return None
+                continue
+            out[key[:-1] if required else key] = rendered
+        return out or None
+    if isinstance(node, list):
+        items = [_render(v, ctx) for v in node]
+        return [v for v in items if v not in (None, "", [], {})] or None
+    if isinstance(node, str):
+        return _string(node, ctx)
+    return node
+
+
+def _string(text: str, ctx: _Context) -> Any:
+    if text.startswith("$") and not text.startswith("${"):
+        column, *transforms = text[1:].split("|")
+        value = _transform(_column(ctx, column), transforms, column, ctx)
+        return str(value) if not transforms and value is not None and not isinstance(value, str) else value
+    if "{" not in text:
+        return text
+    missing = False
+
+    def substitute(match: re.Match[str]) -> str:
+        nonlocal missing
+        if match.group(0) == "{facility}":
+            return ctx.facility
+        column = match.group(1)
+        transforms = match.group(2)[1:].split("|") if match.group(2) else []
+        value = _transform(_column(ctx, column), transforms, column, ctx)
+        if value is None:
+            missing = True
+            return ""
+        return str(value)
+
+    result = _INTERPOLATION.sub(substitute, text)
+    return None if missing else result
+
+
+def _column(ctx: _Context, column: str) -> Any:
+    if column not in ctx.row:
+        raise MappingError(f"the mapping names column {column!r}, which the row does not have", column)
+    value = ctx.row[column]
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+def _transform(value: Any, transforms: list[str], column: str, ctx: _Context) -> Any:
+    for transform in transforms:
+        name, _, arg = transform.partition(":")
+        if name == "default":
+            value = arg if value is None else value
+            continue
+        if value is None:
+            return None
+        try:
+            value = _apply(name, arg, value, column, ctx)
+        except MappingError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise MappingError(f"column {column} value {value!r}: {name} failed ({exc})", column) from None
+    return value
+
+
+def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
+    match name:
+        case "strip":
+            return str(value).strip() or None
+        case "upper":
+            return str(value).upper()
+        case "lower":
+            return str(value).lower()
+        case "int":
+            return int(str(value).strip())
+        case "number":
+            number = float(str(value).strip())
+            return int(number) if number.is_integer() and "." not in str(value) else number
+        case "id":
+            cleaned = _ID_CHARS.sub("-", str(value).lower()).strip("-")
+            if not cleaned:
+                raise MappingError(f"column {column} value {value!r} gives an empty FHIR id", column)
+            return cleaned[:64]
+        case "date":
+            return datetime.strptime(str(value).strip(), arg).date().isoformat()
+        case "datetime":
+            moment = datetime.strptime(str(value).strip(), arg).replace(tzinfo=ZoneInfo(ctx.mapping.timezone))
+            return moment.isoformat()
+        case "code" | "code?":
+            table = ctx.mapping.code_tables.get(arg)
+            if table is None:
+                raise MappingError(f"mapping {ctx.mapping.source} has no code table {arg!r}", column)
+            key = str(value).strip()
+            if key in table:
+                return table[key]
+            if name == "code":
+                raise MappingError(
+                    f"local code {key!r} in column {column} is not in code table {arg!r} of {ctx.mapping.source}",
+                    column,
+                )
+            ctx.notes.append(f"unmapped local code {key!r} (column {column}, code table {arg}); kept as local coding")
+            return {"system": f"urn:hub:facility:{ctx.facility}:{arg}", "code": key}
+        case "family":
+            text = str(value).strip()
+            return text[:2] if text[:2] in COMPOUND_SURNAMES else text[:1]
+        case "given":
+            text = str(value).strip()
+            rest = text[2:] if text[:2] in COMPOUND_SURNAMES else text[1:]
+            return rest or None
+    raise MappingError(f"unknown transform {name!r} in {ctx.mapping.source}", column)
+
+
+def map_row(spec: TableSpec, row: Mapping[str, Any], children: list[Mapping[str, Any]], facility: str,
+            mapping: VendorMapping) -> Mapped:
+    """One row (and its child rows) to a FHIR resource; raises MappingError for a row that cannot be mapped."""
+    notes: list[str] = []
+    resource = render(spec.resource, row, facility, mapping, notes)
+    if not isinstance(resource, dict) or "resourceType" not in resource or not resource.get("id"):
+        raise MappingError(f"table {spec.table}: the row gives no resource id (is {spec.key} empty?)", spec.key)
+    related: list[dict[str, Any]] = []
+    if spec.children is not None:
+        for child in children:
+            merged = {**{f"parent.{k}": v for k, v in row.items()}, **child}
+            rendered = render(spec.children.resource, merged, facility, mapping, notes)
+            if rendered:
+                related.append(rendered)
+        if related and resource.get("resourceType") == "DiagnosticReport":
+            resource["result"] = [{"reference": f"Observation/{r['id']}"} for r in related]
+    flags: list[str] = []
+    for identifier in resource.get("identifier", []) if resource.get("resourceType") == "Patient" else []:
+        if identifier.get("system") == RESIDENT_ID and not resident_id_valid(identifier.get("value")):
+            flags.append("resident-id-check-digit")
+            notes.append(f"resident ID {identifier.get('value')!r} fails its check digit; kept and flagged")
+    return Mapped(resource, related, notes, flags)

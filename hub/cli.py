@@ -33,6 +33,7 @@ def _settings() -> HubSettings:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its reconnect chatter drowns the hub's own lines
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 

@@ -170,6 +170,8 @@ def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, 
 
 def group_lag(settings: HubSettings, group_id: str, topics: list[str], timeout_s: float = 3.0) -> dict[str, int]:
     """Messages behind the end of each partition for a consumer group ("topic[partition]" -> lag)."""
+    if not any(_port_open(server, timeout_s) for server in settings.bootstrap.split(",")):
+        raise KafkaError(f"broker {settings.bootstrap} not reachable")
     committed = group_offsets(settings, group_id)
     probe = KafkaConsumer(**{**_common(settings), "group_id": None, "request_timeout_ms": int(timeout_s * 1000) + 1000})
     try:

@@ -15,7 +15,7 @@ def patient_event(
     facility: str = "th01",
     local_id: str = "1",
     name: str = "张伟",
-    resident_id: str | None = "110101199003074578",
+    resident_id: str | None = "110101199003074573",
     version: int = 0,
     phone: str = "13812345678",
 ) -> Event:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -63,9 +64,10 @@ def date_range(param: str, raw: str) -> tuple[str, datetime, datetime]:
     """A FHIR date parameter with optional prefix -> (prefix, start, end) of its precision."""
     prefix = raw[:2] if raw[:2] in PREFIXES else "eq"
     value = raw[2:] if raw[:2] in PREFIXES else raw
-    start = parse_fhir_datetime(value)
-    if start is None:
+    parsed = parse_fhir_datetime(value)
+    if parsed is None:
         raise SearchError(param, f"{param}: {raw!r} is not a FHIR date or dateTime")
+    start = parsed.astimezone(ZoneInfo("Asia/Shanghai"))  # calendar periods are China's days and months
     if len(value) == 4:
         end = start.replace(year=start.year + 1)
     elif len(value) == 7:
@@ -74,7 +76,7 @@ def date_range(param: str, raw: str) -> tuple[str, datetime, datetime]:
         end = start + timedelta(days=1)
     else:
         end = start + timedelta(seconds=1)
-    return prefix, start, end
+    return prefix, start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _date_clause(column: Any, prefix: str, start: datetime, end: datetime) -> Any:

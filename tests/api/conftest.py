@@ -1,0 +1,107 @@
+"""An app over a real database holding a small shared record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from consumers.record_store.store import RecordWriter, community_patient_id
+from hub.api.app import create_app
+from hub.api.auth import issue_token
+from hub.config import HubSettings
+from hub.db import Database
+from hub.events import Event, Source
+from hub.status import ConnectorState
+from tests.factories import BASE_TIME, encounter_event, patient_event
+
+ADMIN = "test-admin-token"
+
+
+@dataclass
+class FakeRuntime:
+    assigned: bool = True
+    broker: bool = True
+
+    def consumer_states(self) -> dict[str, bool]:
+        return {"record_store": self.assigned, "dead_letters": True}
+
+    def connector_states(self) -> list[ConnectorState]:
+        return [ConnectorState("th01-his", "his_db", "th01", 3, True, None, 1)]
+
+    def broker_reachable(self) -> bool:
+        return self.broker
+
+
+def lab_event(facility: str = "th01", local_id: str = "1", report: int = 1) -> Event:
+    observation = {
+        "resourceType": "Observation", "id": f"{facility}-obs-{report}", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "葡萄糖"}]},
+        "subject": {"reference": f"Patient/{facility}-pat-{local_id}"},
+        "effectiveDateTime": "2026-11-20T09:00:00+08:00",
+        "valueQuantity": {"value": 7.2, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
+    }
+    report_resource = {
+        "resourceType": "DiagnosticReport", "id": f"{facility}-dr-{report}", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+        "subject": {"reference": f"Patient/{facility}-pat-{local_id}"},
+        "effectiveDateTime": "2026-11-20T09:00:00+08:00",
+        "result": [{"reference": f"Observation/{facility}-obs-{report}"}],
+    }
+    return Event(f"lab-{facility}-{report}", "lab_result", Source(facility, "test", str(report)), BASE_TIME,
+                 BASE_TIME, f"{facility}/{local_id}", report_resource, (observation,))
+
+
+def rx_event(facility: str = "th01", local_id: str = "1") -> Event:
+    resource = {
+        "resourceType": "MedicationRequest", "id": f"{facility}-rx-1", "status": "active", "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": "urn:hub:code:nhsa-drug", "code": "XJ01", "display": "二甲双胍片"}]},
+        "subject": {"reference": f"Patient/{facility}-pat-{local_id}"}, "authoredOn": "2026-11-21T10:00:00+08:00",
+    }
+    return Event(f"rx-{facility}", "prescription", Source(facility, "test", "rx1"), BASE_TIME, BASE_TIME,
+                 f"{facility}/{local_id}", resource)
+
+
+@dataclass
+class Community:
+    client: TestClient
+    db: Database
+    runtime: FakeRuntime
+    tokens: dict[str, str]
+    golden: str
+
+
+@pytest.fixture
+def community(db: Database, settings: HubSettings) -> Iterator[Community]:
+    # The same person at a township centre and at the county hospital (same resident ID).
+    events = [
+        patient_event("th01", "1", name="王秀英", resident_id="110101199003074573", phone="13812345678"),
+        patient_event("cty01", "A77", name="王秀英", resident_id="110101199003074573", phone="13900001111"),
+        patient_event("th02", "9", name="欧阳娜娜", resident_id=None),
+        encounter_event("th01", "1", visit=1),
+        encounter_event("cty01", "A77", visit=2),
+        encounter_event("th02", "9", visit=3),
+        lab_event("th01", "1"),
+        rx_event("cty01", "A77"),
+    ]
+    with db.transaction() as session:
+        writer = RecordWriter(session)
+        for event in events:
+            writer.apply(event)
+        tokens = {
+            "clinician": issue_token(session, "dr-li", "clinician", "cty01"),
+            "reader": issue_token(session, "reader-zhang", "reader", "cty01"),
+            "connector_th01": issue_token(session, "th01-his", "connector", "th01"),
+        }
+    tokens["admin"] = ADMIN
+    runtime = FakeRuntime()
+    app = create_app(settings.model_copy(update={"admin_token": SecretStr(ADMIN)}), db, runtime)
+    with TestClient(app) as client:
+        yield Community(client, db, runtime, tokens, community_patient_id("th01/1"))
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

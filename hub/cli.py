@@ -299,8 +299,16 @@ def main() -> None:
     from hub.broker import StartupError
     from hub.kafka_io import KafkaError
 
+    from pydantic import ValidationError
+
     try:
         app(standalone_mode=False)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        setting = f"HUB_{where.upper()}" if exc.title == "HubSettings" else where
+        typer.echo(f"hub: error: setting {setting}: {first['msg']} (got {first.get('input')!r})", err=True)
+        sys.exit(2)
     except (CliError, ConnectorConfigError, StartupError, KafkaError, ValueError, OSError) as exc:
         typer.echo(f"hub: error: {exc}", err=True)
         sys.exit(2)

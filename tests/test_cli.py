@@ -60,4 +60,6 @@ def test_bad_connector_config_is_one_line(tmp_path: Path, content: str | None, m
 def test_bad_setting_is_one_line(tmp_path: Path) -> None:
     result = hub("status", env={"HUB_HTTP_PORT": "eighty"})
     assert result.returncode == 2
-    assert "http_port" in result.stderr.strip().splitlines()[-1]
+    assert result.stderr.strip().splitlines() == [
+        "hub: error: setting HUB_HTTP_PORT: Input should be a valid integer, unable to parse string as an integer (got 'eighty')"
+    ]

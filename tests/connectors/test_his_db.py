@@ -1,0 +1,206 @@
+"""The HIS database poller and its mapping language."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from sqlalchemy import MetaData, create_engine, text, update
+
+from connectors.base import ConnectorConfig, PollResult
+from connectors.his_db.connector import HisDbConnector
+from connectors.his_db.mapping import load_mapping, map_row
+from hub.config import HubSettings
+from hub.demo.county import build_county
+from hub.demo.generator import CountySimulator
+from hub.demo.his_schemas import SCHEMAS
+from hub.fhir import validate_resource
+from hub.outbox import Outbox
+from hub.pipeline import Sink
+from hub.schema_registry import FileSchemaRegistry
+from hub.serialization import EventCodec
+
+PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+
+
+def connector_for(url: str, vendor: str, facility: str = "th01", batch: int = 500) -> HisDbConnector:
+    config = ConnectorConfig(name=f"{facility}-his", kind="his_db", facility_id=facility, batch_size=batch,
+                             options={"database_url": url, "mapping": vendor})
+    return HisDbConnector(config, HubSettings())
+
+
+def drain(connector: HisDbConnector, checkpoints: dict[str, str] | None = None) -> tuple[list, dict[str, str]]:
+    checkpoints = dict(checkpoints or {})
+    results = []
+    while True:
+        result = connector.poll(checkpoints)
+        if result.empty:
+            return results, checkpoints
+        results.append(result)
+        checkpoints.update(result.checkpoints)
+
+
+@pytest.fixture
+def county(tmp_path: Path):
+    county = build_county(tmp_path)
+    simulator = CountySimulator(county, seed=11)
+    simulator.seed_population(patients_per_facility=8)
+    simulator.step(600)
+    yield county, simulator
+    simulator.close()
+
+
+@pytest.mark.parametrize("facility", ["cty01", "th01"], ids=["vendor_a", "vendor_b"])
+def test_every_row_maps_to_valid_fhir_through_the_sink(county, facility: str, tmp_path: Path) -> None:
+    county, _ = county
+    member = county.facility(facility)
+    connector = connector_for(member.database_url, member.vendor, facility, batch=97)
+    results, checkpoints = drain(connector)
+    events = [e for r in results for e in r.events]
+    rejected = [x for r in results for x in r.rejected]
+    assert {e.event_type for e in events} >= {"patient", "encounter", "prescription", "lab_result"}
+    for event in events:
+        for resource in (event.resource, *event.related):
+            validate_resource(resource)
+    assert all("not in code table 'drug'" in r.reason for r in rejected)  # only the hospital-made drug
+    reports = [e for e in events if e.event_type == "lab_result"]
+    assert all(len(e.related) == len(e.resource["result"]) > 0 for e in reports)
+    settings = HubSettings(data_dir=tmp_path)
+    sink = Sink(connector.config.name, facility, Outbox(tmp_path / "o.db", "o"), EventCodec(FileSchemaRegistry()),
+                settings)
+    report = sink.accept(PollResult(events=events, rejected=rejected, checkpoints=checkpoints))
+    assert report.accepted == len(events) and report.rejected == len(rejected)
+
+
+def test_checkpoints_resume_and_rereads_keep_their_ids(county) -> None:
+    county, simulator = county
+    member = county.facility("th01")
+    connector = connector_for(member.database_url, member.vendor, batch=50)
+    first = connector.poll({})
+    again = connector.poll({})
+    assert [e.event_id for e in first.events] == [e.event_id for e in again.events]
+    _, checkpoints = drain(connector)
+    assert connector.poll(checkpoints).empty  # nothing new after the last row
+    simulator.step(200)
+    new, _ = drain(connector, checkpoints)
+    new_ids = {e.event_id for r in new for e in r.events}
+    old_ids = {e.event_id for r in drain(connector)[0] for e in r.events} - new_ids
+    assert new_ids and not (new_ids & old_ids)
+
+
+def test_an_update_is_a_new_version_with_a_new_id(county) -> None:
+    county, _ = county
+    member = county.facility("cty01")
+    connector = connector_for(member.database_url, member.vendor, "cty01")
+    _, checkpoints = drain(connector)
+    engine = create_engine(member.database_url)
+    table = SCHEMAS["vendor_a"](MetaData()).tables["pat_info"]
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.pat_id == "A0000001")
+                     .values(phone="13700000000", updated_at="2099-01-01T00:00:00.000000"))
+    results, _ = drain(connector, checkpoints)
+    events = [e for r in results for e in r.events]
+    assert len(events) == 1 and events[0].resource["id"] == "cty01-pat-a0000001"
+    assert events[0].resource["telecom"][0]["value"] == "13700000000"
+
+
+def test_rows_with_the_same_change_time_are_not_skipped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    same = "2026-11-23 08:00:00.000000"
+    with engine.begin() as conn:
+        for i in range(5):
+            conn.execute(tables.tables["HZXX"].insert().values(BRID=f"{i:010d}", XM="张三", XB="1", CSRQ="19800101",
+                                                                SFZH="", LXDH="", JZDZ="", XGSJ=same))
+    connector = connector_for(url, "vendor_b", batch=2)
+    results, _ = drain(connector)
+    assert [e.resource["id"] for r in results for e in r.events] == [f"th01-pat-{i:010d}" for i in range(5)]
+
+
+def test_a_broken_row_is_rejected_and_the_rest_pass(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    rows = [
+        dict(BRID="0000000001", XM="王秀英", XB="2", CSRQ="19650230", SFZH="", LXDH="", JZDZ="", XGSJ="2026-11-23 08:00:00.000001"),
+        dict(BRID="0000000002", XM="李四", XB="7", CSRQ="19700101", SFZH="", LXDH="", JZDZ="", XGSJ="2026-11-23 08:00:00.000002"),
+        dict(BRID="0000000003", XM="赵六", XB="1", CSRQ="19700101", SFZH="330122199206105329", LXDH="", JZDZ="",
+             XGSJ="2026-11-23 08:00:00.000003"),
+    ]
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(tables.tables["HZXX"].insert().values(**row))
+    result = connector_for(url, "vendor_b").poll({})
+    assert [e.resource["id"] for e in result.events] == ["th01-pat-0000000003"]
+    assert result.events[0].flags == ("resident-id-check-digit",)
+    reasons = [r.reason for r in result.rejected]
+    assert "CSRQ" in reasons[0] and "19650230" in reasons[0]
+    assert "'7'" in reasons[1] and "code table 'sex'" in reasons[1]
+    payload = json.loads(result.rejected[0].payload)
+    assert payload["table"] == "HZXX" and payload["row"]["XM"] == "王秀英"
+    assert json.loads(result.checkpoints["patients"])["key"] == "0000000003"  # rejected rows are passed, not re-read
+
+
+def test_unmapped_optional_code_is_kept_and_reported() -> None:
+    mapping = load_mapping("vendor_a")
+    spec = next(s for s in mapping.tables if s.name == "encounters")
+    row = {"visit_id": 1, "pat_id": "A1", "visit_type": "O", "dept": "内科", "doctor": "王医生", "diag_code": "X99.9",
+           "diag_name": "未知", "start_time": "2026-11-23 08:00:00", "end_time": None, "status": "finished",
+           "updated_at": "2026-11-23T08:00:00.000000"}
+    mapped = map_row(spec, row, [], "cty01", mapping)
+    assert mapped.resource["reasonCode"][0]["coding"] == [{"system": "urn:hub:facility:cty01:diagnosis", "code": "X99.9"}]
+    assert "X99.9" in mapped.notes[0]
+    validate_resource(mapped.resource)
+
+
+@hsettings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(name=st.text(min_size=1, max_size=30).filter(lambda s: s.strip()),
+       address=st.sampled_from(["'; DROP TABLE HZXX; --", "<img src=x onerror=alert(1)>", "𠀀𠀁 村", "🙂"])
+       | st.text(max_size=40))
+def test_names_and_addresses_are_carried_verbatim(name: str, address: str) -> None:
+    mapping = load_mapping("vendor_b")
+    spec = mapping.tables[0]
+    row = {"BRID": "0000000001", "XM": name, "XB": "1", "CSRQ": "19800101", "SFZH": "", "LXDH": "", "JZDZ": address,
+           "XGSJ": "2026-11-23 08:00:00.000001"}
+    mapped = map_row(spec, row, [], "th01", mapping)
+    assert mapped.resource["name"][0]["text"] == name.strip()
+    if address.strip():
+        assert mapped.resource["address"][0]["text"] == address
+
+
+@pytest.fixture
+def pg_his() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("HUB_TEST_DATABASE_URL is not set (the PostgreSQL leg runs this)")
+    from tests.conftest import _pg_schema_url
+
+    schema = f"his_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield _pg_schema_url(schema)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_a_his_on_postgresql(pg_his: str) -> None:
+    engine = create_engine(pg_his)
+    tables = SCHEMAS["vendor_a"](MetaData())
+    tables.create_all(engine)
+    with engine.begin() as conn:
+        for i in range(3):
+            conn.execute(tables.tables["pat_info"].insert().values(
+                pat_id=f"A{i:07d}", name="陈静", sex="F", birth_date="1988-02-29", id_no=None, phone="13512345678",
+                address="青山县龙门镇", village="东岙村", updated_at=f"2026-11-23T08:00:00.00000{i}"))
+    engine.dispose()
+    results, _ = drain(connector_for(pg_his, "vendor_a", "cty01", batch=2))
+    assert [e.resource["birthDate"] for r in results for e in r.events] == ["1988-02-29"] * 3

@@ -53,5 +53,10 @@ class Consumer(ABC):
         """Changes the database for one event inside the caller's transaction. Raise
         `hub.retry.PermanentError` for an event that can never be applied."""
 
+    def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
+        """Applies several new events in order; override to prefetch what the batch will touch."""
+        for delivery in deliveries:
+            self.apply(session, delivery)
+
     def topics(self) -> tuple[str, ...]:
         return self.event_types

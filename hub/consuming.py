@@ -185,17 +185,20 @@ class ConsumerRunner:
                 )
             )
         )
+        fresh: list[Delivery] = []
         for delivery, event_id in zip(deliveries, ids, strict=True):
             if event_id in seen:
                 metrics.EVENTS_DUPLICATE.labels(self.consumer.name, delivery.topic).inc()
                 continue
             seen.add(event_id)  # the same event twice in one batch
-            self.consumer.apply(session, delivery)
+            fresh.append(delivery)
+        self.consumer.apply_batch(session, fresh)
+        for delivery in fresh:
             facility = delivery.event.source.facility_id if delivery.event else delivery.header(pipeline.H_FACILITY)
             session.add(
                 ProcessedEvent(
                     consumer=self.consumer.name,
-                    event_id=event_id,
+                    event_id=self.consumer.dedup_id(delivery),
                     topic=delivery.topic,
                     partition=delivery.partition,
                     offset=delivery.offset,

@@ -14,8 +14,15 @@ class RecordStoreConsumer(Consumer):
     event_types = ("patient", "encounter", "prescription", "lab_result", "imaging_request", "diagnostic_report")
 
     def apply(self, session: Session, delivery: Delivery) -> None:
-        event = delivery.event
-        assert event is not None
-        if not event.resource.get("id"):
-            raise PermanentError(f"{event.resource_type or 'resource'} without an id cannot be stored", "validate")
-        RecordWriter(session).apply(event)
+        self.apply_batch(session, [delivery])
+
+    def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
+        events = [d.event for d in deliveries if d.event is not None]
+        for event in events:
+            if not event.resource.get("id"):
+                raise PermanentError(f"{event.resource_type or 'resource'} without an id cannot be stored", "validate")
+        writer = RecordWriter(session)
+        with session.no_autoflush:
+            writer.prefetch(events)
+            for event in events:
+                writer.apply(event)

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from consumers.record_store.indexing import clinical_date, codings, main_code
@@ -57,6 +57,25 @@ def _dumps(resource: dict[str, Any]) -> str:
 class RecordWriter:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._absent: set[tuple[str, str]] = set()  # keys a prefetch found missing
+
+    def prefetch(self, events: list[Event]) -> None:
+        """Loads every stored row the batch will touch in one query (the identity map keeps them)."""
+        keys = {
+            (r["resourceType"], r["id"])
+            for e in events
+            for r in (e.resource, *e.related)
+            if isinstance(r.get("id"), str)
+        }
+        keys = {k for k in keys if self.session.identity_map.get(self.session.identity_key(StoredResource, k)) is None}
+        for chunk in _chunks(sorted(keys), 300):
+            found = self.session.scalars(
+                select(StoredResource).where(tuple_(StoredResource.resource_type, StoredResource.id).in_(chunk))
+            ).all()
+            self._absent |= set(chunk) - {(r.resource_type, r.id) for r in found}
+        patient_keys = sorted({e.patient_key for e in events if e.resource.get("resourceType") == "Patient"})
+        for chunk in _chunks(patient_keys, 300):
+            self.session.scalars(select(PatientLink).where(PatientLink.patient_key.in_(chunk))).all()
 
     def apply(self, event: Event) -> None:
         resource = event.resource
@@ -74,9 +93,10 @@ class RecordWriter:
         rtype, rid = resource["resourceType"], resource.get("id")
         if not rid:
             raise ValueError(f"{rtype} without an id cannot be stored")
-        row = self.session.get(StoredResource, (rtype, rid))
+        row = self._stored(rtype, rid)
         if row is not None and row.occurred_at > event.occurred_at and not golden:
             return False  # an older version arrived late: keep the newer one
+        existed = row is not None
         now = utcnow()
         version = (row.version_id + 1) if row is not None else 1
         stored = dict(resource)
@@ -84,6 +104,7 @@ class RecordWriter:
         if row is None:
             row = StoredResource(resource_type=rtype, id=rid)
             self.session.add(row)
+            self._absent.discard((rtype, rid))
         row.version_id = version
         row.last_updated = now
         row.occurred_at = event.occurred_at
@@ -95,11 +116,12 @@ class RecordWriter:
         row.golden = golden
         row.source_event_id = event.event_id
         row.content = _dumps(stored)
-        self.session.execute(delete(ResourceCode).where(ResourceCode.resource_type == rtype, ResourceCode.id == rid))
-        self.session.execute(
-            delete(ResourceIdentifier).where(ResourceIdentifier.resource_type == rtype, ResourceIdentifier.id == rid)
-        )
-        self.session.flush()
+        if existed:  # a new version: its codes and identifiers replace the old ones
+            self.session.flush()
+            self.session.execute(delete(ResourceCode).where(ResourceCode.resource_type == rtype, ResourceCode.id == rid))
+            self.session.execute(
+                delete(ResourceIdentifier).where(ResourceIdentifier.resource_type == rtype, ResourceIdentifier.id == rid)
+            )
         for system, code in codings(resource):
             self.session.add(ResourceCode(resource_type=rtype, id=rid, system=system[:200], code=code[:100]))
         seen: set[tuple[str, str]] = set()
@@ -109,6 +131,15 @@ class RecordWriter:
                 seen.add(pair)
                 self.session.add(ResourceIdentifier(resource_type=rtype, id=rid, system=pair[0], value=pair[1]))
         return True
+
+    def _stored(self, rtype: str, rid: str) -> StoredResource | None:
+        key = self.session.identity_key(StoredResource, (rtype, rid))
+        cached = self.session.identity_map.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        if (rtype, rid) in self._absent:
+            return None
+        return self.session.get(StoredResource, (rtype, rid))
 
     # Patients -------------------------------------------------------------------------------------
 
@@ -170,6 +201,10 @@ class RecordWriter:
         }
         golden = {k: v for k, v in golden.items() if v not in (None, [], "")}
         self.upsert(golden, event, None, golden=True)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _union(lists: Any) -> list[Any]:

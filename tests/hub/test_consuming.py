@@ -130,11 +130,11 @@ class FlakyDatabaseConsumer(RecordStoreConsumer):
 
     failures_left = 3
 
-    def apply(self, session: Session, delivery: Delivery) -> None:
+    def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
         if FlakyDatabaseConsumer.failures_left > 0:
             FlakyDatabaseConsumer.failures_left -= 1
             raise OperationalError("SELECT 1", {}, Exception("connection refused"))
-        super().apply(session, delivery)
+        super().apply_batch(session, deliveries)
 
 
 def test_database_down_pauses_instead_of_dead_lettering(broker_settings: HubSettings, db: Database) -> None:

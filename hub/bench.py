@@ -3,7 +3,10 @@
 Whole path: a simulated county's HIS databases are filled first; then the HIS connectors map
 the rows to FHIR, validate, write their outboxes, the relays publish, and the record store
 applies every event to the database. Timed from the first poll to the last database commit.
+Latency: afterwards the county runs at a steady 100 events/s for 20 s; each event's latency is
+from the moment its connector read and mapped the row to the record store's database commit.
 Transport: kafka-python alone produces and consumes the same encoded payloads on the same broker.
+Everything but the broker runs in this one process, as `hub run` does.
 """
 
 from __future__ import annotations
@@ -38,10 +41,10 @@ class _TimedRecordStore(RecordStoreConsumer):
     def __init__(self) -> None:
         self.latencies_ms: list[float] = []
 
-    def apply(self, session: Any, delivery: Delivery) -> None:
-        super().apply(session, delivery)
-        assert delivery.event is not None
-        self.latencies_ms.append((time.time() - delivery.event.recorded_at.timestamp()) * 1000)
+    def apply_batch(self, session: Any, deliveries: list[Delivery]) -> None:
+        super().apply_batch(session, deliveries)
+        now = time.time()
+        self.latencies_ms += [(now - d.event.recorded_at.timestamp()) * 1000 for d in deliveries if d.event]
 
 
 def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
@@ -84,7 +87,7 @@ def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
     return result
 
 
-def _whole_path(settings: HubSettings, events: int) -> dict[str, Any]:
+def _whole_path(settings: HubSettings, events: int, latency_rate: float = 100.0, latency_seconds: float = 20.0) -> dict[str, Any]:
     from hub.demo.county import build_county
     from hub.demo.generator import CountySimulator
 
@@ -117,6 +120,18 @@ def _whole_path(settings: HubSettings, events: int) -> dict[str, Any]:
 
     _wait(finished, 900, "the whole path did not finish within 15 minutes")
     seconds = time.perf_counter() - started
+    applied = runner.applied_total
+
+    # Latency at a steady clinical rate (the backlog above measures throughput, not latency).
+    consumer.latencies_ms.clear()
+    simulator.rate = latency_rate
+    sim_stop = threading.Event()
+    sim_thread = threading.Thread(target=simulator.run, args=(sim_stop,), daemon=True)
+    sim_thread.start()
+    time.sleep(latency_seconds)
+    sim_stop.set()
+    sim_thread.join(10)
+    _wait(finished, 120, "the latency phase did not drain")
     stop.set()
     for thread in [*threads, consumer_thread]:
         thread.join(10)
@@ -124,8 +139,9 @@ def _whole_path(settings: HubSettings, events: int) -> dict[str, Any]:
     for rt in runtimes[:3]:
         payloads += [row.record.value for row in _sample(rt)]
     database.dispose()
+    simulator.close()
     return {
-        "events": runner.applied_total,
+        "events": applied,
         "seconds": seconds,
         "latencies": consumer.latencies_ms or [0.0],
         "payloads": payloads or [b"x" * 1000],

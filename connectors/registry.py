@@ -8,6 +8,7 @@ from connectors.base import Connector
 
 KINDS: dict[str, str] = {
     "his_db": "connectors.his_db.connector:HisDbConnector",
+    "fhir_rest": "connectors.fhir_rest.connector:FhirRestConnector",
 }
 
 

@@ -9,14 +9,17 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub import __version__, metrics
-from hub.api import errors, fhir_read, ops, pages
+from hub.api import errors, fhir_ingest, fhir_read, ops, pages
 from hub.api.auth import Authenticator
 from hub.config import HubSettings
 from hub.db import Database
+from hub.pipeline import Sink
 from hub.status import Runtime
 
 
-def create_app(settings: HubSettings, database: Database, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: HubSettings, database: Database, runtime: Runtime | None = None, ingest: Sink | None = None
+) -> FastAPI:
     app = FastAPI(
         title="County Hub",
         version=__version__,
@@ -26,10 +29,12 @@ def create_app(settings: HubSettings, database: Database, runtime: Runtime | Non
     app.state.settings = settings
     app.state.database = database
     app.state.runtime = runtime
+    app.state.ingest = ingest  # the FHIR REST connector's sink
     app.state.auth = Authenticator(settings, database)
     errors.install(app)
     app.include_router(ops.router)
     app.include_router(pages.router)
+    app.include_router(fhir_ingest.router)
     app.include_router(fhir_read.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 

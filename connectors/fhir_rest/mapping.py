@@ -1,0 +1,87 @@
+"""Pure rules of FHIR REST ingest: server-assigned ids, patient keys, references inside a Bundle."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from hub.identifiers import local_mrn_system
+from hub.topics import event_type_for_resource
+
+KIND = {
+    "Patient": "pat", "Encounter": "enc", "MedicationRequest": "rx", "DiagnosticReport": "dr",
+    "Observation": "obs", "ServiceRequest": "sr", "ImagingStudy": "img",
+}
+ACCEPTED = tuple(KIND)
+_ID = re.compile(r"[^a-z0-9.-]+")
+
+
+class IngestError(ValueError):
+    def __init__(self, message: str, expression: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.status = status
+
+
+def local_patient_id(patient: dict[str, Any], facility: str) -> str:
+    """The member's own record number of a posted Patient (its MRN identifier), else a stable hash."""
+    for identifier in patient.get("identifier") or []:
+        if identifier.get("system") == local_mrn_system(facility) and identifier.get("value"):
+            return str(identifier["value"])
+    if patient.get("identifier"):
+        first = patient["identifier"][0]
+        return "h" + hashlib.sha256(f"{first.get('system')}|{first.get('value')}".encode()).hexdigest()[:16]
+    return "u" + uuid.uuid4().hex[:16]
+
+
+def clean_id(text: str) -> str:
+    return _ID.sub("-", text.lower()).strip("-")[:64]
+
+
+def assign_id(resource: dict[str, Any], facility: str) -> str:
+    """Server-assigned id: stable for the same business identifier, so a resend is a duplicate."""
+    rtype = resource["resourceType"]
+    if rtype == "Patient":
+        return clean_id(f"{facility}-pat-{local_patient_id(resource, facility)}")
+    identifiers = resource.get("identifier") or []
+    if identifiers:
+        first = identifiers[0]
+        digest = hashlib.sha256(f"{first.get('system')}|{first.get('value')}".encode()).hexdigest()[:20]
+        return clean_id(f"{facility}-{KIND[rtype]}-{digest}")
+    return clean_id(f"{facility}-{KIND[rtype]}-{uuid.uuid4().hex[:20]}")
+
+
+def patient_key_for(resource: dict[str, Any], facility: str, where: str) -> str:
+    """`facility/local-id` of the patient a resource is about (the Kafka key)."""
+    if resource["resourceType"] == "Patient":
+        return f"{facility}/{local_patient_id(resource, facility)}"
+    for field in ("subject", "patient"):
+        reference = (resource.get(field) or {}).get("reference")
+        if isinstance(reference, str) and reference.startswith("Patient/"):
+            patient_id = reference.split("/", 1)[1]
+            prefix = f"{facility}-pat-"
+            local = patient_id[len(prefix):] if patient_id.startswith(prefix) else patient_id
+            return f"{facility}/{local}"
+    raise IngestError(f"{resource['resourceType']} must reference its Patient (subject)", f"{where}.subject")
+
+
+def event_type(resource: dict[str, Any], where: str) -> str:
+    rtype = resource.get("resourceType")
+    if rtype not in ACCEPTED:
+        raise IngestError(f"resource type {rtype!r} is not accepted for ingest; accepted: {', '.join(ACCEPTED)}",
+                          f"{where}.resourceType")
+    return event_type_for_resource(str(rtype))
+
+
+def rewrite_references(node: Any, ids: dict[str, str]) -> Any:
+    """Replaces Bundle-internal references (fullUrl such as urn:uuid:…) with assigned ids."""
+    if isinstance(node, dict):
+        out = {k: rewrite_references(v, ids) for k, v in node.items()}
+        if isinstance(out.get("reference"), str) and out["reference"] in ids:
+            out["reference"] = ids[out["reference"]]
+        return out
+    if isinstance(node, list):
+        return [rewrite_references(v, ids) for v in node]
+    return node

@@ -1,0 +1,209 @@
+"""FHIR REST ingest: `POST /fhir/{type}` and `POST /fhir` (batch or transaction Bundle).
+
+Accepted resources go through the FHIR REST connector's sink (validation, Avro, outbox, relay),
+like every other input. A transaction is all or nothing: one invalid entry and nothing is
+published. A batch answers per entry; its invalid entries are also kept as dead letters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from connectors.base import PollResult, Rejected
+from connectors.fhir_rest.mapping import (
+    IngestError, assign_id, event_type, patient_key_for, rewrite_references,
+)
+from consumers.record_store.indexing import parse_fhir_datetime
+from consumers.record_store.queries import Search, search
+from hub.api.auth import Principal, check_facility, require
+from hub.api.errors import FhirError, fhir_response, outcome
+from hub.events import Event, Source, deterministic_event_id
+from hub.fhir import FhirValidationError, validate_resource
+from hub.pipeline import Sink
+
+router = APIRouter(prefix="/fhir", tags=["FHIR ingest"])
+submitter = require("connector")
+SYSTEM = "fhir-rest"
+
+
+def _sink(request: Request) -> Sink:
+    sink = request.app.state.ingest
+    if sink is None:
+        raise FhirError(503, "transient", "FHIR ingest is not running in this process (start it with `hub run`)")
+    return sink
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    limit = request.app.state.settings.max_event_bytes
+    raw = await request.body()
+    if len(raw) > limit * 20:
+        raise FhirError(413, "too-costly", f"request body of {len(raw)} bytes is over the {limit * 20}-byte limit")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise FhirError(400, "invalid", "the body is not UTF-8; FHIR JSON must be UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise FhirError(400, "invalid", f"the body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(body, dict):
+        raise FhirError(400, "invalid", "the body must be one FHIR resource (a JSON object)", ["(root)"])
+    return body
+
+
+def _facility(request: Request, principal: Principal) -> str:
+    if principal.role == "connector":
+        claimed = request.headers.get("x-hub-facility")
+        if claimed:
+            check_facility(principal, claimed)
+        assert principal.facility_id is not None
+        return principal.facility_id
+    facility = request.headers.get("x-hub-facility")
+    if not facility:
+        raise FhirError(400, "required", "an admin must name the member facility in the X-Hub-Facility header")
+    return facility
+
+
+def _prepare(resource: dict[str, Any], facility: str, where: str, assigned: str | None = None) -> Event:
+    """Validates one resource and turns it into an event; raises IngestError naming the element."""
+    etype = event_type(resource, where)
+    resource = dict(resource)
+    resource["id"] = assigned or assign_id(resource, facility)
+    resource["meta"] = {**(resource.get("meta") or {}), "source": f"urn:hub:facility:{facility}"}
+    try:
+        validate_resource(resource)
+    except FhirValidationError as exc:
+        first = exc.issues[0]
+        path = first.path.split(".", 1)[1] if "." in first.path else first.path
+        raise IngestError(f"{first.path}: {first.message}" + (f" (and {len(exc.issues) - 1} more)" if len(exc.issues) > 1 else ""),
+                          f"{where}.{path}") from None
+    limit = 1_000_000
+    size = len(json.dumps(resource, ensure_ascii=False).encode())
+    if size > limit:
+        raise IngestError(f"resource is {size} bytes, over the {limit}-byte limit; put binaries in the blob store",
+                          where, 413)
+    digest = hashlib.sha256(json.dumps(resource, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    occurred = parse_fhir_datetime((resource.get("meta") or {}).get("lastUpdated")) or datetime.now(UTC)
+    return Event(
+        event_id=deterministic_event_id(facility, SYSTEM, f"{resource['resourceType']}/{resource['id']}", digest),
+        event_type=etype,
+        source=Source(facility, SYSTEM, f"{resource['resourceType']}/{resource['id']}"),
+        occurred_at=occurred,
+        recorded_at=datetime.now(UTC),
+        patient_key=patient_key_for(resource, facility, where),
+        resource=resource,
+    )
+
+
+def _existing(request: Request, rtype: str, condition: str) -> str | None:
+    """`If-None-Exist: identifier=system|value`: the id of a matching stored resource, if any."""
+    name, _, value = condition.partition("=")
+    if name != "identifier" or not value:
+        raise FhirError(400, "invalid", "If-None-Exist supports identifier=system|value only", ["If-None-Exist"])
+    system, _, code = value.rpartition("|")
+    with request.app.state.database.sessions() as session:
+        rows, total = search(session, Search(rtype, identifier=(system or None, code)), 0, 2)
+    if total > 1:
+        raise FhirError(412, "duplicate", f"If-None-Exist matches {total} resources", ["If-None-Exist"])
+    return rows[0].id if rows else None
+
+
+@router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)")
+async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
+    facility = _facility(request, principal)
+    resource = await _body(request)
+    if resource.get("resourceType") != resource_type:
+        raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a {resource_type}",
+                        [f"{resource_type}.resourceType"])
+    condition = request.headers.get("if-none-exist")
+    if condition and (found := _existing(request, resource_type, condition)):
+        return fhir_response(outcome("informational", f"{resource_type}/{found} already exists", severity="information"),
+                             200, {"Location": f"/fhir/{resource_type}/{found}"})
+    try:
+        event = _prepare(resource, facility, resource_type)
+    except IngestError as exc:
+        raise FhirError(exc.status, "invalid" if exc.status != 413 else "too-costly", str(exc), [exc.expression]) from None
+    report = _sink(request).accept(PollResult(events=[event]))
+    result = report.outcomes[0]
+    if not result.accepted:
+        raise FhirError(422, "invalid", result.reason or "rejected", [resource_type])
+    location = f"/fhir/{resource_type}/{event.resource['id']}"
+    return fhir_response(event.resource, 200 if result.duplicate else 201, {"Location": location})
+
+
+@router.post("", summary="Batch or transaction Bundle")
+async def bundle(request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
+    facility = _facility(request, principal)
+    body = await _body(request)
+    if body.get("resourceType") != "Bundle":
+        raise FhirError(400, "invalid", "POST /fhir takes a Bundle", ["Bundle.resourceType"])
+    kind = body.get("type")
+    if kind not in ("batch", "transaction"):
+        raise FhirError(400, "invalid", f"Bundle.type must be batch or transaction, not {kind!r}", ["Bundle.type"])
+    entries = body.get("entry") or []
+    if not isinstance(entries, list) or not entries:
+        raise FhirError(400, "invalid", "the Bundle has no entries", ["Bundle.entry"])
+    # Assign ids first so entries may reference each other by fullUrl (urn:uuid:...).
+    assigned: dict[int, str] = {}
+    references: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") in ("Patient", "Encounter", "MedicationRequest",
+                                                                           "DiagnosticReport", "Observation",
+                                                                           "ServiceRequest", "ImagingStudy"):
+            assigned[i] = assign_id(resource, facility)
+            if entry.get("fullUrl"):
+                references[entry["fullUrl"]] = f"{resource['resourceType']}/{assigned[i]}"
+    prepared: list[Event | IngestError] = []
+    for i, entry in enumerate(entries):
+        where = f"Bundle.entry[{i}].resource"
+        try:
+            if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+                raise IngestError("entry has no resource", f"Bundle.entry[{i}]", 400)
+            method = (entry.get("request") or {}).get("method", "POST")
+            if method != "POST":
+                raise IngestError(f"request.method {method} is not supported; use POST", f"Bundle.entry[{i}].request.method", 400)
+            resource = rewrite_references(entry["resource"], references)
+            prepared.append(_prepare(resource, facility, where, assigned.get(i)))
+        except IngestError as exc:
+            prepared.append(exc)
+    errors = [p for p in prepared if isinstance(p, IngestError)]
+    sink = _sink(request)
+    if kind == "transaction":
+        if errors:
+            issues = [{"severity": "error", "code": "invalid", "diagnostics": str(e), "expression": [e.expression]}
+                      for e in errors]
+            status = 413 if all(e.status == 413 for e in errors) else 422 if all(e.status != 400 for e in errors) else 400
+            return fhir_response({"resourceType": "OperationOutcome", "issue": issues}, status)
+        events = [p for p in prepared if isinstance(p, Event)]
+        report = sink.accept(PollResult(events=events))  # one outbox transaction: all or nothing
+        responses = [_entry(e.resource, o.duplicate) for e, o in zip(events, report.outcomes, strict=True)]
+        return fhir_response({"resourceType": "Bundle", "type": "transaction-response", "entry": responses})
+    events = [p for p in prepared if isinstance(p, Event)]
+    rejected = [
+        Rejected(str(p), "validate", json.dumps(entries[i], ensure_ascii=False, default=str), f"Bundle.entry[{i}]")
+        for i, p in enumerate(prepared) if isinstance(p, IngestError)
+    ]
+    report = sink.accept(PollResult(events=events, rejected=rejected))
+    outcomes = iter(report.outcomes)
+    responses = []
+    for p in prepared:
+        if isinstance(p, Event):
+            result = next(outcomes)
+            responses.append(_entry(p.resource, result.duplicate) if result.accepted else _failed(422, result.reason or ""))
+        else:
+            responses.append(_failed(p.status, str(p), p.expression))
+    return fhir_response({"resourceType": "Bundle", "type": "batch-response", "entry": responses})
+
+
+def _entry(resource: dict[str, Any], duplicate: bool) -> dict[str, Any]:
+    location = f"{resource['resourceType']}/{resource['id']}"
+    return {"resource": resource, "response": {"status": "200 OK" if duplicate else "201 Created", "location": location}}
+
+
+def _failed(status: int, message: str, expression: str | None = None) -> dict[str, Any]:
+    return {"response": {"status": str(status), "outcome": outcome("invalid", message, [expression] if expression else None)}}

@@ -120,7 +120,9 @@ class Hub:
             self.runtime.consumers.append(runner)
             self._thread(runner.run, f"consumer-{consumer_cls.name}", self.stop)
 
-        configs = [ConnectorConfig.load(path) for path in self.connector_files]
+        # FHIR REST ingest is a connector too: its sink sits behind POST /fhir.
+        configs = [ConnectorConfig(name="fhir-rest", kind="fhir_rest", facility_id="hub")]
+        configs += [ConnectorConfig.load(path) for path in self.connector_files]
         if self.demo:
             configs += self._start_demo()
         for config in configs:
@@ -150,7 +152,8 @@ class Hub:
         from hub.api.app import create_app
 
         assert self.database is not None
-        app = create_app(self.settings, self.database, self.runtime)
+        ingest = next((rt.sink for rt in self.runtime.connectors if rt.config.kind == "fhir_rest"), None)
+        app = create_app(self.settings, self.database, self.runtime, ingest)
         config = uvicorn.Config(
             app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off"
         )

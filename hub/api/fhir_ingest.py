@@ -99,14 +99,15 @@ def _prepare(resource: dict[str, Any], facility: str, where: str, assigned: str 
     )
 
 
-def _existing(request: Request, rtype: str, condition: str) -> str | None:
-    """`If-None-Exist: identifier=system|value`: the id of a matching stored resource, if any."""
+def _existing(request: Request, rtype: str, condition: str, facility: str) -> str | None:
+    """`If-None-Exist: identifier=system|value`: the member's own stored resource with it, if any
+    (community records are not the member's to match against)."""
     name, _, value = condition.partition("=")
     if name != "identifier" or not value:
         raise FhirError(400, "invalid", "If-None-Exist supports identifier=system|value only", ["If-None-Exist"])
     system, _, code = value.rpartition("|")
     with request.app.state.database.sessions() as session:
-        rows, total = search(session, Search(rtype, identifier=(system or None, code)), 0, 2)
+        rows, total = search(session, Search(rtype, identifier=(system or None, code), facility_id=facility), 0, 2)
     if total > 1:
         raise FhirError(412, "duplicate", f"If-None-Exist matches {total} resources", ["If-None-Exist"])
     return rows[0].id if rows else None
@@ -120,7 +121,7 @@ async def create(resource_type: str, request: Request, principal: Principal = De
         raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a {resource_type}",
                         [f"{resource_type}.resourceType"])
     condition = request.headers.get("if-none-exist")
-    if condition and (found := _existing(request, resource_type, condition)):
+    if condition and (found := _existing(request, resource_type, condition, facility)):
         return fhir_response(outcome("informational", f"{resource_type}/{found} already exists", severity="information"),
                              200, {"Location": f"/fhir/{resource_type}/{found}"})
     try:

@@ -124,6 +124,16 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     assert patients > 0
     wait_until(patient_with_full_record, 30, "a patient whose $everything holds encounters, prescriptions, labs")
 
+    # A member posting FHIR directly: through the REST connector, Kafka and the record store.
+    posted = hub.http.post(
+        "/fhir/Patient",
+        json={"resourceType": "Patient", "identifier": [{"system": "urn:hub:facility:th03:mrn", "value": "R-1"}],
+              "name": [{"text": "欧阳娜娜"}], "gender": "female", "birthDate": "2000-06-15"},
+        headers={"X-Hub-Facility": "th03"},
+    )
+    assert posted.status_code == 201, posted.text
+    wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-r-1").status_code == 200, 30, "posted patient stored")
+
     broker_port = env["HUB_BROKER_PORT"]
     assert broker_pids(broker_port), "the embedded broker should be running"
     assert hub.stop(signal.SIGINT) < 10

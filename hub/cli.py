@@ -295,11 +295,11 @@ def bench(
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from connectors.base import ConnectorConfigError
     from hub.broker import StartupError
     from hub.kafka_io import KafkaError
-
-    from pydantic import ValidationError
 
     try:
         app(standalone_mode=False)

@@ -21,7 +21,12 @@ from sqlalchemy.engine import Engine, make_url
 
 from connectors.base import Connector, ConnectorConfigError, PollResult, Rejected
 from connectors.his_db.mapping import (
-    MappingError, MappingFileError, TableSpec, VendorMapping, load_mapping, map_row,
+    MappingError,
+    MappingFileError,
+    TableSpec,
+    VendorMapping,
+    load_mapping,
+    map_row,
 )
 from hub.events import Event, Source, deterministic_event_id
 

@@ -24,7 +24,7 @@ A bare "$COL" gives text; transforms give other types.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -250,7 +250,7 @@ def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
     raise MappingError(f"unknown transform {name!r} in {ctx.mapping.source}", column)
 
 
-def map_row(spec: TableSpec, row: Mapping[str, Any], children: list[Mapping[str, Any]], facility: str,
+def map_row(spec: TableSpec, row: Mapping[str, Any], children: Sequence[Mapping[str, Any]], facility: str,
             mapping: VendorMapping) -> Mapped:
     """One row (and its child rows) to a FHIR resource; raises MappingError for a row that cannot be mapped."""
     notes: list[str] = []

@@ -136,7 +136,7 @@ class RecordWriter:
         key = self.session.identity_key(StoredResource, (rtype, rid))
         cached = self.session.identity_map.get(key)
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         if (rtype, rid) in self._absent:
             return None
         return self.session.get(StoredResource, (rtype, rid))

@@ -17,7 +17,11 @@ from fastapi.responses import JSONResponse
 
 from connectors.base import PollResult, Rejected
 from connectors.fhir_rest.mapping import (
-    IngestError, assign_id, event_type, patient_key_for, rewrite_references,
+    IngestError,
+    assign_id,
+    event_type,
+    patient_key_for,
+    rewrite_references,
 )
 from consumers.record_store.indexing import parse_fhir_datetime
 from consumers.record_store.queries import Search, search

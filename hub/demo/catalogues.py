@@ -5,11 +5,12 @@ writes local codes, as a real HIS does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 COUNTY = "青山县"
 REGION_CODES = ("330122", "330127", "330182")  # resident ID region prefixes used for the county's people
 
-TOWNSHIPS = (
+TOWNSHIPS: tuple[tuple[str, str, str, Literal["vendor_a", "vendor_b"]], ...] = (
     ("th01", "青山镇卫生院", "青山镇", "vendor_b"),
     ("th02", "白溪乡卫生院", "白溪乡", "vendor_a"),
     ("th03", "龙门镇卫生院", "龙门镇", "vendor_b"),

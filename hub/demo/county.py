@@ -42,11 +42,13 @@ def roster(data_dir: Path) -> tuple[Facility, ...]:
 
     members = [Facility("cty01", "青山县人民医院", "county", "vendor_a", None, url("cty01"), "青山镇")]
     for fid, name, town, vendor in TOWNSHIPS:
-        members.append(Facility(fid, name, "township", vendor, "cty01", url(fid), town))  # type: ignore[arg-type]
+        members.append(Facility(fid, name, "township", vendor, "cty01", url(fid), town))
     for i, village in enumerate(VILLAGES, start=1):
         fid, name, town, _ = TOWNSHIPS[(i - 1) // 4]
-        vendor = "vendor_b" if i % 2 else "vendor_a"
-        members.append(Facility(f"vc{i:02d}", f"{village}卫生室", "village", vendor, fid, url(f"vc{i:02d}"), town))
+        village_vendor: Literal["vendor_a", "vendor_b"] = "vendor_b" if i % 2 else "vendor_a"
+        members.append(
+            Facility(f"vc{i:02d}", f"{village}卫生室", "village", village_vendor, fid, url(f"vc{i:02d}"), town)
+        )
     return tuple(members)
 
 

@@ -21,7 +21,14 @@ from sqlalchemy import MetaData, create_engine, func, select, update
 from sqlalchemy.engine import Engine
 
 from hub.demo.catalogues import (
-    DEPARTMENTS, DIAGNOSES, DRUGS, FREQUENCIES, LOCAL_ONLY_DRUGS, LOCAL_ONLY_LAB, PANELS, LabTest,
+    DEPARTMENTS,
+    DIAGNOSES,
+    DRUGS,
+    FREQUENCIES,
+    LOCAL_ONLY_DRUGS,
+    LOCAL_ONLY_LAB,
+    PANELS,
+    LabTest,
 )
 from hub.demo.county import County, Facility
 from hub.demo.his_schemas import SCHEMAS

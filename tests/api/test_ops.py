@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from consumers.dead_letters.consumer import DeadLetterStore
 from consumers.base import Delivery
+from consumers.dead_letters.consumer import DeadLetterStore
 from hub import pipeline
 from tests.api.conftest import Community, auth
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from hub.api.app import create_app
 from tests.api.conftest import Community
 from tests.api.test_ops import store_dead_letter
 from tests.conftest import free_port

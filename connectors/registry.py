@@ -9,6 +9,7 @@ from connectors.base import Connector
 KINDS: dict[str, str] = {
     "his_db": "connectors.his_db.connector:HisDbConnector",
     "fhir_rest": "connectors.fhir_rest.connector:FhirRestConnector",
+    "mllp": "connectors.mllp.connector:MllpConnector",
 }
 
 

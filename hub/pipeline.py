@@ -82,7 +82,7 @@ class Sink:
     ) -> None:
         self.connector = connector
         self.facility_id = facility_id
-        self.facilities = facilities or {facility_id}
+        self.facilities = facilities if facilities is not None else {facility_id}
         self.outbox = outbox
         self.codec = codec
         self.settings = settings

@@ -140,13 +140,18 @@ class Hub:
         from hub.demo.tokens import ensure_demo_tokens
 
         county = build_county(self.settings.data_dir, seed=self.settings.demo_seed)
+        # The county data centre's MLLP listener: every member may send HL7 v2, named by MSH-4.
+        mllp = ConnectorConfig(
+            name="mllp", kind="mllp", facility_id="cty01",
+            options={"senders": {f.id.upper(): {"facility_id": f.id} for f in county.facilities}},
+        )
         simulator = CountySimulator(county, rate=self.settings.demo_rate, seed=self.settings.demo_seed)
         simulator.seed_population()
         self._thread(simulator.run, "demo-county", self.stop)
         assert self.database is not None
         tokens = ensure_demo_tokens(self.database, county, self.settings.demo_seed)
         print(_token_banner(self.settings, tokens), flush=True)
-        return [ConnectorConfig.load(path) for path in county.connector_configs]
+        return [mllp, *(ConnectorConfig.load(path) for path in county.connector_configs)]
 
     def _start_http(self) -> None:
         from hub.api.app import create_app

@@ -25,6 +25,13 @@ class TopicSpec:
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("patient", "hub.patient.v1", 6, ("Patient",), "A member registered or changed a patient."),
+    TopicSpec(
+        "patient_merge",
+        "hub.patient-merge.v1",
+        6,
+        ("Patient",),
+        "A member merged two of its records (HL7 A40): the survivor with a `replaces` link.",
+    ),
     TopicSpec("encounter", "hub.encounter.v1", 6, ("Encounter",), "Outpatient visits and inpatient stays."),
     TopicSpec("prescription", "hub.prescription.v1", 6, ("MedicationRequest",), "Prescriptions for central review."),
     TopicSpec(

@@ -134,6 +134,18 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     assert posted.status_code == 201, posted.text
     wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-r-1").status_code == 200, 30, "posted patient stored")
 
+    # A township system sending HL7 v2 over MLLP, in GB18030.
+    adt = ("MSH|^~\\&|HIS|TH03|HUB|CTY01|20261123083000||ADT^A04|E2E-1|P|2.4|||||CHN|GB18030\r"
+           "PID|1||H-77^^^TH03^MR||司马^光||19800101|M\rPV1|1|O|||||||||||||||||V-77\r").encode("gb18030")
+    import socket
+
+    with socket.create_connection(("127.0.0.1", int(env["HUB_MLLP_PORT"])), timeout=10) as sock:
+        sock.sendall(b"\x0b" + adt + b"\x1c\r")
+        answer = sock.recv(4096).decode("gb18030")
+    assert "MSA|AA|E2E-1" in answer
+    stored = wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-h-77").json().get("name"), 30, "HL7 patient stored")
+    assert stored[0]["text"] == "司马光"
+
     broker_port = env["HUB_BROKER_PORT"]
     assert broker_pids(broker_port), "the embedded broker should be running"
     assert hub.stop(signal.SIGINT) < 10

@@ -1,0 +1,209 @@
+"""The HL7 v2 MLLP listener (`kind: mllp`).
+
+Each message is answered after its events are durably in the outbox: AA when accepted (a resent
+message, same MSH-10 from the same sender, is answered AA and not published twice), AE or AR with
+the reason in MSA-3 and ERR otherwise. A bad message never closes the connection without an ACK,
+and every rejected message is kept as a dead letter, so accepted + rejected = received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import socketserver
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
+from pydantic import BaseModel, Field
+
+from connectors.base import Connector, PollResult, Rejected
+from connectors.mllp import ack as acks
+from connectors.mllp.charset import CharsetError, RawHeader, check_garbled, codec_for, decode, read_header
+from connectors.mllp.framing import Frame, frame, read_frames
+from connectors.mllp.mapping import SUPPORTED, MappingError, MessageContext, map_message
+from hub.pipeline import Sink
+
+log = logging.getLogger(__name__)
+VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
+
+
+class Sender(BaseModel):
+    facility_id: str = Field(description="The member facility this sender speaks for.")
+    charset: str | None = Field(None, description="Default character set when MSH-18 is empty, e.g. GB18030.")
+
+
+class MllpOptions(BaseModel):
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int | None = Field(None, description="Port; default HUB_MLLP_PORT.")
+    default_charset: str = Field("UTF-8", description="Character set when MSH-18 and the sender table say nothing.")
+    senders: dict[str, Sender] = Field(default_factory=dict, description="MSH-4 (sending facility) -> member.")
+    accept_unknown_senders: bool = Field(False, description="Accept senders not in the table as this facility.")
+    idle_timeout_s: float = Field(300, description="Close connections idle this long.")
+
+
+class MllpConnector(Connector):
+    kind = "mllp"
+    Options = MllpOptions
+
+    def __init__(self, config: Any, settings: Any) -> None:
+        super().__init__(config, settings)
+        self.opts: MllpOptions = self.options  # type: ignore[assignment]
+        self.server: socketserver.ThreadingTCPServer | None = None
+        self.ready = threading.Event()
+
+    def facilities(self) -> set[str]:
+        return {self.config.facility_id, *(s.facility_id for s in self.opts.senders.values())}
+
+    @property
+    def port(self) -> int:
+        if self.server is not None:
+            return int(self.server.server_address[1])
+        return self.opts.port or self.settings.mllp_port
+
+    # Serving --------------------------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event, sink: Sink) -> None:
+        connector = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                connector._connection(self.request, sink, stop)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer((self.opts.host, self.opts.port or self.settings.mllp_port),
+                                                      Handler)
+        self.server.daemon_threads = True
+        thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+                                  name=f"mllp-{self.config.name}", daemon=True)
+        thread.start()
+        self.ready.set()
+        log.info("MLLP listener %s on %s:%d", self.config.name, self.opts.host, self.port)
+        stop.wait()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _connection(self, sock: socket.socket, sink: Sink, stop: threading.Event) -> None:
+        sock.settimeout(self.opts.idle_timeout_s)
+        try:
+            for received in read_frames(sock, self.settings.max_event_bytes):
+                answer = self.handle(received, sink)
+                sock.sendall(frame(answer))
+                if stop.is_set():
+                    break
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            log.debug("MLLP connection closed: %s", exc)
+
+    # One message ----------------------------------------------------------------------------------
+
+    def handle(self, received: Frame, sink: Sink) -> bytes:
+        """Processes one message and returns the ACK bytes (in the message's character set)."""
+        raw = received.data
+        fields: dict[int, str] = {}
+        codec = "utf-8"
+        try:
+            header = read_header(raw)
+            fields = {n: header.get(n) for n in (3, 4, 9, 10, 12, 18)}
+            facility, default = self._sender(header)
+            codec = codec_for(header.get(18), default)
+            if received.oversized:
+                raise _Reject("AR", f"message of {received.size} bytes is over the {self.settings.max_event_bytes}-byte "
+                                    "limit; send large documents by reference", "100", "MSH")
+            text = decode(raw, codec)
+            check_garbled(text)
+            result = self._map(text, header, facility)
+        except CharsetError as exc:
+            kind = "AR" if exc.code in ("100", "203") else "AE"
+            return self._reject(sink, raw, fields, codec, kind, str(exc), exc.code, exc.location, "parse")
+        except _Reject as exc:
+            return self._reject(sink, raw, fields, codec, exc.kind, str(exc), exc.code, exc.location, "parse")
+        except MappingError as exc:
+            return self._reject(sink, raw, fields, codec, "AE", str(exc), exc.code, exc.location, "map")
+        report = sink.accept(result)
+        failed = [o for o in report.outcomes if not o.accepted]
+        if failed:
+            # The whole message was dead-lettered event by event; tell the sender why.
+            return self._answer(acks.Ack("AE", failed[0].reason or "rejected", acks.DATA_TYPE), fields, codec)
+        text = "duplicate of a message already accepted" if report.duplicates == len(report.outcomes) else ""
+        return self._answer(acks.Ack("AA", text), fields, codec)
+
+    def _sender(self, header: RawHeader) -> tuple[str, str]:
+        name = header.component(4)
+        sender = self.opts.senders.get(name)
+        if sender is not None:
+            return sender.facility_id, sender.charset or self.opts.default_charset
+        if self.opts.accept_unknown_senders or not self.opts.senders:
+            return self.config.facility_id, self.opts.default_charset
+        raise _Reject("AR", f"sending facility {name!r} (MSH-4) is not in this listener's sender table", "207", "MSH-4")
+
+    def _map(self, text: str, header: RawHeader, facility: str) -> PollResult:
+        message_type = header.get(9)
+        kind, trigger = message_type.split("^")[0], (message_type.split("^") + [""])[1]
+        if (kind, trigger) not in SUPPORTED:
+            raise _Reject("AR", f"unsupported message type {message_type!r}; supported: "
+                                f"{', '.join(f'{k}^{t}' for k, t in sorted(SUPPORTED))}", acks.UNSUPPORTED_TYPE, "MSH-9")
+        version = header.get(12).split("^")[0]
+        if version not in VERSIONS:
+            raise _Reject("AR", f"HL7 version {version!r} is not supported (2.3 to 2.5)", acks.UNSUPPORTED_VERSION, "MSH-12")
+        if not header.get(10):
+            raise _Reject("AR", "MSH-10 (message control id) is empty", acks.REQUIRED_MISSING, "MSH-10")
+        normalised = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r") + "\r"
+        try:
+            message = parse_message(normalised, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
+        except Exception as exc:  # noqa: BLE001 - hl7apy raises many types for broken input
+            raise _Reject("AE", f"the message cannot be parsed: {exc}", acks.SEGMENT_SEQUENCE, None) from None
+        ctx = MessageContext(facility, f"{header.component(3)}|{header.component(4)}", header.get(10), message)
+        events = map_message(ctx, kind, trigger, datetime.now(UTC))
+        return PollResult(events=events)
+
+    def _reject(self, sink: Sink, raw: bytes, fields: dict[int, str], codec: str, kind: str, reason: str,
+                code: str | None, location: str | None, stage: str) -> bytes:
+        payload = raw.decode(codec if codec else "utf-8", "backslashreplace")
+        position = f"{fields.get(3, '')}|{fields.get(4, '')}|{fields.get(10, '')}"
+        fingerprint = hashlib.sha256(raw).hexdigest()
+        sink.accept(PollResult(rejected=[Rejected(f"{kind}: {reason}", stage, payload, position, None, fingerprint)]))
+        return self._answer(acks.Ack(kind, reason, code, location), fields, codec)
+
+    def _answer(self, answer: acks.Ack, fields: dict[int, str], codec: str) -> bytes:
+        return acks.build_ack(answer, fields).encode(codec, "replace")
+
+    # Dry runs and re-mapping ----------------------------------------------------------------------
+
+    def check(self, sample: Path | None) -> PollResult:
+        if sample is None:
+            raise ValueError("an MLLP listener has no source to read: give --sample FILE with HL7 messages")
+        data = sample.read_bytes()
+        chunks = [c for c in data.replace(b"\x0b", b"").split(b"\x1c") if c.strip()] if b"\x1c" in data else \
+            [c for c in data.replace(b"\r\n", b"\n").split(b"\n\n") if c.strip()]
+        result = PollResult()
+        for chunk in chunks:
+            raw = chunk.strip().replace(b"\n", b"\r")
+            try:
+                header = read_header(raw)
+                facility, default = self._sender(header)
+                text = decode(raw, codec_for(header.get(18), default))
+                check_garbled(text)
+                mapped = self._map(text, header, facility)
+                result.events.extend(mapped.events)
+            except (CharsetError, _Reject, MappingError) as exc:
+                result.rejected.append(Rejected(str(exc), "parse", raw.decode("utf-8", "backslashreplace"),
+                                                getattr(exc, "location", None) or "?"))
+        return result
+
+    def reprocess(self, payload: str, position: str) -> PollResult:
+        raw = payload.encode("utf-8")
+        header = read_header(raw)
+        facility, _ = self._sender(header)
+        return self._map(payload, header, facility)
+
+
+class _Reject(Exception):
+    def __init__(self, kind: str, message: str, code: str | None, location: str | None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.location = location

@@ -1,0 +1,393 @@
+"""HL7 v2 (2.3–2.5) messages to FHIR R4 events. Pure: parsed message in, events out.
+
+ADT A01/A04/A03/A08 -> Patient (+ Encounter from PV1); A40 -> a patient merge event (the
+surviving Patient with a `replaces` link to the merged-away record); ORM^O01 -> ServiceRequest for
+ECG/imaging orders (OBR) or MedicationRequest (RXO); RDE^O11 -> MedicationRequest (RXE);
+ORU^R01 -> DiagnosticReport with its Observations in `related`.
+
+Identifiers: PID-3 repetitions with type code MR (or the first) are the member's record number;
+a repetition with type NI (national identifier) or PID-19 holding 18 characters is the resident ID.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hl7apy.core import Message, Segment
+
+from connectors.mllp import ack
+from hub.events import Event, Source, deterministic_event_id
+from hub.identifiers import RESIDENT_ID, local_mrn_system, local_system, resident_id_valid
+
+CST = ZoneInfo("Asia/Shanghai")
+SUPPORTED = {
+    ("ADT", "A01"), ("ADT", "A03"), ("ADT", "A04"), ("ADT", "A08"), ("ADT", "A40"),
+    ("ORM", "O01"), ("RDE", "O11"), ("ORU", "R01"),
+}
+REQUIRED = {  # segments each message type needs, in the order they must come
+    "ADT": ("PID",), "ORM": ("PID", "ORC"), "RDE": ("PID", "ORC", "RXE"), "ORU": ("PID", "OBR", "OBX"),
+}
+ECG_CODES = {"11524-6", "93000", "ECG", "EKG", "XDT"}
+CODE_SYSTEMS = {"LN": "http://loinc.org", "I10": "http://hl7.org/fhir/sid/icd-10", "NHSA": "urn:hub:code:nhsa-drug",
+                "YB": "urn:hub:code:nhsa-drug", "SCT": "http://snomed.info/sct"}
+_ID = re.compile(r"[^a-z0-9.-]+")
+
+
+class MappingError(ValueError):
+    def __init__(self, message: str, location: str, code: str = ack.REQUIRED_MISSING) -> None:
+        super().__init__(message)
+        self.location = location
+        self.code = code
+
+
+@dataclass
+class MessageContext:
+    facility: str
+    sender: str  # MSH-3|MSH-4
+    control_id: str
+    message: Message
+    events: list[Event] = field(default_factory=list)
+
+    def event(self, event_type: str, resource: dict[str, Any], patient_local: str, occurred: datetime,
+              related: list[dict[str, Any]] | None = None, flags: tuple[str, ...] = ()) -> None:
+        index = len(self.events)
+        self.events.append(Event(
+            event_id=deterministic_event_id(self.facility, "mllp", f"{self.sender}|{self.control_id}|{index}", "0"),
+            event_type=event_type,
+            source=Source(self.facility, "mllp", f"{self.sender}|{self.control_id}"),
+            occurred_at=occurred,
+            recorded_at=datetime.now(UTC),
+            patient_key=f"{self.facility}/{patient_local}",
+            resource=resource,
+            related=tuple(related or ()),
+            flags=flags,
+        ))
+
+
+# Field access ---------------------------------------------------------------------------------------
+
+
+def segments(message: Message, name: str) -> list[Segment]:
+    return [s for s in message.children if s.name == name]
+
+
+def value(segment: Segment, n: int) -> str:
+    try:
+        return str(getattr(segment, f"{segment.name.lower()}_{n}").to_er7())
+    except Exception:  # noqa: BLE001 - hl7apy raises ChildNotFound for fields the version lacks
+        return ""
+
+
+def repetitions(segment: Segment, n: int) -> list[str]:
+    try:
+        return [r.to_er7() for r in getattr(segment, f"{segment.name.lower()}_{n}")]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def part(text: str, index: int, sep: str = "^") -> str:
+    parts = text.split(sep)
+    return unescape(parts[index]) if index < len(parts) else ""
+
+
+def unescape(text: str) -> str:
+    return (text.replace("\\F\\", "|").replace("\\S\\", "^").replace("\\T\\", "&").replace("\\R\\", "~")
+            .replace("\\E\\", "\\"))
+
+
+def hl7_time(text: str, location: str) -> datetime | None:
+    digits = text.split("+")[0].split("-")[0].strip()
+    if not digits:
+        return None
+    for fmt, size in (("%Y%m%d%H%M%S", 14), ("%Y%m%d%H%M", 12), ("%Y%m%d", 8)):
+        if len(digits.split(".")[0]) >= size:
+            try:
+                return datetime.strptime(digits[:size], fmt).replace(tzinfo=CST)
+            except ValueError:
+                break
+    raise MappingError(f"{location} {text!r} is not an HL7 date/time (YYYYMMDD[HHMM[SS]])", location, ack.DATA_TYPE)
+
+
+def fhir_time(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def clean_id(text: str) -> str:
+    return _ID.sub("-", text.lower()).strip("-")[:64]
+
+
+def coding(ce: str, facility: str, table: str) -> dict[str, Any] | None:
+    code, display, system = part(ce, 0), part(ce, 1), part(ce, 2)
+    if not code:
+        return None
+    result = {"system": CODE_SYSTEMS.get(system, local_system(facility, table)), "code": code}
+    if display:
+        result["display"] = display
+    return result
+
+
+def _prune(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {k: _prune(v) for k, v in node.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(node, list):
+        return [v for v in (_prune(x) for x in node) if v not in (None, "", [], {})]
+    return node
+
+
+# Structure ------------------------------------------------------------------------------------------
+
+
+def check_structure(message: Message, kind: str, trigger: str) -> None:
+    names = [s.name for s in message.children]
+    required = ("PID", "MRG") if (kind, trigger) == ("ADT", "A40") else REQUIRED.get(kind, ())
+    if kind == "ADT" and trigger in ("A01", "A03", "A04"):
+        required = ("PID", "PV1")
+    if kind == "ORM" and not ({"OBR", "RXO"} & set(names)):
+        raise MappingError("ORM^O01 needs an OBR (test or study) or RXO (medication) segment", "OBR", ack.REQUIRED_MISSING)
+    last = -1
+    for name in required:
+        if name not in names:
+            raise MappingError(f"{kind}^{trigger} needs a {name} segment", name, ack.REQUIRED_MISSING)
+        position = names.index(name)
+        if position < last:
+            raise MappingError(f"segment {name} is out of order in {kind}^{trigger}", name, ack.SEGMENT_SEQUENCE)
+        last = position
+
+
+# Mapping ---------------------------------------------------------------------------------------------
+
+
+def map_message(ctx: MessageContext, kind: str, trigger: str, received: datetime) -> list[Event]:
+    check_structure(ctx.message, kind, trigger)
+    pid = segments(ctx.message, "PID")[0]
+    patient, local, flags = map_patient(pid, ctx.facility)
+    occurred = received
+    if kind == "ADT":
+        if trigger == "A40":
+            mrg = segments(ctx.message, "MRG")[0]
+            merged = part(value(mrg, 1), 0)
+            if not merged:
+                raise MappingError("A40 needs the merged-away record number in MRG-1", "MRG-1")
+            patient["link"] = [{"other": {"reference": f"Patient/{clean_id(f'{ctx.facility}-pat-{merged}')}"},
+                                "type": "replaces"}]
+            ctx.event("patient_merge", patient, local, occurred, flags=flags)
+            return ctx.events
+        ctx.event("patient", patient, local, occurred, flags=flags)
+        for pv1 in segments(ctx.message, "PV1"):
+            ctx.event("encounter", map_encounter(pv1, ctx, trigger, patient["id"]), local, occurred)
+        return ctx.events
+    ctx.event("patient", patient, local, occurred, flags=flags)
+    if kind == "ORU":
+        for report, observations in map_results(ctx, patient["id"]):
+            ctx.event("lab_result", report, local, occurred, related=observations)
+    elif kind == "RDE":
+        orc = segments(ctx.message, "ORC")[0]
+        for rxe in segments(ctx.message, "RXE"):
+            ctx.event("prescription", map_medication(rxe, orc, ctx, patient["id"], "RXE"), local, occurred)
+    elif kind == "ORM":
+        orc = segments(ctx.message, "ORC")[0]
+        for rxo in segments(ctx.message, "RXO"):
+            ctx.event("prescription", map_medication(rxo, orc, ctx, patient["id"], "RXO"), local, occurred)
+        for obr in segments(ctx.message, "OBR"):
+            ctx.event("imaging_request", map_order(obr, orc, ctx, patient["id"]), local, occurred)
+    return ctx.events
+
+
+def map_patient(pid: Segment, facility: str) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+    ids = repetitions(pid, 3) or [value(pid, 3)]
+    local = next((part(r, 0) for r in ids if part(r, 4) == "MR" and part(r, 0)), part(ids[0], 0) if ids else "")
+    if not local:
+        raise MappingError("PID-3 holds no patient record number", "PID-3")
+    identifiers: list[dict[str, Any]] = [{"use": "usual", "system": local_mrn_system(facility), "value": local}]
+    resident = next((part(r, 0) for r in ids if part(r, 4) in ("NI", "PN") and part(r, 0)), "")
+    if not resident and len(value(pid, 19).strip()) == 18:
+        resident = value(pid, 19).strip()
+    flags: tuple[str, ...] = ()
+    if resident:
+        identifiers.append({"use": "official", "system": RESIDENT_ID, "value": resident.upper()})
+        if not resident_id_valid(resident):
+            flags = ("resident-id-check-digit",)
+    name = value(pid, 5)
+    family, given = part(name, 0), part(name, 1)
+    if not (family or given):
+        raise MappingError("PID-5 holds no patient name", "PID-5")
+    birth = hl7_time(value(pid, 7), "PID-7")
+    address = value(pid, 11)
+    phones = [part(r, 11) or part(r, 0) for r in repetitions(pid, 13)]
+    patient = _prune({
+        "resourceType": "Patient",
+        "id": clean_id(f"{facility}-pat-{local}"),
+        "meta": {"source": f"urn:hub:facility:{facility}"},
+        "identifier": identifiers,
+        "name": [{"text": family + given, "family": family, "given": [given] if given else []}],
+        "gender": {"M": "male", "F": "female", "O": "other", "U": "unknown"}.get(value(pid, 8).upper()),
+        "birthDate": birth.date().isoformat() if birth else None,
+        "telecom": [{"system": "phone", "value": p} for p in phones if p],
+        "address": [{"text": "".join(filter(None, [part(address, 3), part(address, 2), part(address, 0)])),
+                     "line": [part(address, 0)], "city": part(address, 2), "state": part(address, 3)}]
+        if address else [],
+        "managingOrganization": {"reference": f"Organization/{facility}"},
+    })
+    return patient, local, flags
+
+
+def map_encounter(pv1: Segment, ctx: MessageContext, trigger: str, patient_id: str) -> dict[str, Any]:
+    visit = part(value(pv1, 19), 0) or ctx.control_id
+    klass = {"I": ("IMP", "住院"), "O": ("AMB", "门诊"), "E": ("EMER", "急诊")}.get(value(pv1, 2).upper(), ("AMB", "门诊"))
+    admitted = hl7_time(value(pv1, 44), "PV1-44")
+    discharged = hl7_time(value(pv1, 45), "PV1-45")
+    status = "finished" if trigger == "A03" or discharged else "in-progress"
+    location = part(value(pv1, 3), 0)
+    return _prune({
+        "resourceType": "Encounter",
+        "id": clean_id(f"{ctx.facility}-enc-{visit}"),
+        "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
+        "identifier": [{"system": local_system(ctx.facility, "visit"), "value": visit}],
+        "status": status,
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": klass[0], "display": klass[1]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "period": {"start": fhir_time(admitted), "end": fhir_time(discharged)},
+        "location": [{"location": {"display": location}}] if location else [],
+        "serviceProvider": {"reference": f"Organization/{ctx.facility}"},
+    })
+
+
+def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: str, kind: str) -> dict[str, Any]:
+    give, amount, units = (2, 3, 5) if kind == "RXE" else (1, 2, 4)
+    drug = coding(value(seg, give), ctx.facility, "drug")
+    if drug is None:
+        raise MappingError(f"{kind}-{give} holds no drug code", f"{kind}-{give}")
+    order = part(value(orc, 2), 0) or ctx.control_id
+    index = segments(ctx.message, kind).index(seg) + 1
+    dose = " ".join(filter(None, [value(seg, amount), part(value(seg, units), 0)]))
+    status = {"CA": "cancelled", "DC": "stopped", "HD": "on-hold"}.get(part(value(orc, 1), 0), "active")
+    return _prune({
+        "resourceType": "MedicationRequest",
+        "id": clean_id(f"{ctx.facility}-rx-{order}-{index}"),
+        "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
+        "identifier": [{"system": local_system(ctx.facility, "rx-line"), "value": f"{order}-{index}"}],
+        "groupIdentifier": {"system": local_system(ctx.facility, "rx"), "value": order},
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": {"coding": [drug], "text": drug.get("display")},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": fhir_time(hl7_time(value(orc, 9), "ORC-9")),
+        "dosageInstruction": [{"text": dose}] if dose else [],
+    })
+
+
+def map_order(obr: Segment, orc: Segment, ctx: MessageContext, patient_id: str) -> dict[str, Any]:
+    service = value(obr, 4)
+    code = part(service, 0)
+    is_ecg = code.upper() in ECG_CODES or "心电" in part(service, 1)
+    order = part(value(orc, 2), 0) or part(value(obr, 2), 0) or ctx.control_id
+    priority = {"S": "stat", "A": "asap", "R": "routine"}.get(part(value(obr, 27), 5) or part(value(orc, 7), 5), "routine")
+    coded = ({"system": "http://loinc.org", "code": "11524-6", "display": "EKG study"} if is_ecg
+             else coding(service, ctx.facility, "procedure"))
+    if coded is None:
+        raise MappingError("OBR-4 holds no service code", "OBR-4")
+    return _prune({
+        "resourceType": "ServiceRequest",
+        "id": clean_id(f"{ctx.facility}-sr-{order}"),
+        "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
+        "identifier": [{"system": local_system(ctx.facility, "order"), "value": order}],
+        "status": "revoked" if part(value(orc, 1), 0) == "CA" else "active",
+        "intent": "order",
+        "priority": priority,
+        "category": [{"text": "心电图" if is_ecg else (value(obr, 24) or "影像")}],
+        "code": {"coding": [coded], "text": part(service, 1)},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": fhir_time(hl7_time(value(orc, 9), "ORC-9") or hl7_time(value(obr, 6), "OBR-6")),
+        "requester": {"reference": f"Organization/{ctx.facility}"},
+        "reasonCode": [{"text": part(value(obr, 31), 1) or part(value(obr, 31), 0)}],
+    })
+
+
+def map_results(ctx: MessageContext, patient_id: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    reports: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    current: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+    for segment in ctx.message.children:
+        if segment.name == "OBR":
+            current = (_report(segment, ctx, patient_id), [])
+            reports.append(current)
+        elif segment.name == "OBX":
+            if current is None:
+                raise MappingError("an OBX comes before any OBR", "OBX", ack.SEGMENT_SEQUENCE)
+            current[1].append(_observation(segment, ctx, patient_id, current[0], len(current[1]) + 1))
+    for report, observations in reports:
+        report["result"] = [{"reference": f"Observation/{o['id']}"} for o in observations]
+    return reports
+
+
+def _report(obr: Segment, ctx: MessageContext, patient_id: str) -> dict[str, Any]:
+    filler = part(value(obr, 3), 0) or part(value(obr, 2), 0) or ctx.control_id
+    code = coding(value(obr, 4), ctx.facility, "lab")
+    if code is None:
+        raise MappingError("OBR-4 holds no test code", "OBR-4")
+    status = {"F": "final", "P": "preliminary", "C": "corrected", "X": "cancelled"}.get(value(obr, 25), "final")
+    return _prune({
+        "resourceType": "DiagnosticReport",
+        "id": clean_id(f"{ctx.facility}-dr-{filler}"),
+        "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
+        "identifier": [{"system": local_system(ctx.facility, "lab-report"), "value": filler}],
+        "status": status,
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
+        "code": {"coding": [code], "text": part(value(obr, 4), 1)},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": fhir_time(hl7_time(value(obr, 7), "OBR-7")),
+        "issued": fhir_time(hl7_time(value(obr, 22), "OBR-22")),
+        "performer": [{"reference": f"Organization/{ctx.facility}"}],
+    })
+
+
+def _observation(obx: Segment, ctx: MessageContext, patient_id: str, report: dict[str, Any], n: int) -> dict[str, Any]:
+    kind = value(obx, 2).upper()
+    raw = value(obx, 5)
+    code = coding(value(obx, 3), ctx.facility, "lab")
+    where = f"OBX-5 (OBX {n})"
+    if code is None:
+        raise MappingError(f"OBX-3 of OBX {n} holds no observation code", "OBX-3")
+    result: dict[str, Any] = {}
+    if kind in ("NM", "SN"):
+        number = raw.replace("^", "").strip()
+        try:
+            parsed = float(number)
+        except ValueError:
+            raise MappingError(f"{where} {raw!r} is not a number but OBX-2 says {kind}", "OBX-5", ack.DATA_TYPE) from None
+        unit = part(value(obx, 6), 0)
+        result["valueQuantity"] = {"value": int(parsed) if parsed.is_integer() and "." not in number else parsed,
+                                   "unit": unit, "system": "http://unitsofmeasure.org" if unit else None,
+                                   "code": unit or None}
+    elif kind in ("CE", "CWE"):
+        result["valueCodeableConcept"] = {"coding": [coding(raw, ctx.facility, "result")], "text": part(raw, 1)}
+    elif raw:
+        result["valueString"] = unescape(raw)
+    low, _, high = value(obx, 7).partition("-")
+    flag = value(obx, 8).upper()
+    return _prune({
+        "resourceType": "Observation",
+        "id": f"{report['id'].replace('-dr-', '-obs-', 1)}-{n}"[:64],
+        "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
+        "status": {"F": "final", "P": "preliminary", "C": "corrected"}.get(value(obx, 11), "final"),
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "laboratory"}]}],
+        "code": {"coding": [code], "text": part(value(obx, 3), 1)},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": fhir_time(hl7_time(value(obx, 14), "OBX-14")) or report.get("effectiveDateTime"),
+        **result,
+        "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                                        "code": flag}]}] if flag in ("H", "L", "N", "A", "HH", "LL") else [],
+        "referenceRange": [{"low": _number(low), "high": _number(high)}] if (low or high) else [],
+    })
+
+
+def _number(text: str) -> dict[str, Any] | None:
+    try:
+        return {"value": float(text.strip())}
+    except ValueError:
+        return None

@@ -82,7 +82,7 @@ _LATIN_MOJIBAKE = re.compile("[\u00c0-\u00ff][\u0080-\u00bf]")
 
 def check_garbled(text: str) -> None:
     """Raises CharsetError naming the first field whose text looks garbled."""
-    for seg_index, segment in enumerate(re.split(r"[\r\n]+", text)):
+    for segment in re.split(r"[\r\n]+", text):
         if len(segment) < 4:
             continue
         separator = segment[3]

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from hub.pipeline import Sink
 
 
+class _AnyFacility(frozenset[str]):
+    """Every facility: for connectors whose caller (an authenticated API request) names the member."""
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str) and bool(item)
+
+
+ANY_FACILITY: set[str] = _AnyFacility()  # type: ignore[assignment]
+
+
 class ConnectorConfigError(ValueError):
     """A connector's configuration file is missing, unreadable or wrong."""
 

@@ -10,6 +10,7 @@ KINDS: dict[str, str] = {
     "his_db": "connectors.his_db.connector:HisDbConnector",
     "fhir_rest": "connectors.fhir_rest.connector:FhirRestConnector",
     "mllp": "connectors.mllp.connector:MllpConnector",
+    "dicom": "connectors.dicom.connector:DicomInboxConnector",
 }
 
 

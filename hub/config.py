@@ -44,6 +44,9 @@ class HubSettings(BaseSettings):
     mllp_port: int = Field(2575, description="HL7 v2 MLLP listener.")
     broker_port: int = Field(9092, description="Port of the embedded broker.")
     dicom_inbox: Path | None = Field(None, description="Watched DICOM folder. Default: $HUB_DATA_DIR/dicom-inbox.")
+    facility_id: str = Field(
+        "cty01", description="The lead county hospital's facility id: owner of the built-in DICOM inbox and MLLP listener."
+    )
     admin_token: SecretStr | None = Field(None, description="Bearer token with the admin role.")
     outbox_retention_hours: float = Field(168.0, description="How long published events stay replayable.")
     consumer_batch_size: int = Field(500, description="Most events one consumer applies in one transaction.")

@@ -121,7 +121,12 @@ class Hub:
             self._thread(runner.run, f"consumer-{consumer_cls.name}", self.stop)
 
         # FHIR REST ingest is a connector too: its sink sits behind POST /fhir.
-        configs = [ConnectorConfig(name="fhir-rest", kind="fhir_rest", facility_id="hub")]
+        configs = [
+            ConnectorConfig(name="fhir-rest", kind="fhir_rest", facility_id="hub"),
+            # The DICOM inbox (HUB_DICOM_INBOX) and STOW-RS: files from the county hospital's own devices
+            # by default; STOW-RS callers are members named by their token.
+            ConnectorConfig(name="dicom", kind="dicom", facility_id=settings.facility_id),
+        ]
         configs += [ConnectorConfig.load(path) for path in self.connector_files]
         if self.demo:
             configs += self._start_demo()
@@ -142,7 +147,7 @@ class Hub:
         county = build_county(self.settings.data_dir, seed=self.settings.demo_seed)
         # The county data centre's MLLP listener: every member may send HL7 v2, named by MSH-4.
         mllp = ConnectorConfig(
-            name="mllp", kind="mllp", facility_id="cty01",
+            name="mllp", kind="mllp", facility_id=self.settings.facility_id,
             options={"senders": {f.id.upper(): {"facility_id": f.id} for f in county.facilities}},
         )
         simulator = CountySimulator(county, rate=self.settings.demo_rate, seed=self.settings.demo_seed)
@@ -157,8 +162,9 @@ class Hub:
         from hub.api.app import create_app
 
         assert self.database is not None
-        ingest = next((rt.sink for rt in self.runtime.connectors if rt.config.kind == "fhir_rest"), None)
-        app = create_app(self.settings, self.database, self.runtime, ingest)
+        # Push connectors that sit behind HTTP routes (FHIR REST ingest, STOW-RS), by kind.
+        sinks = {rt.config.kind: rt.sink for rt in self.runtime.connectors if rt.config.kind in ("fhir_rest", "dicom")}
+        app = create_app(self.settings, self.database, self.runtime, sinks)
         config = uvicorn.Config(
             app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off"
         )

@@ -11,15 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.base import Connector
+from connectors.base import ANY_FACILITY, Connector
 from hub.pipeline import Sink
-
-
-class _AnyFacility(frozenset[str]):
-    """Every facility: the API checks the caller's facility before anything reaches the sink."""
-
-    def __contains__(self, item: object) -> bool:
-        return isinstance(item, str) and bool(item)
 
 
 class FhirRestOptions(BaseModel):
@@ -35,7 +28,7 @@ class FhirRestConnector(Connector):
         self.sink: Sink | None = None
 
     def facilities(self) -> set[str]:
-        return _AnyFacility()  # type: ignore[return-value]
+        return ANY_FACILITY  # the API checks the caller's facility before anything reaches the sink
 
     def serve(self, stop: threading.Event, sink: Sink) -> None:
         self.sink = sink  # the API finds the sink here

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub import __version__, metrics
-from hub.api import errors, fhir_ingest, fhir_read, ops, pages
+from hub.api import dicomweb, errors, fhir_ingest, fhir_read, ops, pages
 from hub.api.auth import Authenticator
 from hub.config import HubSettings
 from hub.db import Database
@@ -18,7 +18,10 @@ from hub.status import Runtime
 
 
 def create_app(
-    settings: HubSettings, database: Database, runtime: Runtime | None = None, ingest: Sink | None = None
+    settings: HubSettings,
+    database: Database,
+    runtime: Runtime | None = None,
+    sinks: Mapping[str, Sink] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="County Hub",
@@ -29,12 +32,13 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.runtime = runtime
-    app.state.ingest = ingest  # the FHIR REST connector's sink
+    app.state.sinks = dict(sinks or {})  # push connectors behind HTTP routes, by kind
     app.state.auth = Authenticator(settings, database)
     errors.install(app)
     app.include_router(ops.router)
     app.include_router(pages.router)
     app.include_router(fhir_ingest.router)
+    app.include_router(dicomweb.router)
     app.include_router(fhir_read.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 

@@ -37,7 +37,7 @@ SYSTEM = "fhir-rest"
 
 
 def _sink(request: Request) -> Sink:
-    sink = request.app.state.ingest
+    sink = request.app.state.sinks.get("fhir_rest")
     if sink is None:
         raise FhirError(503, "transient", "FHIR ingest is not running in this process (start it with `hub run`)")
     return sink

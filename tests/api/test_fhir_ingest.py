@@ -31,7 +31,7 @@ def ingest(community: Community, tmp_path: Path):
     outbox = Outbox(tmp_path / "fhir-rest.db", "fhir-rest")
     sink = Sink("fhir-rest", "hub", outbox, EventCodec(FileSchemaRegistry()), settings,
                 facilities={"th01", "th02", "cty01"})
-    app = create_app(settings, community.db, community.runtime, sink)
+    app = create_app(settings, community.db, community.runtime, {"fhir_rest": sink})
     with TestClient(app) as client:
         yield client, outbox
 

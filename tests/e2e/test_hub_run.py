@@ -146,6 +146,23 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     stored = wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-h-77").json().get("name"), 30, "HL7 patient stored")
     assert stored[0]["text"] == "司马光"
 
+    # An ECG cart dropping a 12-lead ECG into the DICOM inbox.
+    from hub.blobs import FileBlobStore
+    from tests.connectors.dicom_samples import ecg_file
+
+    inbox = Path(env["HUB_DATA_DIR"]) / "dicom-inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "ecg.dcm.part").write_bytes(ecg_file(patient_id="D-1"))
+    (inbox / "ecg.dcm.part").rename(inbox / "ecg.dcm")
+
+    def ecg_study():
+        studies = hub.http.get("/fhir/ImagingStudy", params={"_count": 50}).json().get("entry", [])
+        return next((e["resource"] for e in studies if e["resource"]["subject"]["reference"] == "Patient/cty01-pat-d-1"), None)
+
+    study = wait_until(ecg_study, 30, "ECG ImagingStudy stored")
+    blob = next(e["valueString"] for e in study["extension"] if e["url"] == "urn:hub:blob:dicom")
+    assert FileBlobStore(Path(env["HUB_DATA_DIR"]) / "blobs").get(blob) == (inbox / "done" / "ecg.dcm").read_bytes()
+
     broker_port = env["HUB_BROKER_PORT"]
     assert broker_pids(broker_port), "the embedded broker should be running"
     assert hub.stop(signal.SIGINT) < 10

@@ -1,0 +1,48 @@
+"""STOW-RS: DICOM over HTTP from a member, multipart/related as the standard says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from connectors.base import ANY_FACILITY
+from hub.api.app import create_app
+from hub.outbox import Outbox
+from hub.pipeline import Sink
+from hub.schema_registry import FileSchemaRegistry
+from hub.serialization import EventCodec
+from hub.topics import DEAD_LETTER
+from tests.api.conftest import Community, auth
+from tests.connectors.dicom_samples import ecg_file
+
+
+def test_stow_rs_stores_instances_and_reports_failures(community: Community, tmp_path: Path) -> None:
+    settings = community.client.app.state.settings
+    outbox = Outbox(tmp_path / "dicom.db", "dicom")
+    sink = Sink("dicom", "cty01", outbox, EventCodec(FileSchemaRegistry()), settings, facilities=ANY_FACILITY)
+    client = TestClient(create_app(settings, community.db, community.runtime, {"dicom": sink}))
+    boundary = "hub-boundary-1"
+    parts = [ecg_file(patient_id="S1"), b"not dicom at all"]
+    body = b"".join(
+        f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + part + b"\r\n" for part in parts
+    ) + f"--{boundary}--\r\n".encode()
+    headers = {**auth(community.tokens["connector_th01"]),
+               "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'}
+    response = client.post("/dicomweb/studies", content=body, headers=headers)
+    assert response.status_code == 202  # some stored, some failed
+    answer = response.json()
+    assert len(answer["00081199"]["Value"]) == 1 and len(answer["00081198"]["Value"]) == 1
+    assert "not a DICOM file" in answer["00081198"]["Value"][0]["00081196"]["Value"][0]
+    records = outbox.pending(10)
+    assert sorted(r.record.topic == DEAD_LETTER.name for r in records) == [False, True]
+    event = EventCodec(FileSchemaRegistry()).decode(next(r for r in records if r.record.topic != DEAD_LETTER.name).record.value)
+    assert event.source.facility_id == "th01" and event.patient_key == "th01/S1"
+
+    single = client.post("/dicomweb/studies", content=ecg_file(patient_id="S2"),
+                         headers={**auth(community.tokens["connector_th01"]), "Content-Type": "application/dicom"})
+    assert single.status_code == 200
+    wrong = client.post("/dicomweb/studies", content=b"{}", headers={**auth(community.tokens["connector_th01"]),
+                                                                     "Content-Type": "application/json"})
+    assert wrong.status_code == 415
+    assert client.post("/dicomweb/studies", content=b"", headers=auth(community.tokens["reader"])).status_code == 403

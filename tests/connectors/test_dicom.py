@@ -1,0 +1,147 @@
+"""DICOM inbox and STOW-RS: files become remote-read requests; bad files are quarantined, not lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.base import ConnectorConfig
+from connectors.dicom.connector import DicomInboxConnector
+from connectors.dicom.ecg import load_ecg
+from hub.blobs import BlobError, FileBlobStore
+from hub.config import HubSettings
+from hub.fhir import validate_resource
+from hub.outbox import Outbox
+from hub.pipeline import H_REASON, Sink
+from hub.schema_registry import FileSchemaRegistry
+from hub.serialization import EventCodec
+from hub.topics import DEAD_LETTER
+from tests.connectors.dicom_samples import ct_file, ecg_file
+
+CODEC = EventCodec(FileSchemaRegistry())
+
+
+class Inbox:
+    def __init__(self, tmp_path: Path) -> None:
+        self.settings = HubSettings(data_dir=tmp_path)
+        self.path = tmp_path / "inbox"
+        config = ConnectorConfig(name="dicom", kind="dicom", facility_id="th01",
+                                 options={"inbox": str(self.path), "rescan_s": 0.2, "settle_s": 0.3})
+        self.connector = DicomInboxConnector(config, self.settings)
+        self.outbox = Outbox(tmp_path / "dicom.db", "dicom")
+        self.sink = Sink("dicom", "th01", self.outbox, CODEC, self.settings, facilities=self.connector.facilities())
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.connector.serve, args=(self.stop, self.sink), daemon=True)
+        self.thread.start()
+
+    def drop(self, name: str, data: bytes) -> None:
+        partial = self.path / (name + ".part")  # write, then rename: as careful senders do
+        partial.write_bytes(data)
+        partial.rename(self.path / name)
+
+    def events(self) -> list:
+        return [CODEC.decode(r.record.value) for r in self.outbox.pending(1000) if r.record.topic != DEAD_LETTER.name]
+
+    def dead(self) -> list:
+        return [r for r in self.outbox.pending(1000) if r.record.topic == DEAD_LETTER.name]
+
+    def wait(self, condition, timeout_s: float = 10) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Iterator[Inbox]:
+    running = Inbox(tmp_path)
+    running.wait(lambda: running.path.exists())
+    yield running
+    running.stop.set()
+    running.thread.join(5)
+
+
+def test_ecg_becomes_a_read_request_with_its_waveform(inbox: Inbox) -> None:
+    inbox.drop("ecg1.dcm", ecg_file(name="Wang^Xiuying=王^秀英", charset="ISO_IR 192"))
+    inbox.wait(lambda: len(inbox.events()) == 1)
+    event = inbox.events()[0]
+    request, study = event.resource, event.related[0]
+    assert event.event_type == "imaging_request" and event.patient_key == "th01/000123"
+    assert request["code"]["coding"][0]["code"] == "11524-6"
+    assert request["supportingInfo"] == [{"reference": f"ImagingStudy/{study['id']}"}]
+    validate_resource(request)
+    validate_resource(study)
+    blobs = {e["url"]: e["valueString"] for e in study["extension"]}
+    assert blobs["urn:hub:patient-name"] == "王秀英"
+    store = FileBlobStore(inbox.settings.data_dir / "blobs")
+    assert store.get(blobs["urn:hub:blob:dicom"]) == (inbox.path / "done" / "ecg1.dcm").read_bytes()
+    waveform = load_ecg(store, blobs["urn:hub:blob:ecg"])
+    assert [lead["label"] for lead in waveform["leads"]][:3] == ["I", "II", "III"]
+    assert len(waveform["leads"]) == 12 and all(len(lead["samples"]) == 500 for lead in waveform["leads"])
+    assert waveform["sampling_frequency"] == 500.0
+
+
+def test_gb18030_ct_is_urgent_and_the_same_file_twice_is_one_event(inbox: Inbox) -> None:
+    data = ct_file(name="欧阳^娜娜", charset="GB18030", description="头颅CT 急诊")
+    inbox.drop("ct1.dcm", data)
+    inbox.wait(lambda: len(inbox.events()) == 1)
+    inbox.drop("ct1-again.dcm", data)
+    inbox.wait(lambda: (inbox.path / "done" / "ct1-again.dcm").exists())
+    (event,) = inbox.events()
+    assert event.resource["priority"] == "stat"
+    study = event.related[0]
+    assert {"url": "urn:hub:patient-name", "valueString": "欧阳娜娜"} in study["extension"]
+    assert study["modality"][0]["code"] == "CT"
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("empty.dcm", b"", "empty"),
+    ("notes.txt", "这不是DICOM文件".encode(), "not a DICOM file"),
+    ("truncated.dcm", ct_file()[:300], "has no"),
+])
+def test_bad_files_are_quarantined_with_a_reason(inbox: Inbox, name: str, data: bytes, reason: str) -> None:
+    inbox.drop(name, data)
+    quarantined = inbox.settings.data_dir / "quarantine" / "dicom" / name
+    inbox.wait(lambda: quarantined.exists() and quarantined.with_name(name + ".reason.txt").exists())
+    assert reason in quarantined.with_name(name + ".reason.txt").read_text(encoding="utf-8")
+    assert quarantined.read_bytes() == data  # nothing lost
+    (dead,) = inbox.dead()
+    assert reason in dict(dead.record.headers)[H_REASON].decode()
+    assert inbox.events() == []
+
+
+def test_a_file_still_growing_is_not_read(inbox: Inbox) -> None:
+    data = ecg_file()
+    target = inbox.path / "slow.dcm"
+    with target.open("wb") as handle:
+        handle.write(data[:100])
+        handle.flush()
+        time.sleep(0.2)
+        handle.write(data[100:])
+    inbox.wait(lambda: len(inbox.events()) == 1)
+    assert inbox.dead() == []
+
+
+def test_counts_add_up(inbox: Inbox) -> None:
+    files = {f"ok{i}.dcm": ecg_file(patient_id=f"P{i}") for i in range(4)} | {"bad.dcm": b"garbage"}
+    for name, data in files.items():
+        inbox.drop(name, data)
+    inbox.wait(lambda: len(inbox.events()) + len(inbox.dead()) == len(files))
+    assert len(inbox.events()) == 4 and len(inbox.dead()) == 1
+
+
+def test_blob_corruption_is_detected(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    ref = store.put(b"ecg bytes", "application/dicom")
+    assert store.put(b"ecg bytes", "application/dicom") == ref
+    store.path(ref).write_bytes(b"tampered")
+    with pytest.raises(BlobError, match="corrupted"):
+        store.get(ref)
+    with pytest.raises(BlobError, match="not a blob reference"):
+        store.get("blob:sha256/xyz")

@@ -8,6 +8,7 @@ points after the last emitted row. Works through any SQLAlchemy dialect, read-on
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import MetaData, Table, and_, create_engine, or_, select
 from sqlalchemy.engine import Engine, make_url
 
 from connectors.base import Connector, ConnectorConfigError, PollResult, Rejected
+from connectors.his_db.deletions import KnownKeys, as_deleted
 from connectors.his_db.mapping import (
     MappingError,
     MappingFileError,
@@ -35,6 +37,9 @@ class HisDbOptions(BaseModel):
     database_url: str = Field(description="SQLAlchemy URL of the HIS database (a read-only account is enough).")
     mapping: str = Field(description="Built-in mapping name (vendor_a, vendor_b) or a mapping YAML file.")
     tables: list[str] | None = Field(None, description="Only these mapping entries (by name); default all.")
+    reconcile_every_s: float = Field(
+        600, ge=0, description="How often to look for rows deleted at the source (0: never)."
+    )
 
 
 class HisDbConnector(Connector):
@@ -52,6 +57,8 @@ class HisDbConnector(Connector):
         self.system = f"his_db:{self.mapping.vendor}"
         self._engine: Engine | None = None
         self._tables: dict[str, Table] = {}
+        self._known: KnownKeys | None = None
+        self._last_reconcile = time.monotonic()  # the first look waits one interval
 
     # Database -------------------------------------------------------------------------------------
 
@@ -76,6 +83,9 @@ class HisDbConnector(Connector):
         return self._tables[name]
 
     def close(self) -> None:
+        if self._known is not None:
+            self._known.close()
+            self._known = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -85,6 +95,12 @@ class HisDbConnector(Connector):
     def poll(self, checkpoints: Mapping[str, str]) -> PollResult:
         result = PollResult()
         budget = self.config.batch_size
+        every = self.options.reconcile_every_s  # type: ignore[attr-defined]
+        if every and time.monotonic() - self._last_reconcile >= every:
+            self._last_reconcile = time.monotonic()
+            self.reconcile(checkpoints, result)
+            if not result.empty:
+                return result
         for spec in self.specs:
             if budget <= 0:
                 break
@@ -95,10 +111,50 @@ class HisDbConnector(Connector):
             children = self._children(spec, rows)
             for row in rows:
                 self._emit(spec, row, children.get(row[spec.key], []), result)
+            if self.options.reconcile_every_s:  # type: ignore[attr-defined]
+                emitted = {e.source.position: e for e in result.events}
+                self.known.remember(spec.table, [
+                    (str(r[spec.key]), e.resource, e.event_type, e.patient_key)
+                    for r in rows
+                    if (e := emitted.get(f"{spec.table}:{r.get(spec.change)}|{r.get(spec.key)}")) is not None
+                ])
             last = rows[-1]
             result.checkpoints[spec.name] = json.dumps({"change": str(last[spec.change]), "key": last[spec.key]},
                                                        ensure_ascii=False, default=str)
         return result
+
+    @property
+    def known(self) -> KnownKeys:
+        if self._known is None:
+            self._known = KnownKeys(self.settings.data_dir / "connector-state" / f"{self.config.name}.db")
+        return self._known
+
+    def reconcile(self, checkpoints: Mapping[str, str], result: PollResult) -> None:
+        """Publishes rows deleted at the source since the last look."""
+        for spec in self.specs:
+            name = f"deletions:{spec.name}"
+            committed = int(checkpoints.get(name, "0"))
+            self.known.finalise(spec.table, committed)  # those rounds' events are in the outbox
+            table = self._table(spec.table)
+            assert self._engine is not None
+            with self._engine.connect() as conn:
+                present = {str(k) for k in conn.execute(select(table.c[spec.key])).scalars()}
+            gone = self.known.missing(spec.table, present, committed + 1)
+            if not gone:
+                continue
+            for key, resource, event_type, patient_key in gone:
+                facility = self.config.facility_id
+                result.events.append(Event(
+                    event_id=deterministic_event_id(facility, self.system, f"{spec.table}:{key}", "deleted"),
+                    event_type=event_type,
+                    source=Source(facility, self.system, f"{spec.table}:deleted|{key}"),
+                    occurred_at=datetime.now(UTC),
+                    recorded_at=datetime.now(UTC),
+                    patient_key=patient_key,
+                    resource=as_deleted(resource),
+                ))
+            result.checkpoints[name] = str(committed + 1)  # saved with the events: confirms them
+            result.notes.append(f"{len(gone)} rows of {spec.table} were deleted at the source")
 
     def _read(self, spec: TableSpec, checkpoint: str | None, limit: int) -> list[dict[str, Any]]:
         table = self._table(spec.table)

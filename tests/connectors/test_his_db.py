@@ -206,3 +206,35 @@ def test_a_his_on_postgresql(pg_his: str) -> None:
     engine.dispose()
     results, _ = drain(connector_for(pg_his, "vendor_a", "cty01", batch=2))
     assert [e.resource["birthDate"] for r in results for e in r.events] == ["1988-02-29"] * 3
+
+
+def test_rows_deleted_at_the_source_are_published_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    with engine.begin() as conn:
+        for i in range(3):
+            conn.execute(tables.tables["HZXX"].insert().values(BRID=f"{i:010d}", XM="张三", XB="1", CSRQ="19800101",
+                                                                SFZH="", LXDH="", JZDZ="",
+                                                                XGSJ=f"2026-11-23 08:00:00.00000{i}"))
+    config = ConnectorConfig(name="th01-his", kind="his_db", facility_id="th01",
+                             options={"database_url": url, "mapping": "vendor_b", "reconcile_every_s": 0.001})
+    connector = HisDbConnector(config, HubSettings(data_dir=tmp_path))
+    checkpoints: dict[str, str] = {}
+    first = connector.poll(checkpoints)
+    checkpoints.update(first.checkpoints)
+    assert len(first.events) == 3
+    with engine.begin() as conn:
+        conn.execute(text('DELETE FROM "HZXX" WHERE "BRID" = \'0000000001\''))
+    deletion = connector.poll(checkpoints)
+    (event,) = deletion.events
+    assert event.resource["id"] == "th01-pat-0000000001" and event.resource["active"] is False
+    assert {"system": "urn:hub:tag", "code": "deleted-at-source"} in event.resource["meta"]["tag"]
+    validate_resource(event.resource)
+    # Not confirmed (the outbox write "crashed"): the deletion is sent again, with the same id.
+    again = connector.poll(checkpoints)
+    assert [e.event_id for e in again.events] == [event.event_id]
+    checkpoints.update(again.checkpoints)
+    assert connector.poll(checkpoints).empty  # confirmed: forgotten
+    connector.close()

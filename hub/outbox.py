@@ -149,6 +149,13 @@ class Outbox:
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
+    def activity(self, dead_letter_topic: str) -> tuple[float | None, int]:
+        """(time of the newest row, number of dead letters) still retained."""
+        row = self._conn().execute(
+            "SELECT MAX(created_at), SUM(CASE WHEN topic = ? THEN 1 ELSE 0 END) FROM outbox", (dead_letter_topic,)
+        ).fetchone()
+        return row[0], int(row[1] or 0)
+
     def mark_published(self, seqs: list[int]) -> None:
         if not seqs:
             return

@@ -7,7 +7,7 @@ connector backlogs are read from the outbox files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -124,11 +124,15 @@ def _lag(settings: HubSettings, group: str, topics: list[str]) -> dict[str, int]
 
 
 def _connectors_from_outboxes(settings: HubSettings) -> list[ConnectorState]:
+    """Seen from another process: backlog, last input and rejections, read from each outbox file."""
+    from hub.topics import DEAD_LETTER
+
     states = []
     for path in sorted((settings.data_dir / "outbox").glob("*.db")):
         outbox = Outbox(path, path.stem)
         try:
-            states.append(ConnectorState(path.stem, "?", "?", outbox.backlog(), None, None, 0))
+            last, rejected = outbox.activity(DEAD_LETTER.topic(settings))
+            states.append(ConnectorState(path.stem, "?", "?", outbox.backlog(), None, last, rejected))
         finally:
             outbox.close()
     return states
@@ -148,10 +152,11 @@ def format_status(report: StatusReport) -> str:
         for partition, behind in sorted(c.lag.items()):
             if behind:
                 lines.append(f"    {partition}: {behind} behind")
-    lines += ["", f"{'connector':<20} {'backlog':>8} {'rejected':>9}  broker"]
+    lines += ["", f"{'connector':<20} {'backlog':>8} {'rejected':>9}  {'broker':<7} last input"]
     for s in report.connectors:
         broker = "-" if s.broker_up is None else ("up" if s.broker_up else "DOWN")
-        lines.append(f"{s.name:<20} {s.backlog:>8} {s.rejected:>9}  {broker}")
+        last = datetime.fromtimestamp(s.last_event_at).strftime("%Y-%m-%d %H:%M:%S") if s.last_event_at else "-"
+        lines.append(f"{s.name:<20} {s.backlog:>8} {s.rejected:>9}  {broker:<7} {last}")
     lines += ["", f"dead letters: {report.dead_letters_total}"]
     for origin, n in sorted(report.dead_letters_by_origin.items()):
         lines.append(f"    {origin}: {n}")

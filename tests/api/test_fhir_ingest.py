@@ -148,3 +148,21 @@ def test_conditional_create_finds_the_stored_resource(ingest, community: Communi
     assert response.status_code == 200
     assert response.headers["location"] == "/fhir/Patient/th01-pat-1"
     assert outbox.count() == 0
+
+
+def test_unknown_type_and_oversized_resource(ingest, community: Community) -> None:
+    client, outbox = ingest
+    headers = auth(community.tokens["connector_th01"])
+    unknown = client.post("/fhir/Spaceship", json={"resourceType": "Spaceship"}, headers=headers)
+    assert unknown.status_code == 422 and unknown.json()["issue"][0]["expression"] == ["Spaceship.resourceType"]
+    huge = {**PATIENT, "text": {"status": "generated", "div": "<div>" + "病" * 400_000 + "</div>"}}
+    response = client.post("/fhir/Patient", json=huge, headers=headers)
+    assert response.status_code == 413 and "limit" in response.json()["issue"][0]["diagnostics"]
+    assert outbox.count() == 0
+
+
+def test_sql_and_html_looking_text_is_stored_verbatim(ingest, community: Community) -> None:
+    client, outbox = ingest
+    body = {**PATIENT, "name": [{"text": "'); DROP TABLE fhir_resource;-- <script>alert(1)</script>"}]}
+    assert client.post("/fhir/Patient", json=body, headers=auth(community.tokens["connector_th01"])).status_code == 201
+    assert events_in(outbox)[0].resource["name"][0]["text"] == body["name"][0]["text"]

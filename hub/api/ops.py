@@ -82,3 +82,17 @@ def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = D
         if row is None:
             raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")
         return _letter(row, True)
+
+
+@router.get("/api/blobs/{sha256}", summary="A stored binary (DICOM file, ECG waveform JSON), hash-checked")
+def blob(sha256: str, request: Request, _principal: Principal = Depends(require("reader", "clinician"))) -> Response:
+    from hub.blobs import BlobError, FileBlobStore
+
+    store = FileBlobStore(request.app.state.settings.data_dir / "blobs")
+    try:
+        data = store.get(sha256)
+    except BlobError as exc:
+        status = 404 if "not in the store" in str(exc) or "not a blob" in str(exc) else 500
+        raise FhirError(status, "not-found" if status == 404 else "exception", str(exc)) from None
+    media = "application/json" if data[:1] == b"{" else "application/dicom"
+    return Response(data, media_type=media, headers={"Digest": f"sha-256={sha256}", "Cache-Control": "private"})

@@ -145,6 +145,13 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     assert "MSA|AA|E2E-1" in answer
     stored = wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-h-77").json().get("name"), 30, "HL7 patient stored")
     assert stored[0]["text"] == "司马光"
+    utf8 = ("MSH|^~\\&|HIS|TH04|HUB|CTY01|20261123083000||ADT^A04|E2E-2|P|2.5|||||CHN|UNICODE UTF-8\r"
+            "PID|1||U-8^^^TH04^MR||诸葛^亮||19800101|M\rPV1|1|O|||||||||||||||||V-78\r").encode()
+    with socket.create_connection(("127.0.0.1", int(env["HUB_MLLP_PORT"])), timeout=10) as sock:
+        sock.sendall(b"\x0b" + utf8 + b"\x1c\r")
+        assert "MSA|AA|E2E-2" in sock.recv(4096).decode()
+    stored = wait_until(lambda: hub.http.get("/fhir/Patient/th04-pat-u-8").json().get("name"), 30, "UTF-8 patient")
+    assert stored[0]["text"] == "诸葛亮"
 
     # An ECG cart dropping a 12-lead ECG into the DICOM inbox.
     from hub.blobs import FileBlobStore
@@ -162,6 +169,15 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     study = wait_until(ecg_study, 30, "ECG ImagingStudy stored")
     blob = next(e["valueString"] for e in study["extension"] if e["url"] == "urn:hub:blob:dicom")
     assert FileBlobStore(Path(env["HUB_DATA_DIR"]) / "blobs").get(blob) == (inbox / "done" / "ecg.dcm").read_bytes()
+    served = hub.http.get(f"/api/blobs/{blob.removeprefix('blob:sha256/')}")
+    assert served.status_code == 200 and served.content == (inbox / "done" / "ecg.dcm").read_bytes()
+    from tests.connectors.dicom_samples import ct_file
+
+    (inbox / "ct.dcm").write_bytes(ct_file(patient_id="D-2", name="王^秀英", charset="GB18030"))
+    wait_until(lambda: hub.http.get("/fhir/ImagingStudy", params={"_count": 100}).json().get("total", 0) >= 2, 30,
+               "CT ImagingStudy stored")
+    urgent = hub.http.get("/fhir/ServiceRequest", params={"code": "http://dicom.nema.org/resources/ontology/DCM|CT"})
+    assert [e["resource"]["priority"] for e in urgent.json()["entry"]] == ["stat"]  # "胸部CT 急诊"
 
     broker_port = env["HUB_BROKER_PORT"]
     assert broker_pids(broker_port), "the embedded broker should be running"

@@ -58,6 +58,9 @@ class RecordWriter:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._absent: set[tuple[str, str]] = set()  # keys a prefetch found missing
+        # Objects added in this batch: pending objects are not in the identity map until a flush,
+        # and the batch runs without autoflush, so the writer remembers them itself.
+        self._pending: dict[tuple[type, Any], Any] = {}
 
     def prefetch(self, events: list[Event]) -> None:
         """Loads every stored row the batch will touch in one query (the identity map keeps them)."""
@@ -103,7 +106,7 @@ class RecordWriter:
         stored["meta"] = {**(resource.get("meta") or {}), "versionId": str(version), "lastUpdated": now.isoformat()}
         if row is None:
             row = StoredResource(resource_type=rtype, id=rid)
-            self.session.add(row)
+            self._add(row, (rtype, rid))
             self._absent.discard((rtype, rid))
         row.version_id = version
         row.last_updated = now
@@ -132,7 +135,17 @@ class RecordWriter:
                 self.session.add(ResourceIdentifier(resource_type=rtype, id=rid, system=pair[0], value=pair[1]))
         return True
 
+    def _get(self, model: type, key: Any) -> Any:
+        pending = self._pending.get((model, key))
+        return pending if pending is not None else self.session.get(model, key)
+
+    def _add(self, obj: Any, key: Any) -> None:
+        self.session.add(obj)
+        self._pending[(type(obj), key)] = obj
+
     def _stored(self, rtype: str, rid: str) -> StoredResource | None:
+        if (pending := self._pending.get((StoredResource, (rtype, rid)))) is not None:
+            return pending  # type: ignore[no-any-return]
         key = self.session.identity_key(StoredResource, (rtype, rid))
         cached = self.session.identity_map.get(key)
         if cached is not None:
@@ -146,7 +159,7 @@ class RecordWriter:
     def upsert_patient(self, event: Event) -> None:
         patient = dict(event.resource)
         key = event.patient_key
-        link = self.session.get(PatientLink, key)
+        link = self._get(PatientLink, key)
         identifiers = linking_identifiers(patient)
         if link is not None:
             cp_id, rule = link.community_patient_id, link.linked_by
@@ -155,18 +168,18 @@ class RecordWriter:
             link = PatientLink(
                 patient_key=key, source_patient_id=patient["id"], community_patient_id=cp_id, linked_by=rule
             )
-            self.session.add(link)
+            self._add(link, key)
         link.source_patient_id = patient["id"]
         for system, value in identifiers:
-            if self.session.get(PatientIdentifier, (system, value)) is None:
-                self.session.add(PatientIdentifier(system=system, value=value, community_patient_id=cp_id))
+            if self._get(PatientIdentifier, (system, value)) is None:
+                self._add(PatientIdentifier(system=system, value=value, community_patient_id=cp_id), (system, value))
         patient["link"] = [{"other": {"reference": f"Patient/{cp_id}"}, "type": "refer"}]
         if self.upsert(patient, event, key):
             self.rebuild_golden(cp_id, event)
 
     def _find_by_identifier(self, identifiers: list[tuple[str, str]]) -> tuple[str, str] | None:
         for system, value in identifiers:  # resident ID first: it is the strongest
-            row = self.session.get(PatientIdentifier, (system, value))
+            row = self._get(PatientIdentifier, (system, value))
             if row is not None:
                 return row.community_patient_id, "resident-id" if system == RESIDENT_ID else "identifier"
         return None

@@ -1,0 +1,45 @@
+"""The record store applies a whole batch in one transaction, whatever the batch holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from sqlalchemy import func, select
+
+from consumers.base import Delivery
+from consumers.record_store.consumer import RecordStoreConsumer
+from consumers.record_store.models import PatientLink, StoredResource
+from hub.db import Database
+from tests.factories import encounter_event, patient_event
+
+
+def deliveries(events) -> list[Delivery]:
+    return [Delivery("t", 0, i, None, None, (), 0, e) for i, e in enumerate(events)]
+
+
+def test_one_batch_with_repeats_and_shared_identifiers(db: Database) -> None:
+    rid = "110101199003074573"
+    first = encounter_event("th01", "1", visit=1)
+    later = replace(encounter_event("th01", "1", visit=1, version=5), event_id="enc-v5")
+    later.resource["status"] = "cancelled"
+    batch = [
+        patient_event("th01", "1", resident_id=rid),
+        patient_event("vc03", "77", resident_id=rid),  # same person, new at both members, same batch
+        patient_event("cty01", "A9", resident_id=rid),
+        first,
+        later,  # the same encounter twice in one batch
+        replace(patient_event("th01", "1", resident_id=rid, version=3, phone="13900000000"), event_id="pat-v3"),
+    ]
+    with db.transaction() as session:
+        RecordStoreConsumer().apply_batch(session, deliveries(batch))
+    with db.sessions() as session:
+        links = session.execute(select(PatientLink.patient_key, PatientLink.community_patient_id)).all()
+        encounter = session.get(StoredResource, ("Encounter", "th01-enc-1"))
+        golden_count = session.scalar(select(func.count()).where(StoredResource.golden.is_(True)))
+        golden = session.scalar(select(StoredResource).where(StoredResource.golden.is_(True)))
+    assert len({cp for _, cp in links}) == 1 and len(links) == 3
+    assert golden_count == 1
+    assert json.loads(encounter.content)["status"] == "cancelled" and encounter.version_id == 2
+    telecoms = [t["value"] for t in json.loads(golden.content)["telecom"]]
+    assert telecoms[0] == "13900000000"  # the newest source record's phone comes first

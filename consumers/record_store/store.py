@@ -145,7 +145,7 @@ class RecordWriter:
 
     def _stored(self, rtype: str, rid: str) -> StoredResource | None:
         if (pending := self._pending.get((StoredResource, (rtype, rid)))) is not None:
-            return pending  # type: ignore[no-any-return]
+            return pending
         key = self.session.identity_key(StoredResource, (rtype, rid))
         cached = self.session.identity_map.get(key)
         if cached is not None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from connectors.base import Connector
+from hub.plugins import load
 
 KINDS: dict[str, str] = {
     "his_db": "connectors.his_db.connector:HisDbConnector",
@@ -15,11 +14,4 @@ KINDS: dict[str, str] = {
 
 
 def connector_class(kind: str) -> type[Connector]:
-    try:
-        target = KINDS[kind]
-    except KeyError:
-        raise KeyError(f"unknown connector kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}") from None
-    module, _, name = target.partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    assert issubclass(cls, Connector)
-    return cls
+    return load(KINDS, kind, Connector, "connector kind")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from consumers.base import Consumer
+from hub.plugins import load
 
 CONSUMERS: dict[str, str] = {
     "record_store": "consumers.record_store.consumer:RecordStoreConsumer",
@@ -13,14 +12,7 @@ CONSUMERS: dict[str, str] = {
 
 
 def consumer_class(name: str) -> type[Consumer]:
-    try:
-        target = CONSUMERS[name]
-    except KeyError:
-        raise KeyError(f"unknown consumer {name!r}; known consumers: {', '.join(sorted(CONSUMERS))}") from None
-    module, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module), attr)
-    assert issubclass(cls, Consumer)
-    return cls
+    return load(CONSUMERS, name, Consumer, "consumer")  # type: ignore[type-abstract]  # subclasses are concrete
 
 
 def all_consumers() -> list[type[Consumer]]:

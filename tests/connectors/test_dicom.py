@@ -21,6 +21,7 @@ from hub.schema_registry import FileSchemaRegistry
 from hub.serialization import EventCodec
 from hub.topics import DEAD_LETTER
 from tests.connectors.dicom_samples import ct_file, ecg_file
+from tests.waiting import wait_for
 
 CODEC = EventCodec(FileSchemaRegistry())
 
@@ -50,12 +51,7 @@ class Inbox:
         return [r for r in self.outbox.pending(1000) if r.record.topic == DEAD_LETTER.name]
 
     def wait(self, condition, timeout_s: float = 10) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError("condition not met in time")
+        wait_for(condition, timeout_s, interval_s=0.05)
 
 
 @pytest.fixture

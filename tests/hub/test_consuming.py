@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -31,6 +31,7 @@ from hub.schema_registry import FileSchemaRegistry
 from hub.serialization import EventCodec
 from hub.topics import DEAD_LETTER, spec_for
 from tests.factories import encounter_event, patient_event, random_events
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -56,15 +57,6 @@ def running(runner: ConsumerRunner) -> Iterator[ConsumerRunner]:
     finally:
         stop.set()
         thread.join(15)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 40) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def count(db: Database, model, *where) -> int:

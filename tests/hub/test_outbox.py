@@ -20,6 +20,7 @@ from hub.serialization import EventCodec
 from hub.topics import DEAD_LETTER, spec_for
 from tests.conftest import free_port
 from tests.factories import encounter_event, patient_event, random_events
+from tests.waiting import wait_for
 
 
 def make_sink(settings: HubSettings, name: str = "th01-his", relay: OutboxRelay | None = None) -> Sink:
@@ -121,7 +122,7 @@ def test_broker_down_for_30s_loses_nothing(tmp_path: Path, database_url: str) ->
     events = random_events(600)
     try:
         sink.accept(PollResult(events=events[:200]))
-        _wait(lambda: sink.outbox.backlog() == 0, 20)
+        wait_for(lambda: sink.outbox.backlog() == 0, 20)
         broker.stop()
         written_during_outage = 0
         outage_end = time.monotonic() + 30
@@ -133,7 +134,7 @@ def test_broker_down_for_30s_loses_nothing(tmp_path: Path, database_url: str) ->
         assert written_during_outage == 400 and sink.outbox.backlog() > 0
         assert not relay.broker_up
         broker.start()
-        _wait(lambda: sink.outbox.backlog() == 0 and relay.broker_up, 40)
+        wait_for(lambda: sink.outbox.backlog() == 0 and relay.broker_up, 40)
         patients = read_all(settings, spec_for("patient").topic(settings), 20)
         encounters = read_all(settings, spec_for("encounter").topic(settings), 580)
         got = {EventCodec(FileSchemaRegistry()).decode(m.value).event_id for m in patients + encounters}
@@ -142,12 +143,3 @@ def test_broker_down_for_30s_loses_nothing(tmp_path: Path, database_url: str) ->
         stop.set()
         thread.join(10)
         broker.stop()
-
-
-def _wait(condition, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")

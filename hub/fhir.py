@@ -9,6 +9,30 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 
+# Required value-set bindings of the elements the hub relies on. fhir.resources checks types and
+# cardinality but not bindings, so `"status": "teleported"` would otherwise pass.
+_REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
+    ("Patient", "gender"): frozenset({"male", "female", "other", "unknown"}),
+    ("Encounter", "status"): frozenset({"planned", "arrived", "triaged", "in-progress", "onleave", "finished",
+                                         "cancelled", "entered-in-error", "unknown"}),
+    ("MedicationRequest", "status"): frozenset({"active", "on-hold", "cancelled", "completed", "entered-in-error",
+                                                 "stopped", "draft", "unknown"}),
+    ("MedicationRequest", "intent"): frozenset({"proposal", "plan", "order", "original-order", "reflex-order",
+                                                 "filler-order", "instance-order", "option"}),
+    ("MedicationRequest", "priority"): frozenset({"routine", "urgent", "asap", "stat"}),
+    ("DiagnosticReport", "status"): frozenset({"registered", "partial", "preliminary", "final", "amended",
+                                                "corrected", "appended", "cancelled", "entered-in-error", "unknown"}),
+    ("Observation", "status"): frozenset({"registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                                           "entered-in-error", "unknown"}),
+    ("ServiceRequest", "status"): frozenset({"draft", "active", "on-hold", "revoked", "completed",
+                                              "entered-in-error", "unknown"}),
+    ("ServiceRequest", "intent"): frozenset({"proposal", "plan", "directive", "order", "original-order",
+                                              "reflex-order", "filler-order", "instance-order", "option"}),
+    ("ServiceRequest", "priority"): frozenset({"routine", "urgent", "asap", "stat"}),
+    ("ImagingStudy", "status"): frozenset({"registered", "available", "cancelled", "entered-in-error", "unknown"}),
+}
+
+
 @dataclass(frozen=True)
 class FhirIssue:
     path: str  # FHIRPath-like, e.g. "Patient.birthDate"
@@ -46,6 +70,14 @@ def validate_resource(resource: Any) -> dict[str, Any]:
             for err in exc.errors()
         ]
         raise FhirValidationError(resource_type, issues) from None
+    bad = [
+        FhirIssue(f"{resource_type}.{element}", f"{resource[element]!r} is not in the required value set: "
+                  f"{', '.join(sorted(allowed))}")
+        for (rtype, element), allowed in _REQUIRED_CODES.items()
+        if rtype == resource_type and element in resource and resource[element] not in allowed
+    ]
+    if bad:
+        raise FhirValidationError(resource_type, bad)
     return resource
 
 

@@ -60,6 +60,7 @@ def test_create_assigns_an_id_and_a_resend_is_a_duplicate(ingest, community: Com
     [
         ({"birthDate": "1961-13-45"}, 422, "Patient.birthDate"),
         ({"gender": 7}, 422, "Patient.gender"),
+        ({"gender": "robot"}, 422, "Patient.gender"),
         ({"resourceType": "Encounter"}, 400, "Patient.resourceType"),
     ],
 )
@@ -130,7 +131,7 @@ def test_transaction_is_all_or_nothing(ingest, community: Community) -> None:
 
 def test_batch_answers_per_entry_and_keeps_the_bad_one(ingest, community: Community) -> None:
     client, outbox = ingest
-    bad = {**ENCOUNTER, "period": {"start": "yesterday"}}
+    bad = {**ENCOUNTER, "status": "teleported"}
     response = client.post("/fhir", json=transaction(PATIENT, bad, kind="batch"),
                            headers=auth(community.tokens["connector_th01"]))
     assert response.status_code == 200

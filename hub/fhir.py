@@ -8,7 +8,6 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-
 # Required value-set bindings of the elements the hub relies on. fhir.resources checks types and
 # cardinality but not bindings, so `"status": "teleported"` would otherwise pass.
 _REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {

@@ -302,7 +302,9 @@ def main() -> None:
     from hub.kafka_io import KafkaError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # without standalone mode, click returns Exit codes
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -63,3 +63,20 @@ def test_bad_setting_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "hub: error: setting HUB_HTTP_PORT: Input should be a valid integer, unable to parse string as an integer (got 'eighty')"
     ]
+
+
+def test_connector_check_prints_fhir_and_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "mllp.yaml"
+    config.write_text("name: county-mllp\nkind: mllp\nfacility_id: cty01\n", encoding="utf-8")
+    good = ("MSH|^~\\&|HIS|TH01|HUB|CTY01|20261123083000||ADT^A04|S1|P|2.4|||||CHN|UNICODE UTF-8\n"
+            "PID|1||42^^^TH01^MR||张^伟||19800101|M\nPV1|1|O|||||||||||||||||V1\n")
+    bad = "MSH|^~\\&|HIS|TH01|HUB|CTY01|20261123083000||ADT^A04|S2|P|2.4\nPID|1||43^^^TH01^MR||张^伟||1980-99-01|M\nPV1|1|O\n"
+    sample = tmp_path / "sample.hl7"
+    sample.write_text(good, encoding="utf-8")
+    result = hub("connector", "check", str(config), "--sample", str(sample), env={"HUB_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert '"text": "张伟"' in result.stdout and result.stdout.strip().endswith("2 events, 0 problems, 0 notes")
+    sample.write_text(good + "\n" + bad, encoding="utf-8")
+    result = hub("connector", "check", str(config), "--sample", str(sample), env={"HUB_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "! rejected at PID-7" in result.stdout and "1 problems" in result.stdout

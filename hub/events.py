@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +43,3 @@ def deterministic_event_id(facility_id: str, system: str, natural_key: str, vers
     """The same change read twice gets the same id, so a re-read is a recognisable duplicate."""
     digest = hashlib.sha256(f"{facility_id}|{system}|{natural_key}|{version}".encode()).hexdigest()
     return str(uuid.UUID(digest[:32]))
-
-
-def resource_fingerprint(resource: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(resource, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

@@ -78,12 +78,3 @@ def validate_resource(resource: Any) -> dict[str, Any]:
     if bad:
         raise FhirValidationError(resource_type, bad)
     return resource
-
-
-def operation_outcome(issues: list[FhirIssue], severity: str = "error", code: str = "invalid") -> dict[str, Any]:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {"severity": severity, "code": code, "diagnostics": i.message, "expression": [i.path]} for i in issues
-        ],
-    }

@@ -31,7 +31,6 @@ __all__ = [
     "consumer",
     "producer",
     "topic_id",
-    "end_offsets",
     "group_offsets",
 ]
 
@@ -153,10 +152,6 @@ def topic_id(settings: HubSettings, topic: str) -> str | None:
         return None
     finally:
         client.close()
-
-
-def end_offsets(client: KafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-    return dict(client.end_offsets(partitions))
 
 
 def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, int]:

@@ -13,7 +13,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from connectors.base import PollResult, Rejected
 from hub import metrics
@@ -185,7 +184,3 @@ class Sink:
                 log.warning("%s: rejected input (%s): %s", self.connector, outcome.stage, outcome.reason)
         if outcomes:
             metrics.CONNECTOR_LAST_EVENT.labels(self.connector).set(time.time())
-
-
-def quarantine_path(settings: HubSettings, connector: str) -> Path:
-    return settings.data_dir / "quarantine" / connector

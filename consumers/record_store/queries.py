@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -187,7 +186,3 @@ def everything(
 
 def get(session: Session, resource_type: str, resource_id: str) -> StoredResource | None:
     return session.get(StoredResource, (resource_type, resource_id))
-
-
-def rows_by_keys(session: Session, keys: Sequence[tuple[str, str]]) -> list[StoredResource]:
-    return [row for key in keys if (row := session.get(StoredResource, key)) is not None]

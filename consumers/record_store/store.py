@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, tuple_
@@ -234,7 +233,3 @@ def _union(lists: Any) -> list[Any]:
 
 def _first(values: Any) -> Any:
     return next((v for v in values if v), None)
-
-
-def stored_time(row: StoredResource) -> datetime:
-    return row.last_updated

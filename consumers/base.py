@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from sqlalchemy.orm import Session
 
+from hub.config import HubSettings, get_settings
 from hub.events import Event
 
 
@@ -41,6 +42,9 @@ class Consumer(ABC):
     name: ClassVar[str]  # also names its consumer group: hub.<name>
     event_types: ClassVar[tuple[str, ...]]  # topics, by event type (see hub/topics.py)
     decode: ClassVar[bool] = True  # False: receive raw messages (e.g. the dead-letter store)
+
+    def __init__(self, settings: HubSettings | None = None) -> None:
+        self.settings = settings or get_settings()
 
     def dedup_id(self, delivery: Delivery) -> str:
         """The id that makes a redelivered message a duplicate."""

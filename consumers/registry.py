@@ -8,6 +8,7 @@ from hub.plugins import load
 CONSUMERS: dict[str, str] = {
     "record_store": "consumers.record_store.consumer:RecordStoreConsumer",
     "dead_letters": "consumers.dead_letters.consumer:DeadLetterStore",
+    "referrals": "consumers.referrals.consumer:ReferralConsumer",
 }
 
 

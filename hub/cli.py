@@ -18,9 +18,11 @@ app = typer.Typer(help="County medical community integration hub.", no_args_is_h
 connector_app = typer.Typer(help="Run or dry-run one connector.", no_args_is_help=True)
 consumer_app = typer.Typer(help="Run one consumer.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and re-ingest dead letters.", no_args_is_help=True)
+mpi_app = typer.Typer(help="The master patient index: evaluate the matcher, re-match links.", no_args_is_help=True)
 app.add_typer(connector_app, name="connector")
 app.add_typer(consumer_app, name="consumer")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(mpi_app, name="mpi")
 
 
 class CliError(Exception):
@@ -173,7 +175,7 @@ def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. r
     from hub import kafka_io
 
     kafka_io.ensure_topics(settings)
-    ConsumerRunner(cls(), settings, database, codec).run(stop)
+    ConsumerRunner(cls(settings), settings, database, codec).run(stop)
 
 
 # hub status ---------------------------------------------------------------------------------------
@@ -286,12 +288,67 @@ def replay(
 @app.command()
 def bench(
     events: Annotated[int, typer.Option(help="Events through the whole path.")] = 20000,
+    mpi_indexed: Annotated[
+        int, typer.Option(help="Residents already in the patient index for the matching benchmark (0: skip it).")
+    ] = 200_000,
 ) -> None:
-    """Benchmark: whole path and bare transport on the same broker; last line is JSON."""
+    """Benchmark: whole path and bare transport on the same broker, then the patient index and
+    $everything at county size; last line is JSON."""
     from hub.bench import run_benchmark
+    from hub.bench_mpi import run_mpi_benchmark
 
-    result = run_benchmark(_settings(), events=events)
+    settings = _settings()
+    result = run_benchmark(settings, events=events)
     typer.echo(json.dumps(result))
+    if mpi_indexed > 0:
+        result |= run_mpi_benchmark(settings, indexed=mpi_indexed)
+        typer.echo(json.dumps(result))
+
+
+# hub mpi ------------------------------------------------------------------------------------------
+
+
+@mpi_app.command("evaluate")
+def mpi_evaluate(
+    records: Annotated[int, typer.Option(help="Labelled synthetic registrations to match.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator (the same seed gives the same set).")] = 7,
+) -> None:
+    """Measure precision and recall of the patient index on a labelled synthetic county.
+
+    Runs the real record store (with HUB_MATCH_RULES) on a fresh temporary SQLite database; the
+    labels stay with the generator. The last line is JSON."""
+    import tempfile
+
+    from consumers.record_store.consumer import RecordStoreConsumer
+    from consumers.record_store.evaluation import evaluate
+    from hub.db import Database
+
+    settings = _settings()
+    if records < 2:
+        raise CliError("--records must be at least 2")
+    with tempfile.TemporaryDirectory(prefix="hub-mpi-eval-") as tmp:
+        database = Database(f"sqlite:///{Path(tmp) / 'eval.db'}")
+        database.migrate()
+        result = evaluate(database, records, seed, RecordStoreConsumer(settings))
+        database.dispose()
+    typer.echo(result.report())
+    typer.echo(json.dumps({"records": result.records, "precision": round(result.precision, 4),
+                           "recall_links": round(result.recall_links, 4),
+                           "recall_links_and_reviews": round(result.recall_with_reviews, 4),
+                           "open_reviews": result.reviews}))
+
+
+@mpi_app.command("rematch")
+def mpi_rematch() -> None:
+    """Re-match now every automatic link made under other matching rules (the hub also does this
+    in the background)."""
+    from consumers.record_store.matching.rules import load_rules
+    from consumers.record_store.rematch import rematch_all
+
+    settings = _settings()
+    database = _database(settings)
+    done = rematch_all(database, load_rules(settings.match_rules))
+    typer.echo(f"re-matched {done} links under rules {load_rules(settings.match_rules).version}")
 
 
 def main() -> None:

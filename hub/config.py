@@ -47,6 +47,11 @@ class HubSettings(BaseSettings):
     facility_id: str = Field(
         "cty01", description="The lead county hospital's facility id: owner of the built-in DICOM inbox and MLLP listener."
     )
+    facility_levels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Referral direction: level of each member by facility id (county, township or village), "
+        'e.g. {"qs-hosp": "county"}. Unlisted ids follow the demo convention cty*, th*, vc*.',
+    )
     admin_token: SecretStr | None = Field(None, description="Bearer token with the admin role.")
     outbox_retention_hours: float = Field(168.0, description="How long published events stay replayable.")
     consumer_batch_size: int = Field(500, description="Most events one consumer applies in one transaction.")
@@ -55,11 +60,32 @@ class HubSettings(BaseSettings):
     demo_rate: float = Field(5.0, description="Simulated county: new clinical events per second across members.")
     demo_seed: int = Field(20261123, description="Simulated county: random seed.")
     log_level: str = Field("INFO", description="Python log level.")
+    match_rules: Path | None = Field(
+        None, description="Matching rules of the patient index (YAML). Unset: consumers/record_store/matching/rules.yaml."
+    )
+    rematch_interval_s: float = Field(
+        30.0, description="How often the hub looks for links made under older matching rules and re-matches them."
+    )
+    recognition_rules: Path | None = Field(
+        None,
+        description="Rules for mutual recognition of results (检查检验结果互认): windows per test and the "
+        "accredited laboratories. Unset: consumers/record_store/recognition.yaml.",
+    )
 
-    @field_validator("kafka_bootstrap", "database_url", "schema_registry_url", mode="before")
+    @field_validator(
+        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("facility_levels")
+    @classmethod
+    def _known_levels(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = {k: v for k, v in value.items() if v not in ("county", "township", "village")}
+        if wrong:
+            raise ValueError(f"facility levels must be county, township or village; fix {wrong}")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,8 @@ from types import FrameType
 import uvicorn
 
 from connectors.base import ConnectorConfig
+from consumers.record_store.matching.rules import load_rules
+from consumers.record_store.rematch import Rematcher
 from consumers.registry import all_consumers
 from hub import kafka_io
 from hub.broker import EmbeddedBroker, StartupError, port_open
@@ -116,9 +118,11 @@ class Hub:
         codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
 
         for consumer_cls in all_consumers():
-            runner = ConsumerRunner(consumer_cls(), settings, self.database, codec)
+            runner = ConsumerRunner(consumer_cls(settings), settings, self.database, codec)
             self.runtime.consumers.append(runner)
             self._thread(runner.run, f"consumer-{consumer_cls.name}", self.stop)
+        rules = load_rules(settings.match_rules)
+        self._thread(Rematcher(self.database, rules, settings.rematch_interval_s).run, "mpi-rematch", self.stop)
 
         # FHIR REST ingest is a connector too: its sink sits behind POST /fhir.
         configs = [

@@ -6,7 +6,9 @@ member stay in order on one partition.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from hub.config import HubSettings
 
@@ -55,6 +57,13 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         ("DiagnosticReport",),
         "Reads written by county readers, flowing back to the member.",
     ),
+    TopicSpec(
+        "referral",
+        "hub.referral.v1",
+        3,
+        ("ServiceRequest", "Task"),
+        "Two-way referrals between members and the county hospital, and their acceptance.",
+    ),
 )
 
 DEAD_LETTER = TopicSpec("dead_letter", "hub.dead-letter.v1", 3, (), "Events no consumer could apply; reason in headers.")
@@ -90,6 +99,33 @@ def event_type_for_resource(resource_type: str) -> str:
         return mapping[resource_type]
     except KeyError:
         raise KeyError(f"no topic carries FHIR {resource_type} resources") from None
+
+
+# A ServiceRequest with this category is a referral, not an order for a remote read.
+REFERRAL_CATEGORY = ("http://snomed.info/sct", "3457005")  # Patient referral
+_SERVICE_REQUEST = re.compile(r"(^|/)ServiceRequest/[^/]+(/_history/[^/]+)?$")
+
+
+def _is_referral(resource: dict[str, Any]) -> bool:
+    kind = resource.get("resourceType")
+    if kind == "Task":
+        focus = resource.get("focus")
+        reference = focus.get("reference") if isinstance(focus, dict) else None
+        # relative (ServiceRequest/sr1) or absolute (https://.../ServiceRequest/sr1/_history/2)
+        return isinstance(reference, str) and _SERVICE_REQUEST.search(reference) is not None
+    if kind != "ServiceRequest":
+        return False
+    concepts = [c for c in resource.get("category") or [] if isinstance(c, dict)]
+    codings = [c for concept in concepts for c in concept.get("coding") or [] if isinstance(c, dict)]
+    return any((c.get("system"), c.get("code")) == REFERRAL_CATEGORY for c in codings)
+
+
+def event_type_for(resource: dict[str, Any]) -> str:
+    """The event type a connector publishes a whole FHIR resource under: like
+    `event_type_for_resource`, but referrals (and the Tasks answering them) are told apart by content."""
+    if _is_referral(resource):
+        return "referral"
+    return event_type_for_resource(str(resource.get("resourceType")))
 
 
 def all_topics() -> tuple[TopicSpec, ...]:

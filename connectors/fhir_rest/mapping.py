@@ -8,11 +8,11 @@ import uuid
 from typing import Any
 
 from hub.identifiers import local_mrn_system
-from hub.topics import event_type_for_resource
+from hub.topics import event_type_for
 
 KIND = {
     "Patient": "pat", "Encounter": "enc", "MedicationRequest": "rx", "DiagnosticReport": "dr",
-    "Observation": "obs", "ServiceRequest": "sr", "ImagingStudy": "img",
+    "Observation": "obs", "ServiceRequest": "sr", "ImagingStudy": "img", "Task": "task",
 }
 ACCEPTED = tuple(KIND)
 _ID = re.compile(r"[^a-z0-9.-]+")
@@ -57,7 +57,7 @@ def patient_key_for(resource: dict[str, Any], facility: str, where: str) -> str:
     """`facility/local-id` of the patient a resource is about (the Kafka key)."""
     if resource["resourceType"] == "Patient":
         return f"{facility}/{local_patient_id(resource, facility)}"
-    for field in ("subject", "patient"):
+    for field in ("subject", "patient", "for"):  # a Task names its patient in `for`
         reference = (resource.get(field) or {}).get("reference")
         if isinstance(reference, str) and reference.startswith("Patient/"):
             patient_id = reference.split("/", 1)[1]
@@ -72,7 +72,11 @@ def event_type(resource: dict[str, Any], where: str) -> str:
     if rtype not in ACCEPTED:
         raise IngestError(f"resource type {rtype!r} is not accepted for ingest; accepted: {', '.join(ACCEPTED)}",
                           f"{where}.resourceType")
-    return event_type_for_resource(str(rtype))
+    try:
+        return event_type_for(resource)  # by content: a referral ServiceRequest is not an imaging request
+    except KeyError:
+        raise IngestError(f"a {rtype} is accepted only as part of a referral (focus: ServiceRequest/…)",
+                          f"{where}.focus") from None
 
 
 def rewrite_references(node: Any, ids: dict[str, str]) -> Any:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from consumers.base import Consumer, Delivery
+from consumers.record_store.matching.rules import MatchRules, load_rules
 from consumers.record_store.store import RecordWriter
+from hub.config import HubSettings
 from hub.retry import PermanentError
 
 
 class RecordStoreConsumer(Consumer):
     name = "record_store"
-    event_types = ("patient", "encounter", "prescription", "lab_result", "imaging_request", "diagnostic_report")
+    event_types = ("patient", "patient_merge", "encounter", "prescription", "lab_result", "imaging_request", "diagnostic_report", "referral")
+
+    def __init__(self, settings: HubSettings | None = None) -> None:
+        super().__init__(settings)
+        self.rules: MatchRules = load_rules(self.settings.match_rules)
 
     def apply(self, session: Session, delivery: Delivery) -> None:
         self.apply_batch(session, [delivery])
@@ -21,8 +27,9 @@ class RecordStoreConsumer(Consumer):
         for event in events:
             if not event.resource.get("id"):
                 raise PermanentError(f"{event.resource_type or 'resource'} without an id cannot be stored", "validate")
-        writer = RecordWriter(session)
+        writer = RecordWriter(session, self.rules)
         with session.no_autoflush:
             writer.prefetch(events)
             for event in events:
                 writer.apply(event)
+            writer.finish()

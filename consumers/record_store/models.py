@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.models import Base
@@ -40,18 +40,73 @@ class PatientLink(Base):
     patient_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     source_patient_id: Mapped[str] = mapped_column(String(64), index=True)
     community_patient_id: Mapped[str] = mapped_column(String(64), index=True)
-    linked_by: Mapped[str] = mapped_column(String(64))  # which rule: resident-id, mrn, new, ...
+    linked_by: Mapped[str] = mapped_column(String(64))  # resident-id, identifier, score, new, manual, merge, ...
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    features: Mapped[str | None] = mapped_column(Text)  # what the matcher compares (JSON, see matching/features)
+    score: Mapped[float | None] = mapped_column(Float)  # the score that made a "score" link
+    rules_version: Mapped[str | None] = mapped_column(String(16))  # rules that decided an automatic link
+    pinned: Mapped[bool] = mapped_column(default=False)  # a person decided: re-matching leaves it alone
+
+
+class MatchBlock(Base):
+    """Blocking keys of every member record (see matching/blocking.py)."""
+
+    __tablename__ = "mpi_block"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    patient_key: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class MatchReview(Base):
+    """A possible match waiting for a person: served as a FHIR Task (see patient_index.review_task)."""
+
+    __tablename__ = "mpi_review"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient_key: Mapped[str] = mapped_column(String(100), index=True)  # the record that arrived
+    candidate_key: Mapped[str] = mapped_column(String(100))  # its best match in the candidate community
+    candidate_community_id: Mapped[str] = mapped_column(String(64), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # requested | completed | rejected | cancelled
+    rules_version: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class LinkHistory(Base):
+    """Every change of a member record's community: nothing about a link is ever lost."""
+
+    __tablename__ = "mpi_link_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation_id: Mapped[str] = mapped_column(String(64), index=True)  # rows of one merge share it
+    action: Mapped[str] = mapped_column(String(32))  # link, unlink, merge, unmerge, a40-merge, rematch, ...
+    patient_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    source_patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    from_community_id: Mapped[str | None] = mapped_column(String(64))
+    to_community_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PatientIdentifier(Base):
-    """Identifiers that link exactly: a valid resident ID, insurance number, local record number."""
+    """Identifiers that link exactly: a valid resident ID, insurance number, local record number.
+
+    Each names the first member record that carried it; the identifier's community is that
+    record's, so it follows the record through merges and unlinks.
+    """
 
     __tablename__ = "patient_identifier"
 
     system: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(String(100), primary_key=True)
-    community_patient_id: Mapped[str] = mapped_column(String(64), index=True)
+    patient_key: Mapped[str] = mapped_column(String(100), index=True)
 
 
 class ResourceCode(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,14 +41,33 @@ class Search:
 
 
 def community_id_for(session: Session, patient_id: str) -> str | None:
-    """The community (golden) id for a golden or source Patient id."""
-    if session.get(StoredResource, ("Patient", patient_id)) is None:
-        return None
-    link = session.scalars(select(PatientLink).where(PatientLink.source_patient_id == patient_id).limit(1)).first()
-    if link is not None:
-        return link.community_patient_id
-    exists = session.scalar(select(func.count()).select_from(PatientLink).where(PatientLink.community_patient_id == patient_id))
-    return patient_id if exists else None
+    """The community (golden) id for a golden or source Patient id; a merged-away community
+    patient resolves to the one that replaced it."""
+    for _ in range(10):  # replaced-by chains are short; the bound guards against a cycle
+        row = session.get(StoredResource, ("Patient", patient_id))
+        if row is None:
+            return None
+        link = session.scalars(select(PatientLink).where(PatientLink.source_patient_id == patient_id).limit(1)).first()
+        if link is not None:
+            return link.community_patient_id
+        exists = session.scalar(
+            select(func.count()).select_from(PatientLink).where(PatientLink.community_patient_id == patient_id)
+        )
+        if exists:
+            return patient_id
+        successor = _replaced_by(row) if row.golden else None
+        if successor is None:
+            return None
+        patient_id = successor
+    return None
+
+
+def _replaced_by(row: StoredResource) -> str | None:
+    for link in json.loads(row.content).get("link") or []:
+        reference = (link.get("other") or {}).get("reference", "")
+        if link.get("type") == "replaced-by" and reference.startswith("Patient/"):
+            return str(reference.removeprefix("Patient/"))
+    return None
 
 
 def patient_keys_for(session: Session, patient_id: str) -> list[str]:

@@ -1,32 +1,48 @@
-"""Writes the shared record: upserts resources, links source patients to community patients.
+"""Writes the shared record: upserts resources, links member records to community patients.
 
-Linking is by exact identifier for now (a valid resident ID, an insurance number, or the same
-local record number at the same member); probabilistic matching belongs to the patient index.
-Each community ("golden") Patient is rebuilt from its source records after every change, with
-`Patient.link` both ways as the contract describes.
+A new member record links deterministically when it shares a valid resident ID, an insurance
+number or a local record number with a known record; otherwise the patient index scores it
+(matching/): a clear match links, a possible match opens a review task, anything else starts a
+new community patient. Each community ("golden") Patient is rebuilt from its member records
+after every change, with `Patient.link` both ways as the contract describes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from consumers.record_store import reviews
 from consumers.record_store.indexing import clinical_date, codings, main_code
+from consumers.record_store.matching.blocking import blocking_keys
+from consumers.record_store.matching.features import Features, features
+from consumers.record_store.matching.index import CandidateIndex
+from consumers.record_store.matching.rules import MatchRules, load_rules
 from consumers.record_store.models import (
+    LinkHistory,
     PatientIdentifier,
     PatientLink,
     ResourceCode,
     ResourceIdentifier,
     StoredResource,
 )
+from hub.db.models import core_table
 from hub.events import Event, utcnow
 from hub.identifiers import INSURANCE_ID, RESIDENT_ID, normalise_resident_id, resident_id_valid
 
 GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community patient record"}
+# Codes and identifiers are never loaded as objects, so bulk deletes need not scan the session.
+_NO_SYNC = {"synchronize_session": False}
+MATCHER = "matcher"  # the actor of automatic link decisions in the history
+# Link rules decided by the matcher, and so re-matched when the rules change.
+AUTOMATIC_RULES = ("score", "new")
 
 
 def community_patient_id(patient_key: str) -> str:
@@ -54,12 +70,21 @@ def _dumps(resource: dict[str, Any]) -> str:
 
 
 class RecordWriter:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, rules: MatchRules | None = None) -> None:
         self.session = session
+        self.rules = rules or load_rules()
+        self.index = CandidateIndex(session, self.rules)
         self._absent: set[tuple[str, str]] = set()  # keys a prefetch found missing
+        self._absent_rows: set[tuple[type, Any]] = set()  # (model, key) a prefetch found missing
         # Objects added in this batch: pending objects are not in the identity map until a flush,
         # and the batch runs without autoflush, so the writer remembers them itself.
         self._pending: dict[tuple[type, Any], Any] = {}
+        # Community patients to rebuild once, at the end of the batch: id -> (time, replaced by).
+        self._dirty: dict[str, tuple[datetime | None, str | None]] = {}
+        self._features: dict[str, Features] = {}  # by event id
+        # Search rows (codes, identifiers) of every resource written, replaced in bulk by `finish`.
+        self._search_rows: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
+        self._replaced: set[tuple[str, str]] = set()  # resources that had rows before this batch
 
     def prefetch(self, events: list[Event]) -> None:
         """Loads every stored row the batch will touch in one query (the identity map keeps them)."""
@@ -72,16 +97,41 @@ class RecordWriter:
         keys = {k for k in keys if self.session.identity_map.get(self.session.identity_key(StoredResource, k)) is None}
         for chunk in _chunks(sorted(keys), 300):
             found = self.session.scalars(
-                select(StoredResource).where(tuple_(StoredResource.resource_type, StoredResource.id).in_(chunk))
+                select(StoredResource).where(pairs_in(StoredResource.resource_type, StoredResource.id, chunk))
             ).all()
             self._absent |= set(chunk) - {(r.resource_type, r.id) for r in found}
-        patient_keys = sorted({e.patient_key for e in events if e.resource.get("resourceType") == "Patient"})
-        for chunk in _chunks(patient_keys, 300):
-            self.session.scalars(select(PatientLink).where(PatientLink.patient_key.in_(chunk))).all()
+        patients = [e for e in events if e.resource.get("resourceType") == "Patient"]
+        self._prefetch_rows(PatientLink, PatientLink.patient_key.in_, {e.patient_key for e in patients})
+        identifiers = {pair for e in patients for pair in linking_identifiers(e.resource)}
+        found = self._prefetch_rows(
+            PatientIdentifier, lambda chunk: pairs_in(PatientIdentifier.system, PatientIdentifier.value, chunk), identifiers
+        )
+        self._prefetch_rows(PatientLink, PatientLink.patient_key.in_, {row.patient_key for row in found})
+        blocks: set[str] = set()
+        for event in patients:
+            found_features = self._features[event.event_id] = features(event.resource)
+            blocks.update(blocking_keys(found_features))
+        self.index.prefetch(blocks)
+
+    def _prefetch_rows(self, model: type, where: Callable[[list[Any]], Any], keys: set[Any]) -> list[Any]:
+        """Loads rows by primary key into the identity map; remembers the keys that are absent."""
+        wanted = sorted(k for k in keys if (model, k) not in self._pending and (model, k) not in self._absent_rows)
+        loaded: list[Any] = []
+        for chunk in _chunks(wanted, 300):
+            rows: Sequence[Any] = self.session.scalars(select(model).where(where(chunk))).all()
+            loaded.extend(rows)
+            present = {self.session.identity_key(instance=row)[1] for row in rows}
+            present = {key[0] if len(key) == 1 else key for key in present}
+            self._absent_rows |= {(model, k) for k in chunk if k not in present}
+        return loaded
 
     def apply(self, event: Event) -> None:
         resource = event.resource
-        if resource.get("resourceType") == "Patient":
+        if event.event_type == "patient_merge":
+            from consumers.record_store.links import LinkEditor  # links builds on this writer
+
+            LinkEditor(self, actor=f"{event.source.facility_id} (HL7 A40)").apply_a40(event)
+        elif resource.get("resourceType") == "Patient":
             self.upsert_patient(event)
         else:
             self.upsert(resource, event, event.patient_key)
@@ -92,11 +142,24 @@ class RecordWriter:
 
     def upsert(self, resource: dict[str, Any], event: Event, patient_key: str | None, golden: bool = False) -> bool:
         """Stores the resource unless a newer version (by source time) is already there."""
+        return self.write(resource, event.occurred_at, event.source.facility_id, event.event_id, patient_key, golden)
+
+    def write(
+        self,
+        resource: dict[str, Any],
+        occurred_at: datetime,
+        facility_id: str | None,
+        event_id: str | None,
+        patient_key: str | None,
+        golden: bool = False,
+        force: bool = False,
+    ) -> bool:
+        """Stores a resource; `force` for the hub's own resources (golden patients, review tasks)."""
         rtype, rid = resource["resourceType"], resource.get("id")
         if not rid:
             raise ValueError(f"{rtype} without an id cannot be stored")
         row = self._stored(rtype, rid)
-        if row is not None and row.occurred_at > event.occurred_at and not golden:
+        if row is not None and row.occurred_at > occurred_at and not (golden or force):
             return False  # an older version arrived late: keep the newer one
         existed = row is not None
         now = utcnow()
@@ -109,38 +172,38 @@ class RecordWriter:
             self._absent.discard((rtype, rid))
         row.version_id = version
         row.last_updated = now
-        row.occurred_at = event.occurred_at
-        row.facility_id = event.source.facility_id if not golden else None
+        row.occurred_at = max(occurred_at, row.occurred_at) if existed else occurred_at
+        row.facility_id = facility_id if not golden else None
         row.patient_key = patient_key
         row.date = clinical_date(resource)
         row.code = main_code(resource)
         row.status = str(resource.get("status")) if resource.get("status") else None
         row.golden = golden
-        row.source_event_id = event.event_id
+        row.source_event_id = event_id
         row.content = _dumps(stored)
-        if existed:  # a new version: its codes and identifiers replace the old ones
-            self.session.flush()
-            self.session.execute(delete(ResourceCode).where(ResourceCode.resource_type == rtype, ResourceCode.id == rid))
-            self.session.execute(
-                delete(ResourceIdentifier).where(ResourceIdentifier.resource_type == rtype, ResourceIdentifier.id == rid)
-            )
-        for system, code in codings(resource):
-            self.session.add(ResourceCode(resource_type=rtype, id=rid, system=system[:200], code=code[:100]))
-        seen: set[tuple[str, str]] = set()
+        if existed:
+            self._replaced.add((rtype, rid))
+        identifiers: dict[tuple[str, str], None] = {}
         for identifier in resource.get("identifier") or []:
             pair = (str(identifier.get("system") or "")[:200], str(identifier.get("value") or "")[:100])
-            if pair[1] and pair not in seen:
-                seen.add(pair)
-                self.session.add(ResourceIdentifier(resource_type=rtype, id=rid, system=pair[0], value=pair[1]))
+            if pair[1]:
+                identifiers[pair] = None
+        codes = {(system[:200], code[:100]): None for system, code in codings(resource)}
+        self._search_rows[(rtype, rid)] = (list(codes), list(identifiers))
         return True
 
     def _get(self, model: type, key: Any) -> Any:
         pending = self._pending.get((model, key))
-        return pending if pending is not None else self.session.get(model, key)
+        if pending is not None:
+            return pending
+        if (model, key) in self._absent_rows:
+            return None
+        return self.session.get(model, key)
 
     def _add(self, obj: Any, key: Any) -> None:
         self.session.add(obj)
         self._pending[(type(obj), key)] = obj
+        self._absent_rows.discard((type(obj), key))
 
     def _stored(self, rtype: str, rid: str) -> StoredResource | None:
         if (pending := self._pending.get((StoredResource, (rtype, rid)))) is not None:
@@ -149,7 +212,7 @@ class RecordWriter:
         cached = self.session.identity_map.get(key)
         if cached is not None:
             return cached
-        if (rtype, rid) in self._absent:
+        if (rtype, rid) in self._absent or (StoredResource, (rtype, rid)) in self._absent_rows:
             return None
         return self.session.get(StoredResource, (rtype, rid))
 
@@ -160,59 +223,185 @@ class RecordWriter:
         key = event.patient_key
         link = self._get(PatientLink, key)
         identifiers = linking_identifiers(patient)
-        if link is not None:
-            cp_id, rule = link.community_patient_id, link.linked_by
+        found = self._features.pop(event.event_id, None) or features(patient)
+        new_record = link is None
+        if link is None:
+            link = self._link_new(key, patient, identifiers, found, event)
         else:
-            cp_id, rule = self._find_by_identifier(identifiers) or (community_patient_id(key), "new")
-            link = PatientLink(
-                patient_key=key, source_patient_id=patient["id"], community_patient_id=cp_id, linked_by=rule
-            )
-            self._add(link, key)
+            self._relink_by_identifier(link, identifiers)
         link.source_patient_id = patient["id"]
+        link.facility_id = event.source.facility_id
+        link.features = found.to_json()
+        self.index.remember(key, link.community_patient_id, found, new_record)
         for system, value in identifiers:
             if self._get(PatientIdentifier, (system, value)) is None:
-                self._add(PatientIdentifier(system=system, value=value, community_patient_id=cp_id), (system, value))
-        patient["link"] = [{"other": {"reference": f"Patient/{cp_id}"}, "type": "refer"}]
+                self._add(PatientIdentifier(system=system, value=value, patient_key=key), (system, value))
+        patient["link"] = [{"other": {"reference": f"Patient/{link.community_patient_id}"}, "type": "refer"}]
         if self.upsert(patient, event, key):
-            self.rebuild_golden(cp_id, event)
+            self.rebuild_golden(link.community_patient_id, event.occurred_at)
 
-    def _find_by_identifier(self, identifiers: list[tuple[str, str]]) -> tuple[str, str] | None:
+    def _link_new(
+        self, key: str, patient: dict[str, Any], identifiers: list[tuple[str, str]], found: Features, event: Event
+    ) -> PatientLink:
+        score: float | None = None
+        detail = ""
+        deterministic = self._find_by_identifier(identifiers)
+        if deterministic is not None:
+            cp_id, rule = deterministic
+        else:
+            decision = self.index.match(found, exclude=key)
+            if decision.outcome == "link" and decision.community_id:
+                cp_id, rule, score, detail = decision.community_id, "score", decision.candidates[0].score.total, decision.reason
+            else:
+                cp_id, rule, detail = community_patient_id(key), "new", decision.reason
+            if decision.outcome == "possible":
+                for candidate in decision.candidates:
+                    reviews.open_review(self, key, patient["id"], candidate, event.occurred_at)
+        link = PatientLink(
+            patient_key=key, source_patient_id=patient["id"], community_patient_id=cp_id, linked_by=rule,
+            score=score, rules_version=self.rules.version if rule in AUTOMATIC_RULES else None,
+        )
+        self._add(link, key)
+        self.history("link", key, patient["id"], None, cp_id, MATCHER, score=score, detail=f"{rule}: {detail}".strip(": "))
+        return link
+
+    def _relink_by_identifier(self, link: PatientLink, identifiers: list[tuple[str, str]]) -> None:
+        """A record that gained a resident ID (say) joins the community that ID belongs to."""
+        if link.pinned or link.linked_by not in AUTOMATIC_RULES:
+            return
+        found = self._find_by_identifier(identifiers, exclude=link.patient_key)
+        if found is None or found[0] == link.community_patient_id:
+            return
+        from consumers.record_store.links import LinkEditor  # links builds on this writer
+
+        LinkEditor(self, MATCHER).move(link, found[0], "link", detail=f"{found[1]}: identifier now shared")
+        link.linked_by, link.score, link.rules_version = found[1], None, None
+
+    def _find_by_identifier(
+        self, identifiers: list[tuple[str, str]], exclude: str | None = None
+    ) -> tuple[str, str] | None:
         for system, value in identifiers:  # resident ID first: it is the strongest
             row = self._get(PatientIdentifier, (system, value))
-            if row is not None:
-                return row.community_patient_id, "resident-id" if system == RESIDENT_ID else "identifier"
+            if row is None or row.patient_key == exclude:
+                continue
+            owner = self._get(PatientLink, row.patient_key)
+            if owner is not None:
+                return owner.community_patient_id, "resident-id" if system == RESIDENT_ID else "identifier"
         return None
 
-    def rebuild_golden(self, cp_id: str, event: Event) -> None:
+    def history(
+        self,
+        action: str,
+        patient_key: str | None,
+        source_patient_id: str | None,
+        from_id: str | None,
+        to_id: str | None,
+        actor: str,
+        operation_id: str | None = None,
+        score: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.session.add(LinkHistory(
+            operation_id=operation_id or uuid.uuid4().hex, action=action, patient_key=patient_key,
+            source_patient_id=source_patient_id, from_community_id=from_id, to_community_id=to_id, score=score,
+            detail=(detail or None), actor=actor[:100],
+        ))
+
+    def rebuild_golden(self, cp_id: str, occurred_at: datetime | None = None, replaced_by: str | None = None) -> None:
+        """Marks a community Patient for rebuilding when the batch finishes (`finish`)."""
+        held_time, held_replaced = self._dirty.get(cp_id, (None, None))
+        latest = max(filter(None, (held_time, occurred_at)), default=None)
+        self._dirty[cp_id] = (latest, replaced_by or held_replaced)
+
+    def finish(self) -> None:
+        """Completes the batch: rebuilds every community Patient it touched, each once, from its
+        member records, and writes the search rows. Call before the transaction commits."""
+        while self._dirty:
+            dirty, self._dirty = self._dirty, {}
+            self.session.flush()
+            by_community: dict[str, list[StoredResource]] = {cp: [] for cp in dirty}
+            for chunk in _chunks(sorted(dirty), 300):
+                rows = self.session.execute(
+                    select(PatientLink.community_patient_id, StoredResource)
+                    .join(PatientLink, PatientLink.source_patient_id == StoredResource.id)
+                    .where(StoredResource.resource_type == "Patient", PatientLink.community_patient_id.in_(chunk))
+                    .order_by(StoredResource.occurred_at, StoredResource.id)
+                ).all()
+                for cp_id, row in rows:
+                    by_community[cp_id].append(row)
+            self._prefetch_rows(StoredResource, lambda chunk: pairs_in(StoredResource.resource_type, StoredResource.id, chunk),
+                                {("Patient", cp) for cp in dirty})
+            for cp_id, (when, replaced_by) in dirty.items():
+                self._write_golden(cp_id, by_community[cp_id], when, replaced_by)
+        self._write_search_rows()
+
+    def _write_search_rows(self) -> None:
+        """Codes and identifiers of the batch's resources, in a few statements instead of per row."""
+        self.index.flush()
         self.session.flush()
-        sources = self.session.scalars(
-            select(StoredResource)
-            .join(PatientLink, PatientLink.source_patient_id == StoredResource.id)
-            .where(
-                StoredResource.resource_type == "Patient",
-                PatientLink.community_patient_id == cp_id,
-            )
-            .order_by(StoredResource.occurred_at)
-        ).all()
+        for model in (ResourceCode, ResourceIdentifier):
+            for chunk in _chunks(sorted(self._replaced), 300):
+                self.session.execute(
+                    delete(model).where(pairs_in(model.resource_type, model.id, chunk)), execution_options=_NO_SYNC
+                )
+        codes = [
+            {"resource_type": rtype, "id": rid, "system": system, "code": code}
+            for (rtype, rid), (pairs, _) in self._search_rows.items()
+            for system, code in pairs
+        ]
+        identifiers = [
+            {"resource_type": rtype, "id": rid, "system": system, "value": value}
+            for (rtype, rid), (_, pairs) in self._search_rows.items()
+            for system, value in pairs
+        ]
+        if codes:
+            self.session.execute(insert(core_table(ResourceCode)), codes)
+        if identifiers:
+            self.session.execute(insert(core_table(ResourceIdentifier)), identifiers)
+        self._search_rows.clear()
+        self._replaced.clear()
+
+    def _write_golden(
+        self, cp_id: str, sources: list[StoredResource], occurred_at: datetime | None, replaced_by: str | None
+    ) -> None:
+        """A community left with no records stays, inactive, pointing at the community that took
+        them (`replaced-by`)."""
         records = [json.loads(row.content) for row in sources]
+        when = occurred_at or utcnow()
         if not records:
+            if self._stored("Patient", cp_id) is None:
+                return
+            empty: dict[str, Any] = {"resourceType": "Patient", "id": cp_id, "meta": {"tag": [GOLDEN_TAG]}, "active": False}
+            if replaced_by:
+                empty["link"] = [{"other": {"reference": f"Patient/{replaced_by}"}, "type": "replaced-by"}]
+            self.write(empty, when, None, None, None, golden=True)
             return
-        latest = records[-1]
+        active = [r for r in records if r.get("active") is not False] or records
+        latest = active[-1]
         golden: dict[str, Any] = {
             "resourceType": "Patient",
             "id": cp_id,
             "meta": {"tag": [GOLDEN_TAG]},
-            "identifier": _union(r.get("identifier") for r in records),
+            "identifier": _union(r.get("identifier") for r in active),
             "active": True,
-            "name": latest.get("name") or _first(r.get("name") for r in records),
-            "telecom": _union(r.get("telecom") for r in reversed(records)),
-            "gender": latest.get("gender") or _first(r.get("gender") for r in records),
-            "birthDate": latest.get("birthDate") or _first(r.get("birthDate") for r in records),
-            "address": latest.get("address") or _first(r.get("address") for r in records),
+            "name": latest.get("name") or _first(r.get("name") for r in active),
+            "telecom": _union(r.get("telecom") for r in reversed(active)),
+            "gender": latest.get("gender") or _first(r.get("gender") for r in active),
+            "birthDate": latest.get("birthDate") or _first(r.get("birthDate") for r in active),
+            "address": latest.get("address") or _first(r.get("address") for r in active),
             "link": [{"other": {"reference": f"Patient/{r['id']}"}, "type": "seealso"} for r in records],
         }
         golden = {k: v for k, v in golden.items() if v not in (None, [], "")}
-        self.upsert(golden, event, None, golden=True)
+        self.write(golden, when, None, None, None, golden=True)
+
+
+def pairs_in(first: Any, second: Any, pairs: list[tuple[Any, Any]]) -> Any:
+    """`(first, second) IN pairs`, written as `first = a AND second IN (...)` per value of `first`:
+    SQLite scans the whole table for a row-value IN, but uses the primary key for this."""
+    grouped: dict[Any, list[Any]] = {}
+    for a, b in pairs:
+        grouped.setdefault(a, []).append(b)
+    return or_(*(and_(first == a, second.in_(bs)) for a, bs in grouped.items()))
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

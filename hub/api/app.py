@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from consumers.record_store.matching.rules import load_rules
 from hub import __version__, metrics
-from hub.api import dicomweb, errors, fhir_ingest, fhir_read, ops, pages
+from hub.api import dicomweb, errors, fhir_ingest, fhir_read, mpi, ops, pages, recognition, referrals
 from hub.api.auth import Authenticator
 from hub.config import HubSettings
 from hub.db import Database
@@ -34,12 +35,16 @@ def create_app(
     app.state.runtime = runtime
     app.state.sinks = dict(sinks or {})  # push connectors behind HTTP routes, by kind
     app.state.auth = Authenticator(settings, database)
+    app.state.match_rules = load_rules(settings.match_rules)
     errors.install(app)
     app.include_router(ops.router)
     app.include_router(pages.router)
+    app.include_router(mpi.router)  # before fhir_ingest: POST /fhir/Patient/$match is not a create
     app.include_router(fhir_ingest.router)
     app.include_router(dicomweb.router)
     app.include_router(fhir_read.router)
+    app.include_router(referrals.router)
+    recognition.install(app)  # loads the recognition rules once and adds its route
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     @app.middleware("http")

@@ -26,6 +26,7 @@ from connectors.fhir_rest.mapping import (
 from consumers.record_store.indexing import parse_fhir_datetime
 from consumers.record_store.queries import Search, search
 from hub.api.auth import Principal, check_facility, require
+from hub.api.bodies import json_body
 from hub.api.errors import FhirError, fhir_response, outcome
 from hub.events import Event, Source, deterministic_event_id
 from hub.fhir import FhirValidationError, validate_resource
@@ -41,22 +42,6 @@ def _sink(request: Request) -> Sink:
     if sink is None:
         raise FhirError(503, "transient", "FHIR ingest is not running in this process (start it with `hub run`)")
     return sink
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    limit = request.app.state.settings.max_event_bytes
-    raw = await request.body()
-    if len(raw) > limit * 20:
-        raise FhirError(413, "too-costly", f"request body of {len(raw)} bytes is over the {limit * 20}-byte limit")
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise FhirError(400, "invalid", "the body is not UTF-8; FHIR JSON must be UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise FhirError(400, "invalid", f"the body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    if not isinstance(body, dict):
-        raise FhirError(400, "invalid", "the body must be one FHIR resource (a JSON object)", ["(root)"])
-    return body
 
 
 def _facility(request: Request, principal: Principal) -> str:
@@ -120,7 +105,7 @@ def _existing(request: Request, rtype: str, condition: str, facility: str) -> st
 @router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)")
 async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
     facility = _facility(request, principal)
-    resource = await _body(request)
+    resource = await json_body(request)
     if resource.get("resourceType") != resource_type:
         raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a {resource_type}",
                         [f"{resource_type}.resourceType"])
@@ -143,7 +128,7 @@ async def create(resource_type: str, request: Request, principal: Principal = De
 @router.post("", summary="Batch or transaction Bundle")
 async def bundle(request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
     facility = _facility(request, principal)
-    body = await _body(request)
+    body = await json_body(request)
     if body.get("resourceType") != "Bundle":
         raise FhirError(400, "invalid", "POST /fhir takes a Bundle", ["Bundle.resourceType"])
     kind = body.get("type")

@@ -19,3 +19,13 @@ def root() -> RedirectResponse:
 @router.get("/status")
 def status_page() -> FileResponse:
     return FileResponse(STATIC / "status.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/patient")
+def patient_page() -> FileResponse:
+    return FileResponse(STATIC / "patient.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/referrals")
+def referrals_page() -> FileResponse:
+    return FileResponse(STATIC / "referrals.html", media_type="text/html; charset=utf-8")

@@ -7,8 +7,9 @@ this same `Base`, so one Alembic history covers the whole database.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.db.types import UTCDateTime
@@ -17,6 +18,11 @@ from hub.events import utcnow
 
 class Base(DeclarativeBase):
     pass
+
+
+def core_table(model: type[Base]) -> Table:
+    """A model's Table, for bulk Core statements that skip the ORM's per-object work."""
+    return cast(Table, model.__table__)
 
 
 class ProcessedEvent(Base):

@@ -38,7 +38,7 @@ def person(seed: int, index: int) -> Person:
     name = _faker.name_male() if sex == "male" else _faker.name_female()
     birth = date(1935, 1, 1) + timedelta(days=rng.randrange(0, (date(2025, 12, 31) - date(1935, 1, 1)).days))
     age = 2026 - birth.year
-    resident_id: str | None = _resident_id(rng, birth, sex)
+    resident_id: str | None = resident_id_for(rng, birth, sex)
     # Young children and the very old are often registered without an ID number.
     if (age < 6 and rng.random() < 0.35) or (age > 80 and rng.random() < 0.2) or rng.random() < 0.02:
         resident_id = None
@@ -51,7 +51,7 @@ def person(seed: int, index: int) -> Person:
     return Person(index, name, sex, birth, resident_id, phone, township, village)
 
 
-def _resident_id(rng: random.Random, birth: date, sex: str) -> str:
+def resident_id_for(rng: random.Random, birth: date, sex: str) -> str:
     sequence = rng.randrange(0, 500) * 2 + (1 if sex == "male" else 0)  # odd for men, even for women
     first17 = f"{rng.choice(REGION_CODES)}{birth:%Y%m%d}{sequence:03d}"
     return first17 + resident_id_check_digit(first17)

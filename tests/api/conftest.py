@@ -91,6 +91,7 @@ def community(db: Database, settings: HubSettings) -> Iterator[Community]:
         writer = RecordWriter(session)
         for event in events:
             writer.apply(event)
+        writer.finish()
         tokens = {
             "clinician": issue_token(session, "dr-li", "clinician", "cty01"),
             "reader": issue_token(session, "reader-zhang", "reader", "cty01"),

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import consumers.record_store.models  # noqa: F401 - registers the record store's tables
+import consumers.referrals.models  # noqa: F401 - registers the referral loop tables
 from hub.config import get_settings
 from hub.db.models import Base
 from hub.db.types import UTCDateTime

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.config import HubSettings, get_settings
+from hub.masking import install_log_masking
 
 app = typer.Typer(help="County medical community integration hub.", no_args_is_help=True, add_completion=False)
 connector_app = typer.Typer(help="Run or dry-run one connector.", no_args_is_help=True)
@@ -36,6 +37,7 @@ def _settings() -> HubSettings:
     )
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its reconnect chatter drowns the hub's own lines
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_log_masking()  # resident IDs and phone numbers never reach a log line
     return settings
 
 

@@ -170,7 +170,8 @@ class Hub:
         sinks = {rt.config.kind: rt.sink for rt in self.runtime.connectors if rt.config.kind in ("fhir_rest", "dicom")}
         app = create_app(self.settings, self.database, self.runtime, sinks)
         config = uvicorn.Config(
-            app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off"
+            app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off",
+            log_config=None,  # uvicorn's lines go through the hub's handlers, and their masking
         )
         if port_open(self.settings.http_host, self.settings.http_port):
             raise StartupError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 
 COMMANDS = [
     ["run"], ["broker"], ["connector", "run"], ["connector", "check"], ["consumer", "run"], ["status"],
-    ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["replay"], ["bench"],
+    ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["replay"], ["bench"], ["mpi", "evaluate"], ["mpi", "rematch"],
 ]
 
 
@@ -80,3 +81,26 @@ def test_connector_check_prints_fhir_and_every_problem(tmp_path: Path) -> None:
     result = hub("connector", "check", str(config), "--sample", str(sample), env={"HUB_DATA_DIR": str(tmp_path)})
     assert result.returncode == 1
     assert "! rejected at PID-7" in result.stdout and "1 problems" in result.stdout
+
+
+def test_mpi_evaluate_reports_precision_and_recall(tmp_path: Path) -> None:
+    result = hub("mpi", "evaluate", "--records", "600", env={"HUB_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["records"] == 600
+    assert figures["precision"] >= 0.99 and figures["recall_links_and_reviews"] >= 0.95
+    assert "precision of automatic links" in result.stdout
+
+
+def test_bad_matching_rules_are_one_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("thresholds: {link: 1}\n", encoding="utf-8")
+    result = hub("mpi", "rematch", env={"HUB_DATA_DIR": str(tmp_path), "HUB_MATCH_RULES": str(rules)})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"hub: error: {rules}: thresholds.possible")
+
+
+def test_mpi_rematch_on_an_empty_index(tmp_path: Path) -> None:
+    result = hub("mpi", "rematch", env={"HUB_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("re-matched 0 links under rules ")

@@ -25,7 +25,7 @@ from consumers.referrals.loop import (
     reference_id,
 )
 from consumers.referrals.models import PendingReferralStep, Referral, ReferralStateChange
-from hub.config import HubSettings, get_settings
+from hub.config import HubSettings
 from hub.events import Event, utcnow
 from hub.retry import PermanentError
 
@@ -37,8 +37,7 @@ class ReferralConsumer(Consumer):
     event_types = ("referral", "encounter")
 
     def __init__(self, settings: HubSettings | None = None, levels: Mapping[str, str] | None = None) -> None:
-        # Runners build consumers with the hub's settings (or none); tests may give levels directly.
-        self.settings = settings or get_settings()
+        super().__init__(settings)
         self.levels = dict(self.settings.facility_levels if levels is None else levels)
 
     def apply(self, session: Session, delivery: Delivery) -> None:

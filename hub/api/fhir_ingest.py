@@ -57,7 +57,11 @@ def _facility(request: Request, principal: Principal) -> str:
     return facility
 
 
-def _prepare(resource: dict[str, Any], facility: str, where: str, assigned: str | None = None) -> Event:
+def _limit(request: Request) -> int:
+    return int(request.app.state.settings.max_event_bytes)
+
+
+def _prepare(resource: dict[str, Any], facility: str, where: str, limit: int, assigned: str | None = None) -> Event:
     """Validates one resource and turns it into an event; raises IngestError naming the element."""
     etype = event_type(resource, where)
     resource = dict(resource)
@@ -70,7 +74,6 @@ def _prepare(resource: dict[str, Any], facility: str, where: str, assigned: str 
         path = first.path.split(".", 1)[1] if "." in first.path else first.path
         raise IngestError(f"{first.path}: {first.message}" + (f" (and {len(exc.issues) - 1} more)" if len(exc.issues) > 1 else ""),
                           f"{where}.{path}") from None
-    limit = 1_000_000
     size = len(json.dumps(resource, ensure_ascii=False).encode())
     if size > limit:
         raise IngestError(f"resource is {size} bytes, over the {limit}-byte limit; put binaries in the blob store",
@@ -114,7 +117,7 @@ async def create(resource_type: str, request: Request, principal: Principal = De
         return fhir_response(outcome("informational", f"{resource_type}/{found} already exists", severity="information"),
                              200, {"Location": f"/fhir/{resource_type}/{found}"})
     try:
-        event = _prepare(resource, facility, resource_type)
+        event = _prepare(resource, facility, resource_type, _limit(request))
     except IngestError as exc:
         raise FhirError(exc.status, "invalid" if exc.status != 413 else "too-costly", str(exc), [exc.expression]) from None
     report = _sink(request).accept(PollResult(events=[event]))
@@ -158,7 +161,7 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
             if method != "POST":
                 raise IngestError(f"request.method {method} is not supported; use POST", f"Bundle.entry[{i}].request.method", 400)
             resource = rewrite_references(entry["resource"], references)
-            prepared.append(_prepare(resource, facility, where, assigned.get(i)))
+            prepared.append(_prepare(resource, facility, where, _limit(request), assigned.get(i)))
         except IngestError as exc:
             prepared.append(exc)
     errors = [p for p in prepared if isinstance(p, IngestError)]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from consumers.record_store import matching_api
 from consumers.record_store.links import Change, LinkEditor, LinkError, stale_links
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
+from consumers.record_store.rematch import rematch_all
 from consumers.record_store.store import RecordWriter
 from hub.api.auth import RECORD_READERS, UNMASKED, Principal, require
 from hub.api.bodies import json_body
@@ -111,6 +112,14 @@ def reject(review_id: str, request: Request, body: _Body | None = None,
            principal: Principal = Depends(reviewer)) -> JSONResponse:
     note = body.note if body else None
     return _change(request, principal, "reject", None, lambda e: e.reject(review_id, note))
+
+
+@router.post("/api/mpi/rematch", summary="Re-match now the links made under other matching rules")
+def rematch(request: Request, principal: Principal = Depends(require("admin"))) -> JSONResponse:
+    done = rematch_all(request.app.state.database, _rules(request))
+    with request.app.state.database.sessions() as session, session.begin():
+        _audit(session, principal, "mpi-rematch", None)
+    return JSONResponse({"rematched": done, "rules_version": _rules(request).version})
 
 
 # Reading ------------------------------------------------------------------------------------------

@@ -6,12 +6,7 @@ import copy
 from typing import Any
 
 from hub.identifiers import RESIDENT_ID
-
-
-def mask_middle(value: str, keep_start: int, keep_end: int) -> str:
-    if len(value) <= keep_start + keep_end:
-        return "*" * len(value)
-    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[len(value) - keep_end :]
+from hub.masking import mask_middle
 
 
 def mask_resource(resource: dict[str, Any]) -> dict[str, Any]:

@@ -119,3 +119,35 @@ def test_link_unlink_merge_unmerge_over_http(community: Community) -> None:
         assert response.json()["resourceType"] == "OperationOutcome"
     status = community.client.get("/api/mpi/status", headers=clinician).json()
     assert status["waiting_for_rematch"] == 0 and status["thresholds"]["link"] > status["thresholds"]["possible"]
+
+
+def test_rematch_over_http_after_a_rules_change(community: Community, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from consumers.record_store.matching.rules import DEFAULT_RULES
+    from hub.api.app import create_app
+    from tests.api.conftest import ADMIN
+
+    linked = patient_event("vc03", "8", name="王秀英", resident_id=None, phone="13812345678")
+    with community.db.transaction() as session:
+        RecordStoreConsumer().apply_batch(session, [Delivery("t", 0, 0, None, None, (), 0, linked)])
+    clinician = auth(community.tokens["clinician"])
+    assert community.client.get("/fhir/Patient/vc03-pat-8", headers=clinician).json()["link"][0]["other"] == {
+        "reference": f"Patient/{community.golden}"}
+    stricter = tmp_path / "rules.yaml"
+    stricter.write_text(DEFAULT_RULES.read_text(encoding="utf-8").replace("link: 15.0", "link: 40.0"), encoding="utf-8")
+    settings = community.client.app.state.settings.model_copy(update={"match_rules": stricter,
+                                                                      "admin_token": SecretStr(ADMIN)})
+    with TestClient(create_app(settings, community.db)) as client:
+        assert client.get("/api/mpi/status", headers=clinician).json()["waiting_for_rematch"] >= 1
+        assert client.post("/api/mpi/rematch", headers=clinician).status_code == 403  # admins only
+        done = client.post("/api/mpi/rematch", headers=auth(ADMIN)).json()
+        assert done["rematched"] >= 1
+        assert client.get("/api/mpi/status", headers=clinician).json()["waiting_for_rematch"] == 0
+        moved = client.get("/fhir/Patient/vc03-pat-8", headers=clinician).json()["link"][0]["other"]["reference"]
+        assert moved != f"Patient/{community.golden}"  # no longer sure: its own community, and a review
+        reviews = client.get("/api/mpi/reviews", headers=clinician).json()["items"]
+        assert any(r["record"]["id"] == "vc03-pat-8" for r in reviews)
+        history = client.get("/api/mpi/history", params={"patient": "vc03-pat-8"}, headers=clinician).json()["items"]
+        assert [h["action"] for h in history] == ["link", "rematch"]

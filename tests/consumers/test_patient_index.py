@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.links import LinkEditor, stale_links
 from consumers.record_store.matching.rules import DEFAULT_RULES, load_rules
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
+from consumers.record_store.rematch import Rematcher
 from consumers.record_store.store import RecordWriter
 from hub.config import HubSettings
 from hub.db import Database
@@ -166,3 +169,26 @@ def test_rematch_after_a_rules_change(db: Database, tmp_path: Path) -> None:
     apply(db, person("vc05", "9", name="章伟", phone=None),
           consumer=RecordStoreConsumer(HubSettings(match_rules=stricter)))
     assert community(db, "vc05/9") not in (community(db, "th01/1"), community(db, "vc03/7"))
+
+
+def test_the_background_rematcher_catches_up(db: Database, tmp_path: Path) -> None:
+
+    apply(db, person("th01", "1", rid=RID), person("vc03", "7", name="章伟", phone=None))
+    changed = tmp_path / "rules.yaml"
+    changed.write_text(DEFAULT_RULES.read_text(encoding="utf-8").replace("same: 0.5", "same: 0.6"), encoding="utf-8")
+    rules = load_rules(changed)
+    stop = threading.Event()
+    thread = threading.Thread(target=Rematcher(db, rules, interval_s=0.05).run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with db.sessions() as session:
+                if stale_links(session, rules.version) == 0:
+                    break
+            assert time.monotonic() < deadline, "the re-matcher did not catch up"
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert community(db, "vc03/7") == community(db, "th01/1")  # still a clear match under the new rules

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from consumers.referrals.consumer import ReferralConsumer
 from consumers.referrals.models import PendingReferralStep, Referral, ReferralStateChange
 from consumers.registry import consumer_class
 from hub.config import HubSettings
-from hub.db import Base, Database
+from hub.db import Database
 from tests.consumers.referral_factories import arrival_event, deliveries, referral_event, task_event
 from tests.factories import encounter_event
 
@@ -162,20 +160,3 @@ def test_direction_from_settings(db: Database, settings: HubSettings) -> None:
     consumer = ReferralConsumer(settings.model_copy(update={"facility_levels": {"qs-hosp": "county"}}))
     apply(db, referral_event("sr-s", facility="qs-hosp", target="th02"), consumer=consumer)
     assert referral(db, "sr-s").direction == "down"
-
-
-def test_migration_matches_the_models(db: Database) -> None:
-    ours = {"referral", "referral_state_change", "referral_pending_step"}
-    with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
-        diffs = compare_metadata(context, Base.metadata)
-
-    def table_of(diff) -> str:
-        kind, *rest = diff[0] if isinstance(diff, list) else diff  # column changes come grouped
-        if kind in ("add_table", "remove_table"):
-            return rest[0].name
-        if hasattr(rest[0], "table"):  # indexes and constraints
-            return rest[0].table.name
-        return rest[1]  # (schema, table, ...)
-
-    assert [d for d in diffs if table_of(d) in ours] == []

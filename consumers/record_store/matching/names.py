@@ -124,6 +124,7 @@ def agreement(a: Syllables, b: Syllables) -> str:
     if a == b:
         return "pinyin"
     same_length = len(a) == len(b)
+    surname = False
     if same_length:
         # Most candidates are other people: a surname that differs even fuzzily settles it fast.
         surname = _meet(a[0], b[0], exact=False)
@@ -134,9 +135,9 @@ def agreement(a: Syllables, b: Syllables) -> str:
                 return "fuzzy"
     if len(a) > 1 and len(b) > 1 and (_same(a, b[1:] + b[:1]) or _same(a[1:] + a[:1], b)):
         return "reordered"
-    if same_length and surname and len(a) > 2:
-        if any(_meet(x, y, exact=False) for x, y in zip(a[1:], b[1:], strict=True)):
-            return "partial"  # surname and one of two given syllables: often siblings
+    shared_given = same_length and any(_meet(x, y, exact=False) for x, y in zip(a[1:], b[1:], strict=True))
+    if shared_given and surname and len(a) > 2:
+        return "partial"  # surname and one of two given syllables: often siblings
     return "none"
 
 

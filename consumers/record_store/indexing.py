@@ -43,7 +43,12 @@ def parse_fhir_datetime(value: Any) -> datetime | None:
 
 
 def clinical_date(resource: dict[str, Any]) -> datetime | None:
-    for path in _DATE_PATHS.get(resource.get("resourceType", ""), ()):
+    return first_datetime(resource, *_DATE_PATHS.get(resource.get("resourceType", ""), ()))
+
+
+def first_datetime(resource: dict[str, Any], *paths: tuple[str, ...]) -> datetime | None:
+    """The first of the element paths that holds a FHIR date or dateTime, parsed."""
+    for path in paths:
         node: Any = resource
         for step in path:
             node = node.get(step) if isinstance(node, dict) else None

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consumers.base import Consumer, Delivery
+from consumers.record_store.indexing import first_datetime
 from consumers.referrals.loop import (
     Loop,
     Step,
@@ -20,7 +21,6 @@ from consumers.referrals.loop import (
     advance,
     answers,
     based_on_requests,
-    first_time,
     read_request,
     reference_id,
 )
@@ -59,7 +59,7 @@ class ReferralConsumer(Consumer):
 
     def _encounter(self, session: Session, event: Event) -> None:
         resource = event.resource
-        at = first_time(resource, ("period", "start")) or event.occurred_at
+        at = first_datetime(resource, ("period", "start")) or event.occurred_at
         status, facility = str(resource.get("status", "")), event.source.facility_id
         step = Step("encounter", status, at, resource.get("id"), facility)
         for referral_id in based_on_requests(resource):
@@ -70,7 +70,7 @@ class ReferralConsumer(Consumer):
         focus = reference_id(resource.get("focus"), "ServiceRequest")
         if focus is None:
             raise PermanentError("a Task on the referral topic needs focus: ServiceRequest/<id>", "validate")
-        at = first_time(resource, ("lastModified",), ("authoredOn",)) or event.occurred_at
+        at = first_datetime(resource, ("lastModified",), ("authoredOn",)) or event.occurred_at
         step = Step("task", str(resource.get("status", "")), at, resource.get("id"))
         self._step(session, focus, step, event.event_id)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from consumers.record_store.indexing import parse_fhir_datetime
+from consumers.record_store.indexing import first_datetime
 
 DIRECTION_SYSTEM = "urn:hub:referral-direction"
 LEVELS = ("village", "township", "county")  # lowest to highest
@@ -153,17 +153,6 @@ def based_on_requests(resource: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(rid for rid in found if rid))
 
 
-def first_time(resource: dict[str, Any], *paths: tuple[str, ...]) -> datetime | None:
-    for path in paths:
-        node: Any = resource
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        parsed = parse_fhir_datetime(node)
-        if parsed is not None:
-            return parsed
-    return None
-
-
 @dataclass(frozen=True)
 class Request:
     """What a referral ServiceRequest says, reduced to what the loop needs: ids, no names."""
@@ -202,7 +191,7 @@ def read_request(
         patient_id=reference_id(resource.get("subject"), "Patient"),
         target=target,
         direction=direction(category, requester, target, levels),
-        requested_at=first_time(resource, ("authoredOn",)) or occurred_at,
+        requested_at=first_datetime(resource, ("authoredOn",)) or occurred_at,
         reason_code=code[:200] if code else None,
         reason_text=str(text)[:500] if text else None,
         based_on=earlier[0] if earlier else None,

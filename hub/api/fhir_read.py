@@ -12,14 +12,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from consumers.record_store import queries
 from consumers.record_store.models import StoredResource
+from hub.api.audit import audit
 from hub.api.auth import RECORD_READERS, UNMASKED, Principal, require
 from hub.api.errors import FhirError, fhir_response
 from hub.api.privacy import mask_resource
-from hub.db.models import AuditLog
 
 router = APIRouter(prefix="/fhir", tags=["FHIR read"])
 
@@ -52,11 +51,6 @@ def _render(row: StoredResource, principal: Principal) -> dict[str, Any]:
 
 def _visible(row: StoredResource, principal: Principal) -> bool:
     return principal.role != "connector" or (row.facility_id == principal.facility_id and not row.golden)
-
-
-def _audit(session: Session, principal: Principal, action: str, rtype: str, rid: str | None, patient: str | None) -> None:
-    session.add(AuditLog(actor=principal.name, role=principal.role, facility_id=principal.facility_id, action=action,
-                         resource_type=rtype, resource_id=rid, patient_id=patient))
 
 
 def _count_offset(params: dict[str, str]) -> tuple[int, int]:
@@ -120,7 +114,7 @@ def patient_everything(patient_id: str, request: Request, principal: Principal =
         if result is None:
             raise FhirError(404, "not-found", f"Patient/{patient_id} is not known", ["Patient.id"])
         rows, total = result
-        _audit(session, principal, "everything", "Patient", patient_id, patient_id)
+        audit(session, principal, "everything", "Patient", patient_id, patient_id)
         bundle = _bundle(request, rows, total, offset, count or DEFAULT_COUNT, principal)
     return fhir_response(bundle)
 
@@ -136,7 +130,7 @@ def read(resource_type: str, resource_id: str, request: Request, principal: Prin
             raise FhirError(403, "forbidden",
                             f"a token of facility {principal.facility_id} may not read records of another facility")
         patient = row.id if resource_type == "Patient" else (row.patient_key or None)
-        _audit(session, principal, "read", resource_type, resource_id, patient)
+        audit(session, principal, "read", resource_type, resource_id, patient)
         body = _render(row, principal)
         version = row.version_id
     return fhir_response(body, headers={"ETag": f'W/"{version}"'})
@@ -158,7 +152,7 @@ def search(resource_type: str, request: Request, principal: Principal = Depends(
             patient_id = _reference_id(patient)
             keys = queries.patient_keys_for(session, patient_id)
             spec_args["patient_keys"] = tuple(keys)
-            _audit(session, principal, "search", resource_type, None, patient_id)
+            audit(session, principal, "search", resource_type, None, patient_id)
         if "_id" in params:
             spec_args["ids"] = tuple(params["_id"].split(","))
         if "identifier" in params:

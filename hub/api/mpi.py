@@ -20,11 +20,11 @@ from consumers.record_store.links import Change, LinkEditor, LinkError, stale_li
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
 from consumers.record_store.rematch import rematch_all
 from consumers.record_store.store import RecordWriter
+from hub.api.audit import audit
 from hub.api.auth import RECORD_READERS, UNMASKED, Principal, require
 from hub.api.bodies import json_body
 from hub.api.errors import FhirError, fhir_response
 from hub.api.privacy import mask_resource
-from hub.db.models import AuditLog
 from hub.fhir import FhirValidationError, validate_resource
 
 router = APIRouter(tags=["Patient index"])
@@ -59,11 +59,6 @@ def _rules(request: Request) -> Any:
     return request.app.state.match_rules
 
 
-def _audit(session: Session, principal: Principal, action: str, patient: str | None) -> None:
-    session.add(AuditLog(actor=principal.name, role=principal.role, facility_id=principal.facility_id,
-                         action=action, resource_type="Patient", resource_id=patient, patient_id=patient))
-
-
 def _change(request: Request, principal: Principal, action: str, patient: str | None, run: Any) -> JSONResponse:
     with request.app.state.database.sessions() as session, session.begin():
         writer = RecordWriter(session, _rules(request))
@@ -72,7 +67,7 @@ def _change(request: Request, principal: Principal, action: str, patient: str | 
         except LinkError as exc:
             raise FhirError(exc.status, "not-found" if exc.status == 404 else "conflict", str(exc)) from None
         writer.finish()
-        _audit(session, principal, f"mpi-{action}", patient)
+        audit(session, principal, f"mpi-{action}", "Patient", patient, patient)
     return JSONResponse({"operation": change.operation_id, "moved": list(change.moved),
                          "communities": list(change.communities)})
 
@@ -118,7 +113,7 @@ def reject(review_id: str, request: Request, body: _Body | None = None,
 def rematch(request: Request, principal: Principal = Depends(require("admin"))) -> JSONResponse:
     done = rematch_all(request.app.state.database, _rules(request))
     with request.app.state.database.sessions() as session, session.begin():
-        _audit(session, principal, "mpi-rematch", None)
+        audit(session, principal, "mpi-rematch", "Patient", None, None)
     return JSONResponse({"rematched": done, "rules_version": _rules(request).version})
 
 
@@ -136,7 +131,7 @@ def reviews(request: Request, status: str = Query("requested", pattern="^(reques
             .order_by(MatchReview.score.desc(), MatchReview.id).offset(offset).limit(limit)
         ).all()
         items = [_review(session, row, principal) for row in rows]
-        _audit(session, principal, "mpi-reviews", None)
+        audit(session, principal, "mpi-reviews", "Patient", None, None)
     return JSONResponse({"total": total, "items": items})
 
 
@@ -167,7 +162,7 @@ def history(request: Request, patient: str = Query(min_length=1), principal: Pri
                 LinkHistory.from_community_id == patient, LinkHistory.to_community_id == patient,
             )).order_by(LinkHistory.id)
         ).all()
-        _audit(session, principal, "mpi-history", patient)
+        audit(session, principal, "mpi-history", "Patient", patient, patient)
         items = [
             {"operation": r.operation_id, "action": r.action, "patient": r.source_patient_id, "patient_key": r.patient_key,
              "from": r.from_community_id, "to": r.to_community_id, "score": r.score, "detail": r.detail,
@@ -224,7 +219,7 @@ async def match(request: Request, principal: Principal = Depends(matcher)) -> JS
                 },
             })
         for m in found:
-            _audit(session, principal, "match", m.community_id)
+            audit(session, principal, "match", "Patient", m.community_id, m.community_id)
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries})
 
 

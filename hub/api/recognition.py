@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from consumers.record_store.indexing import parse_fhir_datetime
 from consumers.record_store.queries import community_id_for
 from consumers.record_store.recognition import RecognitionRules, load_rules, recognised_results
+from hub.api.audit import audit
 from hub.api.auth import Principal, require
 from hub.api.errors import FhirError
-from hub.db.models import AuditLog
 
 router = APIRouter(prefix="/api", tags=["Mutual recognition"])
 FACILITY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -65,17 +65,7 @@ def recognised(
         if community is None:
             raise FhirError(404, "not-found", f"Patient/{patient_id} is not known", ["patient_id"])
         items = recognised_results(session, rules, community, requesting, moment) or []
-        session.add(
-            AuditLog(
-                actor=principal.name,
-                role=principal.role,
-                facility_id=principal.facility_id,
-                action="recognised-results",
-                resource_type="Patient",
-                resource_id=patient_id,
-                patient_id=community,
-            )
-        )
+        audit(session, principal, "recognised-results", "Patient", patient_id, community)
     return JSONResponse(
         {
             "patient": community,

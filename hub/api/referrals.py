@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from consumers.referrals.loop import STATES
 from consumers.referrals.models import Referral
 from consumers.referrals.queries import CHINA, ReferralFilter, list_referrals, month_start, monthly_summary
+from hub.api.audit import audit
 from hub.api.auth import Principal, require
 from hub.api.errors import FhirError
-from hub.db.models import AuditLog
 from hub.events import utcnow
 
 router = APIRouter(prefix="/api/referrals", tags=["referrals"])
@@ -79,17 +79,7 @@ def referrals(
     now = utcnow()
     with request.app.state.database.transaction() as session:
         rows, total = list_referrals(session, spec, limit, offset)
-        session.add(
-            AuditLog(
-                actor=principal.name,
-                role=principal.role,
-                facility_id=principal.facility_id,
-                action="search",
-                resource_type="Referral",
-                resource_id=None,
-                patient_id=None,
-            )
-        )
+        audit(session, principal, "search", "Referral")
         return {"total": total, "limit": limit, "offset": offset, "items": [_item(r, now) for r in rows]}
 
 

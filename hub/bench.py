@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 class _TimedRecordStore(RecordStoreConsumer):
     """The real record store, noting when each event was applied (inside its transaction)."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: HubSettings) -> None:
+        super().__init__(settings)
         self.latencies_ms: list[float] = []
 
     def apply_batch(self, session: Any, deliveries: list[Delivery]) -> None:
@@ -100,7 +101,7 @@ def _whole_path(settings: HubSettings, events: int, latency_rate: float = 100.0,
     database = Database(settings.db_url)
     database.migrate()
     codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
-    consumer = _TimedRecordStore()
+    consumer = _TimedRecordStore(settings)
     runner = ConsumerRunner(consumer, settings, database, codec)
     stop = threading.Event()
     consumer_thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)

@@ -29,3 +29,8 @@ def patient_page() -> FileResponse:
 @router.get("/referrals")
 def referrals_page() -> FileResponse:
     return FileResponse(STATIC / "referrals.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/mpi")
+def mpi_page() -> FileResponse:
+    return FileResponse(STATIC / "mpi.html", media_type="text/html; charset=utf-8")

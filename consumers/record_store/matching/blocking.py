@@ -11,11 +11,14 @@ Each key tolerates a different error, so one wrong field does not hide a match:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from consumers.record_store.matching import names
 from consumers.record_store.matching.features import Features
 
 
-def blocking_keys(f: Features) -> list[str]:
+@lru_cache(maxsize=8192)  # a record's keys are needed to prefetch, to match and to store
+def blocking_keys(f: Features) -> tuple[str, ...]:
     keys: list[str] = []
     name = names.fuzzy_key(f.name) if f.name else ""
     day_month = "".join(sorted((f.birth[4:6], f.birth[6:8]))) if f.birth else ""
@@ -28,4 +31,4 @@ def blocking_keys(f: Features) -> list[str]:
         for sex in (f.sex[:1],) if f.sex else ("m", "f"):
             keys.append(f"b:{sex}{f.birth[:4]}{day_month}")
     keys.extend(f"p:{phone}" for phone in f.phones)
-    return [k[:120] for k in keys]
+    return tuple(k[:120] for k in keys)

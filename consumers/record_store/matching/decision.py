@@ -32,7 +32,9 @@ def decide(candidates: list[Candidate], rules: MatchRules, excluded: frozenset[s
         if candidate.community_id in excluded:
             continue
         held = best.get(candidate.community_id)
-        if held is None or candidate.score.total > held.score.total:
+        # The best record of each community; equal scores go to the smaller key, so that the
+        # decision (and the review's candidate record) does not depend on arrival order.
+        if held is None or (-candidate.score.total, candidate.patient_key) < (-held.score.total, held.patient_key):
             best[candidate.community_id] = candidate
     ranked = sorted(best.values(), key=lambda c: (-c.score.total, c.community_id))
     t = rules.thresholds

@@ -30,7 +30,7 @@ class CandidateIndex:
         self.rules = rules
         self._blocks: dict[str, set[str]] = {}  # block key -> member record keys
         self._records: dict[str, tuple[str, Features | None]] = {}  # record key -> (community, features)
-        self._keys_of: dict[str, list[str]] = {}  # record key -> its stored block keys, when known
+        self._keys_of: dict[str, tuple[str, ...]] = {}  # record key -> its stored block keys, when known
         # Blocks of records remembered in this transaction, written in one statement by `flush`.
         self._unwritten: list[dict[str, str]] = []
         self._added: dict[str, set[str]] = {}
@@ -79,7 +79,9 @@ class CandidateIndex:
         if exclude is not None:
             shared.pop(exclude, None)
         found: list[Candidate] = []
-        for patient_key, _ in shared.most_common(self.rules.thresholds.max_candidates):
+        # Most shared blocks first; ties by key, so the same input always meets the same candidates.
+        ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
+        for patient_key, _ in ranked[: self.rules.thresholds.max_candidates]:
             community, other = self._records.get(patient_key, ("", None))
             if other is not None and community:
                 found.append(Candidate(community, patient_key, score(features, other, self.rules)))
@@ -104,7 +106,7 @@ class CandidateIndex:
                 return
             old = self._keys_of.get(patient_key)
             if old is None:
-                old = list(self.session.scalars(select(MatchBlock.key).where(MatchBlock.patient_key == patient_key)))
+                old = tuple(self.session.scalars(select(MatchBlock.key).where(MatchBlock.patient_key == patient_key)))
             if set(old) == set(keys):
                 self._keys_of[patient_key] = keys
                 return

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from consumers.record_store import matching_api
 from consumers.record_store.links import Change, LinkEditor, LinkError, stale_links
+from consumers.record_store.matching import lookup
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
 from consumers.record_store.rematch import rematch_all
 from consumers.record_store.store import RecordWriter
@@ -196,7 +196,7 @@ async def match(request: Request, principal: Principal = Depends(matcher)) -> JS
         first = exc.issues[0]
         raise FhirError(400, "invalid", f"{first.path}: {first.message}", [first.path]) from None
     with request.app.state.database.sessions() as session, session.begin():
-        found = matching_api.match(session, _rules(request), patient)
+        found = lookup.match(session, _rules(request), patient)
         if only_certain:
             found = [m for m in found if m.grade == "certain"]
         found = found[:count]

@@ -1,7 +1,7 @@
 """The HL7 v2 MLLP listener (`kind: mllp`).
 
 Each message is answered after its events are durably in the outbox: AA when accepted (a resent
-message, same MSH-10 from the same sender, is answered AA and not published twice), AE or AR with
+message, same MSH-10 and MSH-7 from the same sender, is answered AA and not published twice), AE or AR with
 the reason in MSA-3 and ERR otherwise. A bad message never closes the connection without an ACK,
 and every rejected message is kept as a dead letter, so accepted + rejected = received.
 """
@@ -156,7 +156,8 @@ class MllpConnector(Connector):
             message = parse_message(normalised, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
         except Exception as exc:  # noqa: BLE001 - hl7apy raises many types for broken input
             raise _Reject("AE", f"the message cannot be parsed: {exc}", acks.SEGMENT_SEQUENCE, None) from None
-        ctx = MessageContext(facility, f"{header.component(3)}|{header.component(4)}", header.get(10), message)
+        ctx = MessageContext(facility, f"{header.component(3)}|{header.component(4)}", header.get(10), message,
+                             sent_at=header.get(7))
         events = map_message(ctx, kind, trigger, datetime.now(UTC))
         return PollResult(events=events)
 

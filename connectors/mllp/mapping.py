@@ -50,13 +50,16 @@ class MessageContext:
     sender: str  # MSH-3|MSH-4
     control_id: str
     message: Message
+    sent_at: str = ""  # MSH-7: some senders reuse control ids (reset daily), never with the same time
     events: list[Event] = field(default_factory=list)
 
     def event(self, event_type: str, resource: dict[str, Any], patient_local: str, occurred: datetime,
               related: list[dict[str, Any]] | None = None, flags: tuple[str, ...] = ()) -> None:
         index = len(self.events)
         self.events.append(Event(
-            event_id=deterministic_event_id(self.facility, "mllp", f"{self.sender}|{self.control_id}|{index}", "0"),
+            event_id=deterministic_event_id(
+                self.facility, "mllp", f"{self.sender}|{self.control_id}|{self.sent_at}|{index}", "0"
+            ),
             event_type=event_type,
             source=Source(self.facility, "mllp", f"{self.sender}|{self.control_id}"),
             occurred_at=occurred,

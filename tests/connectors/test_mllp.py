@@ -122,6 +122,15 @@ def test_resent_message_is_acknowledged_but_stored_once(listener: Listener) -> N
     assert len(listener.events()) == 2
 
 
+def test_a_reused_control_id_with_a_new_time_is_a_new_message(listener: Listener) -> None:
+    # Some HIS interfaces restart their control ids every day: MSH-7 tells the messages apart.
+    assert msa(listener.send(a01("R1")))[1] == "AA"
+    next_day = a01("R1").replace("|20261123083000||ADT", "|20261124083000||ADT")
+    ack = msa(listener.send(next_day))
+    assert ack[1] == "AA" and "duplicate" not in "|".join(ack)
+    assert len(listener.events()) == 4
+
+
 def test_lab_results(listener: Listener) -> None:
     oru = "\r".join([
         msh("ORU^R01^ORU_R01", "L1", version="2.4"), PID,

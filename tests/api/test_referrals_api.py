@@ -147,4 +147,5 @@ def test_summary_bad_months(loaded: Community, query: str, parameter: str) -> No
 def test_page_is_served(community: Community) -> None:
     response = community.client.get("/referrals")
     assert response.status_code == 200 and "双向转诊" in response.text
-    assert "sessionStorage" in community.client.get("/static/referrals.js").text
+    assert "/static/common.js" in response.text  # the shared token handling (sessionStorage)
+    assert "sessionStorage" in community.client.get("/static/common.js").text

@@ -3,12 +3,10 @@
 // exactly as the API returns them (numbers masked for the token's role stay masked), and every value
 // is inserted with textContent: names and addresses come from member systems and must never run as HTML.
 "use strict";
-const KEY = "hub.token"; // in sessionStorage, as on the referrals page: gone when the tab closes
+const { $, GENDERS, HttpError, addressOf, cell, communityOf, el, emptyRow, explain, getJson, haveToken, hideError,
+  nameOf, phonesOf, request, residentIds, showFailure, useTokenForm, when } = Hub;
 const PAGE_SIZE = 20;
-const RESIDENT_ID = "urn:oid:2.16.156.10011.1.3";
 const UNDOABLE = new Set(["merge", "a40-merge", "link"]); // what POST /api/mpi/unmerge undoes
-const $ = (id) => document.getElementById(id);
-const GENDERS = { male: "男 male", female: "女 female", other: "其他 other", unknown: "未知 unknown" };
 const FIELDS = { name: "姓名", sex: "性别", birth_date: "出生日期", phone: "电话", address: "地址", resident_id: "身份证号" };
 const OUTCOMES = {
   same_characters: "汉字相同", same_pinyin: "拼音相同", fuzzy_pinyin: "拼音相近", reordered: "姓名顺序颠倒",
@@ -19,81 +17,17 @@ const ACTIONS = {
   link: "关联 link", unlink: "解除关联 unlink", confirm: "确认 confirm", reject: "否决 reject", merge: "合并 merge",
   "a40-merge": "A40 合并 a40-merge", unmerge: "撤销 unmerge", rematch: "重新匹配 rematch",
 };
-const CHINA = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
-  day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
 let offset = 0;
 let loading = 0; // a newer refresh makes older answers stale
 let historyLoading = 0;
 let thresholds = null;
 
-class HttpError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
-
-async function call(method, url, body) {
-  const init = { method, headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(url, init);
-  if (!response.ok) {
-    let detail = "";
-    try { detail = (await response.json()).issue[0].diagnostics; } catch (_) { /* not an OperationOutcome */ }
-    throw new HttpError(response.status, detail);
-  }
-  return response.json();
-}
-
-function explain(err) {
-  if (!(err instanceof HttpError)) return "The hub did not answer: " + err.message;
-  if (err.status === 401 || err.status === 403) return "Token rejected (" + err.status + "): " + err.message;
-  return "HTTP " + err.status + ": " + err.message;
-}
-
-function showError(message) { $("error").textContent = message; $("error").hidden = false; }
 function showNotice(message) { $("notice").textContent = message; $("notice").hidden = false; }
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-}
-
-function cell(row, text, cls) {
-  const td = el("td", text === null || text === undefined || text === "" ? "–" : text, cls);
-  row.appendChild(td);
-  return td;
-}
-
-function when(value) {
-  const moment = new Date(value);
-  return Number.isNaN(moment.getTime()) ? value || "–" : CHINA.format(moment); // China time
-}
 
 function signed(n) { return (n > 0 ? "+" : "") + String(n); }
 
-// What a record says, field by field (the same reading as the patient page) ------------------------
-
-function nameOf(p) {
-  const n = (p.name || [])[0];
-  return n ? n.text || (n.family || "") + (n.given || []).join("") : "";
-}
-
-function addressOf(p) {
-  const a = (p.address || [])[0];
-  return a ? a.text || [a.district, ...(a.line || [])].filter(Boolean).join(" ") : "";
-}
-
-function phonesOf(p) {
-  return (p.telecom || []).filter((t) => t.system === "phone" || t.system === "sms").map((t) => t.value).join(", ");
-}
-
-function residentIds(p) {
-  return (p.identifier || []).filter((i) => i.system === RESIDENT_ID).map((i) => i.value).join(", ");
-}
+// What a record says, field by field (the readers shared with the patient page are in common.js) ---
 
 function mrnOf(p) {
   for (const i of p.identifier || []) {
@@ -101,11 +35,6 @@ function mrnOf(p) {
     if (m) return m[1] + " · " + i.value;
   }
   return "";
-}
-
-function communityOf(p) {
-  const refer = (p.link || []).find((l) => l.type === "refer");
-  return refer ? refer.other.reference.replace(/^Patient\//, "") : "";
 }
 
 // [label, reader, whether a difference is worth a reviewer's eye (record numbers always differ)]
@@ -217,7 +146,7 @@ async function decide(item, action, card) {
   outcome.hidden = true;
   let done;
   try {
-    done = await call("POST", "/api/mpi/reviews/" + encodeURIComponent(item.id) + "/" + action, note ? { note } : {});
+    done = await request("POST", "/api/mpi/reviews/" + encodeURIComponent(item.id) + "/" + action, note ? { note } : {});
   } catch (err) {
     outcome.textContent = explain(err);
     outcome.hidden = false;
@@ -260,21 +189,18 @@ function renderStatus(s) {
 }
 
 async function refresh() {
-  if (!sessionStorage.getItem(KEY)) {
-    $("content").hidden = true;
+  if (!haveToken("Paste a bearer token with the clinician role to review possible matches.")) {
     $("notice").hidden = true;
-    showError("Paste a bearer token with the clinician role to review possible matches.");
     return;
   }
   const ticket = ++loading;
   const query = new URLSearchParams({ status: "requested", limit: PAGE_SIZE, offset });
   let status, page;
   try {
-    [status, page] = await Promise.all([call("GET", "/api/mpi/status"), call("GET", "/api/mpi/reviews?" + query)]);
+    [status, page] = await Promise.all([getJson("/api/mpi/status"), getJson("/api/mpi/reviews?" + query)]);
   } catch (err) {
     if (ticket !== loading) return;
-    if (err instanceof HttpError && (err.status === 401 || err.status === 403)) $("content").hidden = true;
-    showError(explain(err));
+    showFailure(err);
     return;
   }
   if (ticket !== loading) return;
@@ -283,7 +209,7 @@ async function refresh() {
     await refresh();
     return;
   }
-  $("error").hidden = true;
+  hideError();
   $("content").hidden = false;
   renderStatus(status);
   renderReviews(page);
@@ -305,7 +231,7 @@ function undoButton(change, patient) {
     clearTimeout(armed);
     button.disabled = true;
     try {
-      const done = await call("POST", "/api/mpi/unmerge", { operation: change.operation });
+      const done = await request("POST", "/api/mpi/unmerge", { operation: change.operation });
       showNotice("已撤销 · Undone: " + done.moved.join(", ") + " moved back (operation " + change.operation + ").");
     } catch (err) {
       armed = null;
@@ -326,7 +252,7 @@ async function loadHistory(patient) {
   const summary = $("history-summary");
   let answer;
   try {
-    answer = await call("GET", "/api/mpi/history?" + new URLSearchParams({ patient }));
+    answer = await getJson("/api/mpi/history?" + new URLSearchParams({ patient }));
   } catch (err) {
     if (ticket !== historyLoading) return;
     body.replaceChildren();
@@ -352,22 +278,10 @@ async function loadHistory(patient) {
     if (UNDOABLE.has(change.action) && change.from) last.replaceChildren(undoButton(change, patient));
     body.appendChild(tr);
   }
-  if (!answer.items.length) {
-    const tr = document.createElement("tr");
-    cell(tr, "none · 无").colSpan = $("history").querySelectorAll("thead th").length;
-    body.appendChild(tr);
-  }
+  if (!answer.items.length) emptyRow("history", "none · 无");
 }
 
-$("token-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const value = $("token").value.trim();
-  if (value) sessionStorage.setItem(KEY, value);
-  $("token").value = "";
-  offset = 0;
-  refresh();
-});
-$("forget").addEventListener("click", () => { sessionStorage.removeItem(KEY); refresh(); });
+useTokenForm(() => { offset = 0; refresh(); }, refresh);
 $("refresh").addEventListener("click", () => { $("notice").hidden = true; refresh(); });
 $("previous").addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); refresh(); });
 $("next").addEventListener("click", () => { offset += PAGE_SIZE; refresh(); });

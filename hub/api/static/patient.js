@@ -2,75 +2,26 @@
 // the API returns (numbers masked for the token's role stay masked) and inserts text with
 // textContent only: names and results come from member systems and must never run as HTML.
 "use strict";
-const KEY = "hub.token"; // shared with the status page: one token per browser
+const { $, GENDERS, addressOf, cell, communityOf, emptyRow, explain, getJson, haveToken, hideError, nameOf,
+  phonesOf, residentIds, showError, token, useTokenForm, when } = Hub;
 const PAGE_SIZE = 20;
-const RESIDENT_ID = "urn:oid:2.16.156.10011.1.3";
-const $ = (id) => document.getElementById(id);
+const ASK = "Paste a bearer token (clinician or reader) to open a patient record.";
 const TYPES = {
   Encounter: "就诊 · Encounter", MedicationRequest: "处方 · Prescription", Observation: "检验 · Observation",
   DiagnosticReport: "报告 · Report", ServiceRequest: "申请 · Request", ImagingStudy: "影像/心电 · Imaging",
   Condition: "诊断 · Condition", Task: "任务 · Task",
 };
-const GENDERS = { male: "男 male", female: "女 female", other: "其他 other", unknown: "未知 unknown" };
 const REASONS = [
   ["test not on", "项目不在互认目录"], ["laboratory not on", "机构不在互认名单"], ["result not final", "结果未终审"],
 ];
 const DATE_PATHS = [["effectiveDateTime"], ["effectivePeriod", "start"], ["issued"], ["period", "start"],
   ["authoredOn"], ["occurrenceDateTime"], ["started"], ["onsetDateTime"], ["recordedDate"]];
-const CHINA = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
-  day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
 let loading = 0; // a newer open() makes older answers stale
 let nextUrl = null;
 let shown = 0;
 let patientRecords = 0; // the community patient and its sources lead $everything's total
 let sources = {};
-
-class HttpError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
-
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Authorization: "Bearer " + localStorage.getItem(KEY) } });
-  if (!response.ok) {
-    let detail = "";
-    try { detail = (await response.json()).issue[0].diagnostics; } catch (_) { /* not an OperationOutcome */ }
-    throw new HttpError(response.status, detail);
-  }
-  return response.json();
-}
-
-function showError(message) { $("error").textContent = message; $("error").hidden = false; }
-
-function explain(err) {
-  if (!(err instanceof HttpError)) return "The hub did not answer: " + err.message;
-  if (err.status === 401 || err.status === 403) return "Token rejected (" + err.status + "): " + err.message;
-  return "HTTP " + err.status + ": " + err.message;
-}
-
-function cell(row, text, cls) {
-  const td = document.createElement("td");
-  td.textContent = text === null || text === undefined || text === "" ? "–" : String(text);
-  if (cls) td.className = cls;
-  row.appendChild(td);
-  return td;
-}
-
-function emptyRow(tableId, text) {
-  const tr = document.createElement("tr");
-  const td = cell(tr, text);
-  td.colSpan = $(tableId).querySelectorAll("thead th").length;
-  $(tableId).querySelector("tbody").appendChild(tr);
-}
-
-function when(value, dateOnly) {
-  if (!value) return "–";
-  if (/^\d{4}(-\d{2}){0,2}$/.test(value)) return value; // a plain date stays as written
-  const moment = new Date(value);
-  if (Number.isNaN(moment.getTime())) return value;
-  const text = CHINA.format(moment); // China time, as the members record it
-  return dateOnly ? text.slice(0, 10) : text;
-}
 
 function conceptText(concept) {
   if (!concept) return "";
@@ -113,24 +64,13 @@ function dateOf(r) {
   return "";
 }
 
-function nameOf(p) {
-  const n = (p.name || [])[0];
-  return n ? n.text || (n.family || "") + (n.given || []).join("") : "";
-}
-
-function residentIds(p) {
-  return (p.identifier || []).filter((i) => i.system === RESIDENT_ID).map((i) => i.value).join(", ");
-}
-
 function showPatient(p) {
   $("p-name").textContent = nameOf(p) || "–";
   $("p-gender").textContent = GENDERS[p.gender] || p.gender || "–";
   $("p-birth").textContent = p.birthDate || "–";
   $("p-resident-id").textContent = residentIds(p) || "–";
-  const phones = (p.telecom || []).filter((t) => t.system === "phone" || t.system === "sms").map((t) => t.value);
-  $("p-phone").textContent = phones.join(", ") || "–";
-  const a = (p.address || [])[0];
-  $("p-address").textContent = a ? a.text || [a.district, ...(a.line || [])].filter(Boolean).join(" ") : "–";
+  $("p-phone").textContent = phonesOf(p) || "–";
+  $("p-address").textContent = addressOf(p) || "–";
   $("p-id").textContent = p.id;
 }
 
@@ -240,15 +180,15 @@ async function loadTimeline(url, golden, ticket) {
 }
 
 async function openPatient(id) {
-  if (!localStorage.getItem(KEY)) { showError("Paste a bearer token (clinician or reader) to open a patient record."); return; }
+  if (!haveToken(ASK)) return;
   const ticket = ++loading;
-  $("error").hidden = true;
+  hideError();
   let patient;
   try {
     patient = await getJson("/fhir/Patient/" + encodeURIComponent(id));
-    const refer = (patient.link || []).find((l) => l.type === "refer");
     // A member's record points at its community patient: show the whole person.
-    if (refer) patient = await getJson("/fhir/Patient/" + encodeURIComponent(refer.other.reference.replace(/^Patient\//, "")));
+    const community = communityOf(patient);
+    if (community) patient = await getJson("/fhir/Patient/" + encodeURIComponent(community));
   } catch (err) {
     if (ticket !== loading) return;
     $("content").hidden = true;
@@ -277,18 +217,12 @@ function openFromForm() {
   openPatient(id);
 }
 
-$("token-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const value = $("token").value.trim();
-  if (value) localStorage.setItem(KEY, value);
-  $("token").value = "";
+useTokenForm(() => {
   if ($("patient-id").value.trim()) openFromForm();
-  else if (localStorage.getItem(KEY)) { $("error").hidden = true; }
-});
-$("forget").addEventListener("click", () => {
-  localStorage.removeItem(KEY);
+  else if (token()) hideError();
+}, () => {
   $("content").hidden = true;
-  showError("Token forgotten. Paste a bearer token (clinician or reader) to open a patient record.");
+  showError("Token forgotten. " + ASK);
 });
 $("patient-form").addEventListener("submit", (event) => { event.preventDefault(); openFromForm(); });
 $("more").addEventListener("click", () => { if (nextUrl) loadTimeline(nextUrl, null, loading); });
@@ -296,4 +230,4 @@ $("more").addEventListener("click", () => { if (nextUrl) loadTimeline(nextUrl, n
 const initial = new URLSearchParams(location.search);
 for (const name of ["facility", "at"]) if (initial.get(name)) $(name).value = initial.get(name);
 if (initial.get("id")) { $("patient-id").value = initial.get("id"); openPatient(initial.get("id")); }
-else if (!localStorage.getItem(KEY)) showError("Paste a bearer token (clinician or reader) to open a patient record.");
+else if (!token()) showError(ASK);

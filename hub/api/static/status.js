@@ -1,62 +1,24 @@
-// Status page: polls /api/status with the pasted token. Data is inserted with textContent only:
-// dead-letter payloads and reasons may contain markup and must never be rendered as HTML.
+// Status page: polls /api/status with the pasted token (see common.js). Data is inserted with textContent
+// only: dead-letter payloads and reasons may contain markup and must never be rendered as HTML.
 "use strict";
-const KEY = "hub.token";
-const $ = (id) => document.getElementById(id);
-
-function cell(row, text, cls) {
-  const td = document.createElement("td");
-  td.textContent = text === null || text === undefined ? "–" : String(text);
-  if (cls) td.className = cls;
-  row.appendChild(td);
-}
-
-function fill(tableId, rows, render) {
-  const body = $(tableId).querySelector("tbody");
-  body.replaceChildren();
-  for (const item of rows) {
-    const tr = document.createElement("tr");
-    render(tr, item);
-    body.appendChild(tr);
-  }
-  if (!rows.length) {
-    const tr = document.createElement("tr");
-    cell(tr, "none");
-    body.appendChild(tr);
-  }
-}
+const { $, cell, fill, getJson, haveToken, hideError, showFailure, useTokenForm } = Hub;
 
 function flag(id, ok, yes, no) {
-  const el = $(id);
-  el.textContent = ok ? yes : no;
-  el.className = "state " + (ok ? "ok" : "bad");
-}
-
-function showError(message) {
-  $("error").textContent = message;
-  $("error").hidden = false;
+  const node = $(id);
+  node.textContent = ok ? yes : no;
+  node.className = "state " + (ok ? "ok" : "bad");
 }
 
 async function refresh() {
-  const token = localStorage.getItem(KEY);
-  if (!token) { $("content").hidden = true; showError("Paste a bearer token with the admin role to see the status."); return; }
-  let response;
+  if (!haveToken("Paste a bearer token with the admin role to see the status.")) return;
+  let s;
   try {
-    response = await fetch("/api/status", { headers: { Authorization: "Bearer " + token } });
+    s = await getJson("/api/status");
   } catch (err) {
-    showError("The hub did not answer: " + err.message);
+    showFailure(err);
     return;
   }
-  if (response.status === 401 || response.status === 403) {
-    let detail = "";
-    try { detail = (await response.json()).issue[0].diagnostics; } catch (_) { /* not JSON */ }
-    $("content").hidden = true;
-    showError("Token rejected (" + response.status + "): " + detail);
-    return;
-  }
-  if (!response.ok) { showError("Status request failed with HTTP " + response.status); return; }
-  const s = await response.json();
-  $("error").hidden = true;
+  hideError();
   $("content").hidden = false;
   flag("broker", s.broker_reachable, "reachable", "NOT reachable");
   flag("database", s.database_reachable, "reachable", "NOT reachable");
@@ -70,26 +32,19 @@ async function refresh() {
     cell(tr, c.total_lag === null ? "?" : c.total_lag, "num");
     const behind = Object.entries(c.lag).filter(([, n]) => n > 0).map(([p, n]) => p + ": " + n);
     cell(tr, behind.length ? behind.join(", ") : "none");
-  });
+  }, "none");
   fill("connectors", s.connectors, (tr, c) => {
     cell(tr, c.name); cell(tr, c.kind); cell(tr, c.facility_id);
     cell(tr, c.backlog, "num"); cell(tr, c.rejected, "num");
     cell(tr, c.broker_up === null ? "–" : (c.broker_up ? "up" : "DOWN"), c.broker_up === false ? "bad" : "");
     cell(tr, c.last_event_at ? new Date(c.last_event_at * 1000).toLocaleTimeString() : "–");
-  });
+  }, "none");
   fill("dead-letters", s.newest_dead_letters, (tr, d) => {
     cell(tr, d.created_at.slice(0, 19).replace("T", " ")); cell(tr, d.origin); cell(tr, d.stage);
     cell(tr, d.reason, "reason"); cell(tr, d.id);
-  });
+  }, "none");
 }
 
-$("token-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const value = $("token").value.trim();
-  if (value) localStorage.setItem(KEY, value);
-  $("token").value = "";
-  refresh();
-});
-$("forget").addEventListener("click", () => { localStorage.removeItem(KEY); refresh(); });
+useTokenForm(refresh);
 refresh();
 setInterval(refresh, 5000);

@@ -1,0 +1,183 @@
+// What the hub's pages share, loaded before each page's own script: the bearer token, calls to the
+// API, error messages in #error, and small DOM and formatting helpers. Plain browser JS, no build:
+// everything hangs off one global, Hub, and a page takes what it needs with
+// `const { $, cell, ... } = Hub;`. Text is always inserted with textContent, never as HTML: names,
+// results and dead-letter reasons come from member systems and must never run.
+"use strict";
+const Hub = (() => {
+  const $ = (id) => document.getElementById(id);
+
+  // The bearer token ------------------------------------------------------------------------------
+  // One token per tab, in sessionStorage: the pages read patient data, so it is gone when the tab
+  // closes, and a token pasted on one page serves the others opened in the same tab.
+
+  const TOKEN_KEY = "hub.token";
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  // Wires the header's paste form (#token-form, #token) and its Forget button (#forget).
+  // onUse runs after a token was pasted, onForget after it was dropped (onUse again if not given).
+  function useTokenForm(onUse, onForget = onUse) {
+    $("token-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const value = $("token").value.trim();
+      if (value) sessionStorage.setItem(TOKEN_KEY, value);
+      $("token").value = "";
+      onUse();
+    });
+    $("forget").addEventListener("click", () => {
+      sessionStorage.removeItem(TOKEN_KEY);
+      onForget();
+    });
+  }
+
+  // Calls to the API --------------------------------------------------------------------------------
+
+  // A non-2xx answer: the HTTP status, and the OperationOutcome's diagnostics as the message.
+  class HttpError extends Error {
+    constructor(status, detail) { super(detail); this.status = status; }
+  }
+
+  // Sends the token, sends `body` (if any) as JSON and returns the parsed JSON answer. Throws an
+  // HttpError for a non-2xx answer; a network failure throws fetch's own error.
+  async function request(method, url, body) {
+    const init = { method, headers: { Authorization: "Bearer " + token() } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, init);
+    if (!response.ok) {
+      let detail = "";
+      try { detail = (await response.json()).issue[0].diagnostics; } catch (_) { /* not an OperationOutcome */ }
+      throw new HttpError(response.status, detail);
+    }
+    return response.json();
+  }
+
+  const getJson = (url) => request("GET", url);
+
+  // Errors a person sees ----------------------------------------------------------------------------
+
+  function isRejected(err) {
+    return err instanceof HttpError && (err.status === 401 || err.status === 403);
+  }
+
+  // The one wording of a failed call, on every page.
+  function explain(err) {
+    if (!(err instanceof HttpError)) return "The hub did not answer: " + err.message;
+    if (isRejected(err)) return "Token rejected (" + err.status + "): " + err.message;
+    return "HTTP " + err.status + (err.message ? ": " + err.message : "");
+  }
+
+  function showError(message) { $("error").textContent = message; $("error").hidden = false; }
+  function hideError() { $("error").hidden = true; }
+
+  // A failed load of the page's data: a rejected token also hides what an earlier token showed.
+  function showFailure(err) {
+    if (isRejected(err)) $("content").hidden = true;
+    showError(explain(err));
+  }
+
+  // Whether there is a token to call with; if not, hides the page's data and shows `ask`.
+  function haveToken(ask) {
+    if (token()) return true;
+    $("content").hidden = true;
+    showError(ask);
+    return false;
+  }
+
+  // DOM helpers -------------------------------------------------------------------------------------
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  // Appends a table cell to `row` and returns it; a missing or empty value shows as "–".
+  function cell(row, text, cls) {
+    const td = el("td", text === null || text === undefined || text === "" ? "–" : text, cls);
+    row.appendChild(td);
+    return td;
+  }
+
+  // One full-width row saying the table is empty.
+  function emptyRow(tableId, text) {
+    const tr = document.createElement("tr");
+    cell(tr, text).colSpan = $(tableId).querySelectorAll("thead th").length;
+    $(tableId).querySelector("tbody").appendChild(tr);
+  }
+
+  // Replaces the table's rows with one per item, drawn by render(tr, item); `none` if there are none.
+  function fill(tableId, rows, render, none) {
+    const body = $(tableId).querySelector("tbody");
+    body.replaceChildren();
+    for (const item of rows) {
+      const tr = document.createElement("tr");
+      render(tr, item);
+      body.appendChild(tr);
+    }
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      cell(tr, none);
+      body.appendChild(tr);
+    }
+  }
+
+  // Times ---------------------------------------------------------------------------------------------
+
+  const CHINA = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+  // "YYYY-MM-DD HH:MM" in China time, as the members record it (only the date if dateOnly).
+  function when(value, dateOnly) {
+    if (!value) return "–";
+    if (/^\d{4}(-\d{2}){0,2}$/.test(value)) return value; // a plain date stays as written
+    const moment = new Date(value);
+    if (Number.isNaN(moment.getTime())) return value;
+    const text = CHINA.format(moment);
+    return dateOnly ? text.slice(0, 10) : text;
+  }
+
+  // What a FHIR Patient says, read the same way on every page ----------------------------------------
+
+  const RESIDENT_ID = "urn:oid:2.16.156.10011.1.3";
+  const GENDERS = { male: "男 male", female: "女 female", other: "其他 other", unknown: "未知 unknown" };
+
+  function nameOf(p) {
+    const n = (p.name || [])[0];
+    return n ? n.text || (n.family || "") + (n.given || []).join("") : "";
+  }
+
+  function addressOf(p) {
+    const a = (p.address || [])[0];
+    return a ? a.text || [a.district, ...(a.line || [])].filter(Boolean).join(" ") : "";
+  }
+
+  function phonesOf(p) {
+    return (p.telecom || []).filter((t) => t.system === "phone" || t.system === "sms").map((t) => t.value).join(", ");
+  }
+
+  function residentIds(p) {
+    return (p.identifier || []).filter((i) => i.system === RESIDENT_ID).map((i) => i.value).join(", ");
+  }
+
+  // The community patient a member's record points at ("" for a community patient itself).
+  function communityOf(p) {
+    const refer = (p.link || []).find((l) => l.type === "refer");
+    return refer ? refer.other.reference.replace(/^Patient\//, "") : "";
+  }
+
+  return Object.freeze({
+    $, token, useTokenForm,
+    HttpError, request, getJson,
+    isRejected, explain, showError, hideError, showFailure, haveToken,
+    el, cell, emptyRow, fill,
+    when,
+    GENDERS, nameOf, addressOf, phonesOf, residentIds, communityOf,
+  });
+})();

@@ -29,6 +29,7 @@ from hub.config import HubSettings
 from hub.connector_runtime import ConnectorRuntime
 from hub.consuming import ConsumerRunner
 from hub.db import Database
+from hub.db.scratch import scratch_database
 from hub.schema_registry import make_registry
 from hub.serialization import EventCodec
 
@@ -49,7 +50,9 @@ class _TimedRecordStore(RecordStoreConsumer):
 
 
 def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp, scratch_database(
+        base.database_url, Path(tmp), "bench"
+    ) as database:
         data_dir = Path(tmp)
         broker: EmbeddedBroker | None = None
         bootstrap = base.kafka_bootstrap
@@ -64,7 +67,7 @@ def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
                 "kafka_bootstrap": bootstrap,
                 "data_dir": data_dir,
                 "topic_prefix": f"{base.topic_prefix}bench{int(time.time())}.",
-                "database_url": base.database_url or f"sqlite:///{data_dir / 'hub.db'}",
+                "database_url": database.url,
             }
         )
         try:

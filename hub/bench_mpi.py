@@ -20,8 +20,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +28,7 @@ import httpx
 import uvicorn
 from faker.providers.person.zh_CN import Provider as ChineseNames
 from pydantic import SecretStr
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
 from consumers.base import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
@@ -45,6 +42,7 @@ from hub.api.app import create_app
 from hub.config import HubSettings
 from hub.db import Database
 from hub.db.models import core_table
+from hub.db.scratch import scratch_database
 from hub.demo.catalogues import TOWNSHIPS, VILLAGES
 from hub.demo.matching_dataset import FACILITIES, GIVEN, register
 from hub.demo.people import Person, resident_id_for
@@ -69,30 +67,6 @@ def _resident(rng: random.Random, index: int, issued: set[str]) -> Person:
             rid = resident_id_for(rng, birth, sex)
         issued.add(rid)
     return Person(index, name, sex, birth, rid, phone, TOWNSHIPS[index % 5][2], VILLAGES[(index // 5) % len(VILLAGES)])
-
-
-@contextmanager
-def _fresh_database(base_url: str | None, tmp: Path) -> Iterator[Database]:
-    if base_url is None or not base_url.startswith("postgresql"):
-        database = Database(f"sqlite:///{tmp / 'mpi.db'}")
-        database.migrate()
-        yield database
-        database.dispose()
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        database = Database(url.render_as_string(hide_password=False))
-        database.migrate()
-        yield database
-        database.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _load_index(database: Database, people: list[Person], rules_version: str, rng: random.Random) -> list[str]:
@@ -222,12 +196,14 @@ def run_mpi_benchmark(base: HubSettings, indexed: int = 200_000, incoming: int =
                       queries: int = 1000) -> dict[str, Any]:
     rng = random.Random(20261123)
     rules = load_rules(base.match_rules)
-    with tempfile.TemporaryDirectory(prefix="hub-bench-mpi-") as tmp, _fresh_database(base.database_url, Path(tmp)) as db:
+    with tempfile.TemporaryDirectory(prefix="hub-bench-mpi-") as tmp, scratch_database(base.database_url, Path(tmp), "bench_mpi") as db:
         settings = base.model_copy(update={"data_dir": Path(tmp), "database_url": db.url})
         started = time.perf_counter()
         issued: set[str] = set()
         people = [_resident(rng, i, issued) for i in range(indexed)]
         communities = _load_index(db, people, rules.version, rng)
+        with db.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))  # planner statistics after a bulk load, as autovacuum would
         log.info("indexed %d residents in %.0f s", indexed, time.perf_counter() - started)
         match_rate = _match_only(db, _incoming(people, incoming, rng, indexed, "m", issued), rules)
         store_rate = _record_store(db, _incoming(people, incoming // 2, rng, indexed + incoming, "s", issued), settings)

@@ -37,6 +37,7 @@ def _settings() -> HubSettings:
     )
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its reconnect chatter drowns the hub's own lines
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the benchmark's client logs every request
     install_log_masking()  # resident IDs and phone numbers never reach a log line
     return settings
 

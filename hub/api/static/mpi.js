@@ -62,7 +62,7 @@ function explanationList(text) {
       const weight = Number(m[3]);
       li.append(
         el("span", [FIELDS[m[1]], m[1].replaceAll("_", " ")].filter(Boolean).join(" "), "field"),
-        el("span", [OUTCOMES[m[2]], m[2].replaceAll("_", " ")].filter(Boolean).join(" "), "outcome"),
+        el("span", [OUTCOMES[m[2]], m[2].replaceAll("_", " ")].filter(Boolean).join(" "), "level"),
         el("span", signed(weight), "weight " + (weight > 0 ? "ok" : weight < 0 ? "bad" : "")),
       );
     } else {

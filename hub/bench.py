@@ -72,7 +72,7 @@ def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
         )
         try:
             kafka_io.ensure_topics(settings)
-            e2e = _whole_path(settings, events)
+            e2e = _whole_path(settings, database, events)
             transport = _transport(settings, e2e["payloads"])
         finally:
             if broker is not None:
@@ -91,7 +91,7 @@ def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
     return result
 
 
-def _whole_path(settings: HubSettings, events: int, latency_rate: float = 100.0, latency_seconds: float = 20.0) -> dict[str, Any]:
+def _whole_path(settings: HubSettings, database: Database, events: int, latency_rate: float = 100.0, latency_seconds: float = 20.0) -> dict[str, Any]:
     from hub.demo.county import build_county
     from hub.demo.generator import CountySimulator
 
@@ -101,8 +101,6 @@ def _whole_path(settings: HubSettings, events: int, latency_rate: float = 100.0,
     written = 0
     while written < events:
         written += simulator.step(min(2000, events - written))
-    database = Database(settings.db_url)
-    database.migrate()
     codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
     consumer = _TimedRecordStore(settings)
     runner = ConsumerRunner(consumer, settings, database, codec)
@@ -142,7 +140,6 @@ def _whole_path(settings: HubSettings, events: int, latency_rate: float = 100.0,
     payloads = []
     for rt in runtimes[:3]:
         payloads += [row.record.value for row in _sample(rt)]
-    database.dispose()
     simulator.close()
     return {
         "events": applied,

@@ -350,8 +350,9 @@ def mpi_rematch() -> None:
 
     settings = _settings()
     database = _database(settings)
-    done = rematch_all(database, load_rules(settings.match_rules))
-    typer.echo(f"re-matched {done} links under rules {load_rules(settings.match_rules).version}")
+    rules = load_rules(settings.match_rules)
+    done = rematch_all(database, rules)
+    typer.echo(f"re-matched {done} links under rules {rules.version}")
 
 
 def main() -> None:

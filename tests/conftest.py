@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from hub.broker import EmbeddedBroker
 from hub.config import HubSettings
 from hub.db import Database
+from hub.db.scratch import scratch_url
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
@@ -34,28 +33,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
         yield running
 
 
-def _pg_schema_url(schema: str) -> str:
-    assert PG_URL
-    url = make_url(PG_URL)
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'hub.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_url(PG_URL, tmp_path, "hub" if not PG_URL else "t") as url:
+        yield url
 
 
 @pytest.fixture

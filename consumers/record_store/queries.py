@@ -70,11 +70,23 @@ def _replaced_by(row: StoredResource) -> str | None:
     return None
 
 
+def members_of(session: Session, community: str) -> list[tuple[str, str]]:
+    """(patient key, source Patient id) of every member record of a community patient."""
+    return [
+        (key, source)
+        for key, source in session.execute(
+            select(PatientLink.patient_key, PatientLink.source_patient_id).where(
+                PatientLink.community_patient_id == community
+            )
+        )
+    ]
+
+
 def patient_keys_for(session: Session, patient_id: str) -> list[str]:
     """Every member patient key of the person behind a golden or source Patient id."""
     community = community_id_for(session, patient_id)
     if community is not None:
-        return list(session.scalars(select(PatientLink.patient_key).where(PatientLink.community_patient_id == community)))
+        return [key for key, _ in members_of(session, community)]
     # A resource can name a patient whose Patient record has not arrived yet.
     return list(session.scalars(select(PatientLink.patient_key).where(PatientLink.source_patient_id == patient_id)))
 
@@ -178,8 +190,9 @@ def everything(
     community = community_id_for(session, patient_id)
     if community is None:
         return None
-    keys = patient_keys_for(session, community)
-    sources = list(session.scalars(select(PatientLink.source_patient_id).where(PatientLink.community_patient_id == community)))
+    members = members_of(session, community)
+    keys = [key for key, _ in members]
+    sources = [source for _, source in members]
     patients = list(
         session.scalars(
             select(StoredResource)

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consumers.record_store.models import StoredResource
-from consumers.record_store.queries import community_id_for, patient_keys_for
+from consumers.record_store.queries import community_id_for, members_of
 
 DEFAULT_RULES = Path(__file__).with_name("recognition.yaml")
 RESULT_TYPES = ("Observation", "DiagnosticReport", "ImagingStudy")
@@ -194,7 +194,7 @@ def recognised_results(
     community = community_id_for(session, patient_id)
     if community is None:
         return None
-    keys = patient_keys_for(session, community)
+    keys = [key for key, _ in members_of(session, community)]
     if not keys:
         return []
     # Indexed filters (patient key, type, date) keep a patient with years of results cheap.

@@ -88,7 +88,6 @@ def publish(writer: RecordWriter, review: MatchReview, source_id: str, when: dat
 
 
 def review_task(review: MatchReview, source_id: str) -> dict[str, Any]:
-    candidate_link = review.candidate_key
     task: dict[str, Any] = {
         "resourceType": "Task",
         "id": review.id,
@@ -105,7 +104,7 @@ def review_task(review: MatchReview, source_id: str) -> dict[str, Any]:
         "input": [
             {"type": {"text": "score"}, "valueDecimal": review.score},
             {"type": {"text": "explanation"}, "valueString": review.explanation},
-            {"type": {"text": "candidate record"}, "valueString": candidate_link},
+            {"type": {"text": "candidate record"}, "valueString": review.candidate_key},
             {"type": {"text": "rules version"}, "valueString": review.rules_version},
         ],
     }

@@ -74,7 +74,6 @@ class RecordWriter:
         self.session = session
         self.rules = rules or load_rules()
         self.index = CandidateIndex(session, self.rules)
-        self._absent: set[tuple[str, str]] = set()  # keys a prefetch found missing
         self._absent_rows: set[tuple[type, Any]] = set()  # (model, key) a prefetch found missing
         # Objects added in this batch: pending objects are not in the identity map until a flush,
         # and the batch runs without autoflush, so the writer remembers them itself.
@@ -95,11 +94,7 @@ class RecordWriter:
             if isinstance(r.get("id"), str)
         }
         keys = {k for k in keys if self.session.identity_map.get(self.session.identity_key(StoredResource, k)) is None}
-        for chunk in _chunks(sorted(keys), 300):
-            found = self.session.scalars(
-                select(StoredResource).where(pairs_in(StoredResource.resource_type, StoredResource.id, chunk))
-            ).all()
-            self._absent |= set(chunk) - {(r.resource_type, r.id) for r in found}
+        self._prefetch_rows(StoredResource, _resource_keys_in, keys)
         patients = [e for e in events if e.resource.get("resourceType") == "Patient"]
         self._prefetch_rows(PatientLink, PatientLink.patient_key.in_, {e.patient_key for e in patients})
         identifiers = {pair for e in patients for pair in linking_identifiers(e.resource)}
@@ -169,7 +164,6 @@ class RecordWriter:
         if row is None:
             row = StoredResource(resource_type=rtype, id=rid)
             self._add(row, (rtype, rid))
-            self._absent.discard((rtype, rid))
         row.version_id = version
         row.last_updated = now
         row.occurred_at = max(occurred_at, row.occurred_at) if existed else occurred_at
@@ -212,7 +206,7 @@ class RecordWriter:
         cached = self.session.identity_map.get(key)
         if cached is not None:
             return cached
-        if (rtype, rid) in self._absent or (StoredResource, (rtype, rid)) in self._absent_rows:
+        if (StoredResource, (rtype, rid)) in self._absent_rows:
             return None
         return self.session.get(StoredResource, (rtype, rid))
 
@@ -329,8 +323,7 @@ class RecordWriter:
                 ).all()
                 for cp_id, row in rows:
                     by_community[cp_id].append(row)
-            self._prefetch_rows(StoredResource, lambda chunk: pairs_in(StoredResource.resource_type, StoredResource.id, chunk),
-                                {("Patient", cp) for cp in dirty})
+            self._prefetch_rows(StoredResource, _resource_keys_in, {("Patient", cp) for cp in dirty})
             for cp_id, (when, replaced_by) in dirty.items():
                 self._write_golden(cp_id, by_community[cp_id], when, replaced_by)
         self._write_search_rows()
@@ -402,6 +395,10 @@ def pairs_in(first: Any, second: Any, pairs: list[tuple[Any, Any]]) -> Any:
     for a, b in pairs:
         grouped.setdefault(a, []).append(b)
     return or_(*(and_(first == a, second.in_(bs)) for a, bs in grouped.items()))
+
+
+def _resource_keys_in(keys: list[tuple[str, str]]) -> Any:
+    return pairs_in(StoredResource.resource_type, StoredResource.id, keys)
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from connectors.base import PollResult, Rejected
 from connectors.fhir_rest.mapping import (
+    ACCEPTED,
     IngestError,
     assign_id,
     event_type,
@@ -145,9 +146,7 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
     references: dict[str, str] = {}
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") in ("Patient", "Encounter", "MedicationRequest",
-                                                                           "DiagnosticReport", "Observation",
-                                                                           "ServiceRequest", "ImagingStudy"):
+        if isinstance(resource, dict) and resource.get("resourceType") in ACCEPTED:
             assigned[i] = assign_id(resource, facility)
             if entry.get("fullUrl"):
                 references[entry["fullUrl"]] = f"{resource['resourceType']}/{assigned[i]}"

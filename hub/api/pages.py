@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -16,21 +17,16 @@ def root() -> RedirectResponse:
     return RedirectResponse("/status")
 
 
-@router.get("/status")
-def status_page() -> FileResponse:
-    return FileResponse(STATIC / "status.html", media_type="text/html; charset=utf-8")
+# Path -> static shell. Each page's script (and the shared common.js) does the rest.
+PAGES = {"/status": "status.html", "/patient": "patient.html", "/referrals": "referrals.html", "/mpi": "mpi.html"}
 
 
-@router.get("/patient")
-def patient_page() -> FileResponse:
-    return FileResponse(STATIC / "patient.html", media_type="text/html; charset=utf-8")
+def _shell(filename: str) -> Callable[[], FileResponse]:
+    def page() -> FileResponse:
+        return FileResponse(STATIC / filename, media_type="text/html; charset=utf-8")
+
+    return page
 
 
-@router.get("/referrals")
-def referrals_page() -> FileResponse:
-    return FileResponse(STATIC / "referrals.html", media_type="text/html; charset=utf-8")
-
-
-@router.get("/mpi")
-def mpi_page() -> FileResponse:
-    return FileResponse(STATIC / "mpi.html", media_type="text/html; charset=utf-8")
+for _path, _file in PAGES.items():
+    router.add_api_route(_path, _shell(_file), methods=["GET"], name=_file.removesuffix(".html") + "_page")

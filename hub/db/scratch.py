@@ -1,5 +1,6 @@
-"""A fresh, empty database for a benchmark: a temporary SQLite file, or a temporary schema of the
-configured PostgreSQL that is dropped afterwards, so benchmarks never write into the hub's data."""
+"""A fresh, empty database: a temporary SQLite file, or a temporary schema of the configured
+PostgreSQL that is dropped afterwards. Benchmarks use it so they never write into the hub's data;
+the tests use it for a database of their own per test."""
 
 from __future__ import annotations
 
@@ -15,28 +16,32 @@ from hub.db.engine import Database
 
 
 @contextmanager
-def scratch_database(base_url: str | None, directory: Path, name: str = "scratch") -> Iterator[Database]:
+def scratch_url(base_url: str | None, directory: Path, name: str = "scratch") -> Iterator[str]:
+    """The URL of an empty database (not migrated); a PostgreSQL schema is dropped on exit."""
     if base_url is None or not base_url.startswith("postgresql"):
-        database = Database(f"sqlite:///{directory / f'{name}.db'}")
-        database.migrate()
-        try:
-            yield database
-        finally:
-            database.dispose()
+        yield f"sqlite:///{directory / f'{name}.db'}"
         return
-    schema = f"{name}_{uuid.uuid4().hex[:10]}"
+    schema = f"{name}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        database = Database(url.render_as_string(hide_password=False))
+        yield make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def scratch_database(base_url: str | None, directory: Path, name: str = "scratch") -> Iterator[Database]:
+    """A migrated Database on `scratch_url`."""
+    with scratch_url(base_url, directory, name) as url:
+        database = Database(url)
         database.migrate()
         try:
             yield database
         finally:
             database.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

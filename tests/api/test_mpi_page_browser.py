@@ -9,7 +9,6 @@ import pytest
 from consumers.base import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
 from tests.api.conftest import Community, auth
-from tests.api.test_status_page_browser import page, served  # noqa: F401 - the shared browser fixtures
 from tests.factories import patient_event
 
 pytestmark = pytest.mark.browser
@@ -29,7 +28,7 @@ def _possible_match(community: Community) -> dict:
     return dict(review)
 
 
-def test_mpi_page_confirms_a_possible_match_and_undoes_a_link(community: Community, served: str, page) -> None:  # noqa: F811
+def test_mpi_page_confirms_a_possible_match_and_undoes_a_link(community: Community, served: str, page) -> None:
     review = _possible_match(community)
     candidate = review["candidate"]["id"]
     candidate_phone = review["candidate"]["telecom"][0]["value"]
@@ -115,7 +114,7 @@ def test_mpi_page_confirms_a_possible_match_and_undoes_a_link(community: Communi
     assert dialogs == []
 
 
-def test_mpi_page_shows_why_a_token_or_a_decision_is_refused(community: Community, served: str, page) -> None:  # noqa: F811
+def test_mpi_page_shows_why_a_token_or_a_decision_is_refused(community: Community, served: str, page) -> None:
     review = _possible_match(community)["id"]
     page.goto(f"{served}/mpi")
     page.fill("#token", community.tokens["reader"])  # readers may not review matches

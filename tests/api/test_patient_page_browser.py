@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.api import test_status_page_browser as status_page
 from tests.api.conftest import Community
 from tests.consumers.test_recognition import AT, DCM, RESIDENT, result_event, store
 from tests.factories import encounter_event, patient_event
 
 pytestmark = pytest.mark.browser
-# The status page's fixtures: the community's app served by uvicorn, and a chromium page.
-served = status_page.served
-page = status_page.page
 MARKUP = "<img src=x onerror=alert(1)>快速血糖"
 
 

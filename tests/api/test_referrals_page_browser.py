@@ -8,12 +8,11 @@ import pytest
 
 from tests.api.conftest import Community
 from tests.api.test_referrals_api import load_referrals
-from tests.api.test_status_page_browser import page, served  # noqa: F401 - the shared browser fixtures
 
 pytestmark = pytest.mark.browser
 
 
-def test_referrals_page_shows_months_and_open_loops(community: Community, served: str, page) -> None:  # noqa: F811
+def test_referrals_page_shows_months_and_open_loops(community: Community, served: str, page) -> None:
     load_referrals(community)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from connectors.base import ConnectorConfig, PollResult
 from connectors.his_db.connector import HisDbConnector
 from connectors.his_db.mapping import load_mapping, map_row
 from hub.config import HubSettings
+from hub.db.scratch import scratch_url
 from hub.demo.county import build_county
 from hub.demo.generator import CountySimulator
 from hub.demo.his_schemas import SCHEMAS
@@ -183,19 +183,11 @@ def test_names_and_addresses_are_carried_verbatim(name: str, address: str) -> No
 
 
 @pytest.fixture
-def pg_his() -> Iterator[str]:
+def pg_his(tmp_path: Path) -> Iterator[str]:
     if not PG_URL:
         pytest.skip("HUB_TEST_DATABASE_URL is not set (the PostgreSQL leg runs this)")
-    from tests.conftest import _pg_schema_url
-
-    schema = f"his_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield _pg_schema_url(schema)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with scratch_url(PG_URL, tmp_path, "his") as url:
+        yield url
 
 
 def test_a_his_on_postgresql(pg_his: str) -> None:

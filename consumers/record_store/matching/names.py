@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from pypinyin import Style, pinyin
 from pypinyin.pinyin_dict import pinyin_dict
@@ -54,20 +54,19 @@ def _syllable_set() -> frozenset[str]:
 
 def split_pinyin(word: str) -> list[str] | None:
     """'zhangwei' -> ['zhang', 'wei'] (longest syllable first, backtracking); None if not pinyin."""
-    known = _syllable_set()
-    word = word.lower().replace("ü", "v").replace("u:", "v")
-
-    @cache
-    def split(start: int) -> tuple[str, ...] | None:
-        if start == len(word):
-            return ()
-        for end in range(min(len(word), start + 6), start, -1):
-            if word[start:end] in known and (rest := split(end)) is not None:
-                return (word[start:end], *rest)
-        return None
-
-    result = split(0)
+    result = _split(word.lower().replace("ü", "v").replace("u:", "v"))
     return list(result) if result is not None else None
+
+
+@lru_cache(maxsize=20_000)  # Latin-script names repeat like any others
+def _split(word: str) -> tuple[str, ...] | None:
+    if not word:
+        return ()
+    known = _syllable_set()
+    for end in range(min(len(word), 6), 0, -1):
+        if word[:end] in known and (rest := _split(word[end:])) is not None:
+            return (word[:end], *rest)
+    return None
 
 
 def syllables(name: str) -> tuple[Syllables, bool]:

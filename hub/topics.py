@@ -20,6 +20,8 @@ class TopicSpec:
     partitions: int
     resource_types: tuple[str, ...]  # FHIR resource types this event may carry
     description: str
+    # Holds personal health information: only the hub's own principals may read it (deploy/kafka/acls.sh).
+    personal_data: bool = True
 
     def topic(self, settings: HubSettings) -> str:
         return settings.topic_prefix + self.name
@@ -70,7 +72,9 @@ DEAD_LETTER = TopicSpec("dead_letter", "hub.dead-letter.v1", 3, (), "Events no c
 
 # A tiny topic whose id changes when a memory-only broker restarts empty: the outbox relay watches it
 # and republishes what the broker lost (see hub/outbox.py).
-EPOCH = TopicSpec("broker_epoch", "hub.broker-epoch", 1, (), "Marker used to notice a broker that lost its data.")
+EPOCH = TopicSpec(
+    "broker_epoch", "hub.broker-epoch", 1, (), "Marker used to notice a broker that lost its data.", personal_data=False
+)
 
 
 

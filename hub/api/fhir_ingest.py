@@ -99,7 +99,7 @@ def _existing(request: Request, rtype: str, condition: str, facility: str) -> st
     if name != "identifier" or not value:
         raise FhirError(400, "invalid", "If-None-Exist supports identifier=system|value only", ["If-None-Exist"])
     system, _, code = value.rpartition("|")
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         rows, total = search(session, Search(rtype, identifier=(system or None, code), facility_id=facility), 0, 2)
     if total > 1:
         raise FhirError(412, "duplicate", f"If-None-Exist matches {total} resources", ["If-None-Exist"])

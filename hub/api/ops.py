@@ -68,7 +68,7 @@ def _letter(row: DeadLetter, with_payload: bool) -> dict[str, Any]:
 @router.get("/api/dead-letters", summary="Dead letters, newest first")
 def dead_letters(request: Request, limit: int = 50, origin: str | None = None,
                  _principal: Principal = Depends(admin)) -> list[dict[str, Any]]:
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         query = select(DeadLetter).order_by(DeadLetter.created_at.desc()).limit(min(max(limit, 1), 500))
         if origin:
             query = query.where(DeadLetter.origin == origin)
@@ -77,7 +77,7 @@ def dead_letters(request: Request, limit: int = 50, origin: str | None = None,
 
 @router.get("/api/dead-letters/{dead_letter_id}", summary="One dead letter with its payload")
 def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = Depends(admin)) -> dict[str, Any]:
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         row = session.get(DeadLetter, dead_letter_id)
         if row is None:
             raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")

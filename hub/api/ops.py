@@ -84,6 +84,22 @@ def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = D
         return _letter(row, True)
 
 
+@router.get("/api/dead-letters/{dead_letter_id}/payload", summary="A dead letter's whole input, as received")
+def dead_letter_payload(dead_letter_id: str, request: Request, _principal: Principal = Depends(admin)) -> Response:
+    from hub.blobs import BlobError
+    from hub.dead_letters import whole_payload
+
+    with request.app.state.database.reading() as session:
+        row = session.get(DeadLetter, dead_letter_id)
+    if row is None:
+        raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")
+    try:
+        data = whole_payload(request.app.state.settings, row)
+    except BlobError as exc:
+        raise FhirError(500, "exception", str(exc)) from None
+    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "private"})
+
+
 @router.get("/api/blobs/{sha256}", summary="A stored binary (DICOM file, ECG waveform JSON), hash-checked")
 def blob(sha256: str, request: Request, _principal: Principal = Depends(require("reader", "clinician"))) -> Response:
     from hub.blobs import BlobError, FileBlobStore

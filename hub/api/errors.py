@@ -64,7 +64,7 @@ def install(app: FastAPI) -> None:
         code = {404: "not-found", 405: "not-supported", 401: "login", 403: "forbidden"}.get(exc.status_code, "processing")
         text = str(exc.detail)
         if exc.status_code == 404 and text == "Not Found":
-            text = f"no route {request.url.path}; see /openapi.json and /fhir/metadata for what is served"
+            text = f"no route {request.url.path}; see /openapi.json for what is served"
         elif exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
             text = f"{request.method} is not allowed on {request.url.path}" + (f"; allowed: {allowed}" if allowed else "")
@@ -83,6 +83,9 @@ def unhandled(request: Request, exc: BaseException) -> JSONResponse:
             outcome("transient", f"the database is unavailable ({type(exc).__name__}); try again in a few seconds"),
             503, {"Retry-After": str(RETRY_AFTER_S)},
         )
+    if isinstance(exc, RecursionError):  # JSON nested past the parser's stack, on a route without json_body
+        return fhir_response(outcome("structure", "the JSON is nested too deeply; no FHIR resource needs that, "
+                                                  "flatten it"), 400)
     incident = uuid.uuid4().hex[:12]
     log.error("%s %s failed (incident %s)", request.method, request.url.path, incident, exc_info=exc)
     return fhir_response(

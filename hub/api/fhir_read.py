@@ -66,7 +66,7 @@ def _count_offset(params: dict[str, str]) -> tuple[int, int]:
 
 def _bundle(request: Request, rows: list[StoredResource], total: int, offset: int, count: int,
             principal: Principal) -> dict[str, Any]:
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_base  # never the request's Host header
     params = dict(request.query_params)
 
     def page(new_offset: int) -> str:

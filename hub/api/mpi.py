@@ -200,7 +200,7 @@ async def match(request: Request, principal: Principal = Depends(matcher)) -> JS
         if only_certain:
             found = [m for m in found if m.grade == "certain"]
         found = found[:count]
-        base = str(request.base_url).rstrip("/")
+        base = request.app.state.settings.public_base  # never the request's Host header
         entries = []
         for m in found:
             row = session.get(StoredResource, ("Patient", m.community_id))

@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from connectors.base import PollResult, Rejected
-from hub.blobs import FileBlobStore
 from hub import metrics
+from hub.blobs import FileBlobStore
 from hub.config import HubSettings
 from hub.events import Event
 from hub.fhir import FhirValidationError, validate_resource

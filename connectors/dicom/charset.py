@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydicom import charset as dicom_charset
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
 
 TEXT_VRS = {"SH", "LO", "ST", "LT", "UT", "UC", "PN"}
 UTF8 = "ISO_IR 192"
@@ -66,10 +66,10 @@ def _utf8_with_multibyte(raw: bytes) -> bool:
     return True
 
 
-def _raw_text_elements(ds: Dataset) -> list[tuple[Tag, str, bytes]]:
+def _raw_text_elements(ds: Dataset) -> list[tuple[BaseTag, str, bytes]]:
     """Top-level text elements as the file holds them (the patient's and study's names live there)."""
     found = []
-    for tag in ds.keys():
+    for tag in ds.keys():  # noqa: SIM118 - iterating a Dataset converts its raw elements
         element = ds.get_item(tag)
         value = getattr(element, "value", None)
         if not isinstance(value, bytes) or not value:

@@ -18,7 +18,7 @@ from hub.db.late_writes import LateWrites
 
 log = logging.getLogger(__name__)
 # How long a read's audit rows wait for the SQLite write lock before they go to the spool.
-LATE_WRITE_WAIT_MS = 200
+LATE_WRITE_WAIT_MS = 10
 
 
 class RetriableDatabaseError(RuntimeError):
@@ -70,12 +70,11 @@ class Database:
             with self.transaction() as session:
                 yield session
             return
-        with self._reads() as session:
-            with session.begin():
-                yield session
-                added = list(session.new)
-                for obj in added:
-                    session.expunge(obj)
+        with self._reads() as session, session.begin():
+            yield session
+            added = list(session.new)
+            for obj in added:
+                session.expunge(obj)
             # A read that changed loaded rows is a bug; the query_only connection has refused it above.
         self._late.write(added)
 

@@ -10,11 +10,12 @@ the copy and the spool's delete can write a spooled row twice, never lose it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,11 @@ def _row(obj: Any) -> tuple[Table, dict[str, Any]]:
         column = attr.columns[0]
         value = getattr(obj, attr.key)
         if value is None and column.default is not None and column.default.is_callable:
-            value = column.default.arg(None)  # type: ignore[union-attr]  # e.g. utcnow: the moment of the read
+            value = column.default.arg(None)  # e.g. utcnow: the moment of the read
         if value is None and column.autoincrement is True and column.primary_key:
             continue
         values[column.key] = value
-    return mapper.local_table, values  # type: ignore[return-value]
+    return mapper.local_table, values
 
 
 def _encode(values: dict[str, Any]) -> str:
@@ -52,13 +53,14 @@ def _decode(text: str) -> dict[str, Any]:
 
 
 class LateWrites:
-    """Writes rows through `quick` (a short lock wait), else spools them for `drain` (the normal engine)."""
+    """Writes rows through `quick` (a short lock wait), else spools them for the drainer (the normal engine)."""
 
     def __init__(self, quick: Engine, normal: Engine, spool: Path) -> None:
         self._quick = quick
         self._normal = normal
         self._spool = spool
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the spool connection; never held while waiting for the database
+        self._conn: sqlite3.Connection | None = None
         self._drainer: threading.Thread | None = None
         self._stopped = threading.Event()
         if spool.exists():
@@ -80,21 +82,22 @@ class LateWrites:
             for table, values in rows:
                 conn.execute(table.insert().values(**values))
 
-    def _connect_spool(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._spool, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS late_row (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, data TEXT NOT NULL)")
-        return conn
+    def _spool_conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(self._spool, timeout=30, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS late_row "
+                               "(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, data TEXT NOT NULL)")
+        return self._conn
 
     def _to_spool(self, rows: list[tuple[Table, dict[str, Any]]]) -> None:
         with self._lock:
-            conn = self._connect_spool()
-            try:
-                conn.executemany("INSERT INTO late_row (tbl, data) VALUES (?, ?)",
-                                 [(table.name, _encode(values)) for table, values in rows])
-            finally:
-                conn.close()
-            self._start_drainer()
+            conn = self._spool_conn()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO late_row (tbl, data) VALUES (?, ?)",
+                             [(table.name, _encode(values)) for table, values in rows])
+            conn.execute("COMMIT")
+        self._start_drainer()
 
     def _start_drainer(self) -> None:
         if self._drainer is None or not self._drainer.is_alive():
@@ -102,42 +105,62 @@ class LateWrites:
             self._drainer.start()
 
     def _drain_loop(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                if self.drain() == 0:
-                    return
-            except OperationalError as exc:
-                log.debug("spooled rows wait for the database: %s", exc.orig)
-            self._stopped.wait(0.2)
+        with _DrainLock(self._spool) as mine:
+            if not mine:
+                return  # another process on this database drains the spool
+            while not self._stopped.is_set():
+                try:
+                    if self._drain_batch() == 0:
+                        return
+                except OperationalError as exc:
+                    log.debug("spooled rows wait for the database: %s", exc.orig)
+                self._stopped.wait(0.2)
 
-    def drain(self, insert: Callable[[Engine, list[tuple[Table, dict[str, Any]]]], None] | None = None) -> int:
-        """Moves spooled rows into the database; returns how many are still waiting."""
+    def _drain_batch(self) -> int:
+        """Copies one batch into the database, then deletes it from the spool; returns how many wait."""
         with self._lock:
-            if not self._spool.exists():
-                return 0
-            conn = self._connect_spool()
-            try:
-                conn.execute("BEGIN IMMEDIATE")  # one drainer at a time, across processes too
-                batch = conn.execute("SELECT id, tbl, data FROM late_row ORDER BY id LIMIT 500").fetchall()
-                if batch:
-                    tables = Base.metadata.tables
-                    (insert or self._insert)(self._normal, [(tables[tbl], _decode(data)) for _, tbl, data in batch])
-                    conn.execute("DELETE FROM late_row WHERE id <= ?", (batch[-1][0],))
-                left = int(conn.execute("SELECT count(*) FROM late_row").fetchone()[0])
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                conn.close()
-            return left
+            batch = self._spool_conn().execute("SELECT id, tbl, data FROM late_row ORDER BY id LIMIT 500").fetchall()
+        if batch:
+            tables = Base.metadata.tables
+            self._insert(self._normal, [(tables[tbl], _decode(data)) for _, tbl, data in batch])
+            with self._lock:
+                self._spool_conn().execute("DELETE FROM late_row WHERE id <= ?", (batch[-1][0],))
+        with self._lock:
+            return int(self._spool_conn().execute("SELECT count(*) FROM late_row").fetchone()[0])
 
     def close(self) -> None:
         self._stopped.set()
         if self._drainer is not None:
             self._drainer.join(5)
+        if self._spool.exists():
+            with _DrainLock(self._spool) as mine:
+                try:
+                    while mine and self._drain_batch():
+                        pass
+                except OperationalError as exc:
+                    log.warning("%s still holds audit rows for the database (%s); the next start writes them",
+                                self._spool, exc.orig)
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        self._quick.dispose()
+
+
+class _DrainLock:
+    """One drainer per spool across processes (an flock on a lock file beside it)."""
+
+    def __init__(self, spool: Path) -> None:
+        self._path = Path(f"{spool}.lock")
+        self._file: Any = None
+
+    def __enter__(self) -> bool:
+        self._file = open(self._path, "a")  # noqa: SIM115 - held until __exit__
         try:
-            while self.drain():
-                pass
-        except OperationalError as exc:
-            log.warning("%s still holds audit rows for the database (%s); the next start writes them",
-                        self._spool, exc.orig)
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def __exit__(self, *_exc: object) -> None:
+        self._file.close()  # releases the flock

@@ -99,7 +99,8 @@ def read_frames(sock: socket.socket, max_bytes: int, chunk: int = 65536, settle_
                 break
             if stop == restart:
                 # A new start block inside a frame: the frame before it was cut short.
-                yield current(truncated=True)
+                if size:
+                    yield current(truncated=True)
                 size = 0
                 buffer.clear()
                 position = stop + 1

@@ -41,6 +41,10 @@ class HubSettings(BaseSettings):
     data_dir: Path = Field(Path("./var"), description="Where SQLite files, outboxes and blobs live.")
     http_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int = Field(8080, description="HTTP API and pages.")
+    public_base_url: str | None = Field(
+        None, description="The hub's address as clients reach it (e.g. https://hub.county.example), used in "
+        "Bundle links. Unset: http://HUB_HTTP_HOST:HUB_HTTP_PORT. Never taken from a request's Host header.",
+    )
     mllp_port: int = Field(2575, description="HL7 v2 MLLP listener.")
     broker_port: int = Field(9092, description="Port of the embedded broker.")
     dicom_inbox: Path | None = Field(None, description="Watched DICOM folder. Default: $HUB_DATA_DIR/dicom-inbox.")
@@ -73,7 +77,7 @@ class HubSettings(BaseSettings):
     )
 
     @field_validator(
-        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", mode="before"
+        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", "public_base_url", mode="before"
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -113,6 +117,15 @@ class HubSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def public_base(self) -> str:
+        """Base of absolute links the hub writes (no trailing slash)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.http_port}"
 
     @property
     def inbox(self) -> Path:

@@ -36,6 +36,17 @@ def get_dead_letter(database: Database, dead_letter_id: str) -> DeadLetter | Non
         return session.get(DeadLetter, dead_letter_id)
 
 
+def whole_payload(settings: HubSettings, row: DeadLetter) -> bytes:
+    """The dead letter's input, every byte: from the blob store when it was too large for the topic."""
+    if row.quarantine and row.quarantine.startswith("blob:"):
+        from hub.blobs import FileBlobStore
+
+        return FileBlobStore(settings.data_dir / "blobs").get(row.quarantine)
+    if row.quarantine and Path(row.quarantine).exists():  # written before large inputs went to the blob store
+        return Path(row.quarantine).read_bytes()
+    return row.payload
+
+
 def replay_dead_letters(
     settings: HubSettings,
     database: Database,
@@ -102,7 +113,7 @@ def _remap(
                 report.failed += 1
                 report.lines.append(f"{row.id}: came from {row.origin}, not from {cfg.name}")
                 continue
-            payload = Path(row.quarantine).read_bytes() if row.quarantine and Path(row.quarantine).exists() else row.payload
+            payload = whole_payload(settings, row)
             try:
                 result: PollResult = runtime.connector.reprocess(payload.decode("utf-8", "replace"), row.position or "")
             except NotImplementedError as exc:

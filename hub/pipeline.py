@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from connectors.base import PollResult, Rejected
 from hub import metrics
+from hub.blobs import FileBlobStore
 from hub.config import HubSettings
 from hub.events import Event
 from hub.fhir import FhirValidationError, validate_resource
@@ -86,7 +87,6 @@ class Sink:
         self.codec = codec
         self.settings = settings
         self.relay = relay
-        self.quarantine_dir = settings.data_dir / "quarantine" / connector
 
     def checkpoints(self) -> dict[str, str]:
         return self.outbox.checkpoints()
@@ -164,11 +164,10 @@ class Sink:
         ]
         limit = self.settings.max_event_bytes // 2
         if len(value) > limit:
-            # Nothing is lost: the whole input waits in quarantine, the dead letter points at it.
-            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
-            path = self.quarantine_dir / f"{event_id}.bin"
-            path.write_bytes(value)
-            headers.append((H_QUARANTINE, str(path.resolve()).encode()))
+            # Nothing is lost: the whole input goes to the blob store (synced, hash-checked), the dead
+            # letter on the topic carries its head and the reference.
+            ref = FileBlobStore(self.settings.data_dir / "blobs").put(value, "application/octet-stream")
+            headers.append((H_QUARANTINE, ref.uri.encode()))
             value = value[:4096]
         key = (rejected.patient_key or rejected.position).encode("utf-8", "backslashreplace")
         return OutboxRecord(event_id, DEAD_LETTER.topic(self.settings), key, value, tuple(headers))

@@ -158,7 +158,7 @@ class Hub:
         simulator.seed_population()
         self._thread(simulator.run, "demo-county", self.stop)
         assert self.database is not None
-        tokens = ensure_demo_tokens(self.database, county, self.settings.demo_seed)
+        tokens = ensure_demo_tokens(self.database, county, self.settings.data_dir, self.settings.demo_seed)
         print(_token_banner(self.settings, tokens), flush=True)
         return [mllp, *(ConnectorConfig.load(path) for path in county.connector_configs)]
 

@@ -79,7 +79,7 @@ def collect_status(settings: HubSettings, database: Database, runtime: Runtime |
     since = utcnow() - timedelta(minutes=1)
     applied: dict[str, int] = {}
     if report.database_reachable:
-        with database.sessions() as session:
+        with database.reading() as session:
             applied = dict(
                 session.execute(
                     select(ProcessedEvent.consumer, func.count())

@@ -14,6 +14,7 @@ from pydicom.errors import InvalidDicomError
 
 from connectors.base import PollResult, Rejected
 from connectors.dicom import ecg
+from connectors.dicom.charset import DicomCharsetError, check_charset
 from connectors.dicom.mapping import DicomMappingError, map_dataset
 from hub.blobs import BlobStore
 from hub.events import Event, Source, deterministic_event_id
@@ -30,7 +31,10 @@ def ingest_dicom(data: bytes, name: str, facility: str, blobs: BlobStore, defaul
         return reject("the file is empty")
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
-        ds.decode()  # apply SpecificCharacterSet now, so a bad one is reported here
+        check_charset(ds)  # on the bytes as read: pydicom's own decoding would only warn and garble
+        ds.decode()
+    except DicomCharsetError as exc:
+        return reject(str(exc))
     except InvalidDicomError:
         return reject("not a DICOM file (no DICM preamble or a broken header)")
     except Exception as exc:  # noqa: BLE001 - truncated files raise many kinds of errors

@@ -8,6 +8,7 @@ and every rejected message is kept as a dead letter, so accepted + rejected = re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import socket
@@ -89,14 +90,35 @@ class MllpConnector(Connector):
 
     def _connection(self, sock: socket.socket, sink: Sink, stop: threading.Event) -> None:
         sock.settimeout(self.opts.idle_timeout_s)
+        peer = _peer(sock)
         try:
             for received in read_frames(sock, self.settings.max_event_bytes):
+                if received.truncated:
+                    # No ACK: the sender's next answer belongs to the complete message that follows.
+                    self._dead_letter_fragment(received, sink, peer)
+                    continue
                 answer = self.handle(received, sink)
                 sock.sendall(frame(answer))
+                if received.unframed:
+                    log.warning("MLLP %s: %d bytes without MLLP framing from %s: refused (AR) and connection closed",
+                                self.config.name, received.size, peer)
+                    break
                 if stop.is_set():
                     break
         except (TimeoutError, ConnectionError, OSError) as exc:
             log.debug("MLLP connection closed: %s", exc)
+
+    def _dead_letter_fragment(self, received: Frame, sink: Sink, peer: str) -> None:
+        reason = (f"frame cut short after {received.size} bytes from {peer}: a new start block (0x0B) or the end of "
+                  "the connection came before its end block (0x1C); nothing of it was stored, the sender must resend it")
+        log.warning("MLLP %s: %s", self.config.name, reason)
+        fields: dict[int, str] = {}
+        try:
+            header = read_header(received.data)
+            fields = {n: header.get(n) for n in (3, 4, 9, 10, 12, 18)}
+        except CharsetError:
+            pass
+        self._reject(sink, received.data, fields, "utf-8", "AR", reason, acks.SEGMENT_SEQUENCE, None, "frame")
 
     # One message ----------------------------------------------------------------------------------
 
@@ -106,6 +128,11 @@ class MllpConnector(Connector):
         fields: dict[int, str] = {}
         codec = "utf-8"
         try:
+            if received.unframed:
+                with contextlib.suppress(CharsetError):
+                    fields = {n: read_header(raw).get(n) for n in (3, 4, 9, 10, 12, 18)}
+                raise _Reject("AR", "the message is not MLLP-framed: send each message as <VT> (0x0B) message "
+                                    "<FS><CR> (0x1C 0x0D); this connection is closed", acks.SEGMENT_SEQUENCE, None)
             header = read_header(raw)
             fields = {n: header.get(n) for n in (3, 4, 9, 10, 12, 18)}
             facility, default = self._sender(header)
@@ -120,7 +147,8 @@ class MllpConnector(Connector):
             kind = "AR" if exc.code in ("100", "203") else "AE"
             return self._reject(sink, raw, fields, codec, kind, str(exc), exc.code, exc.location, "parse")
         except _Reject as exc:
-            return self._reject(sink, raw, fields, codec, exc.kind, str(exc), exc.code, exc.location, "parse")
+            stage = "frame" if received.unframed else "parse"
+            return self._reject(sink, raw, fields, codec, exc.kind, str(exc), exc.code, exc.location, stage)
         except MappingError as exc:
             return self._reject(sink, raw, fields, codec, "AE", str(exc), exc.code, exc.location, "map")
         report = sink.accept(result)
@@ -200,6 +228,14 @@ class MllpConnector(Connector):
         header = read_header(raw)
         facility, _ = self._sender(header)
         return self._map(payload, header, facility)
+
+
+def _peer(sock: socket.socket) -> str:
+    try:
+        host, port = sock.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "?"
 
 
 class _Reject(Exception):

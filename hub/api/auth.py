@@ -90,7 +90,7 @@ class Authenticator:
             cached = self._cache.get(digest)
             if cached and now - cached[0] < self._cache_s:
                 return cached[1]
-        with self._database.sessions() as session:
+        with self._database.reading() as session:
             row = session.get(ApiToken, digest)
             found = Principal(row.name, row.role, row.facility_id) if row and row.revoked_at is None else None
         with self._lock:

@@ -29,6 +29,7 @@ from consumers.record_store.queries import Search, search
 from hub.api.auth import Principal, check_facility, require
 from hub.api.bodies import json_body
 from hub.api.errors import FhirError, fhir_response, outcome
+from hub.api.facilities import check_known_facility
 from hub.events import Event, Source, deterministic_event_id
 from hub.fhir import FhirValidationError, validate_resource
 from hub.pipeline import Sink
@@ -55,7 +56,7 @@ def _facility(request: Request, principal: Principal) -> str:
     facility = request.headers.get("x-hub-facility")
     if not facility:
         raise FhirError(400, "required", "an admin must name the member facility in the X-Hub-Facility header")
-    return facility
+    return check_known_facility(request, facility)
 
 
 def _limit(request: Request) -> int:
@@ -99,7 +100,7 @@ def _existing(request: Request, rtype: str, condition: str, facility: str) -> st
     if name != "identifier" or not value:
         raise FhirError(400, "invalid", "If-None-Exist supports identifier=system|value only", ["If-None-Exist"])
     system, _, code = value.rpartition("|")
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         rows, total = search(session, Search(rtype, identifier=(system or None, code), facility_id=facility), 0, 2)
     if total > 1:
         raise FhirError(412, "duplicate", f"If-None-Exist matches {total} resources", ["If-None-Exist"])

@@ -35,7 +35,7 @@ any_reader = require(*RECORD_READERS, "connector")
 
 
 def _session(request: Request) -> Any:
-    return request.app.state.database.sessions()
+    return request.app.state.database.reading()
 
 
 def _check_type(resource_type: str) -> None:
@@ -66,7 +66,7 @@ def _count_offset(params: dict[str, str]) -> tuple[int, int]:
 
 def _bundle(request: Request, rows: list[StoredResource], total: int, offset: int, count: int,
             principal: Principal) -> dict[str, Any]:
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_base  # never the request's Host header
     params = dict(request.query_params)
 
     def page(new_offset: int) -> str:
@@ -109,7 +109,7 @@ def patient_everything(patient_id: str, request: Request, principal: Principal =
     if principal.role == "connector":
         raise FhirError(403, "forbidden", "connector tokens may not read the community record")
     count, offset = _count_offset(dict(request.query_params))
-    with _session(request) as session, session.begin():
+    with _session(request) as session:
         result = queries.everything(session, patient_id, offset, count or DEFAULT_COUNT)
         if result is None:
             raise FhirError(404, "not-found", f"Patient/{patient_id} is not known", ["Patient.id"])
@@ -122,7 +122,7 @@ def patient_everything(patient_id: str, request: Request, principal: Principal =
 @router.get("/{resource_type}/{resource_id}", summary="Read a resource")
 def read(resource_type: str, resource_id: str, request: Request, principal: Principal = Depends(any_reader)) -> JSONResponse:
     _check_type(resource_type)
-    with _session(request) as session, session.begin():
+    with _session(request) as session:
         row = queries.get(session, resource_type, resource_id)
         if row is None:
             raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known", [f"{resource_type}.id"])
@@ -145,7 +145,7 @@ def search(resource_type: str, request: Request, principal: Principal = Depends(
         raise FhirError(400, "not-supported", f"unknown search parameter {unknown[0]!r}; supported: "
                         f"{', '.join(sorted(SEARCH_PARAMS))}", [unknown[0]])
     count, offset = _count_offset(params)
-    with _session(request) as session, session.begin():
+    with _session(request) as session:
         spec_args: dict[str, Any] = {"resource_type": resource_type}
         patient = params.get("patient") or params.get("subject")
         if patient:

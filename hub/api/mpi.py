@@ -124,7 +124,7 @@ def rematch(request: Request, principal: Principal = Depends(require("admin"))) 
 def reviews(request: Request, status: str = Query("requested", pattern="^(requested|completed|rejected|cancelled)$"),
             limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
             principal: Principal = Depends(reviewer)) -> JSONResponse:
-    with request.app.state.database.sessions() as session, session.begin():
+    with request.app.state.database.reading() as session:
         total = session.scalar(select(func.count()).select_from(MatchReview).where(MatchReview.status == status)) or 0
         rows = session.scalars(
             select(MatchReview).where(MatchReview.status == status)
@@ -155,7 +155,7 @@ def _review(session: Session, review: MatchReview, principal: Principal) -> dict
 
 @router.get("/api/mpi/history", summary="Every link change of a member record or community patient")
 def history(request: Request, patient: str = Query(min_length=1), principal: Principal = Depends(reviewer)) -> JSONResponse:
-    with request.app.state.database.sessions() as session, session.begin():
+    with request.app.state.database.reading() as session:
         rows = session.scalars(
             select(LinkHistory).where(or_(
                 LinkHistory.source_patient_id == patient, LinkHistory.patient_key == patient,
@@ -175,7 +175,7 @@ def history(request: Request, patient: str = Query(min_length=1), principal: Pri
 @router.get("/api/mpi/status", summary="Rules in force, open reviews and links waiting for re-matching")
 def status(request: Request, principal: Principal = Depends(matcher)) -> JSONResponse:
     rules = _rules(request)
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         open_reviews = session.scalar(
             select(func.count()).select_from(MatchReview).where(MatchReview.status == "requested")) or 0
         stale = stale_links(session, rules.version)
@@ -195,12 +195,12 @@ async def match(request: Request, principal: Principal = Depends(matcher)) -> JS
     except FhirValidationError as exc:
         first = exc.issues[0]
         raise FhirError(400, "invalid", f"{first.path}: {first.message}", [first.path]) from None
-    with request.app.state.database.sessions() as session, session.begin():
+    with request.app.state.database.reading() as session:
         found = lookup.match(session, _rules(request), patient)
         if only_certain:
             found = [m for m in found if m.grade == "certain"]
         found = found[:count]
-        base = str(request.base_url).rstrip("/")
+        base = request.app.state.settings.public_base  # never the request's Host header
         entries = []
         for m in found:
             row = session.get(StoredResource, ("Patient", m.community_id))

@@ -68,7 +68,7 @@ def _letter(row: DeadLetter, with_payload: bool) -> dict[str, Any]:
 @router.get("/api/dead-letters", summary="Dead letters, newest first")
 def dead_letters(request: Request, limit: int = 50, origin: str | None = None,
                  _principal: Principal = Depends(admin)) -> list[dict[str, Any]]:
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         query = select(DeadLetter).order_by(DeadLetter.created_at.desc()).limit(min(max(limit, 1), 500))
         if origin:
             query = query.where(DeadLetter.origin == origin)
@@ -77,11 +77,27 @@ def dead_letters(request: Request, limit: int = 50, origin: str | None = None,
 
 @router.get("/api/dead-letters/{dead_letter_id}", summary="One dead letter with its payload")
 def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = Depends(admin)) -> dict[str, Any]:
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         row = session.get(DeadLetter, dead_letter_id)
         if row is None:
             raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")
         return _letter(row, True)
+
+
+@router.get("/api/dead-letters/{dead_letter_id}/payload", summary="A dead letter's whole input, as received")
+def dead_letter_payload(dead_letter_id: str, request: Request, _principal: Principal = Depends(admin)) -> Response:
+    from hub.blobs import BlobError
+    from hub.dead_letters import whole_payload
+
+    with request.app.state.database.reading() as session:
+        row = session.get(DeadLetter, dead_letter_id)
+    if row is None:
+        raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")
+    try:
+        data = whole_payload(request.app.state.settings, row)
+    except BlobError as exc:
+        raise FhirError(500, "exception", str(exc)) from None
+    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "private"})
 
 
 @router.get("/api/blobs/{sha256}", summary="A stored binary (DICOM file, ECG waveform JSON), hash-checked")

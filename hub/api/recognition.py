@@ -60,7 +60,7 @@ def recognised(
         raise FhirError(400, "invalid", f"facility: {requesting!r} is not a facility id", ["facility"])
     moment = _moment(at)
     rules: RecognitionRules = request.app.state.recognition_rules
-    with request.app.state.database.sessions() as session, session.begin():
+    with request.app.state.database.reading() as session:
         community = community_id_for(session, patient_id)
         if community is None:
             raise FhirError(404, "not-found", f"Patient/{patient_id} is not known", ["patient_id"])

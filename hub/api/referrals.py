@@ -77,7 +77,7 @@ def referrals(
         raise FhirError(400, "invalid", f"offset must not be negative, not {offset}", ["offset"])
     spec = ReferralFilter(state, facility or None, direction)
     now = utcnow()
-    with request.app.state.database.transaction() as session:
+    with request.app.state.database.reading() as session:
         rows, total = list_referrals(session, spec, limit, offset)
         audit(session, principal, "search", "Referral")
         return {"total": total, "limit": limit, "offset": offset, "items": [_item(r, now) for r in rows]}
@@ -107,7 +107,7 @@ def summary(
     start, end = month_start(*first), month_start(last[0], last[1] + 1)
     if start >= end:
         raise FhirError(400, "invalid", "from must not be after to", ["from"])
-    with request.app.state.database.sessions() as session:
+    with request.app.state.database.reading() as session:
         rows = monthly_summary(session, start, end)
     return {
         "from": start.astimezone(CHINA).strftime("%Y-%m"),

@@ -14,7 +14,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.db.late_writes import LateWrites
+
 log = logging.getLogger(__name__)
+# How long a read's audit rows wait for the SQLite write lock before they go to the spool.
+LATE_WRITE_WAIT_MS = 10
 
 
 class RetriableDatabaseError(RuntimeError):
@@ -36,6 +40,16 @@ class Database:
         self.url = url
         self.engine = _make_engine(url, echo, **engine_options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: reads get their own engine (deferred BEGIN, query_only), so they never queue for
+        # the write lock; rows a read adds (audit) are written after it by LateWrites.
+        self._read_engine: Engine | None = None
+        self._late: LateWrites | None = None
+        file = make_url(url).database if self.is_sqlite else None
+        if file and file != ":memory:" and not file.startswith("file:"):
+            self._read_engine = _make_engine(url, echo, read_only=True, **engine_options)
+            quick = _make_engine(url, echo, busy_ms=LATE_WRITE_WAIT_MS, pool_size=2, max_overflow=2)
+            self._late = LateWrites(quick, self.engine, Path(f"{file}.late-rows"))
+        self._reads = sessionmaker(self._read_engine or self.engine, expire_on_commit=False, autoflush=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -46,6 +60,23 @@ class Database:
         """One unit of work: committed when the block ends, rolled back on any exception."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read. On SQLite it never takes the write lock: a deferred, query-only transaction; rows
+        added to the session (audit rows) are written when it ends, on disk before the caller answers.
+        On PostgreSQL readers never wait for writers, so this is an ordinary transaction."""
+        if self._late is None:
+            with self.transaction() as session:
+                yield session
+            return
+        with self._reads() as session, session.begin():
+            yield session
+            added = list(session.new)
+            for obj in added:
+                session.expunge(obj)
+            # A read that changed loaded rows is a bug; the query_only connection has refused it above.
+        self._late.write(added)
 
     def reachable(self) -> bool:
         try:
@@ -61,15 +92,20 @@ class Database:
         upgrade(self.engine)
 
     def dispose(self) -> None:
+        if self._late is not None:
+            self._late.close()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
         self.engine.dispose()
 
 
-def _make_engine(url: str, echo: bool, **options: Any) -> Engine:
+def _make_engine(url: str, echo: bool, read_only: bool = False, busy_ms: int = 30000, **options: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}, **options)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False},
+                               **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -79,13 +115,16 @@ def _make_engine(url: str, echo: bool, **options: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: concurrent writers wait instead of deadlocking.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers: IMMEDIATE takes the write lock up front, so concurrent writers wait instead of
+            # deadlocking. Readers: a deferred BEGIN reads a WAL snapshot and never takes that lock.
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, **options)

@@ -46,3 +46,20 @@ def test_stow_rs_stores_instances_and_reports_failures(community: Community, tmp
                                                                      "Content-Type": "application/json"})
     assert wrong.status_code == 415
     assert client.post("/dicomweb/studies", content=b"", headers=auth(community.tokens["reader"])).status_code == 403
+
+
+def test_stow_rs_refuses_a_wrong_or_unknown_character_set(community: Community, tmp_path: Path) -> None:
+    from tests.connectors.dicom_samples import WRONG_CHARSETS
+
+    settings = community.client.app.state.settings
+    outbox = Outbox(tmp_path / "dicom.db", "dicom")
+    sink = Sink("dicom", "cty01", outbox, EventCodec(FileSchemaRegistry()), settings, facilities=ANY_FACILITY)
+    client = TestClient(create_app(settings, community.db, community.runtime, {"dicom": sink}))
+    headers = {**auth(community.tokens["connector_th01"]), "Content-Type": "application/dicom"}
+    for case, make, reason in WRONG_CHARSETS:
+        response = client.post("/dicomweb/studies", content=make(), headers=headers)
+        assert response.status_code == 409, (case, response.text)
+        [failed] = response.json()["00081198"]["Value"]
+        assert reason in failed["00081196"]["Value"][0], case
+    records = outbox.pending(100)
+    assert len(records) == len(WRONG_CHARSETS) and all(r.record.topic == DEAD_LETTER.name for r in records)

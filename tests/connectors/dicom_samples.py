@@ -83,3 +83,25 @@ def _bytes(ds: FileDataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def declaring(data: bytes, charset: str) -> bytes:
+    """The same file with another Specific Character Set (0008,0005) declared, its bytes unchanged:
+    how a misconfigured modality writes GB18030 names under a UTF-8 declaration."""
+    marker = b"\x08\x00\x05\x00CS"
+    start = data.index(marker)
+    length = int.from_bytes(data[start + 6:start + 8], "little")
+    value = charset.encode("ascii")
+    value += b" " * (len(value) % 2)
+    return data[:start + 6] + len(value).to_bytes(2, "little") + value + data[start + 8 + length:]
+
+
+# Files whose declared character set is unknown, or wrong for their bytes, with the reason's words.
+WRONG_CHARSETS = [
+    ("unknown", lambda: declaring(ct_file(name="欧阳^娜娜", charset="GB18030"), "GB99999"), "not one DICOM defines"),
+    ("gb18030-as-utf8", lambda: declaring(ct_file(name="欧阳^娜娜", charset="GB18030"), "ISO_IR 192"),
+     "not valid in the declared character set"),
+    ("utf8-as-latin1", lambda: declaring(ct_file(name="欧阳^娜娜", charset="ISO_IR 192"), "ISO_IR 100"),
+     "bytes are UTF-8"),
+    ("undeclared", lambda: declaring(ct_file(name="欧阳^娜娜", charset="GB18030"), ""), "declares no character set"),
+]

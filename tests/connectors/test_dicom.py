@@ -20,7 +20,7 @@ from hub.pipeline import H_REASON, Sink
 from hub.schema_registry import FileSchemaRegistry
 from hub.serialization import EventCodec
 from hub.topics import DEAD_LETTER
-from tests.connectors.dicom_samples import ct_file, ecg_file
+from tests.connectors.dicom_samples import WRONG_CHARSETS, ct_file, ecg_file
 from tests.waiting import wait_for
 
 CODEC = EventCodec(FileSchemaRegistry())
@@ -141,3 +141,16 @@ def test_blob_corruption_is_detected(tmp_path: Path) -> None:
         store.get(ref)
     with pytest.raises(BlobError, match="not a blob reference"):
         store.get("blob:sha256/xyz")
+
+
+@pytest.mark.parametrize("case, make, reason", WRONG_CHARSETS, ids=[c[0] for c in WRONG_CHARSETS])
+def test_a_wrong_or_unknown_character_set_is_quarantined(inbox: Inbox, case: str, make, reason: str) -> None:
+    name = f"{case}.dcm"
+    data = make()
+    inbox.drop(name, data)
+    quarantined = inbox.settings.data_dir / "quarantine" / "dicom" / name
+    inbox.wait(lambda: quarantined.with_name(name + ".reason.txt").exists())
+    assert reason in quarantined.with_name(name + ".reason.txt").read_text(encoding="utf-8")
+    assert "(0008,0005)" in quarantined.with_name(name + ".reason.txt").read_text(encoding="utf-8")
+    assert quarantined.read_bytes() == data
+    assert inbox.events() == []

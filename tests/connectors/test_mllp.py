@@ -237,3 +237,47 @@ def test_accepted_plus_rejected_equals_sent(listener: Listener) -> None:
     assert accepted + rejected == len(sent)
     messages_in_outbox = {e.source.position for e in listener.events()}
     assert len(messages_in_outbox) == accepted and len(listener.dead_letters()) == rejected
+
+
+def _reason(record: object) -> str:
+    return dict(record.record.headers)[H_REASON].decode()  # type: ignore[attr-defined]
+
+
+def test_raw_hl7_without_framing_is_refused_and_dead_lettered(listener: Listener) -> None:
+    listener.sock.sendall(a01("RAW1").replace("\n", "\r").encode() + b"\r")
+    answer = b""
+    while not answer.endswith(END + b"\r"):
+        chunk = listener.sock.recv(65536)
+        assert chunk, "the listener closed the connection without an answer"
+        answer += chunk
+    ack = answer[1:-2].decode().strip("\r").split("\r")
+    assert msa(ack)[1] == "AR" and msa(ack)[2] == "RAW1" and "not MLLP-framed" in msa(ack)[3]
+    assert listener.sock.recv(10) == b""  # then closed: the stream is not MLLP
+    [dead] = listener.dead_letters()
+    assert "not MLLP-framed" in _reason(dead) and b"MSH|" in dead.record.value
+    assert listener.events() == []
+
+
+def test_a_truncated_frame_does_not_swallow_the_next_one(listener: Listener) -> None:
+    cut = a01("CUT1").replace("\n", "\r").encode()[:60]
+    listener.sock.sendall(START + cut)  # a sender that died mid-message, then starts again
+    ack = listener.send(a01("WHOLE1"))
+    assert msa(ack)[1] == "AA" and msa(ack)[2] == "WHOLE1"
+    assert len(listener.events()) == 2  # the complete message: Patient and Encounter
+    [dead] = listener.dead_letters()
+    assert "cut short after 60 bytes" in _reason(dead) and dead.record.value == cut
+
+
+def test_a_10_mb_message_is_refused_and_kept_whole(listener: Listener) -> None:
+    from hub.blobs import FileBlobStore
+    from hub.pipeline import H_QUARANTINE
+
+    huge = a01("HUGE", PID.replace("李家村8号", "x" * 10_000_000)).replace("\n", "\r").encode()
+    ack = listener.send(huge)
+    assert msa(ack)[1] == "AR" and "over the" in msa(ack)[3]
+    [dead] = listener.dead_letters()
+    ref = dict(dead.record.headers)[H_QUARANTINE].decode()
+    assert ref.startswith("blob:sha256/")
+    kept = FileBlobStore(listener.settings.data_dir / "blobs").get(ref)
+    assert kept == huge  # every byte, not the first 4 KB
+    assert msa(listener.send(a01("after-huge")))[1] == "AA"

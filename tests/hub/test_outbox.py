@@ -11,10 +11,11 @@ import pytest
 
 from connectors.base import PollResult, Rejected
 from hub import kafka_io
+from hub.blobs import FileBlobStore
 from hub.broker import EmbeddedBroker
 from hub.config import HubSettings
 from hub.outbox import Outbox, OutboxRecord, OutboxRelay
-from hub.pipeline import H_REASON, Sink
+from hub.pipeline import H_QUARANTINE, H_REASON, Sink
 from hub.schema_registry import FileSchemaRegistry
 from hub.serialization import EventCodec
 from hub.topics import DEAD_LETTER, spec_for
@@ -76,9 +77,9 @@ def test_invalid_fhir_and_oversize_go_to_dead_letters(settings: HubSettings) -> 
     pending = sink.outbox.pending(10)
     dead = [r for r in pending if r.record.topic == DEAD_LETTER.topic(settings)]
     assert len(dead) == 3
-    # The oversized input is kept whole in quarantine; the dead letter points at it.
-    quarantined = list((settings.data_dir / "quarantine").rglob("*.bin"))
-    assert len(quarantined) == 1 and quarantined[0].stat().st_size > 1_000_000
+    # The oversized input is kept whole in the blob store; the dead letter points at it.
+    refs = [dict(r.record.headers)[H_QUARANTINE].decode() for r in dead if H_QUARANTINE in dict(r.record.headers)]
+    assert len(refs) == 1 and len(FileBlobStore(settings.data_dir / "blobs").get(refs[0])) > 1_000_000
     assert all(dict(r.record.headers).get(H_REASON) for r in dead)
 
 

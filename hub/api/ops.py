@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from hub.api.auth import Principal, require
 from hub.api.errors import FhirError
+from hub.api.hooks import declare_patients, patients_in
 from hub.db.models import DeadLetter
 from hub.status import collect_status
 
@@ -84,6 +86,23 @@ def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = D
         return _letter(row, True)
 
 
+def _blob_patients(request: Request, sha256: str) -> set[str]:
+    """The patients of the studies that reference a blob: whose data a DICOM file or waveform is."""
+    from consumers.record_store.models import StoredResource
+
+    if not all(c in "0123456789abcdef" for c in sha256.lower()):
+        return set()
+    with request.app.state.database.sessions() as session:
+        contents = session.scalars(select(StoredResource.content).where(
+            StoredResource.resource_type == "ImagingStudy",
+            StoredResource.content.contains(f"blob:sha256/{sha256.lower()}"),
+        ))
+        ids: set[str] = set()
+        for content in contents:
+            patients_in(json.loads(content).get("subject"), ids, set())
+        return ids
+
+
 @router.get("/api/blobs/{sha256}", summary="A stored binary (DICOM file, ECG waveform JSON), hash-checked")
 def blob(sha256: str, request: Request, _principal: Principal = Depends(require("reader", "clinician"))) -> Response:
     from hub.blobs import BlobError, FileBlobStore
@@ -94,5 +113,6 @@ def blob(sha256: str, request: Request, _principal: Principal = Depends(require(
     except BlobError as exc:
         status = 404 if "not in the store" in str(exc) or "not a blob" in str(exc) else 500
         raise FhirError(status, "not-found" if status == 404 else "exception", str(exc)) from None
+    declare_patients(request, _blob_patients(request, sha256))
     media = "application/json" if data[:1] == b"{" else "application/dicom"
     return Response(data, media_type=media, headers={"Digest": f"sha-256={sha256}", "Cache-Control": "private"})

@@ -229,7 +229,7 @@ def _expired(entry: _Entry) -> bool:
 
 
 _REFUSED = {
-    "unknown": "the bearer token is not valid",
+    "unknown": "the bearer token is not valid or was revoked",
     "revoked": "the bearer token was revoked; ask an administrator for a new one (hub token create)",
     "expired": "the bearer token has expired; ask an administrator for a new one (hub token create)",
 }

@@ -64,9 +64,12 @@ def patients_in(value: Any, ids: set[str], keys: set[str]) -> None:
         return
     if not isinstance(value, dict):
         return
-    if value.get("resourceType") == "Patient" and isinstance(value.get("id"), str):
+    is_patient = value.get("resourceType") == "Patient"
+    if is_patient and isinstance(value.get("id"), str):
         ids.add(value["id"])
     for name, item in value.items():
+        if is_patient and name == "link":
+            continue  # the person's other records: named, not returned
         if name == "reference" and isinstance(item, str):
             found = _REFERENCE.search(item)
             if found:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import defaultdict, deque
@@ -76,7 +77,7 @@ def login(credentials: Credentials, request: Request) -> JSONResponse:
     _failures.clear(credentials.username)
     response = JSONResponse(body)
     secure = request.url.scheme == "https"
-    max_age = int(settings.session_max_hours * 3600)
+    max_age = math.ceil(settings.session_max_hours * 3600)
     response.set_cookie(SESSION_COOKIE, started.session_id, max_age=max_age, path="/", httponly=True,
                         samesite="strict", secure=secure)
     # Readable by the pages' script, which sends it back in X-CSRF-Token; another site can neither

@@ -16,7 +16,7 @@ _SEP = r"[ \-]?"
 _RESIDENT_ID = re.compile(
     r"(?<!\d)(?<!\d\.)(?:"
     r"\d{17}[\dXx]"  # the 18-character ID (GB 11643), whatever its region and date
-    rf"|\d{{6}}[ \-]\d{{8}}[ \-]\d{{3}}[\dXx]"  # the same, written 6-8-4
+    r"|\d{6}[ \-]\d{8}[ \-]\d{3}[\dXx]"  # the same, written 6-8-4
     r"|[1-8]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}"  # the old 15-digit ID (YYMMDD)
     r")(?![\dXx])"
 )

@@ -144,9 +144,9 @@ class Hub:
         self._start_http()
 
     def _start_demo(self) -> list[ConnectorConfig]:
+        from hub.demo.accounts import ensure_demo_accounts
         from hub.demo.county import build_county
         from hub.demo.generator import CountySimulator
-        from hub.demo.accounts import ensure_demo_accounts
         from hub.demo.tokens import ensure_demo_tokens
 
         county = build_county(self.settings.data_dir, seed=self.settings.demo_seed)

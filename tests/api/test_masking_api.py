@@ -27,7 +27,7 @@ def leaky(community: Community) -> Community:
     resource = event.resource
     resource["identifier"].append({"system": "urn:hub:facility:th05:id-card", "value": RESIDENT})
     resource["identifier"].append({"system": "urn:oid:2.16.156.10011.1.3.old", "value": OLD_ID})
-    resource["telecom"] = [{"system": "other", "value": f"+86 139-1234-5678"},
+    resource["telecom"] = [{"system": "other", "value": "+86 139-1234-5678"},
                            {"system": "phone", "value": LANDLINE}]
     resource["address"] = [{"text": f"浙江省杭州市 联系 139 1234 5678 身份证 {RESIDENT}"}]
     resource["text"] = {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">陈美玲 {RESIDENT}'

@@ -10,8 +10,19 @@ from fastapi.staticfiles import StaticFiles
 
 from consumers.record_store.matching.rules import load_rules
 from hub import __version__, metrics
-from hub.api import audit_events, dicomweb, errors, fhir_ingest, fhir_read, login, mpi, ops, pages
-from hub.api import recognition, referrals
+from hub.api import (
+    audit_events,
+    dicomweb,
+    errors,
+    fhir_ingest,
+    fhir_read,
+    login,
+    mpi,
+    ops,
+    pages,
+    recognition,
+    referrals,
+)
 from hub.api.auth import Authenticator
 from hub.api.hooks import PatientDataHook
 from hub.config import HubSettings

@@ -126,6 +126,17 @@ def _filtered(session: Session, request: Request) -> Select[Any]:
     return query
 
 
+@router.get("/AuditEvent/{audit_id}", summary="One audit row as an AuditEvent (admins)")
+def audit_event_read(audit_id: str, request: Request, _principal: Principal = Depends(admin)) -> JSONResponse:
+    with request.app.state.database.sessions() as session:
+        row = session.get(AuditLog, int(audit_id)) if audit_id.isdigit() else None
+        if row is None:
+            raise FhirError(404, "not-found", f"AuditEvent/{audit_id} is not known", ["AuditEvent.id"])
+        patients = list(session.scalars(select(AuditPatient.patient_id).where(AuditPatient.audit_id == row.id)
+                                        .order_by(AuditPatient.patient_id)))
+        return fhir_response(audit_event(row, patients))
+
+
 @router.get("/AuditEvent", summary="The audit log as AuditEvent resources (admins)")
 def audit_events(request: Request, _principal: Principal = Depends(admin)) -> JSONResponse:
     unknown = sorted(set(request.query_params) - PARAMS)

@@ -178,10 +178,6 @@ class Authenticator:
 
     # Tokens -----------------------------------------------------------------------------------------
 
-    def principal(self, token: str) -> Principal | None:
-        found = self.check_token(token)
-        return found if isinstance(found, Principal) else None
-
     def check_token(self, token: str) -> Principal | str:
         """The token's Principal, or why it is refused: unknown, revoked or expired."""
         if self._admin and hmac.compare_digest(token.encode(), self._admin.encode()):

@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -91,17 +92,17 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
 
 
 def _access(scope: Scope, principal: Principal, status: int) -> Access:
+    """The request as the audit log keeps it: the resource type and id, and the patient it named
+    (in the path, or as `patient`/`subject`)."""
     route = scope.get("route")
     params: dict[str, Any] = dict(scope.get("path_params") or {})
-    resource_type = str(params.pop("resource_type", "") or getattr(route, "path", scope["path"]))
     named = params.pop("patient_id", None)
-    resource_id = next((str(v) for v in params.values()), None)
+    resource_type = str(params.pop("resource_type", "") or ("Patient" if named else scope["path"]))
+    resource_id = next((str(v) for v in params.values()), named)
     query = scope.get("query_string", b"").decode("latin-1")
     if named is None and resource_type == "Patient":
         named = resource_id
     if named is None:
-        from urllib.parse import parse_qs
-
         asked = parse_qs(query)
         found = (asked.get("patient") or asked.get("subject") or [None])[0]
         named = found.removeprefix("Patient/") if found else None

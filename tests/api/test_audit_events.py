@@ -34,6 +34,9 @@ def test_audit_events_are_valid_and_say_who_what_when_where(community: Community
     assert read["agent"][0]["extension"] == [{"url": "urn:hub:facility", "valueString": "cty01"}]
     patients = [e["what"]["reference"] for e in read["entity"] if "what" in e]
     assert patients == ["Patient/th01-pat-1"]
+    one = community.client.get(f"/fhir/AuditEvent/{read['id']}", headers=auth(community.tokens["admin"]))
+    assert one.json() == read
+    assert community.client.get("/fhir/AuditEvent/nope", headers=auth(community.tokens["admin"])).status_code == 404
     query = next(e for e in search["entity"] if "query" in e)
     assert base64.b64decode(query["query"]).decode() == "code=http://loinc.org|2345-7"
     assert query["description"] == "GET /fhir/Observation"

@@ -186,6 +186,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/fhir"): _post("/fhir", BATCH, "connector_th01", {"th01-pat-1"}),
     ("POST", "/dicomweb/studies"): _stow,
     ("GET", "/fhir/AuditEvent"): _get("/fhir/AuditEvent", "admin", {"th01-pat-1"}, patient="th01-pat-1"),
+    ("GET", "/fhir/AuditEvent/{audit_id}"): _get("/fhir/AuditEvent/1", "admin", set()),
     ("GET", "/fhir/Patient/{patient_id}/$everything"): lambda w: (
         w.client.get(f"/fhir/Patient/{w.community.golden}/$everything", headers=w.h("reader")), PERSON),
     ("GET", "/fhir/{resource_type}/{resource_id}"): _get("/fhir/Observation/th01-obs-1", "pharmacist", {"th01-pat-1"}),

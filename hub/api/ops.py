@@ -83,7 +83,19 @@ def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = D
         row = session.get(DeadLetter, dead_letter_id)
         if row is None:
             raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")
+        declare_patients(request, _payload_patients(row.payload))
         return _letter(row, True)
+
+
+def _payload_patients(payload: bytes) -> set[str]:
+    """The patients a dead letter's payload names, when it is FHIR JSON (other input is audited
+    without them)."""
+    ids: set[str] = set()
+    try:
+        patients_in(json.loads(payload), ids, set())
+    except ValueError:
+        pass
+    return ids
 
 
 def _blob_patients(request: Request, sha256: str) -> set[str]:

@@ -86,7 +86,8 @@ def world(community: Community, tmp_path: Path) -> World:
                                 explanation=review.explanation, status="requested",
                                 rules_version=review.rules_version))
         accounts.create_user(session, "nurse-wu", "correct horse battery", "clinician", "cty01")
-        session.add(DeadLetter(id="dl-1", origin="th01-his", stage="map", reason="bad row", payload=b"{}",
+        payload = b'{"resourceType": "Encounter", "subject": {"reference": "Patient/th01-pat-1"}}'
+        session.add(DeadLetter(id="dl-1", origin="th01-his", stage="map", reason="bad row", payload=payload,
                                facility_id="th01"))
     load_referrals(community)
     listed = client.get("/api/mpi/reviews", headers=auth(community.tokens["clinician"])).json()["items"]
@@ -163,7 +164,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/logout"): _post("/api/logout", {}, "reader", NOT_AUDITED),
     ("GET", "/api/status"): _get("/api/status", "admin", set()),
     ("GET", "/api/dead-letters"): _get("/api/dead-letters", "admin", set()),
-    ("GET", "/api/dead-letters/{dead_letter_id}"): _get("/api/dead-letters/dl-1", "admin", set()),
+    ("GET", "/api/dead-letters/{dead_letter_id}"): _get("/api/dead-letters/dl-1", "admin", {"th01-pat-1"}),
     ("GET", "/api/blobs/{sha256}"): lambda w: (w.client.get(f"/api/blobs/{w.blob}", headers=w.h("reader")),
                                                {"th01-pat-1"}),
     ("GET", "/api/mpi/reviews"): _get("/api/mpi/reviews", "clinician", {"vc03-pat-7", GOLDEN}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict
 from typing import Any
@@ -91,10 +92,8 @@ def _payload_patients(payload: bytes) -> set[str]:
     """The patients a dead letter's payload names, when it is FHIR JSON (other input is audited
     without them)."""
     ids: set[str] = set()
-    try:
+    with contextlib.suppress(ValueError):
         patients_in(json.loads(payload), ids, set())
-    except ValueError:
-        pass
     return ids
 
 

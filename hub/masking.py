@@ -40,9 +40,16 @@ def mask_middle(value: str, keep_start: int, keep_end: int) -> str:
 
 
 def _mask_numbers(text: str) -> str:
-    text = _RESIDENT_ID.sub(lambda m: mask_middle(m.group(0), 4, 4), text)
-    text = _MOBILE.sub(lambda m: mask_middle(m.group(0), 3, 4), text)
-    return _LANDLINE.sub(lambda m: mask_middle(m.group(0), 3, 4), text)
+    # Again until nothing changes: a match that ran into a neighbouring number ("010100 0571-2000000")
+    # leaves that number's rest next to the end it kept, and the next pass masks it.
+    for _ in range(4):
+        masked = _RESIDENT_ID.sub(lambda m: mask_middle(m.group(0), 4, 4), text)
+        masked = _MOBILE.sub(lambda m: mask_middle(m.group(0), 3, 4), masked)
+        masked = _LANDLINE.sub(lambda m: mask_middle(m.group(0), 3, 4), masked)
+        if masked == text:
+            break
+        text = masked
+    return text
 
 
 def mask_text(text: str) -> str:

@@ -18,6 +18,7 @@ from hub.masking import MaskingFilter, install_log_masking, mask_text
         ("call 13812345678 or +86 138-1234-5678", "call 138****5678 or +86**********5678"),
         ("old ID 330122920610532, landline (0571)8765-4321", "old ID 3301*******0532, landline (05********4321"),
         ("ID110101199003074573。", "ID1101**********4573。"),  # letters and CJK punctuation around it
+        ("010100 0571-2000000", "010****057*****0000"),  # a number running into the next one
         ("UID 2.25.110101199003074573, v1.20.1", "UID 2.25.110101199003074573, v1.20.1"),  # a UID component
         ("blob:sha256/" + "1" * 64, "blob:sha256/" + "1" * 64),  # hashes are not numbers of people
         ("order 20261123083000123 and MRN 000123", "order 20261123083000123 and MRN 000123"),  # not IDs

@@ -20,10 +20,14 @@ connector_app = typer.Typer(help="Run or dry-run one connector.", no_args_is_hel
 consumer_app = typer.Typer(help="Run one consumer.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and re-ingest dead letters.", no_args_is_help=True)
 mpi_app = typer.Typer(help="The master patient index: evaluate the matcher, re-match links.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for programs: create, list, revoke, rotate.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts of people who log in to the pages.", no_args_is_help=True)
 app.add_typer(connector_app, name="connector")
 app.add_typer(consumer_app, name="consumer")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(mpi_app, name="mpi")
+app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 
 
 class CliError(Exception):
@@ -353,6 +357,138 @@ def mpi_rematch() -> None:
     rules = load_rules(settings.match_rules)
     done = rematch_all(database, rules)
     typer.echo(f"re-matched {done} links under rules {rules.version}")
+
+
+# hub token / hub user -----------------------------------------------------------------------------
+
+Role = Annotated[str, typer.Option(help="connector, clinician, reader, pharmacist or admin.")]
+Facility = Annotated[str | None, typer.Option(help="The member it acts for (required for connectors).")]
+Expiry = Annotated[str | None, typer.Option("--expires-in", help="Lifetime, e.g. 90d or 12h (default: none).")]
+
+
+@token_app.command("create")
+def token_create(
+    role: Role,
+    name: Annotated[str, typer.Option(help="What or who it is for, e.g. th01-his.")],
+    facility: Facility = None,
+    expires_in: Expiry = None,
+) -> None:
+    """Create a token and print it once (only its hash is kept)."""
+    from hub.api import tokens
+
+    settings = _settings()
+    expiry = tokens.parse_duration(expires_in) if expires_in else None
+    with _database(settings).transaction() as session:
+        secret, info = tokens.create(session, name, role, facility, expiry)
+    typer.echo(info.line())
+    typer.echo(f"token (shown once; store it now): {secret}")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens: id, name, role, facility, expiry, state. Never the tokens themselves."""
+    from hub.api import tokens
+
+    settings = _settings()
+    with _database(settings).sessions() as session:
+        rows = tokens.listing(session)
+    for info in rows:
+        typer.echo(info.line())
+    typer.echo(f"{len(rows)} tokens")
+
+
+@token_app.command("revoke")
+def token_revoke(id_or_name: Annotated[str, typer.Argument(help="A token id (from `hub token list`) or a name.")]) -> None:
+    """Revoke a token by id, or every active token of a name (the hub stops honouring it within
+    HUB_TOKEN_CACHE_S seconds)."""
+    from hub.api import tokens
+
+    settings = _settings()
+    with _database(settings).transaction() as session:
+        done = tokens.revoke(session, id_or_name)
+    for info in done:
+        typer.echo(f"revoked {info.id} {info.name}")
+
+
+@token_app.command("rotate")
+def token_rotate(
+    id_or_name: Annotated[str, typer.Argument(help="A token id or a name.")], expires_in: Expiry = None
+) -> None:
+    """Replace a token: a new one with the same name, role and facility, printed once; the old one is revoked."""
+    from hub.api import tokens
+
+    settings = _settings()
+    expiry = tokens.parse_duration(expires_in) if expires_in else None
+    with _database(settings).transaction() as session:
+        secret, info, revoked = tokens.rotate(session, id_or_name, expiry)
+    for old in revoked:
+        typer.echo(f"revoked {old.id} {old.name}")
+    typer.echo(info.line())
+    typer.echo(f"token (shown once; store it now): {secret}")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="The login name.")], role: Role, facility: Facility = None,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Create an account (asks for its password; only an argon2 hash is kept)."""
+    from hub.api import accounts
+
+    settings = _settings()
+    password = _password(password_stdin)
+    with _database(settings).transaction() as session:
+        accounts.create_user(session, username, password, role, facility)
+    typer.echo(f"created user {username} ({role}{', ' + facility if facility else ''})")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List accounts: name, role, facility, state."""
+    from sqlalchemy import select
+
+    from hub.db.models import UserAccount
+
+    settings = _settings()
+    with _database(settings).sessions() as session:
+        users = session.scalars(select(UserAccount).order_by(UserAccount.username)).all()
+    for user in users:
+        state = "disabled" if user.disabled_at else "active"
+        typer.echo(f"{user.username:<24} {user.role:<10} {user.facility_id or '-':<8} {state}")
+    typer.echo(f"{len(users)} users")
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Argument(help="The login name.")]) -> None:
+    """Disable an account and end its sessions (`hub user passwd` enables it again)."""
+    from hub.api import accounts
+
+    settings = _settings()
+    with _database(settings).transaction() as session:
+        accounts.disable_user(session, username)
+    typer.echo(f"disabled user {username}; its sessions are ended")
+
+
+@user_app.command("passwd")
+def user_passwd(username: Annotated[str, typer.Argument(help="The login name.")],
+                password_stdin: PasswordStdin = False) -> None:
+    """Set a new password (ends the account's sessions, enables a disabled account)."""
+    from hub.api import accounts
+
+    settings = _settings()
+    password = _password(password_stdin)
+    with _database(settings).transaction() as session:
+        accounts.set_password(session, username, password)
+    typer.echo(f"new password set for {username}; its sessions are ended")
 
 
 def main() -> None:

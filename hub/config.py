@@ -57,6 +57,15 @@ class HubSettings(BaseSettings):
         'e.g. {"qs-hosp": "county"}. Unlisted ids follow the demo convention cty*, th*, vc*.',
     )
     admin_token: SecretStr | None = Field(None, description="Bearer token with the admin role.")
+    token_cache_s: float = Field(
+        60.0, description="How long a checked token or session is trusted without asking the database again: "
+        "revocations, expiries, disabled accounts and logouts in other processes take effect within this time."
+    )
+    token_outage_grace_s: float = Field(
+        300.0, description="While the database is down, credentials checked within this time keep working."
+    )
+    session_idle_minutes: float = Field(30.0, description="A page session ends after this long without a request.")
+    session_max_hours: float = Field(12.0, description="A page session ends this long after login, however active.")
     outbox_retention_hours: float = Field(168.0, description="How long published events stay replayable.")
     consumer_batch_size: int = Field(500, description="Most events one consumer applies in one transaction.")
     consumer_max_retries: int = Field(3, description="Attempts for one failing event before it is dead-lettered.")

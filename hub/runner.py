@@ -144,6 +144,7 @@ class Hub:
         self._start_http()
 
     def _start_demo(self) -> list[ConnectorConfig]:
+        from hub.demo.accounts import ensure_demo_accounts
         from hub.demo.county import build_county
         from hub.demo.generator import CountySimulator
         from hub.demo.tokens import ensure_demo_tokens
@@ -159,7 +160,7 @@ class Hub:
         self._thread(simulator.run, "demo-county", self.stop)
         assert self.database is not None
         tokens = ensure_demo_tokens(self.database, county, self.settings.data_dir, self.settings.demo_seed)
-        print(_token_banner(self.settings, tokens), flush=True)
+        print(_token_banner(self.settings, tokens, ensure_demo_accounts(self.database, county)), flush=True)
         return [mllp, *(ConnectorConfig.load(path) for path in county.connector_configs)]
 
     def _start_http(self) -> None:
@@ -233,9 +234,13 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _token_banner(settings: HubSettings, tokens: dict[str, str]) -> str:
+def _token_banner(settings: HubSettings, tokens: dict[str, str], users: dict[str, str] | None = None) -> str:
     lines = ["", "Demo county is running. Bearer tokens for this demo (role:facility = token):"]
     lines += [f"  {name:<28} {token}" for name, token in tokens.items()]
+    if users:
+        lines.append(f"Page accounts (log in at http://{settings.http_host}:{settings.http_port}/login; "
+                     "new passwords at every start):")
+        lines += [f"  {name:<28} {password}" for name, password in users.items()]
     lines += [
         f"Status page: http://{settings.http_host}:{settings.http_port}/status",
         f"Try: curl -H 'Authorization: Bearer {tokens.get('admin', '...')}' "

@@ -13,6 +13,8 @@ import pytest
 COMMANDS = [
     ["run"], ["broker"], ["connector", "run"], ["connector", "check"], ["consumer", "run"], ["status"],
     ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["replay"], ["bench"], ["mpi", "evaluate"], ["mpi", "rematch"],
+    ["token", "create"], ["token", "list"], ["token", "revoke"], ["token", "rotate"],
+    ["user", "create"], ["user", "list"], ["user", "disable"], ["user", "passwd"],
 ]
 
 

@@ -10,8 +10,21 @@ from fastapi.staticfiles import StaticFiles
 
 from consumers.record_store.matching.rules import load_rules
 from hub import __version__, metrics
-from hub.api import dicomweb, errors, fhir_ingest, fhir_read, mpi, ops, pages, recognition, referrals
+from hub.api import (
+    audit_events,
+    dicomweb,
+    errors,
+    fhir_ingest,
+    fhir_read,
+    login,
+    mpi,
+    ops,
+    pages,
+    recognition,
+    referrals,
+)
 from hub.api.auth import Authenticator
+from hub.api.hooks import PatientDataHook
 from hub.config import HubSettings
 from hub.db import Database
 from hub.pipeline import Sink
@@ -28,7 +41,7 @@ def create_app(
         title="County Hub",
         version=__version__,
         description="FHIR R4 API and operator API of the county medical community hub. "
-        "Every /fhir and /api route needs a bearer token.",
+        "Every /fhir and /api route needs a bearer token (programs) or a page session (people, /login).",
     )
     app.state.settings = settings
     app.state.database = database
@@ -39,13 +52,17 @@ def create_app(
     errors.install(app)
     app.include_router(ops.router)
     app.include_router(pages.router)
+    app.include_router(login.router)
     app.include_router(mpi.router)  # before fhir_ingest: POST /fhir/Patient/$match is not a create
     app.include_router(fhir_ingest.router)
     app.include_router(dicomweb.router)
+    app.include_router(audit_events.router)  # before fhir_read: AuditEvent is not a record type
     app.include_router(fhir_read.router)
     app.include_router(referrals.router)
     recognition.install(app)  # loads the recognition rules once and adds its route
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    # Audits and masks every answer given to a credential (hub/api/hooks.py): routes do neither.
+    app.add_middleware(PatientDataHook)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

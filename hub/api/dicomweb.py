@@ -19,6 +19,7 @@ from connectors.dicom.ingest import ingest_dicom
 from hub.api.auth import Principal, require
 from hub.api.errors import FhirError
 from hub.api.fhir_ingest import _facility
+from hub.api.hooks import declare_patients, patients_in
 from hub.blobs import FileBlobStore
 
 router = APIRouter(prefix="/dicomweb", tags=["DICOMweb"])
@@ -57,10 +58,12 @@ async def store_instances(request: Request, principal: Principal = Depends(submi
     blobs = FileBlobStore(request.app.state.settings.data_dir / "blobs")
     stored: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
+    patients: set[str] = set()
     for index, part in enumerate(_parts(request.headers.get("content-type", ""), body)):
         result: PollResult = ingest_dicom(part, f"stow-{index}", facility, blobs)
         report = sink.accept(result)
         if result.events and report.rejected == 0:
+            patients_in(result.events[0].resource, patients, set())
             study = result.events[0].related[0]
             instance = study["series"][0]["instance"][0]
             stored.append({"00081150": {"vr": "UI", "Value": [instance["sopClass"]["code"].removeprefix("urn:oid:")]},
@@ -69,6 +72,7 @@ async def store_instances(request: Request, principal: Principal = Depends(submi
         else:
             reason = next((o.reason for o in report.outcomes if not o.accepted), "rejected")
             failed.append({"00081197": {"vr": "US", "Value": [0xC000]}, "00081196": {"vr": "LO", "Value": [reason]}})
+    declare_patients(request, patients)  # the answer names studies, not patients
     answer: dict[str, Any] = {}
     if stored:
         answer["00081199"] = {"vr": "SQ", "Value": stored}

@@ -1,7 +1,6 @@
 """FHIR R4 read API over the shared record: read, search, Patient/$everything.
 
-Every read touching a patient's record is written to the audit log. Resident ID and phone
-numbers are masked for roles that may not see them.
+Every answer is audited and masked for the caller's role by the response hook (hub/api/hooks.py).
 """
 
 from __future__ import annotations
@@ -15,10 +14,8 @@ from fastapi.responses import JSONResponse
 
 from consumers.record_store import queries
 from consumers.record_store.models import StoredResource
-from hub.api.audit import audit
-from hub.api.auth import RECORD_READERS, UNMASKED, Principal, require
+from hub.api.auth import RECORD_READERS, Principal, require
 from hub.api.errors import FhirError, fhir_response
-from hub.api.privacy import mask_resource
 
 router = APIRouter(prefix="/fhir", tags=["FHIR read"])
 
@@ -44,9 +41,9 @@ def _check_type(resource_type: str) -> None:
                         f"served: {', '.join(READABLE_TYPES)}", [resource_type])
 
 
-def _render(row: StoredResource, principal: Principal) -> dict[str, Any]:
-    resource = json.loads(row.content)
-    return resource if principal.role in UNMASKED else mask_resource(resource)
+def _render(row: StoredResource) -> dict[str, Any]:
+    resource: dict[str, Any] = json.loads(row.content)
+    return resource
 
 
 def _visible(row: StoredResource, principal: Principal) -> bool:
@@ -64,8 +61,7 @@ def _count_offset(params: dict[str, str]) -> tuple[int, int]:
     return min(count, MAX_COUNT), offset
 
 
-def _bundle(request: Request, rows: list[StoredResource], total: int, offset: int, count: int,
-            principal: Principal) -> dict[str, Any]:
+def _bundle(request: Request, rows: list[StoredResource], total: int, offset: int, count: int) -> dict[str, Any]:
     base = request.app.state.settings.public_base  # never the request's Host header
     params = dict(request.query_params)
 
@@ -85,7 +81,7 @@ def _bundle(request: Request, rows: list[StoredResource], total: int, offset: in
         "entry": [
             {
                 "fullUrl": f"{base}/fhir/{row.resource_type}/{row.id}",
-                "resource": _render(row, principal),
+                "resource": _render(row),
                 "search": {"mode": "match"},
             }
             for row in rows
@@ -114,8 +110,7 @@ def patient_everything(patient_id: str, request: Request, principal: Principal =
         if result is None:
             raise FhirError(404, "not-found", f"Patient/{patient_id} is not known", ["Patient.id"])
         rows, total = result
-        audit(session, principal, "everything", "Patient", patient_id, patient_id)
-        bundle = _bundle(request, rows, total, offset, count or DEFAULT_COUNT, principal)
+        bundle = _bundle(request, rows, total, offset, count or DEFAULT_COUNT)
     return fhir_response(bundle)
 
 
@@ -129,9 +124,7 @@ def read(resource_type: str, resource_id: str, request: Request, principal: Prin
         if not _visible(row, principal):
             raise FhirError(403, "forbidden",
                             f"a token of facility {principal.facility_id} may not read records of another facility")
-        patient = row.id if resource_type == "Patient" else (row.patient_key or None)
-        audit(session, principal, "read", resource_type, resource_id, patient)
-        body = _render(row, principal)
+        body = _render(row)
         version = row.version_id
     return fhir_response(body, headers={"ETag": f'W/"{version}"'})
 
@@ -152,7 +145,6 @@ def search(resource_type: str, request: Request, principal: Principal = Depends(
             patient_id = _reference_id(patient)
             keys = queries.patient_keys_for(session, patient_id)
             spec_args["patient_keys"] = tuple(keys)
-            audit(session, principal, "search", resource_type, None, patient_id)
         if "_id" in params:
             spec_args["ids"] = tuple(params["_id"].split(","))
         if "identifier" in params:
@@ -177,5 +169,5 @@ def search(resource_type: str, request: Request, principal: Principal = Depends(
         if principal.role == "connector":
             spec_args["facility_id"] = principal.facility_id
         rows, total = queries.search(session, queries.Search(**spec_args), offset, count)
-        bundle = _bundle(request, rows, total, offset, count, principal)
+        bundle = _bundle(request, rows, total, offset, count)
     return fhir_response(bundle)

@@ -1,7 +1,8 @@
 """The patient index over HTTP: FHIR Patient/$match, the review work list and link changes.
 
 Reviewers (clinicians, admins) confirm or reject possible matches, link and unlink records,
-merge and unmerge community patients. Every change is kept in the link history and the audit log.
+merge and unmerge community patients. Every change is kept in the link history; the response hook
+(hub/api/hooks.py) audits and masks every answer.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from consumers.record_store.matching import lookup
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
 from consumers.record_store.rematch import rematch_all
 from consumers.record_store.store import RecordWriter
-from hub.api.audit import audit
-from hub.api.auth import RECORD_READERS, UNMASKED, Principal, require
+from hub.api.auth import RECORD_READERS, Principal, require
 from hub.api.bodies import json_body
 from hub.api.errors import FhirError, fhir_response
-from hub.api.privacy import mask_resource
+from hub.api.hooks import no_patient_data
 from hub.fhir import FhirValidationError, validate_resource
 
 router = APIRouter(tags=["Patient index"])
@@ -59,7 +59,7 @@ def _rules(request: Request) -> Any:
     return request.app.state.match_rules
 
 
-def _change(request: Request, principal: Principal, action: str, patient: str | None, run: Any) -> JSONResponse:
+def _change(request: Request, principal: Principal, run: Any) -> JSONResponse:
     with request.app.state.database.sessions() as session, session.begin():
         writer = RecordWriter(session, _rules(request))
         try:
@@ -67,7 +67,6 @@ def _change(request: Request, principal: Principal, action: str, patient: str | 
         except LinkError as exc:
             raise FhirError(exc.status, "not-found" if exc.status == 404 else "conflict", str(exc)) from None
         writer.finish()
-        audit(session, principal, f"mpi-{action}", "Patient", patient, patient)
     return JSONResponse({"operation": change.operation_id, "moved": list(change.moved),
                          "communities": list(change.communities)})
 
@@ -77,43 +76,41 @@ def _change(request: Request, principal: Principal, action: str, patient: str | 
 
 @router.post("/api/mpi/link", summary="Link a member record to a community patient")
 def link(body: LinkBody, request: Request, principal: Principal = Depends(reviewer)) -> JSONResponse:
-    return _change(request, principal, "link", body.patient, lambda e: e.link(body.patient, body.community, body.note))
+    return _change(request, principal, lambda e: e.link(body.patient, body.community, body.note))
 
 
 @router.post("/api/mpi/unlink", summary="Take a member record out of its community patient")
 def unlink(body: UnlinkBody, request: Request, principal: Principal = Depends(reviewer)) -> JSONResponse:
-    return _change(request, principal, "unlink", body.patient, lambda e: e.unlink(body.patient, body.note))
+    return _change(request, principal, lambda e: e.unlink(body.patient, body.note))
 
 
 @router.post("/api/mpi/merge", summary="Merge two community patients")
 def merge(body: MergeBody, request: Request, principal: Principal = Depends(reviewer)) -> JSONResponse:
-    return _change(request, principal, "merge", body.survivor, lambda e: e.merge(body.survivor, body.merged, body.note))
+    return _change(request, principal, lambda e: e.merge(body.survivor, body.merged, body.note))
 
 
 @router.post("/api/mpi/unmerge", summary="Undo a merge, an A40 merge or a link")
 def unmerge(body: UnmergeBody, request: Request, principal: Principal = Depends(reviewer)) -> JSONResponse:
-    return _change(request, principal, "unmerge", None, lambda e: e.unmerge(body.operation, body.note))
+    return _change(request, principal, lambda e: e.unmerge(body.operation, body.note))
 
 
 @router.post("/api/mpi/reviews/{review_id}/confirm", summary="Confirm a possible match: link the records")
 def confirm(review_id: str, request: Request, body: _Body | None = None,
             principal: Principal = Depends(reviewer)) -> JSONResponse:
     note = body.note if body else None
-    return _change(request, principal, "confirm", None, lambda e: e.confirm(review_id, note))
+    return _change(request, principal, lambda e: e.confirm(review_id, note))
 
 
 @router.post("/api/mpi/reviews/{review_id}/reject", summary="Reject a possible match: different people")
 def reject(review_id: str, request: Request, body: _Body | None = None,
            principal: Principal = Depends(reviewer)) -> JSONResponse:
     note = body.note if body else None
-    return _change(request, principal, "reject", None, lambda e: e.reject(review_id, note))
+    return _change(request, principal, lambda e: e.reject(review_id, note))
 
 
 @router.post("/api/mpi/rematch", summary="Re-match now the links made under other matching rules")
 def rematch(request: Request, principal: Principal = Depends(require("admin"))) -> JSONResponse:
     done = rematch_all(request.app.state.database, _rules(request))
-    with request.app.state.database.sessions() as session, session.begin():
-        audit(session, principal, "mpi-rematch", "Patient", None, None)
     return JSONResponse({"rematched": done, "rules_version": _rules(request).version})
 
 
@@ -130,19 +127,18 @@ def reviews(request: Request, status: str = Query("requested", pattern="^(reques
             select(MatchReview).where(MatchReview.status == status)
             .order_by(MatchReview.score.desc(), MatchReview.id).offset(offset).limit(limit)
         ).all()
-        items = [_review(session, row, principal) for row in rows]
-        audit(session, principal, "mpi-reviews", "Patient", None, None)
+        items = [_review(session, row) for row in rows]
     return JSONResponse({"total": total, "items": items})
 
 
-def _review(session: Session, review: MatchReview, principal: Principal) -> dict[str, Any]:
+def _review(session: Session, review: MatchReview) -> dict[str, Any]:
     def record(patient_key: str) -> dict[str, Any] | None:
         link = session.get(PatientLink, patient_key)
         row = session.get(StoredResource, ("Patient", link.source_patient_id)) if link else None
         if row is None:
             return None
-        resource = json.loads(row.content)
-        return resource if principal.role in UNMASKED else mask_resource(resource)
+        resource: dict[str, Any] = json.loads(row.content)
+        return resource
 
     current = session.get(PatientLink, review.candidate_key)
     return {
@@ -162,7 +158,6 @@ def history(request: Request, patient: str = Query(min_length=1), principal: Pri
                 LinkHistory.from_community_id == patient, LinkHistory.to_community_id == patient,
             )).order_by(LinkHistory.id)
         ).all()
-        audit(session, principal, "mpi-history", "Patient", patient, patient)
         items = [
             {"operation": r.operation_id, "action": r.action, "patient": r.source_patient_id, "patient_key": r.patient_key,
              "from": r.from_community_id, "to": r.to_community_id, "score": r.score, "detail": r.detail,
@@ -173,6 +168,7 @@ def history(request: Request, patient: str = Query(min_length=1), principal: Pri
 
 
 @router.get("/api/mpi/status", summary="Rules in force, open reviews and links waiting for re-matching")
+@no_patient_data
 def status(request: Request, principal: Principal = Depends(matcher)) -> JSONResponse:
     rules = _rules(request)
     with request.app.state.database.reading() as session:
@@ -209,7 +205,7 @@ async def match(request: Request, principal: Principal = Depends(matcher)) -> JS
             resource = json.loads(row.content)
             entries.append({
                 "fullUrl": f"{base}/fhir/Patient/{m.community_id}",
-                "resource": resource if principal.role in UNMASKED else mask_resource(resource),
+                "resource": resource,
                 "search": {
                     "mode": "match", "score": m.probability,
                     "extension": [
@@ -218,8 +214,6 @@ async def match(request: Request, principal: Principal = Depends(matcher)) -> JS
                     ],
                 },
             })
-        for m in found:
-            audit(session, principal, "match", "Patient", m.community_id, m.community_id)
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from hub.api.auth import Principal, require
 from hub.api.errors import FhirError
+from hub.api.hooks import declare_patients, patients_in
 from hub.db.models import DeadLetter
 from hub.status import collect_status
 
@@ -81,7 +84,34 @@ def dead_letter(dead_letter_id: str, request: Request, _principal: Principal = D
         row = session.get(DeadLetter, dead_letter_id)
         if row is None:
             raise FhirError(404, "not-found", f"no dead letter {dead_letter_id}")
+        declare_patients(request, _payload_patients(row.payload))
         return _letter(row, True)
+
+
+def _payload_patients(payload: bytes) -> set[str]:
+    """The patients a dead letter's payload names, when it is FHIR JSON (other input is audited
+    without them)."""
+    ids: set[str] = set()
+    with contextlib.suppress(ValueError):
+        patients_in(json.loads(payload), ids, set())
+    return ids
+
+
+def _blob_patients(request: Request, sha256: str) -> set[str]:
+    """The patients of the studies that reference a blob: whose data a DICOM file or waveform is."""
+    from consumers.record_store.models import StoredResource
+
+    if not all(c in "0123456789abcdef" for c in sha256.lower()):
+        return set()
+    with request.app.state.database.reading() as session:
+        contents = session.scalars(select(StoredResource.content).where(
+            StoredResource.resource_type == "ImagingStudy",
+            StoredResource.content.contains(f"blob:sha256/{sha256.lower()}"),
+        ))
+        ids: set[str] = set()
+        for content in contents:
+            patients_in(json.loads(content).get("subject"), ids, set())
+        return ids
 
 
 @router.get("/api/dead-letters/{dead_letter_id}/payload", summary="A dead letter's whole input, as received")
@@ -97,6 +127,7 @@ def dead_letter_payload(dead_letter_id: str, request: Request, _principal: Princ
         data = whole_payload(request.app.state.settings, row)
     except BlobError as exc:
         raise FhirError(500, "exception", str(exc)) from None
+    declare_patients(request, _payload_patients(data))
     return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "private"})
 
 
@@ -110,5 +141,6 @@ def blob(sha256: str, request: Request, _principal: Principal = Depends(require(
     except BlobError as exc:
         status = 404 if "not in the store" in str(exc) or "not a blob" in str(exc) else 500
         raise FhirError(status, "not-found" if status == 404 else "exception", str(exc)) from None
+    declare_patients(request, _blob_patients(request, sha256))
     media = "application/json" if data[:1] == b"{" else "application/dicom"
     return Response(data, media_type=media, headers={"Digest": f"sha-256={sha256}", "Cache-Control": "private"})

@@ -1,4 +1,5 @@
-"""The pages people use. Shells are static; they fetch data with the token the user pastes."""
+"""The pages people use. Shells are static; they fetch data with the page session (log in at
+/login) or, for operators, a bearer token pasted into the page."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ def root() -> RedirectResponse:
 
 
 # Path -> static shell. Each page's script (and the shared common.js) does the rest.
-PAGES = {"/status": "status.html", "/patient": "patient.html", "/referrals": "referrals.html", "/mpi": "mpi.html"}
+PAGES = {"/status": "status.html", "/patient": "patient.html", "/referrals": "referrals.html", "/mpi": "mpi.html",
+         "/login": "login.html"}
+
+
+# Another site may not frame the pages (clickjacking a logged-in person's clicks).
+HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'",
+           "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
 
 
 def _shell(filename: str) -> Callable[[], FileResponse]:
     def page() -> FileResponse:
-        return FileResponse(STATIC / filename, media_type="text/html; charset=utf-8")
+        return FileResponse(STATIC / filename, media_type="text/html; charset=utf-8", headers=HEADERS)
 
     return page
 

@@ -1,5 +1,5 @@
 """Mutual recognition of results (检查检验结果互认): which results of other members a clinician may
-use instead of testing again. Every call is audited like a read of the patient's record."""
+use instead of testing again. Every call is audited like a read of the patient's record (hub/api/hooks.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from consumers.record_store.indexing import parse_fhir_datetime
 from consumers.record_store.queries import community_id_for
 from consumers.record_store.recognition import RecognitionRules, load_rules, recognised_results
-from hub.api.audit import audit
 from hub.api.auth import Principal, require
 from hub.api.errors import FhirError
 
@@ -65,7 +64,6 @@ def recognised(
         if community is None:
             raise FhirError(404, "not-found", f"Patient/{patient_id} is not known", ["patient_id"])
         items = recognised_results(session, rules, community, requesting, moment) or []
-        audit(session, principal, "recognised-results", "Patient", patient_id, community)
     return JSONResponse(
         {
             "patient": community,

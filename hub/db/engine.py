@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db.late_writes import LateWrites
+from hub.db.models import Base
 
 log = logging.getLogger(__name__)
 # How long a read's audit rows wait for the SQLite write lock before they go to the spool.
@@ -72,7 +73,9 @@ class Database:
             return
         with self._reads() as session, session.begin():
             yield session
-            added = list(session.new)
+            # Parents before children (an audit row before its patients): foreign keys are on.
+            order = {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
+            added = sorted(session.new, key=lambda obj: order.get(obj.__table__, 0))
             for obj in added:
                 session.expunge(obj)
             # A read that changed loaded rows is a bug; the query_only connection has refused it above.

@@ -52,6 +52,15 @@ def _decode(text: str) -> dict[str, Any]:
     return {k: datetime.fromisoformat(v["$dt"]) if isinstance(v, dict) else v for k, v in json.loads(text).items()}
 
 
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _busy(exc: OperationalError) -> bool:
+    """The write lock was not free in time (as opposed to an error that waiting will not cure)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in str(exc.orig)
+
+
 class LateWrites:
     """Writes rows through `quick` (a short lock wait), else spools them for the drainer (the normal engine)."""
 
@@ -73,14 +82,19 @@ class LateWrites:
         try:
             self._insert(self._quick, rows)
         except OperationalError as exc:
+            if not _busy(exc):
+                raise  # a missing table or a full disk is no reason to wait: the caller must know
             log.debug("write lock busy (%s); spooling %d row(s)", exc.orig, len(rows))
             self._to_spool(rows)
 
     @staticmethod
-    def _insert(engine: Engine, rows: list[tuple[Table, dict[str, Any]]]) -> None:
+    def _insert(engine: Engine, rows: list[tuple[Table, dict[str, Any]]], again: bool = False) -> None:
         with engine.begin() as conn:
             for table, values in rows:
-                conn.execute(table.insert().values(**values))
+                # A spooled batch copied before a crash and again after it: its rows are already there
+                # (audit rows carry a unique uid), so the copy skips them instead of failing for ever.
+                statement = table.insert().values(**values)
+                conn.execute(statement.prefix_with("OR IGNORE") if again else statement)
 
     def _spool_conn(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -122,7 +136,7 @@ class LateWrites:
             batch = self._spool_conn().execute("SELECT id, tbl, data FROM late_row ORDER BY id LIMIT 500").fetchall()
         if batch:
             tables = Base.metadata.tables
-            self._insert(self._normal, [(tables[tbl], _decode(data)) for _, tbl, data in batch])
+            self._insert(self._normal, [(tables[tbl], _decode(data)) for _, tbl, data in batch], again=True)
             with self._lock:
                 self._spool_conn().execute("DELETE FROM late_row WHERE id <= ?", (batch[-1][0],))
         with self._lock:

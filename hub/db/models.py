@@ -6,10 +6,12 @@ this same `Base`, so one Alembic history covers the whole database.
 
 from __future__ import annotations
 
+import uuid
+
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.db.types import UTCDateTime
@@ -74,14 +76,51 @@ class ApiToken(Base):
     facility_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def public_id(self) -> str:
+        """What `hub token list` shows and `hub token revoke` takes: a prefix of the hash, never the secret."""
+        return self.token_hash[:12]
+
+
+class UserAccount(Base):
+    """A person who logs in to the pages; only an argon2 hash of the password is stored."""
+
+    __tablename__ = "hub_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))  # the roles of ApiToken
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(Base):
+    """A logged-in page session; the cookie carries the secret, the table only its SHA-256."""
+
+    __tablename__ = "web_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("hub_user.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the absolute limit
 
 
 class AuditLog(Base):
-    """Who read which patient's record, when, from which facility."""
+    """Who read or changed which patients' data, when, from where (one row per request)."""
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Made by the hub, not the database, so a read's audit rows can be written after it without
+    # waiting for the id (SQLite spools them while a writer holds the lock: hub/db/late_writes.py).
+    uid: Mapped[str] = mapped_column(String(32), unique=True, index=True, default=lambda: uuid.uuid4().hex)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(32))
@@ -89,7 +128,22 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(32))
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str | None] = mapped_column(String(64))
-    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the patient the request named
+    client: Mapped[str | None] = mapped_column(String(64))  # the caller's network address
+    method: Mapped[str | None] = mapped_column(String(8))
+    path: Mapped[str | None] = mapped_column(Text)
+    query: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuditPatient(Base):
+    """Every patient whose data one audited request returned (or changed)."""
+
+    __tablename__ = "audit_patient"
+
+    audit_uid: Mapped[str] = mapped_column(ForeignKey("audit_log.uid", ondelete="CASCADE"), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    community_id: Mapped[str | None] = mapped_column(String(128), index=True)  # its community patient then
 
 
 Index("processed_event_consumer_time", ProcessedEvent.consumer, ProcessedEvent.processed_at)

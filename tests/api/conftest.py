@@ -100,6 +100,7 @@ def community(db: Database, settings: HubSettings) -> Iterator[Community]:
         tokens = {
             "clinician": issue_token(session, "dr-li", "clinician", "cty01"),
             "reader": issue_token(session, "reader-zhang", "reader", "cty01"),
+            "pharmacist": issue_token(session, "pharmacist-chen", "pharmacist", "cty01"),
             "connector_th01": issue_token(session, "th01-his", "connector", "th01"),
         }
     tokens["admin"] = ADMIN

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.api.privacy import mask_middle, mask_resource
-from hub.db.models import AuditLog
+from hub.db.models import AuditLog, AuditPatient
 from hub.identifiers import RESIDENT_ID
 from tests.api.conftest import Community, auth
 
@@ -152,7 +152,7 @@ def test_mask_functions() -> None:
     assert masked["identifier"][0]["value"] == "1101**********4573"
     assert patient["identifier"][0]["value"] == "110101199003074573"  # the original is untouched
     encounter = {"resourceType": "Encounter", "id": "x"}
-    assert mask_resource(encounter) is encounter
+    assert mask_resource(encounter) == encounter
 
 
 def test_reads_are_audited(community: Community) -> None:
@@ -162,9 +162,13 @@ def test_reads_are_audited(community: Community) -> None:
     community.client.get("/fhir/Observation?patient=th01-pat-1", headers=headers)
     with community.db.sessions() as session:
         rows = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+        patients = [set(session.scalars(select(AuditPatient.patient_id).where(AuditPatient.audit_uid == r.uid)))
+                    for r in rows]
     assert [(r.actor, r.action, r.patient_id) for r in rows] == [
         ("reader-zhang", "read", "th01-pat-1"),
-        ("reader-zhang", "everything", community.golden),
+        ("reader-zhang", "patient_everything", community.golden),
         ("reader-zhang", "search", "th01-pat-1"),
     ]
-    assert all(r.role == "reader" and r.facility_id == "cty01" for r in rows)
+    assert all(r.role == "reader" and r.facility_id == "cty01" and r.client == "testclient" for r in rows)
+    # Every patient whose data came back: the golden record and both member records of the person.
+    assert patients == [{"th01-pat-1"}, {community.golden, "th01-pat-1", "cty01-pat-A77"}, {"th01-pat-1"}]

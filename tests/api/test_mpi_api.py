@@ -89,7 +89,7 @@ def test_review_work_list_confirm_and_history(community: Community) -> None:
     assert [h["action"] for h in history["items"]] == ["link", "confirm"] and history["items"][1]["actor"] == "dr-li"
     with community.db.sessions() as session:
         actions = set(session.scalars(select(AuditLog.action)))
-    assert {"mpi-confirm", "mpi-reviews", "mpi-history"} <= actions
+    assert {"confirm", "reviews", "history"} <= actions
 
 
 def test_link_unlink_merge_unmerge_over_http(community: Community) -> None:

@@ -84,8 +84,8 @@ def test_ids_only_and_audited(loaded: Community) -> None:
     assert "th01-pat-1" in text
     assert "王秀英" not in text and "1381234" not in text and "110101" not in text
     with loaded.db.sessions() as session:
-        actions = list(session.scalars(select(AuditLog.action).where(AuditLog.resource_type == "Referral")))
-    assert actions == ["search"]
+        actions = list(session.scalars(select(AuditLog.action).where(AuditLog.path == "/api/referrals")))
+    assert actions == ["referrals"]
 
 
 @pytest.mark.parametrize(

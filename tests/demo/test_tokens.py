@@ -35,9 +35,9 @@ def test_demo_tokens_are_random_kept_private_and_stable(db: Database, settings: 
     again = ensure_demo_tokens(db, COUNTY, tmp_path, SEED)  # a restart
     assert again == first
     auth = Authenticator(settings, db)
-    principal = auth.principal(first["admin"])
-    assert principal is not None and principal.role == "admin"
-    assert auth.principal(seed_token("admin")) is None
-    assert auth.principal(seed_token("connector:th01")) is None
+    principal = auth.check_token(first["admin"])
+    assert not isinstance(principal, str) and principal.role == "admin"
+    assert auth.check_token(seed_token("admin")) == "revoked"
+    assert isinstance(auth.check_token(seed_token("connector:th01")), str)  # never stored, so unknown
     other = tmp_path / "elsewhere"
     assert ensure_demo_tokens(db, COUNTY, other, SEED)["admin"] != first["admin"]  # not derived from the seed

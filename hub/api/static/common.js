@@ -1,5 +1,6 @@
-// What the hub's pages share, loaded before each page's own script: the bearer token, calls to the
-// API, error messages in #error, and small DOM and formatting helpers. Plain browser JS, no build:
+// What the hub's pages share, loaded before each page's own script: who is calling (the page session
+// or a pasted bearer token), calls to the API, error messages in #error, and small DOM and
+// formatting helpers. Plain browser JS, no build:
 // everything hangs off one global, Hub, and a page takes what it needs with
 // `const { $, cell, ... } = Hub;`. Text is always inserted with textContent, never as HTML: names,
 // results and dead-letter reasons come from member systems and must never run.
@@ -7,9 +8,11 @@
 const Hub = (() => {
   const $ = (id) => document.getElementById(id);
 
-  // The bearer token ------------------------------------------------------------------------------
-  // One token per tab, in sessionStorage: the pages read patient data, so it is gone when the tab
-  // closes, and a token pasted on one page serves the others opened in the same tab.
+  // Who is calling ----------------------------------------------------------------------------------
+  // People log in at /login: the session lives in an HttpOnly cookie this script never sees, and
+  // every state-changing call carries the session's CSRF token (from the hub_csrf cookie) in
+  // X-CSRF-Token. Operators may instead paste a bearer token: one per tab, in sessionStorage, so it
+  // is gone when the tab closes; while one is pasted it is used instead of the session.
 
   const TOKEN_KEY = "hub.token";
 
@@ -17,9 +20,24 @@ const Hub = (() => {
     return sessionStorage.getItem(TOKEN_KEY);
   }
 
-  // Wires the header's paste form (#token-form, #token) and its Forget button (#forget).
+  function cookie(name) {
+    const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
+  // Whether a login session is (as far as the page can tell) open; the hub decides on each call.
+  function hasSession() {
+    return cookie("hub_csrf") !== "";
+  }
+
+  function signedIn() {
+    return Boolean(token()) || hasSession();
+  }
+
+  // Wires the header's paste form (#token-form, #token) and its Forget button (#forget), if the page has one.
   // onUse runs after a token was pasted, onForget after it was dropped (onUse again if not given).
   function useTokenForm(onUse, onForget = onUse) {
+    if (!$("token-form")) return;
     $("token-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const value = $("token").value.trim();
@@ -43,7 +61,9 @@ const Hub = (() => {
   // Sends the token, sends `body` (if any) as JSON and returns the parsed JSON answer. Throws an
   // HttpError for a non-2xx answer; a network failure throws fetch's own error.
   async function request(method, url, body) {
-    const init = { method, headers: { Authorization: "Bearer " + token() } };
+    const init = { method, headers: {}, credentials: "same-origin" };
+    if (token()) init.headers.Authorization = "Bearer " + token();
+    else if (method !== "GET") init.headers["X-CSRF-Token"] = cookie("hub_csrf");
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -68,6 +88,9 @@ const Hub = (() => {
   // The one wording of a failed call, on every page.
   function explain(err) {
     if (!(err instanceof HttpError)) return "The hub did not answer: " + err.message;
+    if (isRejected(err) && !token()) {
+      return (err.status === 401 ? "请重新登录 · Please log in again (401): " : "无权限 · Not allowed (403): ") + err.message;
+    }
     if (isRejected(err)) return "Token rejected (" + err.status + "): " + err.message;
     return "HTTP " + err.status + (err.message ? ": " + err.message : "");
   }
@@ -81,12 +104,45 @@ const Hub = (() => {
     showError(explain(err));
   }
 
-  // Whether there is a token to call with; if not, hides the page's data and shows `ask`.
+  // Whether there is a session or a token to call with; if not, hides the page's data and asks.
   function haveToken(ask) {
-    if (token()) return true;
+    if (signedIn()) return true;
     $("content").hidden = true;
-    showError(ask);
+    showError("请先登录 · Log in first (/login). Operators: " + ask);
     return false;
+  }
+
+  // The account bar in each page's header: who is logged in and Log out, or a Log in link.
+  async function showAccount() {
+    const header = document.querySelector("header");
+    if (!header || $("account")) return;
+    const bar = el("div", null, "account");
+    bar.id = "account";
+    header.appendChild(bar);
+    let who = null;
+    if (hasSession()) {
+      try {
+        const response = await fetch("/api/session", { credentials: "same-origin" });
+        if (response.ok) who = await response.json();
+      } catch (_) { /* the page's own calls will say the hub did not answer */ }
+    }
+    if (who && who.via === "session") {
+      bar.appendChild(el("span", who.user + " · " + who.role + (who.facility ? " · " + who.facility : ""), "who"));
+      const out = el("button", "退出 · Log out");
+      out.type = "button";
+      out.id = "logout";
+      out.addEventListener("click", async () => {
+        await fetch("/api/logout", { method: "POST", credentials: "same-origin",
+          headers: { "X-CSRF-Token": cookie("hub_csrf") } });
+        location.href = "/login";
+      });
+      bar.appendChild(out);
+    } else {
+      const link = el("a", "登录 · Log in");
+      link.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      link.id = "login-link";
+      bar.appendChild(link);
+    }
   }
 
   // DOM helpers -------------------------------------------------------------------------------------
@@ -172,8 +228,11 @@ const Hub = (() => {
     return refer ? refer.other.reference.replace(/^Patient\//, "") : "";
   }
 
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showAccount);
+  else showAccount();
+
   return Object.freeze({
-    $, token, useTokenForm,
+    $, token, signedIn, cookie, useTokenForm,
     HttpError, request, getJson,
     isRejected, explain, showError, hideError, showFailure, haveToken,
     el, cell, emptyRow, fill,

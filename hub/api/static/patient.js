@@ -1,9 +1,9 @@
-// Patient page: one community patient's record, read with the pasted token. It shows exactly what
+// Patient page: one community patient's record, read with the page session or a pasted token. It shows exactly what
 // the API returns (numbers masked for the token's role stay masked) and inserts text with
 // textContent only: names and results come from member systems and must never run as HTML.
 "use strict";
 const { $, GENDERS, addressOf, cell, communityOf, emptyRow, explain, getJson, haveToken, hideError, nameOf,
-  phonesOf, residentIds, showError, token, useTokenForm, when } = Hub;
+  phonesOf, residentIds, showError, signedIn, useTokenForm, when } = Hub;
 const PAGE_SIZE = 20;
 const ASK = "Paste a bearer token (clinician or reader) to open a patient record.";
 const TYPES = {
@@ -219,7 +219,7 @@ function openFromForm() {
 
 useTokenForm(() => {
   if ($("patient-id").value.trim()) openFromForm();
-  else if (token()) hideError();
+  else if (signedIn()) hideError();
 }, () => {
   $("content").hidden = true;
   showError("Token forgotten. " + ASK);
@@ -230,4 +230,4 @@ $("more").addEventListener("click", () => { if (nextUrl) loadTimeline(nextUrl, n
 const initial = new URLSearchParams(location.search);
 for (const name of ["facility", "at"]) if (initial.get(name)) $(name).value = initial.get(name);
 if (initial.get("id")) { $("patient-id").value = initial.get("id"); openPatient(initial.get("id")); }
-else if (!token()) showError(ASK);
+else if (!signedIn()) showError("请先登录 · Log in first (/login). Operators: " + ASK);

@@ -1,0 +1,280 @@
+"""Auditing is structural: every registered route is called here, and each one that answers with
+patient data must leave one audit row naming who, from where, and every patient in the answer.
+
+A new route fails `test_every_route_is_walked` until it gets a recipe below that says what it
+returns, so no route can be added without being checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from connectors.base import ANY_FACILITY
+from consumers.base import Delivery
+from consumers.record_store.consumer import RecordStoreConsumer
+from consumers.record_store.models import MatchReview, PatientLink
+from hub.api import accounts
+from hub.api.app import create_app
+from hub.api.hooks import patients_in
+from hub.blobs import FileBlobStore
+from hub.db.models import AuditLog, AuditPatient, DeadLetter
+from hub.outbox import Outbox
+from hub.pipeline import Sink
+from hub.schema_registry import FileSchemaRegistry
+from hub.serialization import EventCodec
+from tests.api.conftest import Community, auth
+from tests.api.test_referrals_api import load_referrals
+from tests.connectors.dicom_samples import ecg_file
+from tests.consumers.test_recognition import AT, DCM, result_event, store
+from tests.factories import patient_event
+
+# Strings of the fixture's people that must never appear in an answer that is not audited.
+PERSONAL = ("王秀英", "欧阳娜娜", "110101199003074573", "13812345678", "th01-pat-1", "cty01-pat-A77", "th02-pat-9")
+
+
+@dataclass
+class World:
+    community: Community
+    client: TestClient
+    blob: str
+    dead_letter: str
+    reviews: list[str]
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def h(self, role: str) -> dict[str, str]:
+        return auth(self.community.tokens[role])
+
+
+@pytest.fixture
+def world(community: Community, tmp_path: Path) -> World:
+    settings = community.client.app.state.settings
+    codec = EventCodec(FileSchemaRegistry())
+    sinks = {
+        "fhir_rest": Sink("fhir-rest", "hub", Outbox(tmp_path / "fhir.db", "fhir-rest"), codec, settings,
+                          facilities={"th01", "th02", "cty01"}),
+        "dicom": Sink("dicom", "cty01", Outbox(tmp_path / "dicom.db", "dicom"), codec, settings,
+                      facilities=ANY_FACILITY),
+    }
+    client = TestClient(create_app(settings, community.db, community.runtime, sinks))
+    # A stored ECG waveform, referenced by an ImagingStudy of th01-pat-1.
+    blob = FileBlobStore(settings.data_dir / "blobs").put(b'{"leads": []}', "application/json").sha256
+    study = result_event("th01", "1", AT - timedelta(days=1), rtype="ImagingStudy", code=(DCM, "ECG"))
+    study.resource["extension"] = [{"url": "urn:hub:blob:ecg", "valueString": f"blob:sha256/{blob}"}]
+    # The fixture's person at a village clinic, day and month of birth swapped: a possible match.
+    village = patient_event("vc03", "7", name="Wang Xiuying", resident_id=None, phone="13900000000")
+    village.resource["name"] = [{"text": "Wang Xiuying"}]
+    village.resource["birthDate"] = "1990-07-03"
+    store(community.db, [study])
+    with community.db.transaction() as session:
+        RecordStoreConsumer().apply_batch(session, [Delivery("t", 0, 0, None, None, (), 0, village)])
+        review = session.scalars(select(MatchReview)).one()
+        # A second review of the same pair, to reject.
+        session.add(MatchReview(id="mpi-second", patient_key=review.patient_key, candidate_key=review.candidate_key,
+                                candidate_community_id=review.candidate_community_id, score=review.score,
+                                explanation=review.explanation, status="requested",
+                                rules_version=review.rules_version))
+        accounts.create_user(session, "nurse-wu", "correct horse battery", "clinician", "cty01")
+        payload = b'{"resourceType": "Encounter", "subject": {"reference": "Patient/th01-pat-1"}}'
+        session.add(DeadLetter(id="dl-1", origin="th01-his", stage="map", reason="bad row", payload=payload,
+                               facility_id="th01"))
+    load_referrals(community)
+    listed = client.get("/api/mpi/reviews", headers=auth(community.tokens["clinician"])).json()["items"]
+    return World(community, client, blob, "dl-1", sorted(item["id"] for item in listed))
+
+
+Recipe = Callable[[World], tuple[httpx.Response, set[str] | None]]
+NOT_AUDITED = None  # the answer holds no patient data: no audit row
+
+
+def _get(path: str, role: str | None = None, expect: set[str] | None = NOT_AUDITED, **params: Any) -> Recipe:
+    return lambda w: (w.client.get(path, params=params, headers=w.h(role) if role else {}), expect)
+
+
+def _post(path: str | Callable[[World], str], body: Any | Callable[[World], Any], role: str,
+          expect: set[str] | None, keep: str | None = None) -> Recipe:
+    def run(w: World) -> tuple[httpx.Response, set[str] | None]:
+        url = path(w) if callable(path) else path
+        payload = body(w) if callable(body) else body
+        response = w.client.post(url, json=payload, headers=w.h(role))
+        if keep and response.status_code < 400:
+            w.state[keep] = response.json()
+        return response, expect
+
+    return run
+
+
+def _stow(w: World) -> tuple[httpx.Response, set[str] | None]:
+    headers = {**w.h("connector_th01"), "Content-Type": "application/dicom"}
+    return w.client.post("/dicomweb/studies", content=ecg_file(patient_id="501"), headers=headers), {"th01-pat-501"}
+
+
+def _login(w: World) -> tuple[httpx.Response, set[str] | None]:
+    return w.client.post("/api/login", json={"username": "nurse-wu", "password": "correct horse battery"}), None
+
+
+def _th02_community(w: World) -> str:
+    with w.community.db.sessions() as session:  # not over HTTP: that would be audited too
+        return str(session.scalars(select(PatientLink.community_patient_id)
+                                   .where(PatientLink.source_patient_id == "th02-pat-9")).one())
+
+
+GOLDEN = "golden"  # replaced by the community patient's id
+PERSON = {GOLDEN, "th01-pat-1", "cty01-pat-A77"}
+MATCH = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": {
+    "resourceType": "Patient", "name": [{"text": "王秀英"}], "birthDate": "1990-03-07", "gender": "female",
+    "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "110101199003074573"}]}}]}
+NEW_PATIENT = {"resourceType": "Patient", "identifier": [{"system": "urn:hub:facility:th01:mrn", "value": "88001"}],
+               "name": [{"text": "刘德华"}], "gender": "male", "birthDate": "1961-09-27"}
+BATCH = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "POST", "url": "Encounter"},
+         "resource": {"resourceType": "Encounter", "status": "finished",
+                      "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                      "identifier": [{"system": "urn:hub:facility:th01:visit", "value": "v-77"}],
+                      "subject": {"reference": "Patient/th01-pat-1"}}}]}
+
+# (method, path) -> how to call it and the patients its answer must be audited with; called in this order.
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("GET", "/openapi.json"): _get("/openapi.json"),
+    ("GET", "/docs"): _get("/docs"),
+    ("GET", "/docs/oauth2-redirect"): _get("/docs/oauth2-redirect"),
+    ("GET", "/redoc"): _get("/redoc"),
+    ("GET", "/healthz"): _get("/healthz"),
+    ("GET", "/readyz"): _get("/readyz"),
+    ("GET", "/metrics"): _get("/metrics"),
+    ("GET", "/"): _get("/"),
+    ("GET", "/status"): _get("/status"),
+    ("GET", "/patient"): _get("/patient"),
+    ("GET", "/referrals"): _get("/referrals"),
+    ("GET", "/mpi"): _get("/mpi"),
+    ("GET", "/login"): _get("/login"),
+    ("GET", "/static"): _get("/static/common.js"),
+    ("POST", "/api/login"): _login,
+    ("GET", "/api/session"): _get("/api/session", "reader"),
+    ("POST", "/api/logout"): _post("/api/logout", {}, "reader", NOT_AUDITED),
+    ("GET", "/api/status"): _get("/api/status", "admin", set()),
+    ("GET", "/api/dead-letters"): _get("/api/dead-letters", "admin", set()),
+    ("GET", "/api/dead-letters/{dead_letter_id}"): _get("/api/dead-letters/dl-1", "admin", {"th01-pat-1"}),
+    ("GET", "/api/dead-letters/{dead_letter_id}/payload"): _get("/api/dead-letters/dl-1/payload", "admin", {"th01-pat-1"}),
+    ("GET", "/api/blobs/{sha256}"): lambda w: (w.client.get(f"/api/blobs/{w.blob}", headers=w.h("reader")),
+                                               {"th01-pat-1"}),
+    ("GET", "/api/mpi/reviews"): _get("/api/mpi/reviews", "clinician", {"vc03-pat-7", GOLDEN}),
+    ("GET", "/api/mpi/history"): _get("/api/mpi/history", "clinician", {"th01-pat-1"}, patient="th01-pat-1"),
+    ("GET", "/api/mpi/status"): _get("/api/mpi/status", "reader"),
+    ("POST", "/api/mpi/reviews/{review_id}/reject"): _post(  # a decision that moves no record
+        "/api/mpi/reviews/mpi-second/reject", {}, "clinician", set()),
+    ("POST", "/api/mpi/reviews/{review_id}/confirm"): _post(
+        lambda w: f"/api/mpi/reviews/{next(r for r in w.reviews if r != 'mpi-second')}/confirm", {}, "clinician", {"vc03-pat-7"}),
+    ("POST", "/api/mpi/link"): _post("/api/mpi/link", lambda w: {"patient": "th02-pat-9", "community": w.community.golden},
+                                     "clinician", {"th02-pat-9"}),
+    ("POST", "/api/mpi/unlink"): _post("/api/mpi/unlink", {"patient": "th02-pat-9"}, "clinician", {"th02-pat-9"}),
+    ("POST", "/api/mpi/merge"): _post("/api/mpi/merge", lambda w: {"survivor": w.community.golden,
+                                      "merged": _th02_community(w)}, "clinician", {"th02-pat-9"}, keep="merge"),
+    ("POST", "/api/mpi/unmerge"): _post("/api/mpi/unmerge", lambda w: {"operation": w.state["merge"]["operation"]},
+                                        "clinician", {"th02-pat-9"}),
+    ("POST", "/api/mpi/rematch"): _post("/api/mpi/rematch", {}, "admin", set()),
+    ("POST", "/fhir/Patient/$match"): _post("/fhir/Patient/$match", MATCH, "reader", {GOLDEN}),
+    ("POST", "/fhir/{resource_type}"): _post("/fhir/Patient", NEW_PATIENT, "connector_th01", {"th01-pat-88001"}),
+    ("POST", "/fhir"): _post("/fhir", BATCH, "connector_th01", {"th01-pat-1"}),
+    ("POST", "/dicomweb/studies"): _stow,
+    ("GET", "/fhir/AuditEvent"): _get("/fhir/AuditEvent", "admin", {"th01-pat-1"}, patient="th01-pat-1"),
+    ("GET", "/fhir/AuditEvent/{audit_id}"): _get("/fhir/AuditEvent/1", "admin", set()),
+    ("GET", "/fhir/Patient/{patient_id}/$everything"): lambda w: (
+        w.client.get(f"/fhir/Patient/{w.community.golden}/$everything", headers=w.h("reader")), PERSON),
+    ("GET", "/fhir/{resource_type}/{resource_id}"): _get("/fhir/Observation/th01-obs-1", "pharmacist", {"th01-pat-1"}),
+    ("GET", "/fhir/{resource_type}"): _get("/fhir/Patient", "reader", PERSON | {"th02-pat-9"}, _count="50"),
+    ("GET", "/api/referrals"): _get("/api/referrals", "clinician", {"th01-pat-1"}),
+    ("GET", "/api/referrals/summary"): _get("/api/referrals/summary", "clinician"),
+    ("GET", "/api/patients/{patient_id}/recognised-results"): _get(
+        "/api/patients/th01-pat-1/recognised-results", "reader", {GOLDEN}, facility="cty01"),
+}
+
+
+def _routes(client: TestClient) -> list[tuple[str, str]]:
+    found = []
+    for route in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+            found.append((method, str(route.path)))
+    return found
+
+
+def _newest_id(world: World) -> int:
+    with world.community.db.sessions() as session:
+        return int(session.scalar(select(func.max(AuditLog.id))) or 0)
+
+
+def test_every_route_is_walked(world: World) -> None:
+    routes = _routes(world.client)
+    missing = [route for route in routes if route not in RECIPES]
+    assert not missing, f"routes without a recipe in {__file__}: {missing}; say what each returns"
+    assert not set(RECIPES) - set(routes), "recipes of routes that no longer exist"
+
+
+def test_every_answer_with_patient_data_is_audited_with_its_patients(world: World) -> None:
+    assert set(RECIPES) == set(_routes(world.client))
+    for (method, path), recipe in RECIPES.items():
+        before = _newest_id(world)
+        response, expected = recipe(world)
+        where = f"{method} {path}"
+        assert response.status_code < 400, f"{where}: {response.status_code} {response.text[:300]}"
+        with world.community.db.sessions() as session:
+            rows = session.scalars(select(AuditLog).where(AuditLog.id > before)).all()
+            audited = set(session.scalars(
+                select(AuditPatient.patient_id).where(AuditPatient.audit_uid.in_([r.uid for r in rows]))))
+        if expected is NOT_AUDITED:
+            assert rows == [], f"{where} wrote an audit row but is not marked as returning patient data"
+            ids: set[str] = set()
+            keys: set[str] = set()
+            if "json" in response.headers.get("content-type", ""):
+                patients_in(response.json(), ids, keys)
+            leaked = [s for s in PERSONAL if re.search(rf"(?<![\w-]){s}(?![\w-])", response.text)]
+            assert not ids and not keys and not leaked, f"{where} returns patient data without an audit row"
+            continue
+        assert len(rows) == 1, f"{where}: {len(rows)} audit rows"
+        row = rows[0]
+        assert row.client == "testclient" and row.method == method and row.status == response.status_code, where
+        assert row.actor and row.role and row.at is not None, where
+        wanted = {world.community.golden if p == GOLDEN else p for p in expected}
+        assert wanted <= audited, f"{where}: audited {sorted(audited)}, expected at least {sorted(wanted)}"
+
+
+@pytest.mark.parametrize("query, patients", [
+    ("/fhir/Patient?_count=2", 2),
+    ("/fhir/Patient?identifier=urn:oid:2.16.156.10011.1.3|110101199003074573", 3),  # the golden record too
+    ("/fhir/Patient?_id=th02-pat-9", 1),
+    ("/fhir/Observation?code=http://loinc.org|2345-7", 1),
+])
+def test_searches_without_patient_are_audited_with_every_patient_returned(
+    community: Community, query: str, patients: int
+) -> None:
+    response = community.client.get(query, headers=auth(community.tokens["reader"]))
+    assert response.status_code == 200 and response.json()["entry"]
+    returned = {e["resource"]["id"] if e["resource"]["resourceType"] == "Patient"
+                else e["resource"]["subject"]["reference"].removeprefix("Patient/") for e in response.json()["entry"]}
+    with community.db.sessions() as session:
+        (row,) = session.scalars(select(AuditLog)).all()
+        audited = set(session.scalars(select(AuditPatient.patient_id).where(AuditPatient.audit_uid == row.uid)))
+    assert (row.actor, row.action, row.client) == ("reader-zhang", "search", "testclient")
+    assert audited == returned and len(audited) == patients
+
+
+def test_a_read_that_cannot_be_audited_is_not_answered(community: Community) -> None:
+    with community.db.transaction() as session:  # the audit table is gone: no row can be written
+        session.execute(AuditPatient.__table__.delete())  # type: ignore[attr-defined]
+    with community.db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE audit_patient")
+    response = community.client.get("/fhir/Patient/th01-pat-1", headers=auth(community.tokens["reader"]))
+    assert response.status_code == 503
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome" and "audit" in body["issue"][0]["diagnostics"]
+    assert "王秀英" not in json.dumps(body, ensure_ascii=False)

@@ -89,7 +89,7 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(32))
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str | None] = mapped_column(String(64))
-    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    patient_id: Mapped[str | None] = mapped_column(String(100), index=True)  # a Patient id or patient key (hub.limits)
 
 
 Index("processed_event_consumer_time", ProcessedEvent.consumer, ProcessedEvent.processed_at)

@@ -1,4 +1,5 @@
-"""resources remember the Patient they name, so they reach that Patient's views whatever key their door derived
+"""resources remember the Patient they name, so they reach that Patient's views whatever key their door
+derived; audit rows hold patient keys of up to 100 characters
 
 Revision ID: 0004i
 Revises: 0003
@@ -20,6 +21,10 @@ _CHUNK = 1000
 
 
 def upgrade() -> None:
+    # Reads of a resource audit its patient key, which may be 100 characters (hub.limits).
+    with op.batch_alter_table("audit_log") as batch:
+        batch.alter_column("patient_id", type_=sa.String(length=100), existing_type=sa.String(length=64),
+                           existing_nullable=True)
     with op.batch_alter_table("fhir_resource") as batch:
         batch.add_column(sa.Column("subject_id", sa.String(length=64), nullable=True))
         batch.create_index("fhir_resource_subject", ["subject_id"], unique=False)
@@ -83,3 +88,6 @@ def downgrade() -> None:
     with op.batch_alter_table("fhir_resource") as batch:
         batch.drop_index("fhir_resource_subject")
         batch.drop_column("subject_id")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.alter_column("patient_id", type_=sa.String(length=64), existing_type=sa.String(length=100),
+                           existing_nullable=True)

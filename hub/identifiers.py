@@ -108,9 +108,8 @@ def foreign_identifier(resource: Any, facility_id: str, where: str) -> tuple[str
                     return (f"{path}[{i}].system" if isinstance(value, list) else f"{path}.system"), str(identifier["system"])
                 if found := foreign_identifier(identifier, facility_id, path):  # e.g. its assigner
                     return found
-        elif isinstance(value, dict | list):
-            if found := foreign_identifier(value, facility_id, path):
-                return found
+        elif isinstance(value, dict | list) and (found := foreign_identifier(value, facility_id, path)):
+            return found
     return None
 
 

@@ -35,7 +35,13 @@ from consumers.record_store.models import (
 )
 from hub.db.models import core_table
 from hub.events import Event, utcnow
-from hub.identifiers import INSURANCE_ID, RESIDENT_ID, normalise_resident_id, resident_id_valid, system_facility
+from hub.identifiers import (
+    INSURANCE_ID,
+    RESIDENT_ID,
+    normalise_resident_id,
+    resident_id_valid,
+    system_facility,
+)
 from hub.limits import MAIN_CODE_MAX, LimitError, check_resource
 from hub.retry import PermanentError
 
@@ -67,9 +73,7 @@ def linking_identifiers(patient: dict[str, Any], facility_id: str | None = None)
         if system == RESIDENT_ID:
             if resident_id_valid(value):
                 found.append((system, normalise_resident_id(value)))
-        elif system == INSURANCE_ID:
-            found.append((system, str(value).strip()))
-        elif system.endswith(":mrn") and owner is not None and (facility_id is None or owner == facility_id):
+        elif system == INSURANCE_ID or system.endswith(":mrn") and owner is not None and (facility_id is None or owner == facility_id):
             found.append((system, str(value).strip()))
     return found
 
@@ -376,7 +380,7 @@ class RecordWriter:
                        StoredResource.golden.is_(False))
             ).all()
             for rtype, rid, subject, facility, key in rows:
-                owner, patient_key = self._new_patients[subject]
+                owner, patient_key = self._new_patients[str(subject)]
                 if facility == owner and key != patient_key:
                     self.session.execute(
                         update(StoredResource).where(StoredResource.resource_type == rtype, StoredResource.id == rid)

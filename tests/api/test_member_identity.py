@@ -25,8 +25,8 @@ from hub.pipeline import H_REASON, Sink
 from tests.api.conftest import Community, auth
 from tests.api.test_acknowledged_is_visible import _his_database
 from tests.api.test_fhir_ingest import PATIENT, ingest, transaction  # noqa: F401 - the fixture
-from tests.connectors.test_mllp import PV1, Listener, msa, msh
 from tests.conftest import free_port
+from tests.connectors.test_mllp import PV1, Listener, msa, msh
 from tests.factories import BASE_TIME
 from tests.record_views import CODEC, apply, dead_letters, published
 

@@ -41,6 +41,9 @@ from hub.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.]+)(\|[^}]*)?\}|\{facility\}")
 _REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/(.+)$")
+# Resources whose ids are made from a member's local numbers (Organization/{facility} is not).
+MEMBER_RESOURCES = {"Patient", "Encounter", "MedicationRequest", "DiagnosticReport", "Observation",
+                    "ServiceRequest", "ImagingStudy", "Task"}
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "司徒", "令狐")
 
 
@@ -280,14 +283,21 @@ def map_row(spec: TableSpec, row: Mapping[str, Any], children: Sequence[Mapping[
     return Mapped(resource, related, notes, flags)
 
 
-def _fhir_ids(node: Any, key: str | None = None) -> Any:
-    """The rendered `id` and every `Type/id` reference through `fhir_id`, once, as rendered from the row."""
+def _fhir_ids(resource: dict[str, Any]) -> dict[str, Any]:
+    """The rendered id and the `Type/id` references to member resources through `fhir_id`, once,
+    as rendered from the row (an id already made must not be made again)."""
+    made = _references(resource)
+    if resource.get("id"):
+        made["id"] = fhir_id(str(resource["id"]))
+    return dict(made)
+
+
+def _references(node: Any, key: str | None = None) -> Any:
     if isinstance(node, dict):
-        return {k: _fhir_ids(v, k) for k, v in node.items()}
+        return {k: _references(v, k) for k, v in node.items()}
     if isinstance(node, list):
-        return [_fhir_ids(v, key) for v in node]
-    if isinstance(node, str) and key == "id":
-        return fhir_id(node)
-    if isinstance(node, str) and key == "reference" and (match := _REFERENCE.match(node)):
+        return [_references(v, key) for v in node]
+    if isinstance(node, str) and key == "reference" and (match := _REFERENCE.match(node)) \
+            and match.group(1) in MEMBER_RESOURCES:
         return f"{match.group(1)}/{fhir_id(match.group(2))}"
     return node

@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, create_engine
 
 from connectors.base import ConnectorConfig, PollResult
 from connectors.dicom.ingest import ingest_dicom
 from connectors.his_db.connector import HisDbConnector
 from consumers.record_store.store import RecordWriter
+from hub.api.app import create_app
 from hub.blobs import FileBlobStore
 from hub.config import HubSettings
 from hub.demo.his_schemas import SCHEMAS
@@ -249,6 +251,31 @@ def test_a_dicom_study_reaches_the_patient_another_door_registered(community: Co
     assert {r["resourceType"] for r in resources(studies)} == {"ServiceRequest", "ImagingStudy"}
     for resource in resources(studies):
         assert_in_every_view(community.client, _admin(community), resource)
+
+
+def test_stow_rs_stores_what_it_acknowledges_and_refuses_what_it_cannot(community: Community, listener: Listener,
+                                                                       tmp_path: Path) -> None:
+    settings = community.client.app.state.settings
+    outbox = Outbox(tmp_path / "stow.db", "dicom")
+    sink = Sink("dicom", "th01", outbox, CODEC, settings, facilities={"th01"})
+    client = TestClient(create_app(settings, community.db, community.runtime, {"dicom": sink}))
+    boundary = "hub-boundary-7"
+    parts = [ct_file(patient_id="ST_1"), ct_file(patient_id="9" * 65)]
+    body = b"".join(
+        f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + part + b"\r\n" for part in parts
+    ) + f"--{boundary}--\r\n".encode()
+    headers = {**auth(community.tokens["connector_th01"]),
+               "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'}
+    answer = client.post("/dicomweb/studies", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    failed = answer.json()["00081198"]["Value"]
+    assert len(failed) == 1 and "over the 64-character limit" in failed[0]["00081196"]["Value"][0]
+    pid = "PID|1||ST_1^^^TH01^MR||王^秀英||19920610|F"
+    assert msa(listener.send("\r".join([msh("ADT^A04^ADT_A01", "ST1"), "EVN|A04|20261123083000", pid, PV1])))[1] == "AA"
+    apply(community.db, published(outbox))
+    apply(community.db, listener.events())
+    for resource in resources(published(outbox)):
+        assert_in_every_view(client, _admin(community), resource)
 
 
 # Limits: acknowledged means storable ----------------------------------------------------------------

@@ -69,6 +69,17 @@ def fhir_id(text: str) -> str:
     return f"{readable}--{digest.decode('ascii').rstrip('=').lower()}"
 
 
+def made_for(resource_id: str, facility_id: str, kind: str) -> bool:
+    """True when `resource_id` can be an id `fhir_id` made from `{facility_id}-{kind}-...`: kept
+    ids start with that prefix, hashed ones with its readable form."""
+    prefix = f"{facility_id}-{kind}-"
+    if resource_id.startswith(prefix) and not is_hashed_id(resource_id):
+        return True
+    readable = _UNSAFE.sub("-", prefix).strip("-")[: FHIR_ID_MAX - 2 - _HASH_CHARS]
+    part = resource_id.rsplit("--", 1)[0]
+    return is_hashed_id(resource_id) and (part == readable or part.startswith(readable + "-"))
+
+
 def is_hashed_id(resource_id: str) -> bool:
     """True for ids `fhir_id` had to hash: the record number cannot be read back from them."""
     return "--" in resource_id

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from hub.identifiers import fhir_id, is_hashed_id, local_mrn_system
+from hub.identifiers import fhir_id, is_hashed_id, local_mrn_system, made_for
 from hub.topics import event_type_for
 
 KIND = {
@@ -67,6 +67,12 @@ def patient_key_for(resource: dict[str, Any], facility: str, where: str,
             patient_id = reference.split("/", 1)[1]
             if known and patient_id in known:
                 return known[patient_id]
+            if not made_for(patient_id, facility, "pat"):
+                # Another member's patient, a community patient, or no id the hub ever gave:
+                # filed anywhere, it would be out of every view or in another member's record.
+                raise IngestError(f"{reference} is not one of {facility}'s patients; a member sends resources "
+                                  f"about its own patients, by the id the hub gave them ({facility}-pat-...)",
+                                  f"{where}.{field}", 403)
             prefix = f"{facility}-pat-"
             readable = patient_id.startswith(prefix) and not is_hashed_id(patient_id)
             local = patient_id[len(prefix):] if readable else patient_id

@@ -82,6 +82,21 @@ def test_nor_name_another_member_s_order_in_a_reference(ingest, community: Commu
     assert response.json()["issue"][0]["expression"] == ["Observation.basedOn[0].identifier.system"]
 
 
+@pytest.mark.parametrize("subject", ["Patient/cty01-pat-A77", "golden", "Patient/12345"])
+def test_nor_file_a_result_under_a_patient_that_is_not_its_own(ingest, community: Community, subject: str) -> None:  # noqa: F811
+    """A result about cty01's patient, the community patient or an id the hub never gave would be
+    filed out of every view (or into another member's record): refused, with the reason."""
+    client, outbox = ingest
+    reference = f"Patient/{community.golden}" if subject == "golden" else subject
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "K"},
+                   "subject": {"reference": reference}, "valueQuantity": {"value": 6.8, "unit": "mmol/L"}}
+    response = client.post("/fhir/Observation", json=observation, headers=auth(community.tokens["connector_th01"]))
+    assert response.status_code == 403, response.text
+    issue = response.json()["issue"][0]
+    assert issue["expression"] == ["Observation.subject"] and "is not one of th01's patients" in issue["diagnostics"]
+    assert outbox.count() == 0
+
+
 def test_the_record_store_never_links_on_another_member_s_record_number(community: Community) -> None:
     """Defence in depth: an event that reached the store without the door's check (an old outbox,
     a connector of another kind) still cannot join or overwrite cty01's patient A77."""

@@ -31,7 +31,7 @@ from hub.api.bodies import json_body
 from hub.api.errors import FhirError, fhir_response, outcome
 from hub.events import Event, Source, deterministic_event_id
 from hub.fhir import FhirValidationError, validate_resource
-from hub.identifiers import ForeignIdentifierError, check_speaks_for
+from hub.identifiers import ForeignIdentifierError, check_speaks_for, local_mrn_system
 from hub.limits import LimitError, check_event
 from hub.pipeline import Sink
 
@@ -101,6 +101,9 @@ def _prepare(resource: dict[str, Any], facility: str, where: str, limit: int, as
         check_event(event)  # what is acknowledged must fit the shared record (hub.limits)
     except LimitError as exc:
         expression = exc.expression.replace(str(resource["resourceType"]), where, 1)
+        if exc.expression == "patient" and resource["resourceType"] == "Patient":  # its record number
+            mrn = [i.get("system") for i in resource.get("identifier") or []].index(local_mrn_system(facility))
+            expression = f"{where}.identifier[{mrn}].value"
         raise IngestError(str(exc).replace(exc.expression, expression, 1), expression) from None
     return event
 

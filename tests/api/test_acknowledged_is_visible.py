@@ -295,6 +295,17 @@ def test_an_identifier_the_record_cannot_hold_is_refused_at_the_fhir_door(ingest
     assert outbox.count() == 0
 
 
+def test_a_record_number_the_record_cannot_hold_is_refused_at_the_fhir_door(ingest, community: Community) -> None:  # noqa: F811
+    client, outbox = ingest
+    patient = copy.deepcopy(_fhir_record("9" * 65)[0])
+    response = client.post("/fhir/Patient", json=patient, headers=auth(community.tokens["connector_th01"]))
+    assert response.status_code == 422, response.text
+    issue = response.json()["issue"][0]
+    assert issue["expression"] == ["Patient.identifier[0].value"]
+    assert "65 characters, over the 64-character limit" in issue["diagnostics"]
+    assert outbox.count() == 0
+
+
 def test_a_long_identifier_within_the_limit_is_stored_and_found(ingest, community: Community) -> None:  # noqa: F811
     """100 characters: on PostgreSQL it fits, on SQLite it is found by its whole value (nothing is cut)."""
     client, outbox = ingest

@@ -193,4 +193,3 @@ class Sink:
                 log.warning("%s: rejected input (%s): %s", self.connector, outcome.stage, outcome.reason)
         if outcomes:
             metrics.CONNECTOR_LAST_EVENT.labels(self.connector).set(time.time())
-

@@ -36,6 +36,7 @@ from consumers.record_store.models import (
 from hub.db.models import core_table
 from hub.events import Event, utcnow
 from hub.identifiers import (
+    FHIR_ID_MAX,
     INSURANCE_ID,
     RESIDENT_ID,
     normalise_resident_id,
@@ -70,10 +71,11 @@ def linking_identifiers(patient: dict[str, Any], facility_id: str | None = None)
         if not system or not value:
             continue
         owner = system_facility(system)
+        own_record_number = system.endswith(":mrn") and owner is not None and facility_id in (None, owner)
         if system == RESIDENT_ID:
             if resident_id_valid(value):
                 found.append((system, normalise_resident_id(value)))
-        elif system == INSURANCE_ID or system.endswith(":mrn") and owner is not None and (facility_id is None or owner == facility_id):
+        elif system == INSURANCE_ID or own_record_number:
             found.append((system, str(value).strip()))
     return found
 
@@ -202,7 +204,7 @@ class RecordWriter:
         code = main_code(resource)
         row.code = code if code is not None and len(code) <= MAIN_CODE_MAX else None  # shown, never searched
         subject = patient_reference(resource) if rtype != "Patient" else None
-        row.subject_id = subject if subject is not None and len(subject) <= 64 else None
+        row.subject_id = subject if subject is not None and len(subject) <= FHIR_ID_MAX else None
         row.status = str(resource.get("status")) if resource.get("status") else None
         row.golden = golden
         row.source_event_id = event_id

@@ -109,7 +109,7 @@ def _load_index(database: Database, people: list[Person], rules_version: str, rn
                                    "features": found.to_json(), "score": None, "rules_version": rules_version,
                                    "pinned": False})
         batch[MatchBlock] += [{"key": k, "patient_key": key} for k in set(blocking_keys(found))]
-        batch[PatientIdentifier] += [{"system": s, "value": v, "patient_key": key} for s, v in linking_identifiers(resource)]
+        batch[PatientIdentifier] += [{"system": s, "value": v, "patient_key": key} for s, v in linking_identifiers(resource, facility)]
         if len(batch[PatientLink]) >= 5000:
             flush()
     flush()

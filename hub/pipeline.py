@@ -20,6 +20,8 @@ from hub.blobs import FileBlobStore
 from hub.config import HubSettings
 from hub.events import Event
 from hub.fhir import FhirValidationError, validate_resource
+from hub.identifiers import ForeignIdentifierError, check_speaks_for
+from hub.limits import LimitError, check_event
 from hub.outbox import Outbox, OutboxRecord, OutboxRelay
 from hub.serialization import EventCodec, SerializationError
 from hub.topics import DEAD_LETTER, spec_for
@@ -131,10 +133,17 @@ class Sink:
                     f"event names facility {event.source.facility_id!r} but connector {self.connector} "
                     f"serves only {', '.join(sorted(self.facilities))}"
                 )
+            for resource in (event.resource, *event.related):
+                # Whatever door it came through, a member's event must not link into another's records.
+                check_speaks_for(resource, event.source.facility_id, str(resource.get("resourceType")))
+            check_event(event)
             value = self.codec.encode(event)
         except FhirValidationError as exc:
             return None, Rejected(f"invalid FHIR {exc.resource_type}: {exc}", "validate", payload,
                                   event.source.position, event.patient_key, event.event_id)
+        except (LimitError, ForeignIdentifierError) as exc:
+            return None, Rejected(str(exc), "validate", payload, event.source.position, event.patient_key,
+                                  event.event_id)
         except (SerializationError, KeyError) as exc:
             return None, Rejected(str(exc), "encode", payload, event.source.position, event.patient_key,
                                   event.event_id)

@@ -17,10 +17,10 @@ from pydicom.dataset import Dataset
 
 from connectors.dicom.ecg import ECG_SOP_CLASSES, is_ecg
 from hub.blobs import BlobRef
+from hub.identifiers import fhir_id
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 URGENT = re.compile(r"急|STAT|URGENT", re.IGNORECASE)
-_ID = re.compile(r"[^a-z0-9.-]+")
 
 
 class DicomMappingError(ValueError):
@@ -28,7 +28,7 @@ class DicomMappingError(ValueError):
 
 
 def _id(text: str) -> str:
-    return _ID.sub("-", text.lower()).strip("-")[:64]
+    return fhir_id(text)  # injective and the same at every door: PatientID `AB_1` is not `ab-1`
 
 
 def _short(uid: str) -> str:

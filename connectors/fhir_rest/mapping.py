@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from hub.identifiers import local_mrn_system
+from hub.identifiers import fhir_id, is_hashed_id, local_mrn_system, made_for
 from hub.topics import event_type_for
 
 KIND = {
@@ -15,7 +15,6 @@ KIND = {
     "Observation": "obs", "ServiceRequest": "sr", "ImagingStudy": "img", "Task": "task",
 }
 ACCEPTED = tuple(KIND)
-_ID = re.compile(r"[^a-z0-9.-]+")
 
 
 class IngestError(ValueError):
@@ -37,7 +36,8 @@ def local_patient_id(patient: dict[str, Any], facility: str) -> str:
 
 
 def clean_id(text: str) -> str:
-    return _ID.sub("-", text.lower()).strip("-")[:64]
+    """A FHIR id for `facility-kind-local`: injective and the same at every door (hub.identifiers)."""
+    return fhir_id(text)
 
 
 def assign_id(resource: dict[str, Any], facility: str) -> str:
@@ -53,16 +53,29 @@ def assign_id(resource: dict[str, Any], facility: str) -> str:
     return clean_id(f"{facility}-{KIND[rtype]}-{uuid.uuid4().hex[:20]}")
 
 
-def patient_key_for(resource: dict[str, Any], facility: str, where: str) -> str:
-    """`facility/local-id` of the patient a resource is about (the Kafka key)."""
+def patient_key_for(resource: dict[str, Any], facility: str, where: str,
+                    known: Mapping[str, str] | None = None) -> str:
+    """`facility/local-id` of the patient a resource is about (the Kafka key). `known` maps the
+    Patient ids of the same Bundle to their keys. A hashed id (hub.identifiers) cannot be read back
+    to its record number: its key is then the id, and the record store files the resource under
+    the Patient its reference names (consumers/record_store/store.py)."""
     if resource["resourceType"] == "Patient":
         return f"{facility}/{local_patient_id(resource, facility)}"
     for field in ("subject", "patient", "for"):  # a Task names its patient in `for`
         reference = (resource.get(field) or {}).get("reference")
         if isinstance(reference, str) and reference.startswith("Patient/"):
             patient_id = reference.split("/", 1)[1]
+            if known and patient_id in known:
+                return known[patient_id]
+            if not made_for(patient_id, facility, "pat"):
+                # Another member's patient, a community patient, or no id the hub ever gave:
+                # filed anywhere, it would be out of every view or in another member's record.
+                raise IngestError(f"{reference} is not one of {facility}'s patients; a member sends resources "
+                                  f"about its own patients, by the id the hub gave them ({facility}-pat-...)",
+                                  f"{where}.{field}", 403)
             prefix = f"{facility}-pat-"
-            local = patient_id[len(prefix):] if patient_id.startswith(prefix) else patient_id
+            readable = patient_id.startswith(prefix) and not is_hashed_id(patient_id)
+            local = patient_id[len(prefix):] if readable else patient_id
             return f"{facility}/{local}"
     raise IngestError(f"{resource['resourceType']} must reference its Patient (subject)", f"{where}.subject")
 

@@ -11,7 +11,7 @@ In a template, every string leaf is evaluated:
   "$COL|t1|t2:arg"           the value through transforms, left to right
   "text {facility} ${COL}"   interpolation; None when any referenced column is empty
   anything else              a constant
-Transforms: strip, upper, lower, int, number, id (FHIR id characters), date:FMT (to FHIR date),
+Transforms: strip, upper, lower, int, number, id (a record number inside an id), date:FMT (to FHIR date),
 datetime:FMT (to FHIR dateTime, in the file's timezone), code:TABLE (required: an unmapped local
 code rejects the row), code?:TABLE (optional: an unmapped code is kept as a local coding and
 reported), family / given (split a Chinese name), default:VALUE.
@@ -19,6 +19,9 @@ Dict keys whose value is None or empty are dropped, as are None items of lists, 
 columns need no special syntax. A key ending in "!" is required by its object: when its value is
 empty the whole object is dropped (an identifier with no value, a telecom with no number).
 A bare "$COL" gives text; transforms give other types.
+
+Resource ids and references are made valid FHIR ids after rendering (hub.identifiers.fhir_id, the
+same rule as every other door): `{facility}-pat-${pat_id}` gives the same id here as over MLLP.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from hub.identifiers import RESIDENT_ID, resident_id_valid
+from hub.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.]+)(\|[^}]*)?\}|\{facility\}")
-_ID_CHARS = re.compile(r"[^a-z0-9.-]+")
+_REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/(.+)$")
+# Resources whose ids are made from a member's local numbers (Organization/{facility} is not).
+MEMBER_RESOURCES = {"Patient", "Encounter", "MedicationRequest", "DiagnosticReport", "Observation",
+                    "ServiceRequest", "ImagingStudy", "Task"}
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "司徒", "令狐")
 
 
@@ -217,10 +223,12 @@ def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
             number = float(str(value).strip())
             return int(number) if number.is_integer() and "." not in str(value) else number
         case "id":
-            cleaned = _ID_CHARS.sub("-", str(value).lower()).strip("-")
-            if not cleaned:
+            # Kept as it is: the whole id is made a FHIR id after rendering (see `_fhir_ids`), so
+            # that `ABC_1` and `abc-1` stay two patients.
+            text = str(value).strip()
+            if not text:
                 raise MappingError(f"column {column} value {value!r} gives an empty FHIR id", column)
-            return cleaned[:64]
+            return text
         case "date":
             return datetime.strptime(str(value).strip(), arg).date().isoformat()
         case "datetime":
@@ -257,13 +265,14 @@ def map_row(spec: TableSpec, row: Mapping[str, Any], children: Sequence[Mapping[
     resource = render(spec.resource, row, facility, mapping, notes)
     if not isinstance(resource, dict) or "resourceType" not in resource or not resource.get("id"):
         raise MappingError(f"table {spec.table}: the row gives no resource id (is {spec.key} empty?)", spec.key)
+    resource = _fhir_ids(resource)
     related: list[dict[str, Any]] = []
     if spec.children is not None:
         for child in children:
             merged = {**{f"parent.{k}": v for k, v in row.items()}, **child}
             rendered = render(spec.children.resource, merged, facility, mapping, notes)
             if rendered:
-                related.append(rendered)
+                related.append(_fhir_ids(rendered))
         if related and resource.get("resourceType") == "DiagnosticReport":
             resource["result"] = [{"reference": f"Observation/{r['id']}"} for r in related]
     flags: list[str] = []
@@ -272,3 +281,23 @@ def map_row(spec: TableSpec, row: Mapping[str, Any], children: Sequence[Mapping[
             flags.append("resident-id-check-digit")
             notes.append(f"resident ID {identifier.get('value')!r} fails its check digit; kept and flagged")
     return Mapped(resource, related, notes, flags)
+
+
+def _fhir_ids(resource: dict[str, Any]) -> dict[str, Any]:
+    """The rendered id and the `Type/id` references to member resources through `fhir_id`, once,
+    as rendered from the row (an id already made must not be made again)."""
+    made = _references(resource)
+    if resource.get("id"):
+        made["id"] = fhir_id(str(resource["id"]))
+    return dict(made)
+
+
+def _references(node: Any, key: str | None = None) -> Any:
+    if isinstance(node, dict):
+        return {k: _references(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_references(v, key) for v in node]
+    if isinstance(node, str) and key == "reference" and (match := _REFERENCE.match(node)) \
+            and match.group(1) in MEMBER_RESOURCES:
+        return f"{match.group(1)}/{fhir_id(match.group(2))}"
+    return node

@@ -4,12 +4,17 @@ Each message is answered after its events are durably in the outbox: AA when acc
 message, same MSH-10 and MSH-7 from the same sender, is answered AA and not published twice), AE or AR with
 the reason in MSA-3 and ERR otherwise. A bad message never closes the connection without an ACK,
 and every rejected message is kept as a dead letter, so accepted + rejected = received.
+
+A connection speaks only for the members whose `allow_from` networks hold its source address
+(loopback unless configured): MSH-4 names a member, the address proves it, so a message naming a
+member the connection may not speak for is answered AR and kept as a dead letter.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import socket
 import socketserver
@@ -20,7 +25,7 @@ from typing import Any
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from connectors.base import Connector, PollResult, Rejected
 from connectors.mllp import ack as acks
@@ -31,11 +36,24 @@ from hub.pipeline import Sink
 
 log = logging.getLogger(__name__)
 VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(values: list[str]) -> list[Network]:
+    try:
+        return [ipaddress.ip_network(v, strict=False) for v in values]
+    except ValueError as exc:
+        raise ValueError(f"allow_from: {exc} (give addresses or networks such as 10.1.3.0/24)") from None
 
 
 class Sender(BaseModel):
     facility_id: str = Field(description="The member facility this sender speaks for.")
     charset: str | None = Field(None, description="Default character set when MSH-18 is empty, e.g. GB18030.")
+    allow_from: list[Network] = Field(default_factory=lambda: _networks(LOOPBACK),
+                                      description="Source addresses or networks this member connects from.")
+
+    _parse = field_validator("allow_from", mode="before")(lambda values: _networks([str(v) for v in values]))
 
 
 class MllpOptions(BaseModel):
@@ -45,6 +63,10 @@ class MllpOptions(BaseModel):
     senders: dict[str, Sender] = Field(default_factory=dict, description="MSH-4 (sending facility) -> member.")
     accept_unknown_senders: bool = Field(False, description="Accept senders not in the table as this facility.")
     idle_timeout_s: float = Field(300, description="Close connections idle this long.")
+    allow_from: list[Network] = Field(default_factory=lambda: _networks(LOOPBACK),
+                                      description="Source networks of this connector's own facility (unknown senders).")
+
+    _parse = field_validator("allow_from", mode="before")(lambda values: _networks([str(v) for v in values]))
 
 
 class MllpConnector(Connector):
@@ -90,14 +112,15 @@ class MllpConnector(Connector):
 
     def _connection(self, sock: socket.socket, sink: Sink, stop: threading.Event) -> None:
         sock.settimeout(self.opts.idle_timeout_s)
-        peer = _peer(sock)
+        peer = _peer(sock)  # host:port, for logs and dead letters
+        address = _address(sock)  # host, for the sender allow-list
         try:
             for received in read_frames(sock, self.settings.max_event_bytes):
                 if received.truncated:
                     # No ACK: the sender's next answer belongs to the complete message that follows.
                     self._dead_letter_fragment(received, sink, peer)
                     continue
-                answer = self.handle(received, sink)
+                answer = self.handle(received, sink, address)
                 sock.sendall(frame(answer))
                 if received.unframed:
                     log.warning("MLLP %s: %d bytes without MLLP framing from %s: refused (AR) and connection closed",
@@ -122,8 +145,9 @@ class MllpConnector(Connector):
 
     # One message ----------------------------------------------------------------------------------
 
-    def handle(self, received: Frame, sink: Sink) -> bytes:
-        """Processes one message and returns the ACK bytes (in the message's character set)."""
+    def handle(self, received: Frame, sink: Sink, peer: str | None = None) -> bytes:
+        """Processes one message from address `peer` and returns the ACK bytes (in the message's
+        character set). `peer` None is the hub itself (dry runs, dead-letter replays)."""
         raw = received.data
         fields: dict[int, str] = {}
         codec = "utf-8"
@@ -135,7 +159,7 @@ class MllpConnector(Connector):
                                     "<FS><CR> (0x1C 0x0D); this connection is closed", acks.SEGMENT_SEQUENCE, None)
             header = read_header(raw)
             fields = {n: header.get(n) for n in (3, 4, 9, 10, 12, 18)}
-            facility, default = self._sender(header)
+            facility, default = self._sender(header, peer)
             codec = codec_for(header.get(18), default)
             if received.oversized:
                 raise _Reject("AR", f"message of {received.size} bytes is over the {self.settings.max_event_bytes}-byte "
@@ -159,14 +183,30 @@ class MllpConnector(Connector):
         text = "duplicate of a message already accepted" if report.duplicates == len(report.outcomes) else ""
         return self._answer(acks.Ack("AA", text), fields, codec)
 
-    def _sender(self, header: RawHeader) -> tuple[str, str]:
+    def _sender(self, header: RawHeader, peer: str | None = None) -> tuple[str, str]:
         name = header.component(4)
         sender = self.opts.senders.get(name)
         if sender is not None:
+            self._check_peer(peer, sender.allow_from, name, sender.facility_id)
             return sender.facility_id, sender.charset or self.opts.default_charset
         if self.opts.accept_unknown_senders or not self.opts.senders:
+            self._check_peer(peer, self.opts.allow_from, name, self.config.facility_id)
             return self.config.facility_id, self.opts.default_charset
         raise _Reject("AR", f"sending facility {name!r} (MSH-4) is not in this listener's sender table", "207", "MSH-4")
+
+    @staticmethod
+    def _check_peer(peer: str | None, allowed: list[Network], name: str, facility: str) -> None:
+        if peer is None:
+            return
+        try:
+            address = ipaddress.ip_address(peer.split("%")[0])
+        except ValueError:
+            address = None
+        if address is not None and isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if address is None or not any(address in network for network in allowed):
+            raise _Reject("AR", f"this connection (from {peer}) may not send for member {facility} (MSH-4 {name!r}); "
+                                f"add its address to that sender's allow_from", "207", "MSH-4")
 
     def _map(self, text: str, header: RawHeader, facility: str) -> PollResult:
         message_type = header.get(9)
@@ -228,6 +268,13 @@ class MllpConnector(Connector):
         header = read_header(raw)
         facility, _ = self._sender(header)
         return self._map(payload, header, facility)
+
+
+def _address(sock: socket.socket) -> str:
+    try:
+        return str(sock.getpeername()[0])
+    except OSError:
+        return ""  # gone already: the allow-list refuses an address it cannot place (None is the hub itself)
 
 
 def _peer(sock: socket.socket) -> str:

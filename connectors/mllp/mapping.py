@@ -11,7 +11,6 @@ a repetition with type NI (national identifier) or PID-19 holding 18 characters 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,8 @@ from hl7apy.core import Message, Segment
 
 from connectors.mllp import ack
 from hub.events import Event, Source, deterministic_event_id
-from hub.identifiers import RESIDENT_ID, local_mrn_system, local_system, resident_id_valid
+from hub.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
+from hub.limits import LimitError, check_local_id
 
 CST = ZoneInfo("Asia/Shanghai")
 SUPPORTED = {
@@ -34,7 +34,6 @@ REQUIRED = {  # segments each message type needs, in the order they must come
 ECG_CODES = {"11524-6", "93000", "ECG", "EKG", "XDT"}
 CODE_SYSTEMS = {"LN": "http://loinc.org", "I10": "http://hl7.org/fhir/sid/icd-10", "NHSA": "urn:hub:code:nhsa-drug",
                 "YB": "urn:hub:code:nhsa-drug", "SCT": "http://snomed.info/sct"}
-_ID = re.compile(r"[^a-z0-9.-]+")
 
 
 class MappingError(ValueError):
@@ -120,7 +119,8 @@ def fhir_time(moment: datetime | None) -> str | None:
 
 
 def clean_id(text: str) -> str:
-    return _ID.sub("-", text.lower()).strip("-")[:64]
+    """A FHIR id for `facility-kind-local`: injective and the same at every door (hub.identifiers)."""
+    return fhir_id(text)
 
 
 def coding(ce: str, facility: str, table: str) -> dict[str, Any] | None:
@@ -206,6 +206,10 @@ def map_patient(pid: Segment, facility: str) -> tuple[dict[str, Any], str, tuple
     local = next((part(r, 0) for r in ids if part(r, 4) == "MR" and part(r, 0)), part(ids[0], 0) if ids else "")
     if not local:
         raise MappingError("PID-3 holds no patient record number", "PID-3")
+    try:
+        check_local_id(local, "PID-3")
+    except LimitError as exc:
+        raise MappingError(str(exc), "PID-3", ack.DATA_TYPE) from None
     identifiers: list[dict[str, Any]] = [{"use": "usual", "system": local_mrn_system(facility), "value": local}]
     resident = next((part(r, 0) for r in ids if part(r, 4) in ("NI", "PN") and part(r, 0)), "")
     if not resident and len(value(pid, 19).strip()) == 18:
@@ -348,6 +352,10 @@ def _report(obr: Segment, ctx: MessageContext, patient_id: str) -> dict[str, Any
     })
 
 
+def _filler(report: dict[str, Any]) -> str:
+    return str(report["identifier"][0]["value"])
+
+
 def _observation(obx: Segment, ctx: MessageContext, patient_id: str, report: dict[str, Any], n: int) -> dict[str, Any]:
     kind = value(obx, 2).upper()
     raw = value(obx, 5)
@@ -374,7 +382,7 @@ def _observation(obx: Segment, ctx: MessageContext, patient_id: str, report: dic
     flag = value(obx, 8).upper()
     return _prune({
         "resourceType": "Observation",
-        "id": f"{report['id'].replace('-dr-', '-obs-', 1)}-{n}"[:64],
+        "id": clean_id(f"{ctx.facility}-obs-{_filler(report)}-{n}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
         "status": {"F": "final", "P": "preliminary", "C": "corrected"}.get(value(obx, 11), "final"),
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",

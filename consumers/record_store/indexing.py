@@ -81,8 +81,8 @@ def main_code(resource: dict[str, Any]) -> str | None:
 
 
 def patient_reference(resource: dict[str, Any]) -> str | None:
-    """The id of the Patient a resource is about (subject or patient), if it points at one."""
-    for field in ("subject", "patient"):
+    """The id of the Patient a resource is about (subject, patient, or a Task's `for`), if it points at one."""
+    for field in ("subject", "patient", "for"):
         ref = resource.get(field)
         if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
             kind, _, rid = ref["reference"].partition("/")

@@ -24,6 +24,7 @@ class StoredResource(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())  # source time, orders updates
     facility_id: Mapped[str | None] = mapped_column(String(32))
     patient_key: Mapped[str | None] = mapped_column(String(100), index=True)  # facility/local-id
+    subject_id: Mapped[str | None] = mapped_column(String(64))  # the Patient id in subject/patient/for
     date: Mapped[datetime | None] = mapped_column(UTCDateTime())  # clinical date for search and sort
     code: Mapped[str | None] = mapped_column(String(200))  # "system|code" of the main coding
     status: Mapped[str | None] = mapped_column(String(32))
@@ -131,6 +132,7 @@ class ResourceIdentifier(Base):
     value: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
+Index("fhir_resource_subject", StoredResource.subject_id)
 Index("fhir_resource_type_updated", StoredResource.resource_type, StoredResource.last_updated)
 Index("fhir_resource_type_date", StoredResource.resource_type, StoredResource.date)
 Index("fhir_resource_code_lookup", ResourceCode.system, ResourceCode.code)

@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from consumers.record_store import reviews
-from consumers.record_store.indexing import clinical_date, codings, main_code
+from consumers.record_store.indexing import clinical_date, codings, main_code, patient_reference
 from consumers.record_store.matching.blocking import blocking_keys
 from consumers.record_store.matching.features import Features, features
 from consumers.record_store.matching.index import CandidateIndex
@@ -35,7 +35,16 @@ from consumers.record_store.models import (
 )
 from hub.db.models import core_table
 from hub.events import Event, utcnow
-from hub.identifiers import INSURANCE_ID, RESIDENT_ID, normalise_resident_id, resident_id_valid
+from hub.identifiers import (
+    FHIR_ID_MAX,
+    INSURANCE_ID,
+    RESIDENT_ID,
+    normalise_resident_id,
+    resident_id_valid,
+    system_facility,
+)
+from hub.limits import MAIN_CODE_MAX, LimitError, check_resource
+from hub.retry import PermanentError
 
 GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community patient record"}
 # Codes and identifiers are never loaded as objects, so bulk deletes need not scan the session.
@@ -50,17 +59,23 @@ def community_patient_id(patient_key: str) -> str:
     return "cp-" + hashlib.sha256(patient_key.encode()).hexdigest()[:20]
 
 
-def linking_identifiers(patient: dict[str, Any]) -> list[tuple[str, str]]:
-    """Identifiers strong enough to link two records of the same person without review."""
+def linking_identifiers(patient: dict[str, Any], facility_id: str | None = None) -> list[tuple[str, str]]:
+    """Identifiers strong enough to link two records of the same person without review.
+
+    A member-local record number links only when it is the sending member's own (`facility_id`):
+    the doors refuse other members' systems, and the store does not trust them either. Without
+    `facility_id` (a $match lookup, which stores nothing) every member's record number counts."""
     found: list[tuple[str, str]] = []
     for identifier in patient.get("identifier", []) or []:
         system, value = identifier.get("system"), identifier.get("value")
         if not system or not value:
             continue
+        owner = system_facility(system)
+        own_record_number = system.endswith(":mrn") and owner is not None and facility_id in (None, owner)
         if system == RESIDENT_ID:
             if resident_id_valid(value):
                 found.append((system, normalise_resident_id(value)))
-        elif system == INSURANCE_ID or system.endswith(":mrn"):
+        elif system == INSURANCE_ID or own_record_number:
             found.append((system, str(value).strip()))
     return found
 
@@ -84,6 +99,7 @@ class RecordWriter:
         # Search rows (codes, identifiers) of every resource written, replaced in bulk by `finish`.
         self._search_rows: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         self._replaced: set[tuple[str, str]] = set()  # resources that had rows before this batch
+        self._new_patients: dict[str, tuple[str | None, str]] = {}  # source Patient id -> (facility, key)
 
     def prefetch(self, events: list[Event]) -> None:
         """Loads every stored row the batch will touch in one query (the identity map keeps them)."""
@@ -93,11 +109,14 @@ class RecordWriter:
             for r in (e.resource, *e.related)
             if isinstance(r.get("id"), str)
         }
+        keys |= {  # the Patients the batch's resources name, to file them under (see `upsert`)
+            ("Patient", ref) for e in events for r in (e.resource, *e.related) if (ref := patient_reference(r))
+        }
         keys = {k for k in keys if self.session.identity_map.get(self.session.identity_key(StoredResource, k)) is None}
         self._prefetch_rows(StoredResource, _resource_keys_in, keys)
         patients = [e for e in events if e.resource.get("resourceType") == "Patient"]
         self._prefetch_rows(PatientLink, PatientLink.patient_key.in_, {e.patient_key for e in patients})
-        identifiers = {pair for e in patients for pair in linking_identifiers(e.resource)}
+        identifiers = {pair for e in patients for pair in linking_identifiers(e.resource, e.source.facility_id)}
         found = self._prefetch_rows(
             PatientIdentifier, lambda chunk: pairs_in(PatientIdentifier.system, PatientIdentifier.value, chunk), identifiers
         )
@@ -137,7 +156,19 @@ class RecordWriter:
 
     def upsert(self, resource: dict[str, Any], event: Event, patient_key: str | None, golden: bool = False) -> bool:
         """Stores the resource unless a newer version (by source time) is already there."""
+        if resource.get("resourceType") != "Patient" and not golden:
+            patient_key = self._filed_under(resource, event.source.facility_id, patient_key)
         return self.write(resource, event.occurred_at, event.source.facility_id, event.event_id, patient_key, golden)
+
+    def _filed_under(self, resource: dict[str, Any], facility_id: str, patient_key: str | None) -> str | None:
+        """The patient key of the member's own Patient the resource names (`subject`), when that
+        Patient is stored: the reference decides, not the key a door derived from it (a hashed id
+        cannot be read back to its record number). Another member's Patient is never used."""
+        reference = patient_reference(resource)
+        named = self._stored("Patient", reference) if reference else None
+        if named is not None and not named.golden and named.facility_id == facility_id and named.patient_key:
+            return named.patient_key
+        return patient_key
 
     def write(
         self,
@@ -170,19 +201,26 @@ class RecordWriter:
         row.facility_id = facility_id if not golden else None
         row.patient_key = patient_key
         row.date = clinical_date(resource)
-        row.code = main_code(resource)
+        code = main_code(resource)
+        row.code = code if code is not None and len(code) <= MAIN_CODE_MAX else None  # shown, never searched
+        subject = patient_reference(resource) if rtype != "Patient" else None
+        row.subject_id = subject if subject is not None and len(subject) <= FHIR_ID_MAX else None
         row.status = str(resource.get("status")) if resource.get("status") else None
         row.golden = golden
         row.source_event_id = event_id
         row.content = _dumps(stored)
         if existed:
             self._replaced.add((rtype, rid))
+        try:
+            check_resource(resource, rtype)  # the doors check the same limits before they acknowledge
+        except LimitError as exc:
+            raise PermanentError(f"{rtype}/{rid} cannot be stored and searched: {exc}", "validate") from None
         identifiers: dict[tuple[str, str], None] = {}
         for identifier in resource.get("identifier") or []:
-            pair = (str(identifier.get("system") or "")[:200], str(identifier.get("value") or "")[:100])
+            pair = (str(identifier.get("system") or ""), str(identifier.get("value") or ""))
             if pair[1]:
                 identifiers[pair] = None
-        codes = {(system[:200], code[:100]): None for system, code in codings(resource)}
+        codes = {(system, code): None for system, code in codings(resource)}
         self._search_rows[(rtype, rid)] = (list(codes), list(identifiers))
         return True
 
@@ -216,11 +254,12 @@ class RecordWriter:
         patient = dict(event.resource)
         key = event.patient_key
         link = self._get(PatientLink, key)
-        identifiers = linking_identifiers(patient)
+        identifiers = linking_identifiers(patient, event.source.facility_id)
         found = self._features.pop(event.event_id, None) or features(patient)
         new_record = link is None
         if link is None:
             link = self._link_new(key, patient, identifiers, found, event)
+            self._new_patients[patient["id"]] = (event.source.facility_id, key)
         else:
             self._relink_by_identifier(link, identifiers)
         link.source_patient_id = patient["id"]
@@ -326,7 +365,33 @@ class RecordWriter:
             self._prefetch_rows(StoredResource, _resource_keys_in, {("Patient", cp) for cp in dirty})
             for cp_id, (when, replaced_by) in dirty.items():
                 self._write_golden(cp_id, by_community[cp_id], when, replaced_by)
+        self._file_early_arrivals()
         self._write_search_rows()
+
+    def _file_early_arrivals(self) -> None:
+        """Resources that came before their Patient (another topic, another partition) were filed
+        under the key their door derived; now that the member's Patient is here, they join it."""
+        if not self._new_patients:
+            return
+        self.session.flush()
+        for chunk in _chunks(sorted(self._new_patients), 300):
+            rows = self.session.execute(
+                select(StoredResource.resource_type, StoredResource.id, StoredResource.subject_id,
+                       StoredResource.facility_id, StoredResource.patient_key)
+                .where(StoredResource.subject_id.in_(chunk), StoredResource.resource_type != "Patient",
+                       StoredResource.golden.is_(False))
+            ).all()
+            for rtype, rid, subject, facility, key in rows:
+                owner, patient_key = self._new_patients[str(subject)]
+                if facility == owner and key != patient_key:
+                    self.session.execute(
+                        update(StoredResource).where(StoredResource.resource_type == rtype, StoredResource.id == rid)
+                        .values(patient_key=patient_key), execution_options=_NO_SYNC,
+                    )
+                    stored = self.session.identity_map.get(self.session.identity_key(StoredResource, (rtype, rid)))
+                    if stored is not None:
+                        self.session.expire(stored, ["patient_key"])
+        self._new_patients.clear()
 
     def _write_search_rows(self) -> None:
         """Codes and identifiers of the batch's resources, in a few statements instead of per row."""

@@ -68,7 +68,7 @@ def record(session: Session, access: Access) -> AuditLog:
     p = access.principal
     row = AuditLog(actor=p.name[:100], role=p.role, facility_id=p.facility_id, action=access.action[:32],
                    resource_type=access.resource_type[:64], resource_id=(access.resource_id or None) and access.resource_id[:64],
-                   patient_id=(access.patient_id or None) and access.patient_id[:64], client=access.client,
+                   patient_id=(access.patient_id or None) and access.patient_id[:100], client=access.client,
                    method=access.method, path=access.path, query=access.query or None, status=access.status,
                    uid=uuid.uuid4().hex)
     session.add(row)

@@ -32,6 +32,8 @@ from hub.api.errors import FhirError, fhir_response, outcome
 from hub.api.facilities import check_known_facility
 from hub.events import Event, Source, deterministic_event_id
 from hub.fhir import FhirValidationError, validate_resource
+from hub.identifiers import ForeignIdentifierError, check_speaks_for, local_mrn_system
+from hub.limits import LimitError, check_event
 from hub.pipeline import Sink
 
 router = APIRouter(prefix="/fhir", tags=["FHIR ingest"])
@@ -63,9 +65,14 @@ def _limit(request: Request) -> int:
     return int(request.app.state.settings.max_event_bytes)
 
 
-def _prepare(resource: dict[str, Any], facility: str, where: str, limit: int, assigned: str | None = None) -> Event:
+def _prepare(resource: dict[str, Any], facility: str, where: str, limit: int, assigned: str | None = None,
+             known: dict[str, str] | None = None) -> Event:
     """Validates one resource and turns it into an event; raises IngestError naming the element."""
     etype = event_type(resource, where)
+    try:
+        check_speaks_for(resource, facility, where)  # before anything is derived from its identifiers
+    except ForeignIdentifierError as exc:
+        raise IngestError(str(exc), exc.expression, 403) from None
     resource = dict(resource)
     resource["id"] = assigned or assign_id(resource, facility)
     resource["meta"] = {**(resource.get("meta") or {}), "source": f"urn:hub:facility:{facility}"}
@@ -82,15 +89,24 @@ def _prepare(resource: dict[str, Any], facility: str, where: str, limit: int, as
                           where, 413)
     digest = hashlib.sha256(json.dumps(resource, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     occurred = parse_fhir_datetime((resource.get("meta") or {}).get("lastUpdated")) or datetime.now(UTC)
-    return Event(
+    event = Event(
         event_id=deterministic_event_id(facility, SYSTEM, f"{resource['resourceType']}/{resource['id']}", digest),
         event_type=etype,
         source=Source(facility, SYSTEM, f"{resource['resourceType']}/{resource['id']}"),
         occurred_at=occurred,
         recorded_at=datetime.now(UTC),
-        patient_key=patient_key_for(resource, facility, where),
+        patient_key=patient_key_for(resource, facility, where, known),
         resource=resource,
     )
+    try:
+        check_event(event)  # what is acknowledged must fit the shared record (hub.limits)
+    except LimitError as exc:
+        expression = exc.expression.replace(str(resource["resourceType"]), where, 1)
+        if exc.expression == "patient" and resource["resourceType"] == "Patient":  # its record number
+            mrn = [i.get("system") for i in resource.get("identifier") or []].index(local_mrn_system(facility))
+            expression = f"{where}.identifier[{mrn}].value"
+        raise IngestError(str(exc).replace(exc.expression, expression, 1), expression) from None
+    return event
 
 
 def _existing(request: Request, rtype: str, condition: str, facility: str) -> str | None:
@@ -121,7 +137,8 @@ async def create(resource_type: str, request: Request, principal: Principal = De
     try:
         event = _prepare(resource, facility, resource_type, _limit(request))
     except IngestError as exc:
-        raise FhirError(exc.status, "invalid" if exc.status != 413 else "too-costly", str(exc), [exc.expression]) from None
+        code = {413: "too-costly", 403: "forbidden"}.get(exc.status, "invalid")
+        raise FhirError(exc.status, code, str(exc), [exc.expression]) from None
     report = _sink(request).accept(PollResult(events=[event]))
     result = report.outcomes[0]
     if not result.accepted:
@@ -145,10 +162,13 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
     # Assign ids first so entries may reference each other by fullUrl (urn:uuid:...).
     assigned: dict[int, str] = {}
     references: dict[str, str] = {}
+    patients: dict[str, str] = {}  # the Bundle's Patient ids -> their patient keys
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") in ACCEPTED:
             assigned[i] = assign_id(resource, facility)
+            if resource["resourceType"] == "Patient":
+                patients[assigned[i]] = patient_key_for(resource, facility, f"Bundle.entry[{i}].resource")
             if entry.get("fullUrl"):
                 references[entry["fullUrl"]] = f"{resource['resourceType']}/{assigned[i]}"
     prepared: list[Event | IngestError] = []
@@ -161,7 +181,7 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
             if method != "POST":
                 raise IngestError(f"request.method {method} is not supported; use POST", f"Bundle.entry[{i}].request.method", 400)
             resource = rewrite_references(entry["resource"], references)
-            prepared.append(_prepare(resource, facility, where, _limit(request), assigned.get(i)))
+            prepared.append(_prepare(resource, facility, where, _limit(request), assigned.get(i), patients))
         except IngestError as exc:
             prepared.append(exc)
     errors = [p for p in prepared if isinstance(p, IngestError)]

@@ -128,7 +128,7 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(32))
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str | None] = mapped_column(String(64))
-    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the patient the request named
+    patient_id: Mapped[str | None] = mapped_column(String(100), index=True)  # the patient the request named (hub.limits)
     client: Mapped[str | None] = mapped_column(String(64))  # the caller's network address
     method: Mapped[str | None] = mapped_column(String(8))
     path: Mapped[str | None] = mapped_column(Text)

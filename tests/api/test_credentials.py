@@ -110,7 +110,7 @@ def test_token_checks_survive_a_database_outage(database_url: str, settings: Hub
         assert client.get("/api/session", headers=auth(seen)).json()["user"] == "seen"
         refused = client.get("/api/session", headers=auth(unseen))
         assert refused.status_code == 503 and refused.headers["retry-after"] == "30"
-        assert "database is not answering" in _outcome(refused)
+        assert "database is unavailable" in _outcome(refused)
 
 
 # Accounts and page sessions -------------------------------------------------------------------------

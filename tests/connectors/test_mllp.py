@@ -140,7 +140,7 @@ def test_lab_results(listener: Listener) -> None:
     ])
     assert msa(listener.send(oru))[1] == "AA"
     report = next(e for e in listener.events() if e.event_type == "lab_result")
-    assert report.resource["id"] == "th01-dr-f100" and len(report.related) == 2
+    assert report.resource["id"] == "th01-dr-F100" and len(report.related) == 2
     glucose = report.related[0]
     assert glucose["valueQuantity"] == {"value": 7.2, "unit": "mmol/L", "system": "http://unitsofmeasure.org",
                                         "code": "mmol/L"}

@@ -132,7 +132,8 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
         headers={"X-Hub-Facility": "th03"},
     )
     assert posted.status_code == 201, posted.text
-    wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-r-1").status_code == 200, 30, "posted patient stored")
+    assert posted.json()["id"] == "th03-pat-R-1"  # record numbers keep their case (ids are injective)
+    wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-R-1").status_code == 200, 30, "posted patient stored")
 
     # A township system sending HL7 v2 over MLLP, in GB18030.
     adt = ("MSH|^~\\&|HIS|TH03|HUB|CTY01|20261123083000||ADT^A04|E2E-1|P|2.4|||||CHN|GB18030\r"
@@ -143,14 +144,14 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
         sock.sendall(b"\x0b" + adt + b"\x1c\r")
         answer = sock.recv(4096).decode("gb18030")
     assert "MSA|AA|E2E-1" in answer
-    stored = wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-h-77").json().get("name"), 30, "HL7 patient stored")
+    stored = wait_until(lambda: hub.http.get("/fhir/Patient/th03-pat-H-77").json().get("name"), 30, "HL7 patient stored")
     assert stored[0]["text"] == "司马光"
     utf8 = ("MSH|^~\\&|HIS|TH04|HUB|CTY01|20261123083000||ADT^A04|E2E-2|P|2.5|||||CHN|UNICODE UTF-8\r"
             "PID|1||U-8^^^TH04^MR||诸葛^亮||19800101|M\rPV1|1|O|||||||||||||||||V-78\r").encode()
     with socket.create_connection(("127.0.0.1", int(env["HUB_MLLP_PORT"])), timeout=10) as sock:
         sock.sendall(b"\x0b" + utf8 + b"\x1c\r")
         assert "MSA|AA|E2E-2" in sock.recv(4096).decode()
-    stored = wait_until(lambda: hub.http.get("/fhir/Patient/th04-pat-u-8").json().get("name"), 30, "UTF-8 patient")
+    stored = wait_until(lambda: hub.http.get("/fhir/Patient/th04-pat-U-8").json().get("name"), 30, "UTF-8 patient")
     assert stored[0]["text"] == "诸葛亮"
 
     # An ECG cart dropping a 12-lead ECG into the DICOM inbox.
@@ -164,7 +165,7 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
 
     def ecg_study():
         studies = hub.http.get("/fhir/ImagingStudy", params={"_count": 50}).json().get("entry", [])
-        return next((e["resource"] for e in studies if e["resource"]["subject"]["reference"] == "Patient/cty01-pat-d-1"), None)
+        return next((e["resource"] for e in studies if e["resource"]["subject"]["reference"] == "Patient/cty01-pat-D-1"), None)
 
     study = wait_until(ecg_study, 30, "ECG ImagingStudy stored")
     blob = next(e["valueString"] for e in study["extension"] if e["url"] == "urn:hub:blob:dicom")

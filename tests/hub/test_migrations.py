@@ -27,3 +27,35 @@ def test_downgrade_and_upgrade_again(db: Database) -> None:
     command.upgrade(config, "head")
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_0004i_files_stored_results_under_the_patient_they_name(db: Database) -> None:
+    """Before 0004i a lower-cased id (PID-3 `OBS-T1` -> Patient/th01-pat-obs-t1) could leave a result
+    under another key than its Patient's; the migration files it under the Patient it names."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from hub.db.migrate import alembic_config
+
+    config = alembic_config(db.engine)
+    command.downgrade(config, "0003")
+    rows = [
+        ("Patient", "th01-pat-obs-t1", "th01", "th01/OBS-T1", '{"resourceType": "Patient"}'),
+        ("Observation", "th01-obs-1", "th01", "th01/obs-t1",
+         '{"resourceType": "Observation", "subject": {"reference": "Patient/th01-pat-obs-t1"}}'),
+        ("Observation", "th02-obs-1", "th02", "th02/obs-t1",  # another member's: never moved
+         '{"resourceType": "Observation", "subject": {"reference": "Patient/th01-pat-obs-t1"}}'),
+    ]
+    with db.engine.begin() as connection:
+        for rtype, rid, facility, key, content in rows:
+            connection.execute(text(
+                "INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, occurred_at, facility_id, "
+                "patient_key, golden, content) VALUES (:t, :i, 1, :now, :now, :f, :k, :g, :c)"),
+                {"t": rtype, "i": rid, "now": "2026-11-23 00:00:00+00:00", "f": facility, "k": key, "g": False,
+                 "c": content})
+    command.upgrade(config, "head")
+    with db.engine.connect() as connection:
+        found = dict(connection.execute(text("SELECT id, patient_key FROM fhir_resource")).all())
+        subjects = dict(connection.execute(text("SELECT id, subject_id FROM fhir_resource")).all())
+    assert found == {"th01-pat-obs-t1": "th01/OBS-T1", "th01-obs-1": "th01/OBS-T1", "th02-obs-1": "th02/obs-t1"}
+    assert subjects["th01-obs-1"] == "th01-pat-obs-t1" and subjects["th01-pat-obs-t1"] is None

@@ -1,7 +1,7 @@
 """accounts and sessions for the pages, token expiry, audit rows with address and every patient
 
 Revision ID: 0004p
-Revises: 0003
+Revises: 0004i
 Create Date: 2026-11-27 15:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004p"
-down_revision: Union[str, Sequence[str], None] = "0003"
+down_revision: Union[str, Sequence[str], None] = "0004i"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

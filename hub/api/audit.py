@@ -7,7 +7,6 @@ Rows are written by the response hook (hub/api/hooks.py), never by routes, so no
 from __future__ import annotations
 
 import uuid
-
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 

@@ -7,7 +7,6 @@ this same `Base`, so one Alembic history covers the whole database.
 from __future__ import annotations
 
 import uuid
-
 from datetime import datetime
 from typing import cast
 

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from hub.config import is_loopback
+
 log = logging.getLogger(__name__)
 
 
@@ -64,15 +66,26 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 class EmbeddedBroker:
     """Start with `start()` or a `with` block; `stop()` is idempotent."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", log_file: Path | None = None, advertised_port: int | None = None
+    ) -> None:
+        if not is_loopback(host):
+            # Tansu here has no authentication and no TLS: patient data must not be reachable from the network.
+            raise BrokerError(
+                f"the embedded broker listens on loopback only, not on {host}; use 127.0.0.1, or a Kafka "
+                "cluster with TLS and SASL (HUB_KAFKA_BOOTSTRAP) for other machines"
+            )
         self.host = host
         self.port = port
+        # Tests put a faulty network between clients and the broker by advertising a proxy's port.
+        self.advertised_port = advertised_port or port
         self.log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -82,6 +95,11 @@ class EmbeddedBroker:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The code the child exited with, or None while it runs (or before it started)."""
+        return self._process.poll() if self._process is not None else None
+
     def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
         if port_open(self.host, self.port):
             raise BrokerError(
@@ -89,10 +107,11 @@ class EmbeddedBroker:
                 "(set HUB_BROKER_PORT, or HUB_KAFKA_BOOTSTRAP to use that broker)"
             )
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._process = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                  "--storage-engine", "memory://tansu/"],
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -109,7 +128,10 @@ class EmbeddedBroker:
                 self._process = None
                 raise BrokerError(f"the embedded broker exited at start with code {code}; see {self.log_file}")
             if port_open(self.host, self.port):
-                log.info("embedded broker (Tansu) ready on %s, pid %s", self.bootstrap, self.pid)
+                log.info(
+                    "embedded broker (Tansu, memory only) ready on %s, pid %s; it listens on loopback only",
+                    self.bootstrap, self.pid,
+                )
                 return self
             time.sleep(0.05)
         self.stop()

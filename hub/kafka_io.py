@@ -21,9 +21,17 @@ from hub.topics import TopicSpec, all_topics
 
 log = logging.getLogger(__name__)
 
+
+class TopicMismatchError(KafkaError):
+    """A topic exists with other partitions than the catalogue names: keys would land elsewhere."""
+
+    retriable = False
+
+
 __all__ = [
     "KafkaError",
     "OffsetAndMetadata",
+    "TopicMismatchError",
     "TopicPartition",
     "admin",
     "broker_reachable",
@@ -48,6 +56,14 @@ def _common(settings: HubSettings) -> dict[str, Any]:
             options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
     if settings.kafka_ssl_cafile:
         options["ssl_cafile"] = settings.kafka_ssl_cafile
+    if settings.kafka_ssl_certfile:  # mutual TLS: the hub's own client certificate
+        options["ssl_certfile"] = settings.kafka_ssl_certfile
+        options["ssl_keyfile"] = settings.kafka_ssl_keyfile
+        if settings.kafka_ssl_password is not None:
+            options["ssl_password"] = settings.kafka_ssl_password.get_secret_value()
+    if settings.kafka_ssl_crlfile:
+        options["ssl_crlfile"] = settings.kafka_ssl_crlfile
+    options["ssl_check_hostname"] = settings.kafka_ssl_check_hostname
     return options
 
 
@@ -63,6 +79,9 @@ def producer(settings: HubSettings, **overrides: Any) -> KafkaProducer:
         "request_timeout_ms": 15_000,
         "max_block_ms": 10_000,
         "reconnect_backoff_max_ms": 2_000,
+        # A topic a producer writes before the hub created it would get the broker's default partition
+        # count, and keys would be spread differently from the catalogue; the hub creates topics itself.
+        "allow_auto_create_topics": False,
         **overrides,
     }
     return KafkaProducer(**options)
@@ -81,6 +100,7 @@ def consumer(settings: HubSettings, group_id: str | None, topics: Iterable[str] 
         "max_partition_fetch_bytes": max(1024 * 1024, settings.max_event_bytes + 64 * 1024),
         "reconnect_backoff_max_ms": 2_000,
         "request_timeout_ms": 30_000,
+        "allow_auto_create_topics": False,  # see producer(): only ensure_topics creates topics
         **overrides,
     }
     return KafkaConsumer(*topics, **options)
@@ -116,7 +136,9 @@ def _port_open(server: str, timeout_s: float) -> bool:
 
 
 def ensure_topics(settings: HubSettings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
-    """Creates missing topics with their catalogue partition counts; returns the names created."""
+    """Creates missing topics with their catalogue partition counts and checks those that exist;
+    returns the names created. Raises TopicMismatchError when a topic has other partition counts."""
+    chosen = list(specs or all_topics())
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -125,7 +147,7 @@ def ensure_topics(settings: HubSettings, specs: Iterable[TopicSpec] | None = Non
             configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
         wanted = [
             NewTopic(spec.topic(settings), spec.partitions, settings.kafka_replication_factor, topic_configs=configs)
-            for spec in (specs or all_topics())
+            for spec in chosen
             if spec.topic(settings) not in existing
         ]
         created: list[str] = []
@@ -137,21 +159,43 @@ def ensure_topics(settings: HubSettings, specs: Iterable[TopicSpec] | None = Non
                 pass
         if created:
             log.info("created topics: %s", ", ".join(created))
+        _check_partitions(client, settings, chosen)
         return created
     finally:
         client.close()
 
 
-def topic_id(settings: HubSettings, topic: str) -> str | None:
-    """The broker's id for a topic; it changes when the topic is deleted and created again."""
-    client = admin(settings)
+def _check_partitions(client: KafkaAdminClient, settings: HubSettings, specs: list[TopicSpec]) -> None:
+    expected = {spec.topic(settings): spec.partitions for spec in specs}
+    wrong = []
+    for described in client.describe_topics(list(expected)):
+        name = described.get("name")
+        if described.get("error_code", 0) != 0 or name not in expected:
+            continue
+        count = len(described.get("partitions") or ())
+        if count != expected[name]:
+            wrong.append(f"{name} has {count} partitions, the catalogue says {expected[name]}")
+    if wrong:
+        raise TopicMismatchError(
+            "topics exist with the wrong partition counts (" + "; ".join(wrong) + "); a client created them "
+            "with the broker's defaults: delete them (they are re-created and refilled from the outboxes) "
+            "or restart the memory broker"
+        )
+
+
+def topic_id(settings: HubSettings, topic: str, client: KafkaAdminClient | None = None) -> str | None:
+    """The broker's id for a topic; it changes when the topic is deleted and created again.
+    Pass a long-lived admin `client` to ask often without a new connection each time."""
+    own = client is None
+    client = client or admin(settings)
     try:
         for described in client.describe_topics([topic]):
             if described.get("error_code", 0) == 0 and described.get("name") == topic:
                 return str(described.get("topic_id"))
         return None
     finally:
-        client.close()
+        if own:
+            client.close()
 
 
 def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, int]:
@@ -168,7 +212,10 @@ def group_lag(settings: HubSettings, group_id: str, topics: list[str], timeout_s
     if not any(_port_open(server, timeout_s) for server in settings.bootstrap.split(",")):
         raise KafkaError(f"broker {settings.bootstrap} not reachable")
     committed = group_offsets(settings, group_id)
-    probe = KafkaConsumer(**{**_common(settings), "group_id": None, "request_timeout_ms": int(timeout_s * 1000) + 1000})
+    probe = KafkaConsumer(**{
+        **_common(settings), "group_id": None, "request_timeout_ms": int(timeout_s * 1000) + 1000,
+        "allow_auto_create_topics": False,
+    })
     try:
         partitions = [
             TopicPartition(topic, p) for topic in topics for p in sorted(probe.partitions_for_topic(topic) or ())

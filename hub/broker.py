@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -28,6 +30,10 @@ class StartupError(RuntimeError):
 
 class BrokerError(StartupError):
     """The embedded broker could not be found or did not start."""
+
+
+class BrokerLostError(BrokerError):
+    """The embedded broker died and could not be restarted: the hub stops with a non-zero exit."""
 
 
 def tansu_binary() -> Path:
@@ -154,3 +160,73 @@ class EmbeddedBroker:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+class BrokerSupervisor:
+    """Restarts an embedded broker that died, with backoff and a bounded number of attempts.
+
+    While it is down, connectors keep accepting into their outboxes and the API keeps serving reads;
+    the outbox relays notice the new (empty) broker by its epoch and send everything again. Attempts
+    start again from one once the broker has stayed up for `stable_s`.
+    """
+
+    def __init__(
+        self,
+        broker: EmbeddedBroker,
+        attempts: int = 5,
+        on_restart: Callable[[], object] | None = None,
+        initial_delay_s: float = 0.5,
+        max_delay_s: float = 8.0,
+        stable_s: float = 60.0,
+    ) -> None:
+        self.broker = broker
+        self.attempts = attempts
+        self.on_restart = on_restart
+        self.initial_delay_s = initial_delay_s
+        self.max_delay_s = max_delay_s
+        self.stable_s = stable_s
+        self.restarts = 0
+        self._failures_in_a_row = 0
+        self._up_since = time.monotonic()
+
+    def check(self, stop: threading.Event) -> None:
+        """Called often by the hub's main loop; returns at once while the broker runs. Raises
+        BrokerLostError when the broker died and every attempt to restart it failed."""
+        if self.broker.alive:
+            if self._failures_in_a_row and time.monotonic() - self._up_since > self.stable_s:
+                self._failures_in_a_row = 0
+            return
+        code = self.broker.exit_code
+        log.error(
+            "the embedded broker exited unexpectedly (code %s); restarting it, connectors keep buffering in their "
+            "outboxes", code,
+        )
+        last: BaseException | None = None
+        delay = self.initial_delay_s
+        while self._failures_in_a_row < self.attempts and not stop.is_set():
+            self._failures_in_a_row += 1
+            if stop.wait(delay):
+                return
+            delay = min(self.max_delay_s, delay * 2)
+            try:
+                self.broker.start()
+                if self.on_restart is not None:
+                    self.on_restart()
+            except Exception as exc:  # noqa: BLE001 - any failure counts as one attempt
+                last = exc
+                log.warning(
+                    "restart %d of %d of the embedded broker failed: %s",
+                    self._failures_in_a_row, self.attempts, exc,
+                )
+                self.broker.stop()
+                continue
+            self.restarts += 1
+            self._up_since = time.monotonic()
+            log.warning("embedded broker restarted (restart %d); outboxes resend what it lost", self.restarts)
+            return
+        if stop.is_set():
+            return
+        raise BrokerLostError(
+            f"the embedded broker on {self.broker.bootstrap} died and could not be restarted after "
+            f"{self.attempts} attempts ({last}); the hub stops"
+        )

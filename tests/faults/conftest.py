@@ -1,0 +1,20 @@
+"""The fault suite (`make test-faults`): each scenario breaks something real under load and ends
+with a full comparison of what the sources sent and what the topics and the record hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.harness import TALLY
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TALLY.scenarios:
+        return
+    terminalreporter.section("fault suite")
+    for line in TALLY.lines:
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(
+        f"fault suite: {TALLY.scenarios} scenarios, {TALLY.compared} events compared, lost {TALLY.lost}, "
+        f"doubled {TALLY.doubled} (copies resent to restarted brokers and dropped by consumers: {TALLY.resent_copies})"
+    )

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from hub.config import is_loopback
+from hub.kafka_io import MEMORY_CLUSTER_ID
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class EmbeddedBroker:
         try:
             self._process = subprocess.Popen(
                 [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
-                 "--storage-engine", "memory://tansu/"],
+                 "--storage-engine", "memory://tansu/", "--cluster-id", MEMORY_CLUSTER_ID],
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

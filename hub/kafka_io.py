@@ -6,6 +6,7 @@ and quick on the embedded broker (short session timeouts so a group joins in sec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Iterable
@@ -103,6 +104,11 @@ def consumer(settings: HubSettings, group_id: str | None, topics: Iterable[str] 
         "allow_auto_create_topics": False,  # see producer(): only ensure_topics creates topics
         **overrides,
     }
+    topics = list(topics)
+    if topics:
+        # Some brokers (Tansu) create a topic a consumer merely asks about, whatever the client says:
+        # make sure the catalogue's topics exist, with their partition counts, before subscribing.
+        ensure_topics(settings, [spec for spec in all_topics() if spec.topic(settings) in topics])
     return KafkaConsumer(*topics, **options)
 
 
@@ -135,52 +141,92 @@ def _port_open(server: str, timeout_s: float) -> bool:
         return False
 
 
+# The cluster id of the hub's own memory-only broker (`hub broker`, or the one `hub run` embeds).
+MEMORY_CLUSTER_ID = "county-hub-memory"
+
+
 def ensure_topics(settings: HubSettings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
     """Creates missing topics with their catalogue partition counts and checks those that exist;
-    returns the names created. Raises TopicMismatchError when a topic has other partition counts."""
+    returns the names created. Raises TopicMismatchError when a topic has other partition counts
+    (on the hub's own memory broker such topics are rebuilt instead, see _rebuild)."""
     chosen = list(specs or all_topics())
     client = admin(settings)
     try:
         existing = set(client.list_topics())
-        configs: dict[str, str] = {}
-        if settings.kafka_min_insync_replicas:
-            configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
-        wanted = [
-            NewTopic(spec.topic(settings), spec.partitions, settings.kafka_replication_factor, topic_configs=configs)
-            for spec in chosen
-            if spec.topic(settings) not in existing
-        ]
-        created: list[str] = []
-        for new in wanted:  # one by one: a concurrent creator must not fail the others
-            try:
-                client.create_topics([new])
-                created.append(new.name)
-            except TopicAlreadyExistsError:
-                pass
+        created = [spec.topic(settings) for spec in chosen if spec.topic(settings) not in existing]
+        for spec in chosen:  # one by one: a concurrent creator must not fail the others
+            if spec.topic(settings) not in existing:
+                _create(client, settings, spec)
         if created:
             log.info("created topics: %s", ", ".join(created))
-        _check_partitions(client, settings, chosen)
+        wrong = _wrong_partitions(client, settings, chosen)
+        if wrong and _memory_broker(client):
+            _rebuild(client, settings, [spec for spec in chosen if spec.topic(settings) in wrong])
+            wrong = _wrong_partitions(client, settings, chosen)
+        if wrong:
+            raise TopicMismatchError(
+                "topics exist with the wrong partition counts (" + "; ".join(wrong.values()) + "); a client "
+                "created them with the broker's defaults: recreate them with the catalogue's counts (README, "
+                "Topics) and set auto.create.topics.enable=false on the cluster; the outboxes keep every event"
+            )
         return created
     finally:
         client.close()
 
 
-def _check_partitions(client: KafkaAdminClient, settings: HubSettings, specs: list[TopicSpec]) -> None:
+def _create(client: KafkaAdminClient, settings: HubSettings, spec: TopicSpec) -> None:
+    configs: dict[str, str] = {}
+    if settings.kafka_min_insync_replicas:
+        configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
+    with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator was first
+        client.create_topics(
+            [NewTopic(spec.topic(settings), spec.partitions, settings.kafka_replication_factor, topic_configs=configs)]
+        )
+
+
+def _wrong_partitions(client: KafkaAdminClient, settings: HubSettings, specs: list[TopicSpec]) -> dict[str, str]:
     expected = {spec.topic(settings): spec.partitions for spec in specs}
-    wrong = []
+    wrong: dict[str, str] = {}
     for described in client.describe_topics(list(expected)):
         name = described.get("name")
         if described.get("error_code", 0) != 0 or name not in expected:
             continue
         count = len(described.get("partitions") or ())
         if count != expected[name]:
-            wrong.append(f"{name} has {count} partitions, the catalogue says {expected[name]}")
-    if wrong:
-        raise TopicMismatchError(
-            "topics exist with the wrong partition counts (" + "; ".join(wrong) + "); a client created them "
-            "with the broker's defaults: delete them (they are re-created and refilled from the outboxes) "
-            "or restart the memory broker"
-        )
+            wrong[name] = f"{name} has {count} partitions, the catalogue says {expected[name]}"
+    return wrong
+
+
+def _memory_broker(client: KafkaAdminClient) -> bool:
+    try:
+        return client.describe_cluster().get("cluster_id") == MEMORY_CLUSTER_ID
+    except KafkaError:
+        return False
+
+
+def _rebuild(client: KafkaAdminClient, settings: HubSettings, specs: list[TopicSpec]) -> None:
+    """The memory broker creates any topic a client merely asks about, with 4 partitions, and a
+    reconnecting client may ask before the hub re-created the catalogue. Nothing on it is durable:
+    delete and re-create those topics, and the epoch marker first of all, so every outbox relay sees
+    a new epoch and sends everything it retains again (and every consumer reads from the start)."""
+    from hub.topics import EPOCH
+
+    log.warning(
+        "the memory broker created %s with its default partition count; re-creating them (outboxes resend)",
+        ", ".join(spec.topic(settings) for spec in specs),
+    )
+    _delete(client, [EPOCH.topic(settings)])
+    for spec in specs:  # delete and create at once: a client asking in between would create it again
+        _delete(client, [spec.topic(settings)])
+        _create(client, settings, spec)
+    _create(client, settings, EPOCH)
+
+
+def _delete(client: KafkaAdminClient, topics: list[str]) -> None:
+    try:
+        client.delete_topics(topics)
+    except KafkaError as exc:
+        log.debug("delete %s: %s", topics, exc)
 
 
 def topic_id(settings: HubSettings, topic: str, client: KafkaAdminClient | None = None) -> str | None:

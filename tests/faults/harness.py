@@ -15,11 +15,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select as sql_select
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
 
 from connectors.base import PollResult
 from consumers.record_store.consumer import RecordStoreConsumer
@@ -271,12 +272,10 @@ def compare(scenario: str, settings: HubSettings, database: Database, sent: set[
             settle_s: float = 120.0, outboxes: list[Outbox] | None = None) -> Comparison:
     """Waits until the record holds everything sent (or `settle_s` passed), then compares every event
     with the topics and the record; adds the result to the suite's tally."""
-    if outboxes:
-        wait_for(lambda: all(o.backlog() == 0 for o in outboxes), settle_s, interval_s=0.5)
-    try:
+    with suppress(AssertionError):  # the comparison below says what is missing
+        if outboxes:
+            wait_for(lambda: all(o.backlog() == 0 for o in outboxes), settle_s, interval_s=0.5)
         wait_for(lambda: applied(database, sent) == len(sent), settle_s, interval_s=0.5)
-    except AssertionError:
-        pass  # the comparison below says what is missing
     in_record = _processed(database)
     copies = topic_event_ids(settings) if topics else Counter()
     result = Comparison(
@@ -399,14 +398,10 @@ class FaultyProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
+    with suppress(OSError):
         sock.close()
-    except OSError:
-        pass
 
 
 def run_for(seconds: float, every_s: float, action: Callable[[], None]) -> None:

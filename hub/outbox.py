@@ -113,7 +113,8 @@ class Outbox:
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a COMMIT that failed (disk full) was already rolled back by SQLite
+                conn.execute("ROLLBACK")
             raise
         return new_ids
 

@@ -390,7 +390,7 @@ class FaultyProxy:
                 if self.delay_s:
                     time.sleep(self.delay_s * random.uniform(0.5, 1.5))
                 dst.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # the other direction (or a cut) closed the sockets
             pass
         finally:
             _close(src)

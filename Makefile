@@ -5,13 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+FAULTS_DATABASE_URL ?=
 
-.PHONY: install run test test-sqlite test-postgres bench lint browser clean help
+.PHONY: install run test test-sqlite test-postgres test-faults test-faults-postgres bench lint browser clean help
 
 help:
 	@echo "make run            the whole hub + a simulated county (http://127.0.0.1:8080/status)"
 	@echo "make test           the whole suite (SQLite; real broker and browser)"
 	@echo "make test-postgres  the suite again on PostgreSQL ($(POSTGRES_TEST_URL))"
+	@echo "make test-faults    the fault suite: kills, outages, full disk, bad network; ends with lost/doubled counts"
+	@echo "make test-faults-postgres  the fault suite on PostgreSQL"
 	@echo "make bench          whole path vs bare transport; last line is JSON"
 	@echo "make lint           ruff and mypy"
 
@@ -42,6 +45,14 @@ test: install browser
 
 test-postgres: install browser
 	HUB_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -q -p no:cacheprovider
+
+# The fault suite alone (SQLite; FAULTS_DATABASE_URL=postgresql+psycopg://... for PostgreSQL). Its last
+# line counts lost and doubled events over every scenario.
+test-faults: install
+	$(if $(FAULTS_DATABASE_URL),HUB_TEST_DATABASE_URL=$(FAULTS_DATABASE_URL)) $(BIN)/pytest -q -p no:cacheprovider -m faults -rs tests/faults
+
+test-faults-postgres:
+	$(MAKE) test-faults FAULTS_DATABASE_URL=$(POSTGRES_TEST_URL)
 
 bench: install
 	$(BIN)/hub bench

@@ -13,9 +13,14 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+
+from hub.config import is_loopback
+from hub.kafka_io import MEMORY_CLUSTER_ID
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,10 @@ class StartupError(RuntimeError):
 
 class BrokerError(StartupError):
     """The embedded broker could not be found or did not start."""
+
+
+class BrokerLostError(BrokerError):
+    """The embedded broker died and could not be restarted: the hub stops with a non-zero exit."""
 
 
 def tansu_binary() -> Path:
@@ -64,15 +73,26 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 class EmbeddedBroker:
     """Start with `start()` or a `with` block; `stop()` is idempotent."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", log_file: Path | None = None, advertised_port: int | None = None
+    ) -> None:
+        if not is_loopback(host):
+            # Tansu here has no authentication and no TLS: patient data must not be reachable from the network.
+            raise BrokerError(
+                f"the embedded broker listens on loopback only, not on {host}; use 127.0.0.1, or a Kafka "
+                "cluster with TLS and SASL (HUB_KAFKA_BOOTSTRAP) for other machines"
+            )
         self.host = host
         self.port = port
+        # Tests put a faulty network between clients and the broker by advertising a proxy's port.
+        self.advertised_port = advertised_port or port
         self.log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -82,6 +102,11 @@ class EmbeddedBroker:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The code the child exited with, or None while it runs (or before it started)."""
+        return self._process.poll() if self._process is not None else None
+
     def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
         if port_open(self.host, self.port):
             raise BrokerError(
@@ -89,11 +114,12 @@ class EmbeddedBroker:
                 "(set HUB_BROKER_PORT, or HUB_KAFKA_BOOTSTRAP to use that broker)"
             )
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._process = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                 "--storage-engine", "memory://tansu/"],
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
+                 "--storage-engine", "memory://tansu/", "--cluster-id", MEMORY_CLUSTER_ID],
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -109,7 +135,10 @@ class EmbeddedBroker:
                 self._process = None
                 raise BrokerError(f"the embedded broker exited at start with code {code}; see {self.log_file}")
             if port_open(self.host, self.port):
-                log.info("embedded broker (Tansu) ready on %s, pid %s", self.bootstrap, self.pid)
+                log.info(
+                    "embedded broker (Tansu, memory only) ready on %s, pid %s; it listens on loopback only",
+                    self.bootstrap, self.pid,
+                )
                 return self
             time.sleep(0.05)
         self.stop()
@@ -132,3 +161,73 @@ class EmbeddedBroker:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+class BrokerSupervisor:
+    """Restarts an embedded broker that died, with backoff and a bounded number of attempts.
+
+    While it is down, connectors keep accepting into their outboxes and the API keeps serving reads;
+    the outbox relays notice the new (empty) broker by its epoch and send everything again. Attempts
+    start again from one once the broker has stayed up for `stable_s`.
+    """
+
+    def __init__(
+        self,
+        broker: EmbeddedBroker,
+        attempts: int = 5,
+        on_restart: Callable[[], object] | None = None,
+        initial_delay_s: float = 0.5,
+        max_delay_s: float = 8.0,
+        stable_s: float = 60.0,
+    ) -> None:
+        self.broker = broker
+        self.attempts = attempts
+        self.on_restart = on_restart
+        self.initial_delay_s = initial_delay_s
+        self.max_delay_s = max_delay_s
+        self.stable_s = stable_s
+        self.restarts = 0
+        self._failures_in_a_row = 0
+        self._up_since = time.monotonic()
+
+    def check(self, stop: threading.Event) -> None:
+        """Called often by the hub's main loop; returns at once while the broker runs. Raises
+        BrokerLostError when the broker died and every attempt to restart it failed."""
+        if self.broker.alive:
+            if self._failures_in_a_row and time.monotonic() - self._up_since > self.stable_s:
+                self._failures_in_a_row = 0
+            return
+        code = self.broker.exit_code
+        log.error(
+            "the embedded broker exited unexpectedly (code %s); restarting it, connectors keep buffering in their "
+            "outboxes", code,
+        )
+        last: BaseException | None = None
+        delay = self.initial_delay_s
+        while self._failures_in_a_row < self.attempts and not stop.is_set():
+            self._failures_in_a_row += 1
+            if stop.wait(delay):
+                return
+            delay = min(self.max_delay_s, delay * 2)
+            try:
+                self.broker.start()
+                if self.on_restart is not None:
+                    self.on_restart()
+            except Exception as exc:  # noqa: BLE001 - any failure counts as one attempt
+                last = exc
+                log.warning(
+                    "restart %d of %d of the embedded broker failed: %s",
+                    self._failures_in_a_row, self.attempts, exc,
+                )
+                self.broker.stop()
+                continue
+            self.restarts += 1
+            self._up_since = time.monotonic()
+            log.warning("embedded broker restarted (restart %d); outboxes resend what it lost", self.restarts)
+            return
+        if stop.is_set():
+            return
+        raise BrokerLostError(
+            f"the embedded broker on {self.broker.bootstrap} died and could not be restarted after "
+            f"{self.attempts} attempts ({last}); the hub stops"
+        )

@@ -87,7 +87,7 @@ def broker(
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with EmbeddedBroker(port or settings.broker_port) as running:
+    with EmbeddedBroker(port or settings.broker_port, host=settings.broker_host) as running:
         typer.echo(f"broker ready on {running.bootstrap} (memory only); Ctrl-C stops it")
         while not stop.is_set() and running.alive:
             stop.wait(0.5)
@@ -506,7 +506,10 @@ def main() -> None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         setting = f"HUB_{where.upper()}" if exc.title == "HubSettings" else where
-        typer.echo(f"hub: error: setting {setting}: {first['msg']} (got {first.get('input')!r})", err=True)
+        if not where:  # a rule across several settings names them in its message
+            typer.echo(f"hub: error: settings: {first['msg'].removeprefix('Value error, ')}", err=True)
+        else:
+            typer.echo(f"hub: error: setting {setting}: {first['msg']} (got {first.get('input')!r})", err=True)
         sys.exit(2)
     except (CliError, ConnectorConfigError, StartupError, KafkaError, ValueError, OSError) as exc:
         typer.echo(f"hub: error: {exc}", err=True)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
 
 
 class HubSettings(BaseSettings):
@@ -25,6 +40,15 @@ class HubSettings(BaseSettings):
     kafka_sasl_username: str | None = Field(None, description="SASL user name.")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for TLS to the cluster.")
+    kafka_ssl_certfile: str | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS to the cluster; needs HUB_KAFKA_SSL_KEYFILE."
+    )
+    kafka_ssl_keyfile: str | None = Field(None, description="Private key (PEM) of the client certificate.")
+    kafka_ssl_password: SecretStr | None = Field(None, description="Password of the client key, if it is encrypted.")
+    kafka_ssl_crlfile: str | None = Field(None, description="Certificate revocation list (PEM) to check the cluster against.")
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="Check that the cluster's certificate names the host connected to."
+    )
     kafka_replication_factor: int = Field(
         1, description="Replication factor for topics the hub creates (3 on a production cluster)."
     )
@@ -47,6 +71,12 @@ class HubSettings(BaseSettings):
     )
     mllp_port: int = Field(2575, description="HL7 v2 MLLP listener.")
     broker_port: int = Field(9092, description="Port of the embedded broker.")
+    broker_host: str = Field(
+        "127.0.0.1", description="Loopback address of the embedded broker (127.0.0.1, ::1 or localhost; nothing else)."
+    )
+    broker_restarts: int = Field(
+        5, description="Attempts to restart an embedded broker that died before the hub gives up and exits."
+    )
     dicom_inbox: Path | None = Field(None, description="Watched DICOM folder. Default: $HUB_DATA_DIR/dicom-inbox.")
     facility_id: str = Field(
         "cty01", description="The lead county hospital's facility id: owner of the built-in DICOM inbox and MLLP listener."
@@ -86,11 +116,57 @@ class HubSettings(BaseSettings):
     )
 
     @field_validator(
-        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", "public_base_url", mode="before"
+        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", "public_base_url",
+        "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_crlfile", mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("broker_host")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        if not is_loopback(value):
+            raise ValueError(
+                "the embedded broker has no authentication and listens on loopback only "
+                "(127.0.0.1, ::1 or localhost); to serve other machines use a Kafka cluster (HUB_KAFKA_BOOTSTRAP)"
+            )
+        return value
+
+    @field_validator("kafka_security_protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in _PROTOCOLS:
+            raise ValueError(f"must be one of {', '.join(_PROTOCOLS)}")
+        return value
+
+    @field_validator("kafka_sasl_mechanism")
+    @classmethod
+    def _known_mechanism(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().upper()
+        if value not in _SASL_MECHANISMS:
+            raise ValueError(f"must be one of {', '.join(_SASL_MECHANISMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _security_complete(self) -> HubSettings:
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_") and self.kafka_sasl_mechanism is None:
+            raise ValueError(f"HUB_KAFKA_SECURITY_PROTOCOL={protocol} needs HUB_KAFKA_SASL_MECHANISM (e.g. SCRAM-SHA-512)")
+        if (
+            self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+            and protocol.startswith("SASL_")
+            and (not self.kafka_sasl_username or self.kafka_sasl_password is None)
+        ):
+            raise ValueError(
+                f"SASL {self.kafka_sasl_mechanism} needs HUB_KAFKA_SASL_USERNAME and HUB_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("mutual TLS needs both HUB_KAFKA_SSL_CERTFILE and HUB_KAFKA_SSL_KEYFILE")
+        return self
 
     @field_validator("facility_levels")
     @classmethod
@@ -119,7 +195,10 @@ class HubSettings(BaseSettings):
 
     @property
     def bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.broker_port}"
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        host = f"[{self.broker_host}]" if ":" in self.broker_host else self.broker_host
+        return f"{host}:{self.broker_port}"
 
     @property
     def db_url(self) -> str:

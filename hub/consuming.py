@@ -29,7 +29,7 @@ from hub.db import Database, is_retriable
 from hub.db.models import ProcessedEvent
 from hub.retry import Backoff, PermanentError
 from hub.serialization import EventCodec, SerializationError
-from hub.topics import DEAD_LETTER, spec_for
+from hub.topics import DEAD_LETTER, EPOCH, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,12 @@ class ConsumerRunner:
         self._dlq_factory = dlq_producer_factory or (lambda: kafka_io.producer(settings))
         self._kafka: Any = None
         self._dlq: Any = None
+        self._admin: Any = None
+        # A memory broker that restarted (or rebuilt its topics) has a new epoch: positions and committed
+        # offsets from before mean nothing there, so the consumer starts again from the beginning.
+        self._epoch: str | None = None
+        self._from_start = False
+        self._last_epoch_check = 0.0
         self._last_lag = 0.0
         self.assigned = False
         self.applied_total = 0
@@ -73,11 +79,18 @@ class ConsumerRunner:
             deliveries: list[Delivery] = []
             try:
                 if self._kafka is None:
+                    self._epoch = self._broker_epoch()
                     self._kafka = self._kafka_factory()
                 polled = self._kafka.poll(timeout_ms=500, max_records=self.settings.consumer_batch_size)
                 assignment = self._kafka.assignment()
                 self.assigned = bool(assignment)
                 metrics.CONSUMER_ASSIGNED.labels(name).set(len(assignment))
+                if self._from_start and assignment:
+                    self._kafka.seek_to_beginning(*assignment)  # what was polled comes again from the start
+                    self._from_start = False
+                    continue
+                if time.monotonic() - self._last_epoch_check > 5 and not self._same_epoch():
+                    continue
                 deliveries = [
                     _delivery(m) for tp in sorted(polled, key=lambda t: (t.topic, t.partition)) for m in polled[tp]
                 ]
@@ -99,17 +112,27 @@ class ConsumerRunner:
                 delay = backoff.next()
                 log.warning("consumer %s: broker error %s; retrying in %.1f s", name, exc, delay)
                 self._close_kafka()
+                self._drop_admin()
                 stop.wait(delay)
         self.close()
 
     def close(self) -> None:
         self._close_kafka()
+        self._drop_admin()
         if self._dlq is not None:
             try:
                 self._dlq.close(timeout=2)
             except Exception:  # noqa: BLE001
                 log.debug("DLQ producer close failed", exc_info=True)
             self._dlq = None
+
+    def _drop_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            try:
+                admin.close()
+            except Exception:  # noqa: BLE001
+                log.debug("admin client close failed", exc_info=True)
 
     def _close_kafka(self) -> None:
         kafka, self._kafka = self._kafka, None
@@ -245,7 +268,32 @@ class ConsumerRunner:
                 # The offsets are not committed: the batch comes again once the broker takes dead letters.
                 raise kafka_io.KafkaError(f"could not publish a dead letter: {future.exception}")
 
+    def _broker_epoch(self) -> str | None:
+        if self._admin is None:
+            self._admin = kafka_io.admin(self.settings)
+        return kafka_io.topic_id(self.settings, EPOCH.topic(self.settings), self._admin)
+
+    def _same_epoch(self) -> bool:
+        """False (and every assigned partition read again from its beginning) when the broker's epoch
+        changed since the consumer last looked."""
+        self._last_epoch_check = time.monotonic()
+        current = self._broker_epoch()
+        if current == self._epoch:
+            return True
+        log.warning("consumer %s: the broker restarted or rebuilt its topics; reading again from the start",
+                    self.consumer.name)
+        self._epoch = current
+        # Seek rather than leave and rejoin the group: Tansu can leave a re-joining member without partitions.
+        assignment = self._kafka.assignment() if self._kafka is not None else set()
+        if assignment:
+            self._kafka.seek_to_beginning(*assignment)
+        else:
+            self._from_start = True
+        return False
+
     def _commit(self, deliveries: Sequence[Delivery]) -> None:
+        if not self._same_epoch():
+            return  # offsets from another broker epoch would skip what the new one holds
         offsets: dict[Any, Any] = {}
         for d in deliveries:
             tp = kafka_io.TopicPartition(d.topic, d.partition)

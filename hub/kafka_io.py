@@ -6,6 +6,7 @@ and quick on the embedded broker (short session timeouts so a group joins in sec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Iterable
@@ -21,9 +22,17 @@ from hub.topics import TopicSpec, all_topics
 
 log = logging.getLogger(__name__)
 
+
+class TopicMismatchError(KafkaError):
+    """A topic exists with other partitions than the catalogue names: keys would land elsewhere."""
+
+    retriable = False
+
+
 __all__ = [
     "KafkaError",
     "OffsetAndMetadata",
+    "TopicMismatchError",
     "TopicPartition",
     "admin",
     "broker_reachable",
@@ -48,6 +57,14 @@ def _common(settings: HubSettings) -> dict[str, Any]:
             options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
     if settings.kafka_ssl_cafile:
         options["ssl_cafile"] = settings.kafka_ssl_cafile
+    if settings.kafka_ssl_certfile:  # mutual TLS: the hub's own client certificate
+        options["ssl_certfile"] = settings.kafka_ssl_certfile
+        options["ssl_keyfile"] = settings.kafka_ssl_keyfile
+        if settings.kafka_ssl_password is not None:
+            options["ssl_password"] = settings.kafka_ssl_password.get_secret_value()
+    if settings.kafka_ssl_crlfile:
+        options["ssl_crlfile"] = settings.kafka_ssl_crlfile
+    options["ssl_check_hostname"] = settings.kafka_ssl_check_hostname
     return options
 
 
@@ -63,6 +80,9 @@ def producer(settings: HubSettings, **overrides: Any) -> KafkaProducer:
         "request_timeout_ms": 15_000,
         "max_block_ms": 10_000,
         "reconnect_backoff_max_ms": 2_000,
+        # A topic a producer writes before the hub created it would get the broker's default partition
+        # count, and keys would be spread differently from the catalogue; the hub creates topics itself.
+        "allow_auto_create_topics": False,
         **overrides,
     }
     return KafkaProducer(**options)
@@ -81,8 +101,14 @@ def consumer(settings: HubSettings, group_id: str | None, topics: Iterable[str] 
         "max_partition_fetch_bytes": max(1024 * 1024, settings.max_event_bytes + 64 * 1024),
         "reconnect_backoff_max_ms": 2_000,
         "request_timeout_ms": 30_000,
+        "allow_auto_create_topics": False,  # see producer(): only ensure_topics creates topics
         **overrides,
     }
+    topics = list(topics)
+    if topics:
+        # Some brokers (Tansu) create a topic a consumer merely asks about, whatever the client says:
+        # make sure the catalogue's topics exist, with their partition counts, before subscribing.
+        ensure_topics(settings, [spec for spec in all_topics() if spec.topic(settings) in topics])
     return KafkaConsumer(*topics, **options)
 
 
@@ -115,43 +141,107 @@ def _port_open(server: str, timeout_s: float) -> bool:
         return False
 
 
+# The cluster id of the hub's own memory-only broker (`hub broker`, or the one `hub run` embeds).
+MEMORY_CLUSTER_ID = "county-hub-memory"
+
+
 def ensure_topics(settings: HubSettings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
-    """Creates missing topics with their catalogue partition counts; returns the names created."""
+    """Creates missing topics with their catalogue partition counts and checks those that exist;
+    returns the names created. Raises TopicMismatchError when a topic has other partition counts
+    (on the hub's own memory broker such topics are rebuilt instead, see _rebuild)."""
+    chosen = list(specs or all_topics())
     client = admin(settings)
     try:
         existing = set(client.list_topics())
-        configs: dict[str, str] = {}
-        if settings.kafka_min_insync_replicas:
-            configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
-        wanted = [
-            NewTopic(spec.topic(settings), spec.partitions, settings.kafka_replication_factor, topic_configs=configs)
-            for spec in (specs or all_topics())
-            if spec.topic(settings) not in existing
-        ]
-        created: list[str] = []
-        for new in wanted:  # one by one: a concurrent creator must not fail the others
-            try:
-                client.create_topics([new])
-                created.append(new.name)
-            except TopicAlreadyExistsError:
-                pass
+        created = [spec.topic(settings) for spec in chosen if spec.topic(settings) not in existing]
+        for spec in chosen:  # one by one: a concurrent creator must not fail the others
+            if spec.topic(settings) not in existing:
+                _create(client, settings, spec)
         if created:
             log.info("created topics: %s", ", ".join(created))
+        wrong = _wrong_partitions(client, settings, chosen)
+        if wrong and _memory_broker(client):
+            _rebuild(client, settings, [spec for spec in chosen if spec.topic(settings) in wrong])
+            wrong = _wrong_partitions(client, settings, chosen)
+        if wrong:
+            raise TopicMismatchError(
+                "topics exist with the wrong partition counts (" + "; ".join(wrong.values()) + "); a client "
+                "created them with the broker's defaults: recreate them with the catalogue's counts (README, "
+                "Topics) and set auto.create.topics.enable=false on the cluster; the outboxes keep every event"
+            )
         return created
     finally:
         client.close()
 
 
-def topic_id(settings: HubSettings, topic: str) -> str | None:
-    """The broker's id for a topic; it changes when the topic is deleted and created again."""
-    client = admin(settings)
+def _create(client: KafkaAdminClient, settings: HubSettings, spec: TopicSpec) -> None:
+    configs: dict[str, str] = {}
+    if settings.kafka_min_insync_replicas:
+        configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
+    with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator was first
+        client.create_topics(
+            [NewTopic(spec.topic(settings), spec.partitions, settings.kafka_replication_factor, topic_configs=configs)]
+        )
+
+
+def _wrong_partitions(client: KafkaAdminClient, settings: HubSettings, specs: list[TopicSpec]) -> dict[str, str]:
+    expected = {spec.topic(settings): spec.partitions for spec in specs}
+    wrong: dict[str, str] = {}
+    for described in client.describe_topics(list(expected)):
+        name = described.get("name")
+        if described.get("error_code", 0) != 0 or name not in expected:
+            continue
+        count = len(described.get("partitions") or ())
+        if count != expected[name]:
+            wrong[name] = f"{name} has {count} partitions, the catalogue says {expected[name]}"
+    return wrong
+
+
+def _memory_broker(client: KafkaAdminClient) -> bool:
+    try:
+        return client.describe_cluster().get("cluster_id") == MEMORY_CLUSTER_ID
+    except KafkaError:
+        return False
+
+
+def _rebuild(client: KafkaAdminClient, settings: HubSettings, specs: list[TopicSpec]) -> None:
+    """The memory broker creates any topic a client merely asks about, with 4 partitions, and a
+    reconnecting client may ask before the hub re-created the catalogue. Nothing on it is durable:
+    delete and re-create those topics, and the epoch marker first of all, so every outbox relay sees
+    a new epoch and sends everything it retains again (and every consumer reads from the start)."""
+    from hub.topics import EPOCH
+
+    log.warning(
+        "the memory broker created %s with its default partition count; re-creating them (outboxes resend)",
+        ", ".join(spec.topic(settings) for spec in specs),
+    )
+    _delete(client, [EPOCH.topic(settings)])
+    for spec in specs:  # delete and create at once: a client asking in between would create it again
+        _delete(client, [spec.topic(settings)])
+        _create(client, settings, spec)
+    _create(client, settings, EPOCH)
+
+
+def _delete(client: KafkaAdminClient, topics: list[str]) -> None:
+    try:
+        client.delete_topics(topics)
+    except KafkaError as exc:
+        log.debug("delete %s: %s", topics, exc)
+
+
+def topic_id(settings: HubSettings, topic: str, client: KafkaAdminClient | None = None) -> str | None:
+    """The broker's id for a topic; it changes when the topic is deleted and created again.
+    Pass a long-lived admin `client` to ask often without a new connection each time."""
+    own = client is None
+    client = client or admin(settings)
     try:
         for described in client.describe_topics([topic]):
             if described.get("error_code", 0) == 0 and described.get("name") == topic:
                 return str(described.get("topic_id"))
         return None
     finally:
-        client.close()
+        if own:
+            client.close()
 
 
 def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, int]:
@@ -168,7 +258,10 @@ def group_lag(settings: HubSettings, group_id: str, topics: list[str], timeout_s
     if not any(_port_open(server, timeout_s) for server in settings.bootstrap.split(",")):
         raise KafkaError(f"broker {settings.bootstrap} not reachable")
     committed = group_offsets(settings, group_id)
-    probe = KafkaConsumer(**{**_common(settings), "group_id": None, "request_timeout_ms": int(timeout_s * 1000) + 1000})
+    probe = KafkaConsumer(**{
+        **_common(settings), "group_id": None, "request_timeout_ms": int(timeout_s * 1000) + 1000,
+        "allow_auto_create_topics": False,
+    })
     try:
         partitions = [
             TopicPartition(topic, p) for topic in topics for p in sorted(probe.partitions_for_topic(topic) or ())

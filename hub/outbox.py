@@ -113,7 +113,8 @@ class Outbox:
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a COMMIT that failed (disk full) was already rolled back by SQLite
+                conn.execute("ROLLBACK")
             raise
         return new_ids
 
@@ -187,7 +188,16 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes an outbox to Kafka in order; survives a broker that is down or restarted empty."""
+    """Publishes an outbox to Kafka in order; survives a broker that is down or restarted empty.
+
+    A producer's id and sequence numbers are only meaningful to the broker that issued them. A
+    memory-only broker that restarted forgets them and hands the same producer id to the next
+    client, so an old producer's records can be answered "duplicate sequence" (success without an
+    offset) and never be stored. Hence: a producer is created only after the broker's epoch is
+    known and its topics are checked; a batch counts as published only when the broker gave each
+    record a real offset and the epoch is still the one the producer was created under; anything
+    else drops the producer and sends again.
+    """
 
     def __init__(
         self,
@@ -201,6 +211,8 @@ class OutboxRelay:
         self.settings = settings
         self._producer_factory = producer_factory or (lambda: kafka_io.producer(settings))
         self._producer: Any = None
+        self._producer_epoch: str | None = None  # the broker epoch the producer was created under
+        self._admin: Any = None  # long-lived, so the per-batch epoch check costs one round trip
         self.batch_size = batch_size
         self.epoch_check_s = epoch_check_s
         self._last_epoch_check = 0.0
@@ -226,6 +238,12 @@ class OutboxRelay:
                 if sent == 0:
                     self._wake.wait(idle_s)
                     self._wake.clear()
+            except kafka_io.TopicMismatchError as exc:
+                # Never publish into topics whose partitioning differs from the catalogue: say so loudly.
+                log.error("outbox relay %s: %s; holding %d events in the outbox", self.outbox.name, exc,
+                          self.outbox.backlog())
+                self._on_broker_error(exc, quiet=True)
+                stop.wait(backoff.next())
             except kafka_io.KafkaError as exc:
                 self._on_broker_error(exc)
                 stop.wait(backoff.next())
@@ -235,45 +253,61 @@ class OutboxRelay:
                 stop.wait(backoff.next())
         self.close()
 
-    def _on_broker_error(self, exc: BaseException) -> None:
-        if self.broker_up:
+    def _on_broker_error(self, exc: BaseException, quiet: bool = False) -> None:
+        if self.broker_up and not quiet:
             log.warning("outbox relay %s: broker unreachable (%s); buffering in the outbox", self.outbox.name, exc)
         self._set_broker_up(False)
         self._last_epoch_check = 0.0  # look again when it comes back
-        self.close()
+        self.close()  # a lost connection may mean a new broker: never reuse the producer id
 
     def _set_broker_up(self, up: bool) -> None:
         self.broker_up = up
         metrics.BROKER_UP.labels(self.outbox.name).set(1 if up else 0)
         metrics.OUTBOX_BACKLOG.labels(self.outbox.name).set(self.outbox.backlog())
 
+    def _admin_client(self) -> Any:
+        if self._admin is None:
+            self._admin = kafka_io.admin(self.settings)
+        return self._admin
+
+    def current_epoch(self) -> str:
+        """The broker's epoch: the id of its marker topic. A broker without one gets the catalogue's topics."""
+        epoch_topic = EPOCH.topic(self.settings)
+        current = kafka_io.topic_id(self.settings, epoch_topic, self._admin_client())
+        if current is None:
+            kafka_io.ensure_topics(self.settings, all_topics())
+            current = kafka_io.topic_id(self.settings, epoch_topic, self._admin_client())
+        if current is None:
+            raise kafka_io.KafkaError(f"the broker did not create the marker topic {epoch_topic}")
+        return current
+
     def check_epoch(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_epoch_check < self.epoch_check_s:
             return
-        if not kafka_io.broker_reachable(self.settings):
+        if not kafka_io.broker_reachable(self.settings):  # fails fast, where a client would wait its timeout
             raise kafka_io.KafkaError(f"broker {self.settings.bootstrap} not reachable")
-        epoch_topic = EPOCH.topic(self.settings)
-        current = kafka_io.topic_id(self.settings, epoch_topic)
-        if current is None:
-            kafka_io.ensure_topics(self.settings, all_topics())
-            current = kafka_io.topic_id(self.settings, epoch_topic)
-        self._last_epoch_check = time.monotonic()
+        current = self.current_epoch()
         known = self.outbox.get_meta("broker_epoch")
-        if current and known != current:
+        if known != current:
+            self._close_producer()  # its producer id and sequence numbers belong to the old broker
+            # Created by us or by another relay: either way check the partition counts before writing.
+            kafka_io.ensure_topics(self.settings, all_topics())
             if known is not None:
-                kafka_io.ensure_topics(self.settings, all_topics())
                 count = self.outbox.mark_for_replay()
                 log.warning(
                     "outbox relay %s: the broker lost its data (new epoch); republishing %d retained events",
                     self.outbox.name, count,
                 )
             self.outbox.set_meta("broker_epoch", current)
+        self._last_epoch_check = time.monotonic()
 
     def publish_pending(self) -> int:
         rows = self.outbox.pending(self.batch_size)
         if not rows:
             return 0
         if self._producer is None:
+            self.check_epoch(force=True)  # topics verified and epoch recorded before the first record
+            self._producer_epoch = self.outbox.get_meta("broker_epoch")
             self._producer = self._producer_factory()
         futures = [
             (row.seq, row.record.topic, self._producer.send(
@@ -282,28 +316,46 @@ class OutboxRelay:
             for row in rows
         ]
         self._producer.flush(timeout=30)
+        if self.current_epoch() != self._producer_epoch:
+            # The broker restarted while these were on their way: what it answered proves nothing.
+            self._close_producer()
+            self._last_epoch_check = 0.0
+            raise kafka_io.KafkaError("the broker restarted during a send; resending after its epoch is checked")
         done: list[int] = []
         error: BaseException | None = None
         for seq, topic, future in futures:
             # Only a contiguous prefix counts as published: the rest is resent in order next time.
-            if error is None and future.succeeded():
+            if error is None and future.succeeded() and getattr(future.value, "offset", -1) >= 0:
                 done.append(seq)
                 metrics.EVENTS_PUBLISHED.labels(self.outbox.name, topic).inc()
             elif error is None:
-                error = future.exception or kafka_io.KafkaError("send did not complete")
+                error = future.exception or kafka_io.KafkaError(
+                    "the broker acknowledged a record without an offset (a duplicate sequence number from a "
+                    "broker that forgot this producer)" if future.succeeded() else "send did not complete"
+                )
         self.outbox.mark_published(done)
         metrics.OUTBOX_BACKLOG.labels(self.outbox.name).set(self.outbox.backlog())
         if error is not None:
             raise error if isinstance(error, kafka_io.KafkaError) else kafka_io.KafkaError(str(error))
         return len(done)
 
-    def close(self) -> None:
+    def _close_producer(self) -> None:
         producer, self._producer = self._producer, None
+        self._producer_epoch = None
         if producer is not None:
             try:
                 producer.close(timeout=2)
             except Exception:  # noqa: BLE001
                 log.debug("producer close failed", exc_info=True)
+
+    def close(self) -> None:
+        self._close_producer()
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            try:
+                admin.close()
+            except Exception:  # noqa: BLE001
+                log.debug("admin client close failed", exc_info=True)
 
 
 def _dump_headers(headers: tuple[tuple[str, bytes], ...]) -> str:

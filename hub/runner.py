@@ -22,7 +22,7 @@ from consumers.record_store.matching.rules import load_rules
 from consumers.record_store.rematch import Rematcher
 from consumers.registry import all_consumers
 from hub import kafka_io
-from hub.broker import EmbeddedBroker, StartupError, port_open
+from hub.broker import BrokerSupervisor, EmbeddedBroker, StartupError, port_open
 from hub.config import HubSettings
 from hub.connector_runtime import ConnectorRuntime
 from hub.consuming import ConsumerRunner
@@ -88,6 +88,7 @@ class Hub:
         self.connector_files = connector_files or []
         self.stop = threading.Event()
         self.broker: EmbeddedBroker | None = None
+        self.supervisor: BrokerSupervisor | None = None
         self.threads: list[threading.Thread] = []
         self.server: uvicorn.Server | None = None
         self.database: Database | None = None
@@ -99,7 +100,12 @@ class Hub:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.embedded_broker:
-            self.broker = EmbeddedBroker(settings.broker_port, log_file=settings.data_dir / "broker.log").start()
+            self.broker = EmbeddedBroker(
+                settings.broker_port, host=settings.broker_host, log_file=settings.data_dir / "broker.log"
+            ).start()
+            self.supervisor = BrokerSupervisor(
+                self.broker, attempts=settings.broker_restarts, on_restart=lambda: kafka_io.ensure_topics(settings)
+            )
         try:
             self._start_parts()
         except BaseException:
@@ -201,12 +207,14 @@ class Hub:
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
         log.info("hub running: http://%s:%d/status", self.settings.http_host, self.settings.http_port)
-        while not self.stop.is_set():
-            self.stop.wait(0.5)
-            if self.broker is not None and not self.broker.alive:
-                log.error("the embedded broker exited unexpectedly; stopping the hub")
-                self.stop.set()
-        self.shutdown()
+        try:
+            while not self.stop.is_set():
+                self.stop.wait(0.5)
+                if self.supervisor is not None:
+                    # A dead broker is restarted; MLLP, HTTP and the outboxes carry on meanwhile.
+                    self.supervisor.check(self.stop)
+        finally:
+            self.shutdown()
 
     def shutdown(self, timeout_s: float = 8.0) -> None:
         self.stop.set()

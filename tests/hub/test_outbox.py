@@ -144,3 +144,51 @@ def test_broker_down_for_30s_loses_nothing(tmp_path: Path, database_url: str) ->
         stop.set()
         thread.join(10)
         broker.stop()
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_restarted_broker_that_reissued_the_producer_id_loses_nothing(tmp_path: Path, database_url: str) -> None:
+    """Defect 1 of issue 8: a memory broker that restarted hands this relay's producer id to another
+    client; the relay's old producer then got "duplicate sequence" (success, offset -1) for records
+    the broker never stored, and marked them published."""
+    port = free_port()
+    settings = HubSettings(data_dir=tmp_path, database_url=database_url, kafka_bootstrap=f"127.0.0.1:{port}")
+    broker = EmbeddedBroker(port, log_file=tmp_path / "b.log").start()
+    sink = make_sink(settings)
+    relay = OutboxRelay(sink.outbox, settings)
+    sink.relay = relay
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    events = random_events(400)
+    try:
+        thread.start()
+        sink.accept(PollResult(events=events[:100]))
+        wait_for(lambda: sink.outbox.backlog() == 0, 20)
+        assert broker._process is not None
+        broker._process.kill()  # SIGKILL: the broker forgets everything, producer ids included
+        broker._process.wait()
+        broker.start()
+        # Another client (another connector's relay) is first to ask the new broker for a producer id.
+        kafka_io.ensure_topics(settings)
+        other = kafka_io.producer(settings)
+        for spec in (spec_for("patient"), spec_for("encounter")):
+            for partition in range(spec.partitions):
+                for i in range(300):
+                    other.send(spec.topic(settings), partition=partition, value=b"other %d" % i)
+        other.flush(30)
+        other.close()
+        sink.accept(PollResult(events=events[100:]))
+        wait_for(lambda: sink.outbox.backlog() == 0 and relay.broker_up, 40)
+        time.sleep(6)  # past the relay's next epoch check
+        wait_for(lambda: sink.outbox.backlog() == 0, 40)
+        codec = EventCodec(FileSchemaRegistry())
+        messages = read_all(settings, spec_for("patient").topic(settings), 20 + 6 * 300)
+        messages += read_all(settings, spec_for("encounter").topic(settings), 380 + 6 * 300)
+        got = {codec.decode(m.value).event_id for m in messages if not m.value.startswith(b"other")}
+        missing = {e.event_id for e in events} - got
+        assert not missing, f"{len(missing)} events marked published never reached the broker"
+    finally:
+        stop.set()
+        thread.join(10)
+        broker.stop()

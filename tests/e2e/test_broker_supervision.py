@@ -56,7 +56,8 @@ class Hub:
 
 @pytest.fixture
 def hub(tmp_path: Path, database_url: str) -> Iterator[Hub]:
-    env = {**hub_env(tmp_path, database_url), "HUB_BROKER_RESTARTS": "5"}
+    # th03 is a member the hub knows (an admin may only name known members in X-Hub-Facility).
+    env = {**hub_env(tmp_path, database_url), "HUB_BROKER_RESTARTS": "5", "HUB_FACILITY_LEVELS": '{"th03": "township"}'}
     running = Hub(env, tmp_path / "hub.log")
     yield running
     if running.process.poll() is None:

@@ -78,3 +78,21 @@ def test_embedded_broker_says_it_listens_on_loopback_only(tmp_path: Path, caplog
     with EmbeddedBroker(free_port(), log_file=tmp_path / "b.log"):
         pass
     assert any("loopback only" in r.getMessage() for r in caplog.records)
+
+
+def test_a_connector_principal_that_may_not_create_topics_still_publishes() -> None:
+    """On a cluster with ACLs (deploy/kafka/acls.sh) a member's connector may not create topics; the
+    data centre's hub does. The relay's topic check must not take that refusal for a broker outage."""
+    from kafka.errors import TopicAuthorizationFailedError
+
+    from hub.topics import CATALOGUE
+
+    class RefusingAdmin:
+        calls = 0
+
+        def create_topics(self, topics: list[object]) -> None:
+            RefusingAdmin.calls += 1
+            raise TopicAuthorizationFailedError("not authorised")
+
+    kafka_io._create(RefusingAdmin(), HubSettings(kafka_bootstrap="127.0.0.1:1"), CATALOGUE[0])  # type: ignore[arg-type]
+    assert RefusingAdmin.calls == 1

@@ -115,7 +115,8 @@ const Hub = (() => {
   // The account bar in each page's header: who is logged in and Log out, or a Log in link.
   async function showAccount() {
     const header = document.querySelector("header");
-    if (!header || $("account")) return;
+    // The login page is where the Log in link would lead: it shows no account bar.
+    if (!header || $("account") || location.pathname === "/login") return;
     const bar = el("div", null, "account");
     bar.id = "account";
     header.appendChild(bar);

@@ -119,29 +119,17 @@ class ConsumerRunner:
     def close(self) -> None:
         self._close_kafka()
         self._drop_admin()
-        if self._dlq is not None:
-            try:
-                self._dlq.close(timeout=2)
-            except Exception:  # noqa: BLE001
-                log.debug("DLQ producer close failed", exc_info=True)
-            self._dlq = None
+        dlq, self._dlq = self._dlq, None
+        kafka_io.close_quietly(dlq, "DLQ producer", timeout=2)
 
     def _drop_admin(self) -> None:
         admin, self._admin = self._admin, None
-        if admin is not None:
-            try:
-                admin.close()
-            except Exception:  # noqa: BLE001
-                log.debug("admin client close failed", exc_info=True)
+        kafka_io.close_quietly(admin, "admin client")
 
     def _close_kafka(self) -> None:
         kafka, self._kafka = self._kafka, None
         self.assigned = False
-        if kafka is not None:
-            try:
-                kafka.close(autocommit=False)
-            except Exception:  # noqa: BLE001
-                log.debug("consumer close failed", exc_info=True)
+        kafka_io.close_quietly(kafka, "consumer", autocommit=False)
 
     # One batch ------------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ __all__ = [
     "TopicMismatchError",
     "TopicPartition",
     "admin",
+    "close_quietly",
     "broker_reachable",
     "ensure_topics",
     "consumer",
@@ -65,6 +66,17 @@ def _common(settings: HubSettings) -> dict[str, Any]:
         options["ssl_crlfile"] = settings.kafka_ssl_crlfile
     options["ssl_check_hostname"] = settings.kafka_ssl_check_hostname
     return options
+
+
+def close_quietly(client: Any, what: str, **options: Any) -> None:
+    """Closes a Kafka client that may be talking to a broker already gone; a failure is only logged,
+    since the caller is dropping the client anyway (a broker error, a new epoch, shutdown)."""
+    if client is None:
+        return
+    try:
+        client.close(**options)
+    except Exception:  # noqa: BLE001
+        log.debug("%s close failed", what, exc_info=True)
 
 
 def producer(settings: HubSettings, **overrides: Any) -> KafkaProducer:

@@ -342,20 +342,12 @@ class OutboxRelay:
     def _close_producer(self) -> None:
         producer, self._producer = self._producer, None
         self._producer_epoch = None
-        if producer is not None:
-            try:
-                producer.close(timeout=2)
-            except Exception:  # noqa: BLE001
-                log.debug("producer close failed", exc_info=True)
+        kafka_io.close_quietly(producer, "producer", timeout=2)
 
     def close(self) -> None:
         self._close_producer()
         admin, self._admin = self._admin, None
-        if admin is not None:
-            try:
-                admin.close()
-            except Exception:  # noqa: BLE001
-                log.debug("admin client close failed", exc_info=True)
+        kafka_io.close_quietly(admin, "admin client")
 
 
 def _dump_headers(headers: tuple[tuple[str, bytes], ...]) -> str:

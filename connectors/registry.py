@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connectors.base import Connector
-from hub.plugins import load
+from hub.core.connector import Connector
+from hub.core.plugins import load
 
 KINDS: dict[str, str] = {
     "his_db": "connectors.his_db.connector:HisDbConnector",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from consumers.base import Consumer
-from hub.plugins import load
+from hub.core.consumer import Consumer
+from hub.core.plugins import load
 
 CONSUMERS: dict[str, str] = {
     "record_store": "consumers.record_store.consumer:RecordStoreConsumer",

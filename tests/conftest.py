@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker import EmbeddedBroker
-from hub.config import HubSettings
-from hub.db import Database
-from hub.db.scratch import scratch_url
+from hub.core.broker import EmbeddedBroker
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.tools.scratch import scratch_url
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 

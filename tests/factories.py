@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from hub.events import Event, Source, deterministic_event_id
-from hub.identifiers import RESIDENT_ID, local_mrn_system
+from hub.core.events import Event, Source, deterministic_event_id
+from hub.core.identifiers import RESIDENT_ID, local_mrn_system
 
 BASE_TIME = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 

@@ -8,15 +8,15 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from consumers.base import Delivery
+from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
-from consumers.record_store.indexing import patient_reference
-from hub.db import Database
-from hub.events import Event
-from hub.outbox import Outbox
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import DEAD_LETTER, spec_for
+from hub.core.fhir_fields import patient_reference
+from hub.core.db import Database
+from hub.core.events import Event
+from hub.core.outbox import Outbox
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import DEAD_LETTER, spec_for
 
 CODEC = EventCodec(FileSchemaRegistry())
 

@@ -20,7 +20,7 @@ COMMANDS = [
 
 def hub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "hub.app.cli", *args], capture_output=True, text=True, timeout=60,
         env={**os.environ, **(env or {})},
     )
 

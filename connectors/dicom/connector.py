@@ -20,10 +20,10 @@ from pydantic import BaseModel, Field
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from connectors.base import ANY_FACILITY, Connector, PollResult
+from hub.core.connector import ANY_FACILITY, Connector, PollResult
 from connectors.dicom.ingest import ingest_dicom
-from hub.blobs import FileBlobStore
-from hub.pipeline import Sink
+from hub.core.blobs import FileBlobStore
+from hub.core.pipeline import Sink
 
 log = logging.getLogger(__name__)
 SKIP_SUFFIXES = (".part", ".tmp", ".partial", ".reason.txt")

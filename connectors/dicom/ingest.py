@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from connectors.base import PollResult, Rejected
+from hub.core.connector import PollResult, Rejected
 from connectors.dicom import ecg
 from connectors.dicom.charset import DicomCharsetError, check_charset
 from connectors.dicom.mapping import DicomMappingError, map_dataset
-from hub.blobs import BlobStore
-from hub.events import Event, Source, deterministic_event_id
+from hub.core.blobs import BlobStore
+from hub.core.events import Event, Source, deterministic_event_id
 
 
 def ingest_dicom(data: bytes, name: str, facility: str, blobs: BlobStore, default_priority: str = "routine") -> PollResult:

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from pydicom.dataset import Dataset
 
 from connectors.dicom.ecg import ECG_SOP_CLASSES, is_ecg
-from hub.blobs import BlobRef
-from hub.identifiers import fhir_id
+from hub.core.blobs import BlobRef
+from hub.core.identifiers import fhir_id
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 URGENT = re.compile(r"急|STAT|URGENT", re.IGNORECASE)

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.base import ANY_FACILITY, Connector
-from hub.pipeline import Sink
+from hub.core.connector import ANY_FACILITY, Connector
+from hub.core.pipeline import Sink
 
 
 class FhirRestOptions(BaseModel):

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from hub.identifiers import fhir_id, is_hashed_id, local_mrn_system, made_for
-from hub.topics import event_type_for
+from hub.core.identifiers import fhir_id, is_hashed_id, local_mrn_system, made_for
+from hub.core.topics import event_type_for
 
 KIND = {
     "Patient": "pat", "Encounter": "enc", "MedicationRequest": "rx", "DiagnosticReport": "dr",
@@ -36,7 +36,7 @@ def local_patient_id(patient: dict[str, Any], facility: str) -> str:
 
 
 def clean_id(text: str) -> str:
-    """A FHIR id for `facility-kind-local`: injective and the same at every door (hub.identifiers)."""
+    """A FHIR id for `facility-kind-local`: injective and the same at every door (hub.core.identifiers)."""
     return fhir_id(text)
 
 
@@ -56,7 +56,7 @@ def assign_id(resource: dict[str, Any], facility: str) -> str:
 def patient_key_for(resource: dict[str, Any], facility: str, where: str,
                     known: Mapping[str, str] | None = None) -> str:
     """`facility/local-id` of the patient a resource is about (the Kafka key). `known` maps the
-    Patient ids of the same Bundle to their keys. A hashed id (hub.identifiers) cannot be read back
+    Patient ids of the same Bundle to their keys. A hashed id (hub.core.identifiers) cannot be read back
     to its record number: its key is then the id, and the record store files the resource under
     the Patient its reference names (consumers/record_store/store.py)."""
     if resource["resourceType"] == "Patient":

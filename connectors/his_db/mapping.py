@@ -20,7 +20,7 @@ columns need no special syntax. A key ending in "!" is required by its object: w
 empty the whole object is dropped (an identifier with no value, a telecom with no number).
 A bare "$COL" gives text; transforms give other types.
 
-Resource ids and references are made valid FHIR ids after rendering (hub.identifiers.fhir_id, the
+Resource ids and references are made valid FHIR ids after rendering (hub.core.identifiers.fhir_id, the
 same rule as every other door): `{facility}-pat-${pat_id}` gives the same id here as over MLLP.
 """
 
@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from hub.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
+from hub.core.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.]+)(\|[^}]*)?\}|\{facility\}")

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from hl7apy.core import Message, Segment
 
 from connectors.mllp import ack
-from hub.events import Event, Source, deterministic_event_id
-from hub.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
-from hub.limits import LimitError, check_local_id
+from hub.core.events import Event, Source, deterministic_event_id
+from hub.core.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
+from hub.core.limits import LimitError, check_local_id
 
 CST = ZoneInfo("Asia/Shanghai")
 SUPPORTED = {
@@ -119,7 +119,7 @@ def fhir_time(moment: datetime | None) -> str | None:
 
 
 def clean_id(text: str) -> str:
-    """A FHIR id for `facility-kind-local`: injective and the same at every door (hub.identifiers)."""
+    """A FHIR id for `facility-kind-local`: injective and the same at every door (hub.core.identifiers)."""
     return fhir_id(text)
 
 

@@ -7,9 +7,9 @@ import json
 
 from sqlalchemy.orm import Session
 
-from consumers.base import Consumer, Delivery
-from hub import pipeline
-from hub.db.models import DeadLetter
+from hub.core.consumer import Consumer, Delivery
+from hub.core import pipeline
+from hub.core.db.models import DeadLetter
 
 
 class DeadLetterStore(Consumer):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from consumers.base import Consumer, Delivery
+from hub.core.consumer import Consumer, Delivery
 from consumers.record_store.matching.rules import MatchRules, load_rules
 from consumers.record_store.store import RecordWriter
-from hub.config import HubSettings
-from hub.retry import PermanentError
+from hub.core.config import HubSettings
+from hub.core.retry import PermanentError
 
 
 class RecordStoreConsumer(Consumer):

@@ -18,7 +18,7 @@ from consumers.record_store import reviews
 from consumers.record_store.matching.features import Features
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink
 from consumers.record_store.store import AUTOMATIC_RULES, RecordWriter, community_patient_id
-from hub.events import Event, utcnow
+from hub.core.events import Event, utcnow
 
 
 class LinkError(ValueError):

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models import Base
-from hub.db.types import UTCDateTime
-from hub.events import utcnow
+from hub.core.db.models import Base
+from hub.core.db.types import UTCDateTime
+from hub.core.events import utcnow
 
 
 class StoredResource(Base):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from consumers.record_store.indexing import parse_fhir_datetime
+from hub.core.fhir_fields import parse_fhir_datetime
 from consumers.record_store.models import PatientLink, ResourceCode, ResourceIdentifier, StoredResource
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")

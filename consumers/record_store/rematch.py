@@ -9,7 +9,7 @@ import threading
 from consumers.record_store.links import LinkEditor, stale_links
 from consumers.record_store.matching.rules import MatchRules
 from consumers.record_store.store import RecordWriter
-from hub.db import Database
+from hub.core.db import Database
 
 log = logging.getLogger(__name__)
 

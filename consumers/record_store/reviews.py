@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from consumers.record_store.matching.decision import Candidate
 from consumers.record_store.models import MatchReview, PatientLink
-from hub.events import utcnow
+from hub.core.events import utcnow
 
 if TYPE_CHECKING:
     from consumers.record_store.store import RecordWriter

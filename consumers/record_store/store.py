@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from consumers.record_store import reviews
-from consumers.record_store.indexing import clinical_date, codings, main_code, patient_reference
+from hub.core.fhir_fields import clinical_date, codings, main_code, patient_reference
 from consumers.record_store.matching.blocking import blocking_keys
 from consumers.record_store.matching.features import Features, features
 from consumers.record_store.matching.index import CandidateIndex
@@ -33,9 +33,9 @@ from consumers.record_store.models import (
     ResourceIdentifier,
     StoredResource,
 )
-from hub.db.models import core_table
-from hub.events import Event, utcnow
-from hub.identifiers import (
+from hub.core.db.models import core_table
+from hub.core.events import Event, utcnow
+from hub.core.identifiers import (
     FHIR_ID_MAX,
     INSURANCE_ID,
     RESIDENT_ID,
@@ -43,8 +43,8 @@ from hub.identifiers import (
     resident_id_valid,
     system_facility,
 )
-from hub.limits import MAIN_CODE_MAX, LimitError, check_resource
-from hub.retry import PermanentError
+from hub.core.limits import MAIN_CODE_MAX, LimitError, check_resource
+from hub.core.retry import PermanentError
 
 GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community patient record"}
 # Codes and identifiers are never loaded as objects, so bulk deletes need not scan the session.

@@ -12,8 +12,8 @@ from typing import cast
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from consumers.base import Consumer, Delivery
-from consumers.record_store.indexing import first_datetime
+from hub.core.consumer import Consumer, Delivery
+from hub.core.fhir_fields import first_datetime
 from consumers.referrals.loop import (
     Loop,
     Step,
@@ -25,9 +25,9 @@ from consumers.referrals.loop import (
     reference_id,
 )
 from consumers.referrals.models import PendingReferralStep, Referral, ReferralStateChange
-from hub.config import HubSettings
-from hub.events import Event, utcnow
-from hub.retry import PermanentError
+from hub.core.config import HubSettings
+from hub.core.events import Event, utcnow
+from hub.core.retry import PermanentError
 
 _CANCELS = ("revoked", "entered-in-error")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from consumers.record_store.indexing import first_datetime
+from hub.core.fhir_fields import first_datetime
 
 DIRECTION_SYSTEM = "urn:hub:referral-direction"
 LEVELS = ("village", "township", "county")  # lowest to highest

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from hub.db import Database
+from hub.core.db import Database
 
 
 class _Proxy:
@@ -68,7 +68,7 @@ def breakable_database(url: str, tmp_path: Path) -> Iterator[tuple[Database, obj
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         folder = tmp_path / "breakable"
-        database = Database(f"sqlite:///{folder / 'hub.db'}")
+        database = Database(f"sqlite:///{folder / 'hub.core.db'}")
         database.migrate()
 
         def down_sqlite() -> None:

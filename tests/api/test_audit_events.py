@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from hub.fhir import validate_resource
+from hub.core.fhir import validate_resource
 from tests.api.conftest import Community, auth
 
 

@@ -13,20 +13,20 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from hub.api import accounts
-from hub.api.app import create_app
-from hub.api.auth import hash_token, issue_token
-from hub.config import HubSettings
-from hub.db import Database
-from hub.db.models import ApiToken
-from hub.events import utcnow
+from hub.app.api import accounts
+from hub.app.api.app import create_app
+from hub.core.web.auth import hash_token, issue_token
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.core.db.models import ApiToken
+from hub.core.events import utcnow
 from tests.api.conftest import Community, auth
 from tests.api.outage import breakable_database
 
 
 def _hub(*args: str, settings: HubSettings, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HUB_DATA_DIR": str(settings.data_dir), "HUB_DATABASE_URL": str(settings.database_url)}
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "hub.app.cli", *args], capture_output=True, text=True, timeout=60,
                           env=env, input=stdin)
 
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from connectors.base import ANY_FACILITY
-from hub.api.app import create_app
-from hub.outbox import Outbox
-from hub.pipeline import Sink
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import DEAD_LETTER
+from hub.core.connector import ANY_FACILITY
+from hub.app.api.app import create_app
+from hub.core.outbox import Outbox
+from hub.core.pipeline import Sink
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import DEAD_LETTER
 from tests.api.conftest import Community, auth
 from tests.connectors.dicom_samples import ecg_file
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.api import accounts
+from hub.app.api import accounts
 from tests.api.conftest import Community
 from tests.api.test_mpi_page_browser import _possible_match
 

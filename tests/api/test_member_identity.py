@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from connectors.base import ConnectorConfig, ConnectorConfigError
+from hub.core.connector import ConnectorConfig, ConnectorConfigError
 from connectors.his_db.connector import HisDbConnector
 from connectors.mllp.connector import MllpConnector
 from consumers.record_store.models import PatientLink, StoredResource
 from consumers.record_store.store import RecordWriter
-from hub.config import HubSettings
-from hub.events import Event, Source
-from hub.outbox import Outbox
-from hub.pipeline import H_REASON, Sink
+from hub.core.config import HubSettings
+from hub.core.events import Event, Source
+from hub.core.outbox import Outbox
+from hub.core.pipeline import H_REASON, Sink
 from tests.api.conftest import Community, auth
 from tests.api.test_acknowledged_is_visible import _his_database
 from tests.api.test_fhir_ingest import PATIENT, ingest, transaction  # noqa: F401 - the fixture

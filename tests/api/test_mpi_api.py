@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from consumers.base import Delivery
+from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
-from hub.db.models import AuditLog
+from hub.core.db.models import AuditLog
 from tests.api.conftest import Community, auth
 from tests.factories import patient_event
 
@@ -126,7 +126,7 @@ def test_rematch_over_http_after_a_rules_change(community: Community, tmp_path) 
     from pydantic import SecretStr
 
     from consumers.record_store.matching.rules import DEFAULT_RULES
-    from hub.api.app import create_app
+    from hub.app.api.app import create_app
     from tests.api.conftest import ADMIN
 
     linked = patient_event("vc03", "8", name="王秀英", resident_id=None, phone="13812345678")

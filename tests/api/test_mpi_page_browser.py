@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.base import Delivery
+from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
 from tests.api.conftest import Community, auth
 from tests.factories import patient_event

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from consumers.base import Delivery
+from hub.core.consumer import Delivery
 from consumers.dead_letters.consumer import DeadLetterStore
-from hub import pipeline
+from hub.core import pipeline
 from tests.api.conftest import Community, auth
 
 

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from hub.api.app import create_app
-from hub.config import HubSettings
-from hub.db import Database
-from hub.db.models import AuditLog
+from hub.app.api.app import create_app
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.core.db.models import AuditLog
 from tests.api.conftest import Community, auth
 from tests.waiting import wait_for
 

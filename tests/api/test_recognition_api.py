@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from consumers.record_store.recognition import RecognitionRulesError
-from hub.api.app import create_app
-from hub.api.auth import issue_token
-from hub.config import HubSettings
-from hub.db import Database
-from hub.db.models import AuditLog
+from hub.app.api.app import create_app
+from hub.core.web.auth import issue_token
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.core.db.models import AuditLog
 from tests.api.conftest import Community, auth
 from tests.consumers.test_recognition import AT, result_event, store
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from consumers.referrals.consumer import ReferralConsumer
-from hub.db.models import AuditLog
+from hub.core.db.models import AuditLog
 from tests.api.conftest import Community, auth
 from tests.consumers.referral_factories import arrival_event, deliveries, referral_event, task_event
 

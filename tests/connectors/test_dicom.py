@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ConnectorConfig
+from hub.core.connector import ConnectorConfig
 from connectors.dicom.connector import DicomInboxConnector
 from connectors.dicom.ecg import load_ecg
-from hub.blobs import BlobError, FileBlobStore
-from hub.config import HubSettings
-from hub.fhir import validate_resource
-from hub.outbox import Outbox
-from hub.pipeline import H_REASON, Sink
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import DEAD_LETTER
+from hub.core.blobs import BlobError, FileBlobStore
+from hub.core.config import HubSettings
+from hub.core.fhir import validate_resource
+from hub.core.outbox import Outbox
+from hub.core.pipeline import H_REASON, Sink
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import DEAD_LETTER
 from tests.connectors.dicom_samples import WRONG_CHARSETS, ct_file, ecg_file
 from tests.waiting import wait_for
 

@@ -13,19 +13,19 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, text, update
 
-from connectors.base import ConnectorConfig, PollResult
+from hub.core.connector import ConnectorConfig, PollResult
 from connectors.his_db.connector import HisDbConnector
 from connectors.his_db.mapping import load_mapping, map_row
-from hub.config import HubSettings
-from hub.db.scratch import scratch_url
-from hub.demo.county import build_county
-from hub.demo.generator import CountySimulator
-from hub.demo.his_schemas import SCHEMAS
-from hub.fhir import validate_resource
-from hub.outbox import Outbox
-from hub.pipeline import Sink
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
+from hub.core.config import HubSettings
+from hub.tools.scratch import scratch_url
+from hub.tools.demo.county import build_county
+from hub.tools.demo.generator import CountySimulator
+from hub.tools.demo.his_schemas import SCHEMAS
+from hub.core.fhir import validate_resource
+from hub.core.outbox import Outbox
+from hub.core.pipeline import Sink
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 

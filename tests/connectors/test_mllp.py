@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ConnectorConfig
+from hub.core.connector import ConnectorConfig
 from connectors.mllp.connector import MllpConnector
 from connectors.mllp.framing import END, START
-from hub.config import HubSettings
-from hub.fhir import validate_resource
-from hub.outbox import Outbox
-from hub.pipeline import H_REASON, Sink
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import DEAD_LETTER
+from hub.core.config import HubSettings
+from hub.core.fhir import validate_resource
+from hub.core.outbox import Outbox
+from hub.core.pipeline import H_REASON, Sink
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import DEAD_LETTER
 from tests.conftest import free_port
 
 CODEC = EventCodec(FileSchemaRegistry())
@@ -269,8 +269,8 @@ def test_a_truncated_frame_does_not_swallow_the_next_one(listener: Listener) -> 
 
 
 def test_a_10_mb_message_is_refused_and_kept_whole(listener: Listener) -> None:
-    from hub.blobs import FileBlobStore
-    from hub.pipeline import H_QUARANTINE
+    from hub.core.blobs import FileBlobStore
+    from hub.core.pipeline import H_QUARANTINE
 
     huge = a01("HUGE", PID.replace("李家村8号", "x" * 10_000_000)).replace("\n", "\r").encode()
     ack = listener.send(huge)

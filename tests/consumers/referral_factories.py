@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from consumers.base import Delivery
-from hub.events import Event, Source, deterministic_event_id
+from hub.core.consumer import Delivery
+from hub.core.events import Event, Source, deterministic_event_id
 
 REFERRAL = {"system": "http://snomed.info/sct", "code": "3457005", "display": "Patient referral"}
 AT = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from consumers.base import Delivery
+from hub.core.consumer import Delivery
 from consumers.record_store import queries
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.links import LinkEditor, stale_links
@@ -18,10 +18,10 @@ from consumers.record_store.matching.rules import DEFAULT_RULES, load_rules
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
 from consumers.record_store.rematch import Rematcher
 from consumers.record_store.store import RecordWriter
-from hub.config import HubSettings
-from hub.db import Database
-from hub.events import Event
-from hub.fhir import validate_resource
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.core.events import Event
+from hub.core.fhir import validate_resource
 from tests.factories import encounter_event, patient_event
 
 RID = "110101199003074573"

@@ -13,8 +13,8 @@ from sqlalchemy import event
 from consumers.record_store import recognition
 from consumers.record_store.recognition import load_rules, recognised_results
 from consumers.record_store.store import RecordWriter, community_patient_id
-from hub.db import Database
-from hub.events import Event, Source
+from hub.core.db import Database
+from hub.core.events import Event, Source
 from tests.factories import BASE_TIME, patient_event
 
 AT = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 China time

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consumers.record_store.recognition import DEFAULT_RULES, RecognitionRulesError, load_rules
-from hub.config import HubSettings
+from hub.core.config import HubSettings
 
 GOOD = """
 facilities: [cty01, th01]
@@ -39,7 +39,7 @@ def test_the_shipped_rules_cover_the_demo_tests_with_their_windows() -> None:
 
 
 def test_every_demo_lab_test_and_panel_has_a_rule() -> None:
-    from hub.demo.catalogues import LAB_TESTS, PANELS
+    from hub.tools.demo.catalogues import LAB_TESTS, PANELS
 
     codes = {code for (_, code) in load_rules().tests}
     assert {t.loinc for t in LAB_TESTS} | {code for code, _, _ in PANELS.values()} <= codes

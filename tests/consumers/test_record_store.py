@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
-from consumers.base import Delivery
+from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import PatientLink, StoredResource
-from hub.db import Database
+from hub.core.db import Database
 from tests.factories import encounter_event, patient_event
 
 

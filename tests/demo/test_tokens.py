@@ -9,10 +9,10 @@ import stat
 from pathlib import Path
 from types import SimpleNamespace
 
-from hub.api.auth import Authenticator, ensure_token
-from hub.config import HubSettings
-from hub.db import Database
-from hub.demo.tokens import FILE_NAME, ensure_demo_tokens
+from hub.core.web.auth import Authenticator, ensure_token
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.tools.demo.tokens import FILE_NAME, ensure_demo_tokens
 
 SEED = 20261123
 COUNTY = SimpleNamespace(seed=SEED, facilities=[SimpleNamespace(id="cty01", kind="county"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.topics import CATALOGUE, DEAD_LETTER, EPOCH, all_topics
+from hub.core.topics import CATALOGUE, DEAD_LETTER, EPOCH, all_topics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ACLS = (DEPLOY / "kafka" / "acls.sh").read_text(encoding="utf-8")

@@ -30,7 +30,7 @@ class Hub:
         self.env = env
         self.log = log
         self.errors = log.with_suffix(".err")  # log lines and the final error line
-        self.process = subprocess.Popen([sys.executable, "-m", "hub.cli", "run"], env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "hub.app.cli", "run"], env=env,
                                         stdout=log.open("ab"), stderr=self.errors.open("ab"))
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{env['HUB_HTTP_PORT']}",
                                  headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)

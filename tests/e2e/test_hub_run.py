@@ -69,7 +69,7 @@ class RunningHub:
         self.base = f"http://127.0.0.1:{env['HUB_HTTP_PORT']}"
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "run", "--demo"],
+            [sys.executable, "-m", "hub.app.cli", "run", "--demo"],
             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         )
         self.http = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
@@ -155,7 +155,7 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     assert stored[0]["text"] == "诸葛亮"
 
     # An ECG cart dropping a 12-lead ECG into the DICOM inbox.
-    from hub.blobs import FileBlobStore
+    from hub.core.blobs import FileBlobStore
     from tests.connectors.dicom_samples import ecg_file
 
     inbox = Path(env["HUB_DATA_DIR"]) / "dicom-inbox"
@@ -204,8 +204,8 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
 def _processed(env: dict[str, str], ids: set[str]) -> int:
     from sqlalchemy import select
 
-    from hub.db import Database
-    from hub.db.models import ProcessedEvent
+    from hub.core.db import Database
+    from hub.core.db.models import ProcessedEvent
 
     db = Database(env["HUB_DATABASE_URL"])
     try:
@@ -235,7 +235,7 @@ def test_failed_start_is_one_line_and_leaves_no_broker(hub_env_fixture: dict[str
         taken.bind(("127.0.0.1", int(env["HUB_HTTP_PORT"])))
         taken.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "hub.cli", "run"], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "hub.app.cli", "run"], env=env, capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 2
     assert "HTTP port" in result.stderr.strip().splitlines()[-1]

@@ -22,21 +22,21 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
-from connectors.base import PollResult
+from hub.core.connector import PollResult
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import StoredResource
-from hub import kafka_io
-from hub.broker import EmbeddedBroker
-from hub.config import HubSettings
-from hub.consuming import ConsumerRunner
-from hub.db import Database
-from hub.db.models import ProcessedEvent
-from hub.events import Event
-from hub.outbox import Outbox, OutboxRelay
-from hub.pipeline import Sink
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import CATALOGUE, spec_for
+from hub.core import kafka_io
+from hub.core.broker import EmbeddedBroker
+from hub.core.config import HubSettings
+from hub.core.consuming import ConsumerRunner
+from hub.core.db import Database
+from hub.core.db.models import ProcessedEvent
+from hub.core.events import Event
+from hub.core.outbox import Outbox, OutboxRelay
+from hub.core.pipeline import Sink
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import CATALOGUE, spec_for
 from tests.factories import encounter_event, patient_event, unique_facility
 from tests.waiting import wait_for
 
@@ -211,7 +211,7 @@ def hub_process(args: list[str], settings: HubSettings, log_path: Path, **env: s
         "HUB_TOPIC_PREFIX": settings.topic_prefix,
         **env,
     }
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", *args], env=environment, cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "hub.app.cli", *args], env=environment, cwd=ROOT,
                             stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
 
 

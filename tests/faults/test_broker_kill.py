@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker import EmbeddedBroker
-from hub.config import HubSettings
-from hub.db import Database
+from hub.core.broker import EmbeddedBroker
+from hub.core.config import HubSettings
+from hub.core.db import Database
 from tests.conftest import free_port
 from tests.faults.harness import (
     assert_nothing_lost_or_doubled,

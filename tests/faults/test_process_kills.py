@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import HubSettings
-from hub.db import Database
-from hub.outbox import Outbox
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import DEAD_LETTER
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.core.outbox import Outbox
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import DEAD_LETTER
 from tests.conftest import free_port
 from tests.faults.harness import (
     TALLY,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from consumers.base import Delivery
-from hub.bench import _TimedRecordStore
-from hub.bench_mpi import run_mpi_benchmark
-from hub.config import HubSettings
-from hub.db import Database
+from hub.core.consumer import Delivery
+from hub.tools.bench import _TimedRecordStore
+from hub.tools.bench_mpi import run_mpi_benchmark
+from hub.core.config import HubSettings
+from hub.core.db import Database
 from tests.factories import patient_event
 
 

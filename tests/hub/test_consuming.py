@@ -16,20 +16,20 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from connectors.base import PollResult
-from consumers.base import Delivery
+from hub.core.connector import PollResult
+from hub.core.consumer import Delivery
 from consumers.dead_letters.consumer import DeadLetterStore
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import StoredResource
-from hub import kafka_io, pipeline
-from hub.config import HubSettings
-from hub.consuming import ConsumerRunner
-from hub.db import Database
-from hub.db.models import DeadLetter, ProcessedEvent
-from hub.outbox import Outbox, OutboxRelay
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import DEAD_LETTER, spec_for
+from hub.core import kafka_io, pipeline
+from hub.core.config import HubSettings
+from hub.core.consuming import ConsumerRunner
+from hub.core.db import Database
+from hub.core.db.models import DeadLetter, ProcessedEvent
+from hub.core.outbox import Outbox, OutboxRelay
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import DEAD_LETTER, spec_for
 from tests.factories import encounter_event, patient_event, random_events
 from tests.waiting import wait_for
 
@@ -152,7 +152,7 @@ def test_consumer_killed_mid_batch_loses_and_duplicates_nothing(broker_settings:
         "HUB_CONSUMER_BATCH_SIZE": "100",
         "HUB_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "hub.cli", "consumer", "run", "record_store"]
+    command = [sys.executable, "-m", "hub.app.cli", "consumer", "run", "record_store"]
     first = subprocess.Popen(command, env=env)
     try:
         wait_for(lambda: count(db, ProcessedEvent) >= 300, 60)

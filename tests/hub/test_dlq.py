@@ -11,15 +11,15 @@ import pytest
 import yaml
 from sqlalchemy import MetaData, create_engine
 
-from connectors.base import ConnectorConfig
-from consumers.base import Delivery
+from hub.core.connector import ConnectorConfig
+from hub.core.consumer import Delivery
 from consumers.dead_letters.consumer import DeadLetterStore
-from hub.config import HubSettings
-from hub.connector_runtime import ConnectorRuntime
-from hub.db import Database
-from hub.dead_letters import get_dead_letter, list_dead_letters, replay_dead_letters
-from hub.demo.his_schemas import SCHEMAS
-from hub.topics import DEAD_LETTER, spec_for
+from hub.core.config import HubSettings
+from hub.core.connector_runtime import ConnectorRuntime
+from hub.core.db import Database
+from hub.app.dead_letters import get_dead_letter, list_dead_letters, replay_dead_letters
+from hub.tools.demo.his_schemas import SCHEMAS
+from hub.core.topics import DEAD_LETTER, spec_for
 from tests.hub.test_outbox import read_all
 
 pytestmark = pytest.mark.broker
@@ -67,9 +67,9 @@ def test_fix_the_mapping_then_replay(broker_settings: HubSettings, db: Database,
     assert message.key == b"cty01/A1"
 
     env = {**os.environ, "HUB_DATABASE_URL": db.url, "HUB_DATA_DIR": str(broker_settings.data_dir)}
-    shown = subprocess.run([sys.executable, "-m", "hub.cli", "dlq", "show", row.id], env=env, capture_output=True,
+    shown = subprocess.run([sys.executable, "-m", "hub.app.cli", "dlq", "show", row.id], env=env, capture_output=True,
                            text=True, timeout=60)
     assert shown.returncode == 0 and "WA-9001" in shown.stdout and "replayed_at" in shown.stdout
-    missing = subprocess.run([sys.executable, "-m", "hub.cli", "dlq", "show", "nope"], env=env, capture_output=True,
+    missing = subprocess.run([sys.executable, "-m", "hub.app.cli", "dlq", "show", "nope"], env=env, capture_output=True,
                              text=True, timeout=60)
     assert missing.returncode == 2 and "hub dlq list" in missing.stderr

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from connectors.his_db.mapping import load_mapping, map_row
 from connectors.mllp.mapping import clean_id as mllp_id
-from hub.identifiers import FHIR_ID_MAX, fhir_id, foreign_identifier, system_facility
-from hub.limits import LimitError, check_resource
+from hub.core.identifiers import FHIR_ID_MAX, fhir_id, foreign_identifier, system_facility
+from hub.core.limits import LimitError, check_resource
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 OLD_CLEAN = re.compile(r"[^a-z0-9.-]+")
@@ -55,7 +55,7 @@ def test_the_issue_s_two_patients_stay_two() -> None:
 
 def test_ids_are_the_same_in_another_process() -> None:
     """Stable across restarts: no per-process salt (Python's hash() would have one)."""
-    code = "from hub.identifiers import fhir_id; print(fhir_id('th01-pat-王_1'))"
+    code = "from hub.core.identifiers import fhir_id; print(fhir_id('th01-pat-王_1'))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == fhir_id("th01-pat-王_1")
 

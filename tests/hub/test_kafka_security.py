@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hub import kafka_io
-from hub.broker import BrokerError, EmbeddedBroker
-from hub.config import HubSettings
+from hub.core import kafka_io
+from hub.core.broker import BrokerError, EmbeddedBroker
+from hub.core.config import HubSettings
 from tests.conftest import free_port
 
 PRODUCTION = {
@@ -74,7 +74,7 @@ def test_embedded_broker_refuses_other_than_loopback(tmp_path: Path) -> None:
 
 @pytest.mark.broker
 def test_embedded_broker_says_it_listens_on_loopback_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="hub.broker")
+    caplog.set_level(logging.INFO, logger="hub.core.broker")
     with EmbeddedBroker(free_port(), log_file=tmp_path / "b.log"):
         pass
     assert any("loopback only" in r.getMessage() for r in caplog.records)
@@ -85,7 +85,7 @@ def test_a_connector_principal_that_may_not_create_topics_still_publishes() -> N
     data centre's hub does. The relay's topic check must not take that refusal for a broker outage."""
     from kafka.errors import TopicAuthorizationFailedError
 
-    from hub.topics import CATALOGUE
+    from hub.core.topics import CATALOGUE
 
     class RefusingAdmin:
         calls = 0

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from hub.db import Database
-from hub.db.models import AuditLog
+from hub.core.db import Database
+from hub.core.db.models import AuditLog
 from tests.waiting import wait_for
 
 

@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 
 import consumers.record_store.models  # noqa: F401 - registers the tables
 import consumers.referrals.models  # noqa: F401
-from hub.db import Database
-from hub.db.models import Base
+from hub.core.db import Database
+from hub.core.db.models import Base
 
 
 def test_migrations_match_the_models(db: Database) -> None:
@@ -20,7 +20,7 @@ def test_migrations_match_the_models(db: Database) -> None:
 def test_downgrade_and_upgrade_again(db: Database) -> None:
     from alembic import command
 
-    from hub.db.migrate import alembic_config
+    from hub.core.db.migrate import alembic_config
 
     config = alembic_config(db.engine)
     command.downgrade(config, "0001")
@@ -35,7 +35,7 @@ def test_0004i_files_stored_results_under_the_patient_they_name(db: Database) ->
     from alembic import command
     from sqlalchemy import text
 
-    from hub.db.migrate import alembic_config
+    from hub.core.db.migrate import alembic_config
 
     config = alembic_config(db.engine)
     command.downgrade(config, "0003")

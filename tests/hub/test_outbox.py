@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import PollResult, Rejected
-from hub import kafka_io
-from hub.blobs import FileBlobStore
-from hub.broker import EmbeddedBroker
-from hub.config import HubSettings
-from hub.outbox import Outbox, OutboxRecord, OutboxRelay
-from hub.pipeline import H_QUARANTINE, H_REASON, Sink
-from hub.schema_registry import FileSchemaRegistry
-from hub.serialization import EventCodec
-from hub.topics import DEAD_LETTER, spec_for
+from hub.core.connector import PollResult, Rejected
+from hub.core import kafka_io
+from hub.core.blobs import FileBlobStore
+from hub.core.broker import EmbeddedBroker
+from hub.core.config import HubSettings
+from hub.core.outbox import Outbox, OutboxRecord, OutboxRelay
+from hub.core.pipeline import H_QUARANTINE, H_REASON, Sink
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from hub.core.topics import DEAD_LETTER, spec_for
 from tests.conftest import free_port
 from tests.factories import encounter_event, patient_event, random_events
 from tests.waiting import wait_for

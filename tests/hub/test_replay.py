@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.config import HubSettings
-from hub.topics import spec_for
+from hub.core.config import HubSettings
+from hub.core.topics import spec_for
 from tests.factories import random_events
 from tests.hub.test_consuming import publish
 from tests.hub.test_outbox import read_all
@@ -26,13 +26,13 @@ def test_hub_replay_republishes_the_retained_outbox(broker_settings: HubSettings
                                       "options": {"database_url": "sqlite://", "mapping": "vendor_a"}}))
     env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": broker_settings.bootstrap, "HUB_DATA_DIR": str(broker_settings.data_dir),
            "HUB_TOPIC_PREFIX": broker_settings.topic_prefix, "HUB_DATABASE_URL": broker_settings.db_url}
-    result = subprocess.run([sys.executable, "-m", "hub.cli", "replay", str(config), "--topic",
+    result = subprocess.run([sys.executable, "-m", "hub.app.cli", "replay", str(config), "--topic",
                              spec_for("encounter").topic(broker_settings)], env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("republished 30 events (30 marked) from th01-his")
     assert len(read_all(broker_settings, spec_for("encounter").topic(broker_settings), 60)) == 60
 
-    bad = subprocess.run([sys.executable, "-m", "hub.cli", "replay", str(config), "--since", "last tuesday"],
+    bad = subprocess.run([sys.executable, "-m", "hub.app.cli", "replay", str(config), "--since", "last tuesday"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--since 'last tuesday' is not an ISO date" in bad.stderr

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.events import Event, Source
-from hub.schema_compat import backward_incompatibilities, check_released
-from hub.schema_registry import FileSchemaRegistry, RestSchemaRegistry, load_event_schema, schema_id_of
-from hub.serialization import EventCodec, SerializationError
-from hub.topics import CATALOGUE
+from hub.core.events import Event, Source
+from hub.core.schema_compat import backward_incompatibilities, check_released
+from hub.core.schema_registry import FileSchemaRegistry, RestSchemaRegistry, load_event_schema, schema_id_of
+from hub.core.serialization import EventCodec, SerializationError
+from hub.core.topics import CATALOGUE
 
 
 def current_schemas() -> dict[str, dict]:

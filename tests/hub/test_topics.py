@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.topics import CATALOGUE, event_type_for, event_type_for_resource, spec_for
+from hub.core.topics import CATALOGUE, event_type_for, event_type_for_resource, spec_for
 
 REFERRAL_CODING = {"system": "http://snomed.info/sct", "code": "3457005"}
 

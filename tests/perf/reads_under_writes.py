@@ -20,9 +20,9 @@ from pydantic import SecretStr
 
 sys.path.insert(0, ".")
 from consumers.record_store.store import RecordWriter  # noqa: E402
-from hub.api.app import create_app  # noqa: E402
-from hub.config import HubSettings  # noqa: E402
-from hub.db import Database  # noqa: E402
+from hub.app.api.app import create_app  # noqa: E402
+from hub.core.config import HubSettings  # noqa: E402
+from hub.core.db import Database  # noqa: E402
 from tests.factories import encounter_event, patient_event  # noqa: E402
 
 DURATION = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
@@ -46,7 +46,7 @@ def write(url: str, worker: int, stop, batches) -> None:  # type: ignore[no-unty
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
-    url = f"sqlite:///{tmp / 'hub.db'}"
+    url = f"sqlite:///{tmp / 'hub.core.db'}"
     db = Database(url)
     db.migrate()
     with db.transaction() as session:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from consumers.record_store.matching import names
-from hub.identifiers import RESIDENT_ID, normalise_resident_id, resident_id_valid
+from hub.core.identifiers import RESIDENT_ID, normalise_resident_id, resident_id_valid
 
 _DIGITS = re.compile(r"\D")
 _PLACE = r"(?:(?![省市县区镇乡])[\u4e00-\u9fff])"  # a character that does not end a place level

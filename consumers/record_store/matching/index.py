@@ -19,7 +19,7 @@ from consumers.record_store.matching.features import Features
 from consumers.record_store.matching.rules import MatchRules
 from consumers.record_store.matching.scoring import score
 from consumers.record_store.models import MatchBlock, PatientLink
-from hub.db.models import core_table
+from hub.core.db.models import core_table
 
 _CHUNK = 400
 

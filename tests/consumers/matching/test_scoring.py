@@ -11,7 +11,7 @@ from consumers.record_store.matching.decision import Candidate, decide
 from consumers.record_store.matching.features import Features, features
 from consumers.record_store.matching.rules import RulesError, load_rules
 from consumers.record_store.matching.scoring import birth_outcome, one_keystroke, score
-from hub.identifiers import RESIDENT_ID, resident_id_check_digit
+from hub.core.identifiers import RESIDENT_ID, resident_id_check_digit
 
 RULES = load_rules()
 VALID_OTHER = "11010119900307093" + resident_id_check_digit("11010119900307093")

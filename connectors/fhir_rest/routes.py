@@ -1,0 +1,222 @@
+"""FHIR REST ingest: `POST /fhir/{type}` and `POST /fhir` (batch or transaction Bundle).
+
+Accepted resources go through the FHIR REST connector's sink (validation, Avro, outbox, relay),
+like every other input. A transaction is all or nothing: one invalid entry and nothing is
+published. A batch answers per entry; its invalid entries are also kept as dead letters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from hub.core.connector import PollResult, Rejected
+from connectors.fhir_rest.mapping import (
+    ACCEPTED,
+    IngestError,
+    assign_id,
+    event_type,
+    patient_key_for,
+    rewrite_references,
+)
+from hub.core.fhir_fields import parse_fhir_datetime
+from consumers.record_store.queries import Search, search
+from hub.core.web.auth import Principal, check_facility, require
+from hub.core.web.bodies import json_body
+from hub.core.web.errors import FhirError, fhir_response, outcome
+from hub.core.web.facilities import check_known_facility
+from hub.core.events import Event, Source, deterministic_event_id
+from hub.core.fhir import FhirValidationError, validate_resource
+from hub.core.identifiers import ForeignIdentifierError, check_speaks_for, local_mrn_system
+from hub.core.limits import LimitError, check_event
+from hub.core.pipeline import Sink
+
+router = APIRouter(prefix="/fhir", tags=["FHIR ingest"])
+submitter = require("connector")
+SYSTEM = "fhir-rest"
+
+
+def _sink(request: Request) -> Sink:
+    sink = request.app.state.sinks.get("fhir_rest")
+    if sink is None:
+        raise FhirError(503, "transient", "FHIR ingest is not running in this process (start it with `hub run`)")
+    return sink
+
+
+def _facility(request: Request, principal: Principal) -> str:
+    if principal.role == "connector":
+        claimed = request.headers.get("x-hub-facility")
+        if claimed:
+            check_facility(principal, claimed)
+        assert principal.facility_id is not None
+        return principal.facility_id
+    facility = request.headers.get("x-hub-facility")
+    if not facility:
+        raise FhirError(400, "required", "an admin must name the member facility in the X-Hub-Facility header")
+    return check_known_facility(request, facility)
+
+
+def _limit(request: Request) -> int:
+    return int(request.app.state.settings.max_event_bytes)
+
+
+def _prepare(resource: dict[str, Any], facility: str, where: str, limit: int, assigned: str | None = None,
+             known: dict[str, str] | None = None) -> Event:
+    """Validates one resource and turns it into an event; raises IngestError naming the element."""
+    etype = event_type(resource, where)
+    try:
+        check_speaks_for(resource, facility, where)  # before anything is derived from its identifiers
+    except ForeignIdentifierError as exc:
+        raise IngestError(str(exc), exc.expression, 403) from None
+    resource = dict(resource)
+    resource["id"] = assigned or assign_id(resource, facility)
+    resource["meta"] = {**(resource.get("meta") or {}), "source": f"urn:hub:facility:{facility}"}
+    try:
+        validate_resource(resource)
+    except FhirValidationError as exc:
+        first = exc.issues[0]
+        path = first.path.split(".", 1)[1] if "." in first.path else first.path
+        raise IngestError(f"{first.path}: {first.message}" + (f" (and {len(exc.issues) - 1} more)" if len(exc.issues) > 1 else ""),
+                          f"{where}.{path}") from None
+    size = len(json.dumps(resource, ensure_ascii=False).encode())
+    if size > limit:
+        raise IngestError(f"resource is {size} bytes, over the {limit}-byte limit; put binaries in the blob store",
+                          where, 413)
+    digest = hashlib.sha256(json.dumps(resource, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    occurred = parse_fhir_datetime((resource.get("meta") or {}).get("lastUpdated")) or datetime.now(UTC)
+    event = Event(
+        event_id=deterministic_event_id(facility, SYSTEM, f"{resource['resourceType']}/{resource['id']}", digest),
+        event_type=etype,
+        source=Source(facility, SYSTEM, f"{resource['resourceType']}/{resource['id']}"),
+        occurred_at=occurred,
+        recorded_at=datetime.now(UTC),
+        patient_key=patient_key_for(resource, facility, where, known),
+        resource=resource,
+    )
+    try:
+        check_event(event)  # what is acknowledged must fit the shared record (hub.core.limits)
+    except LimitError as exc:
+        expression = exc.expression.replace(str(resource["resourceType"]), where, 1)
+        if exc.expression == "patient" and resource["resourceType"] == "Patient":  # its record number
+            mrn = [i.get("system") for i in resource.get("identifier") or []].index(local_mrn_system(facility))
+            expression = f"{where}.identifier[{mrn}].value"
+        raise IngestError(str(exc).replace(exc.expression, expression, 1), expression) from None
+    return event
+
+
+def _existing(request: Request, rtype: str, condition: str, facility: str) -> str | None:
+    """`If-None-Exist: identifier=system|value`: the member's own stored resource with it, if any
+    (community records are not the member's to match against)."""
+    name, _, value = condition.partition("=")
+    if name != "identifier" or not value:
+        raise FhirError(400, "invalid", "If-None-Exist supports identifier=system|value only", ["If-None-Exist"])
+    system, _, code = value.rpartition("|")
+    with request.app.state.database.reading() as session:
+        rows, total = search(session, Search(rtype, identifier=(system or None, code), facility_id=facility), 0, 2)
+    if total > 1:
+        raise FhirError(412, "duplicate", f"If-None-Exist matches {total} resources", ["If-None-Exist"])
+    return rows[0].id if rows else None
+
+
+@router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)")
+async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
+    facility = _facility(request, principal)
+    resource = await json_body(request)
+    if resource.get("resourceType") != resource_type:
+        raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a {resource_type}",
+                        [f"{resource_type}.resourceType"])
+    condition = request.headers.get("if-none-exist")
+    if condition and (found := _existing(request, resource_type, condition, facility)):
+        return fhir_response(outcome("informational", f"{resource_type}/{found} already exists", severity="information"),
+                             200, {"Location": f"/fhir/{resource_type}/{found}"})
+    try:
+        event = _prepare(resource, facility, resource_type, _limit(request))
+    except IngestError as exc:
+        code = {413: "too-costly", 403: "forbidden"}.get(exc.status, "invalid")
+        raise FhirError(exc.status, code, str(exc), [exc.expression]) from None
+    report = _sink(request).accept(PollResult(events=[event]))
+    result = report.outcomes[0]
+    if not result.accepted:
+        raise FhirError(422, "invalid", result.reason or "rejected", [resource_type])
+    location = f"/fhir/{resource_type}/{event.resource['id']}"
+    return fhir_response(event.resource, 200 if result.duplicate else 201, {"Location": location})
+
+
+@router.post("", summary="Batch or transaction Bundle")
+async def bundle(request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
+    facility = _facility(request, principal)
+    body = await json_body(request)
+    if body.get("resourceType") != "Bundle":
+        raise FhirError(400, "invalid", "POST /fhir takes a Bundle", ["Bundle.resourceType"])
+    kind = body.get("type")
+    if kind not in ("batch", "transaction"):
+        raise FhirError(400, "invalid", f"Bundle.type must be batch or transaction, not {kind!r}", ["Bundle.type"])
+    entries = body.get("entry") or []
+    if not isinstance(entries, list) or not entries:
+        raise FhirError(400, "invalid", "the Bundle has no entries", ["Bundle.entry"])
+    # Assign ids first so entries may reference each other by fullUrl (urn:uuid:...).
+    assigned: dict[int, str] = {}
+    references: dict[str, str] = {}
+    patients: dict[str, str] = {}  # the Bundle's Patient ids -> their patient keys
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") in ACCEPTED:
+            assigned[i] = assign_id(resource, facility)
+            if resource["resourceType"] == "Patient":
+                patients[assigned[i]] = patient_key_for(resource, facility, f"Bundle.entry[{i}].resource")
+            if entry.get("fullUrl"):
+                references[entry["fullUrl"]] = f"{resource['resourceType']}/{assigned[i]}"
+    prepared: list[Event | IngestError] = []
+    for i, entry in enumerate(entries):
+        where = f"Bundle.entry[{i}].resource"
+        try:
+            if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+                raise IngestError("entry has no resource", f"Bundle.entry[{i}]", 400)
+            method = (entry.get("request") or {}).get("method", "POST")
+            if method != "POST":
+                raise IngestError(f"request.method {method} is not supported; use POST", f"Bundle.entry[{i}].request.method", 400)
+            resource = rewrite_references(entry["resource"], references)
+            prepared.append(_prepare(resource, facility, where, _limit(request), assigned.get(i), patients))
+        except IngestError as exc:
+            prepared.append(exc)
+    errors = [p for p in prepared if isinstance(p, IngestError)]
+    sink = _sink(request)
+    if kind == "transaction":
+        if errors:
+            issues = [{"severity": "error", "code": "invalid", "diagnostics": str(e), "expression": [e.expression]}
+                      for e in errors]
+            status = 413 if all(e.status == 413 for e in errors) else 422 if all(e.status != 400 for e in errors) else 400
+            return fhir_response({"resourceType": "OperationOutcome", "issue": issues}, status)
+        events = [p for p in prepared if isinstance(p, Event)]
+        report = sink.accept(PollResult(events=events))  # one outbox transaction: all or nothing
+        responses = [_entry(e.resource, o.duplicate) for e, o in zip(events, report.outcomes, strict=True)]
+        return fhir_response({"resourceType": "Bundle", "type": "transaction-response", "entry": responses})
+    events = [p for p in prepared if isinstance(p, Event)]
+    rejected = [
+        Rejected(str(p), "validate", json.dumps(entries[i], ensure_ascii=False, default=str), f"Bundle.entry[{i}]")
+        for i, p in enumerate(prepared) if isinstance(p, IngestError)
+    ]
+    report = sink.accept(PollResult(events=events, rejected=rejected))
+    outcomes = iter(report.outcomes)
+    responses = []
+    for p in prepared:
+        if isinstance(p, Event):
+            result = next(outcomes)
+            responses.append(_entry(p.resource, result.duplicate) if result.accepted else _failed(422, result.reason or ""))
+        else:
+            responses.append(_failed(p.status, str(p), p.expression))
+    return fhir_response({"resourceType": "Bundle", "type": "batch-response", "entry": responses})
+
+
+def _entry(resource: dict[str, Any], duplicate: bool) -> dict[str, Any]:
+    location = f"{resource['resourceType']}/{resource['id']}"
+    return {"resource": resource, "response": {"status": "200 OK" if duplicate else "201 Created", "location": location}}
+
+
+def _failed(status: int, message: str, expression: str | None = None) -> dict[str, Any]:
+    return {"response": {"status": str(status), "outcome": outcome("invalid", message, [expression] if expression else None)}}

@@ -1,0 +1,533 @@
+"""The `hub` command line. Errors are one clear line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hub.core.config import HubSettings, get_settings
+from hub.core.masking import install_log_masking
+
+app = typer.Typer(help="County medical community integration hub.", no_args_is_help=True, add_completion=False)
+connector_app = typer.Typer(help="Run or dry-run one connector.", no_args_is_help=True)
+consumer_app = typer.Typer(help="Run one consumer.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and re-ingest dead letters.", no_args_is_help=True)
+mpi_app = typer.Typer(help="The master patient index: evaluate the matcher, re-match links.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for programs: create, list, revoke, rotate.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts of people who log in to the pages.", no_args_is_help=True)
+app.add_typer(connector_app, name="connector")
+app.add_typer(consumer_app, name="consumer")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(mpi_app, name="mpi")
+app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _settings() -> HubSettings:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its reconnect chatter drowns the hub's own lines
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the benchmark's client logs every request
+    install_log_masking()  # resident IDs and phone numbers never reach a log line
+    return settings
+
+
+def _database(settings: HubSettings) -> Any:
+    from hub.core.db import Database
+
+    database = Database(settings.db_url)
+    if not database.reachable():
+        raise CliError(f"database {settings.db_url.split('@')[-1]} is not reachable; check HUB_DATABASE_URL")
+    database.migrate()
+    return database
+
+
+# hub run / broker ----------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option("--demo", help="Also run a simulated county feeding the connectors.")] = False,
+    connector: Annotated[
+        list[Path] | None, typer.Option("--connector", "-c", help="A connector config file (repeatable).")
+    ] = None,
+) -> None:
+    """Run the whole hub: broker (embedded unless HUB_KAFKA_BOOTSTRAP), consumers, connectors, HTTP."""
+    from hub.app.runner import Hub
+
+    hub = Hub(_settings(), demo=demo, connector_files=list(connector or []))
+    hub.start()
+    hub.serve_forever()
+
+
+@app.command()
+def broker(
+    port: Annotated[int | None, typer.Option(help="Port; default HUB_BROKER_PORT.")] = None,
+) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu) alone until Ctrl-C."""
+    import signal
+
+    from hub.core.broker import EmbeddedBroker
+
+    settings = _settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with EmbeddedBroker(port or settings.broker_port, host=settings.broker_host) as running:
+        typer.echo(f"broker ready on {running.bootstrap} (memory only); Ctrl-C stops it")
+        while not stop.is_set() and running.alive:
+            stop.wait(0.5)
+
+
+# hub connector ------------------------------------------------------------------------------------
+
+
+@connector_app.command("run")
+def connector_run(config: Annotated[Path, typer.Argument(help="Connector YAML file.")]) -> None:
+    """Run one connector and its outbox relay until Ctrl-C."""
+    import signal
+
+    from hub.core.connector import ConnectorConfig
+    from hub.core.connector_runtime import ConnectorRuntime
+
+    settings = _settings()
+    runtime = ConnectorRuntime.build(ConnectorConfig.load(config), settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = runtime.threads(stop)
+    for thread in threads:
+        thread.start()
+    while not stop.is_set():
+        stop.wait(0.5)
+    for thread in threads:
+        thread.join(8)
+    runtime.outbox.close()
+
+
+@connector_app.command("check")
+def connector_check(
+    config: Annotated[Path, typer.Argument(help="Connector YAML file.")],
+    sample: Annotated[Path | None, typer.Option(help="Sample input instead of the live source.")] = None,
+) -> None:
+    """Dry run: print the FHIR the connector would publish and every mapping problem. Publishes nothing."""
+    from hub.core.connector import ConnectorConfig
+    from connectors.registry import connector_class
+    from hub.core.fhir import FhirValidationError, validate_resource
+
+    settings = _settings()
+    cfg = ConnectorConfig.load(config)
+    connector = connector_class(cfg.kind)(cfg, settings)
+    result = connector.check(sample)
+    problems = 0
+    for event in result.events:
+        typer.echo(f"# {event.event_type} {event.resource_type}/{event.resource.get('id')} key={event.patient_key}")
+        for resource in (event.resource, *event.related):
+            try:
+                validate_resource(resource)
+            except FhirValidationError as exc:
+                problems += 1
+                typer.echo(f"! invalid FHIR: {exc}")
+        typer.echo(json.dumps(event.resource, ensure_ascii=False, indent=2))
+        for flag in event.flags:
+            typer.echo(f"! flag: {flag}")
+    for rejected in result.rejected:
+        problems += 1
+        typer.echo(f"! rejected at {rejected.position} ({rejected.stage}): {rejected.reason}")
+    for note in result.notes:
+        typer.echo(f"! note: {note}")
+    typer.echo(f"{len(result.events)} events, {problems} problems, {len(result.notes)} notes")
+    connector.close()
+    if problems:
+        raise typer.Exit(1)
+
+
+# hub consumer -------------------------------------------------------------------------------------
+
+
+@consumer_app.command("run")
+def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. record_store.")]) -> None:
+    """Run one consumer until Ctrl-C (a second process of the same name shares the partitions)."""
+    import signal
+
+    from consumers.registry import consumer_class
+    from hub.core.consuming import ConsumerRunner
+    from hub.core.schema_registry import make_registry
+    from hub.core.serialization import EventCodec
+
+    settings = _settings()
+    try:
+        cls = consumer_class(name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    database = _database(settings)
+    codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from hub.core import kafka_io
+
+    kafka_io.ensure_topics(settings)
+    ConsumerRunner(cls(settings), settings, database, codec).run(stop)
+
+
+# hub status ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Throughput, consumer lag and dead letters of the hub configured here."""
+    from dataclasses import asdict
+
+    from hub.app.status import collect_status, format_status
+
+    settings = _settings()
+    report = collect_status(settings, _database(settings), None)
+    typer.echo(json.dumps(asdict(report), default=str, ensure_ascii=False, indent=2) if as_json else format_status(report))
+
+
+# hub dlq ------------------------------------------------------------------------------------------
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    origin: Annotated[str | None, typer.Option(help="Only this connector or consumer.")] = None,
+) -> None:
+    """List dead letters, newest first."""
+    from hub.app.dead_letters import list_dead_letters
+
+    settings = _settings()
+    rows = list_dead_letters(_database(settings), limit=limit, origin=origin)
+    for row in rows:
+        replayed = " replayed" if row.replayed_at else ""
+        typer.echo(f"{row.id}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.origin:<20} {row.stage:<9}{replayed}  {row.reason[:100]}")
+    typer.echo(f"{len(rows)} dead letters")
+
+
+@dlq_app.command("show")
+def dlq_show(dead_letter_id: Annotated[str, typer.Argument(help="Dead letter id (from `hub dlq list`).")]) -> None:
+    """Show one dead letter: reason, origin, headers and payload."""
+    from hub.app.dead_letters import get_dead_letter
+
+    settings = _settings()
+    row = get_dead_letter(_database(settings), dead_letter_id)
+    if row is None:
+        raise CliError(f"no dead letter {dead_letter_id}; `hub dlq list` shows the ids")
+    for name in ("id", "origin", "stage", "reason", "exception", "facility_id", "origin_topic", "origin_partition",
+                 "origin_offset", "position", "quarantine", "created_at", "replayed_at"):
+        typer.echo(f"{name:>17}: {getattr(row, name)}")
+    typer.echo(f"{'headers':>17}: {row.headers}")
+    typer.echo("payload:")
+    typer.echo(row.payload.decode("utf-8", "backslashreplace"))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    dead_letter_id: Annotated[list[str] | None, typer.Argument(help="Dead letter ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead letter not yet replayed.")] = False,
+    origin: Annotated[str | None, typer.Option(help="With --all: only this origin.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Connector config, to re-map dead letters a connector rejected.")
+    ] = None,
+) -> None:
+    """Re-ingest dead letters after fixing the cause: consumer failures are republished to their
+    topic; connector rejections are mapped again by the connector (give --config)."""
+    from hub.app.dead_letters import replay_dead_letters
+
+    settings = _settings()
+    if not dead_letter_id and not all_:
+        raise CliError("name dead letter ids, or use --all")
+    report = replay_dead_letters(settings, _database(settings), dead_letter_id or [], all_, origin, config)
+    for line in report.lines:
+        typer.echo(line)
+    typer.echo(f"{report.replayed} replayed, {report.failed} still failing")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+# hub replay ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def replay(
+    config: Annotated[Path, typer.Argument(help="The connector's YAML file (names its outbox).")],
+    since: Annotated[str | None, typer.Option(help="ISO time; default: everything retained.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only events of this topic.")] = None,
+) -> None:
+    """Republish events from a connector's outbox (consumers skip those they already applied)."""
+    from hub.core.connector import ConnectorConfig
+    from hub.core.outbox import Outbox, OutboxRelay
+
+    settings = _settings()
+    cfg = ConnectorConfig.load(config)
+    path = settings.outbox_path(cfg.name)
+    if not path.exists():
+        raise CliError(f"connector {cfg.name} has no outbox at {path}; has it run with this HUB_DATA_DIR?")
+    try:
+        since_ts = datetime.fromisoformat(since).timestamp() if since else None
+    except ValueError:
+        raise CliError(f"--since {since!r} is not an ISO date or time, e.g. 2026-11-23T08:00") from None
+    outbox = Outbox(path, cfg.name)
+    marked = outbox.mark_for_replay(since_ts, topic)
+    relay = OutboxRelay(outbox, settings)
+    sent = 0
+    while outbox.backlog():
+        sent += relay.publish_pending()
+    relay.close()
+    typer.echo(f"republished {sent} events ({marked} marked) from {cfg.name}")
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option(help="Events through the whole path.")] = 20000,
+    mpi_indexed: Annotated[
+        int, typer.Option(help="Residents already in the patient index for the matching benchmark (0: skip it).")
+    ] = 200_000,
+) -> None:
+    """Benchmark: whole path and bare transport on the same broker, then the patient index and
+    $everything at county size; last line is JSON."""
+    from hub.tools.bench import run_benchmark
+    from hub.tools.bench_mpi import run_mpi_benchmark
+
+    settings = _settings()
+    result = run_benchmark(settings, events=events)
+    typer.echo(json.dumps(result))
+    if mpi_indexed > 0:
+        result |= run_mpi_benchmark(settings, indexed=mpi_indexed)
+        typer.echo(json.dumps(result))
+
+
+# hub mpi ------------------------------------------------------------------------------------------
+
+
+@mpi_app.command("evaluate")
+def mpi_evaluate(
+    records: Annotated[int, typer.Option(help="Labelled synthetic registrations to match.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator (the same seed gives the same set).")] = 7,
+) -> None:
+    """Measure precision and recall of the patient index on a labelled synthetic county.
+
+    Runs the real record store (with HUB_MATCH_RULES) on a fresh temporary SQLite database; the
+    labels stay with the generator. The last line is JSON."""
+    import tempfile
+
+    from consumers.record_store.consumer import RecordStoreConsumer
+    from hub.tools.mpi_evaluation import evaluate
+    from hub.core.db import Database
+
+    settings = _settings()
+    if records < 2:
+        raise CliError("--records must be at least 2")
+    with tempfile.TemporaryDirectory(prefix="hub-mpi-eval-") as tmp:
+        database = Database(f"sqlite:///{Path(tmp) / 'eval.db'}")
+        database.migrate()
+        result = evaluate(database, records, seed, RecordStoreConsumer(settings))
+        database.dispose()
+    typer.echo(result.report())
+    typer.echo(json.dumps({"records": result.records, "precision": round(result.precision, 4),
+                           "recall_links": round(result.recall_links, 4),
+                           "recall_links_and_reviews": round(result.recall_with_reviews, 4),
+                           "open_reviews": result.reviews}))
+
+
+@mpi_app.command("rematch")
+def mpi_rematch() -> None:
+    """Re-match now every automatic link made under other matching rules (the hub also does this
+    in the background)."""
+    from consumers.record_store.matching.rules import load_rules
+    from consumers.record_store.rematch import rematch_all
+
+    settings = _settings()
+    database = _database(settings)
+    rules = load_rules(settings.match_rules)
+    done = rematch_all(database, rules)
+    typer.echo(f"re-matched {done} links under rules {rules.version}")
+
+
+# hub token / hub user -----------------------------------------------------------------------------
+
+Role = Annotated[str, typer.Option(help="connector, clinician, reader, pharmacist or admin.")]
+Facility = Annotated[str | None, typer.Option(help="The member it acts for (required for connectors).")]
+Expiry = Annotated[str | None, typer.Option("--expires-in", help="Lifetime, e.g. 90d or 12h (default: none).")]
+
+
+@token_app.command("create")
+def token_create(
+    role: Role,
+    name: Annotated[str, typer.Option(help="What or who it is for, e.g. th01-his.")],
+    facility: Facility = None,
+    expires_in: Expiry = None,
+) -> None:
+    """Create a token and print it once (only its hash is kept)."""
+    from hub.app.api import tokens
+
+    settings = _settings()
+    expiry = tokens.parse_duration(expires_in) if expires_in else None
+    with _database(settings).transaction() as session:
+        secret, info = tokens.create(session, name, role, facility, expiry)
+    typer.echo(info.line())
+    typer.echo(f"token (shown once; store it now): {secret}")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens: id, name, role, facility, expiry, state. Never the tokens themselves."""
+    from hub.app.api import tokens
+
+    settings = _settings()
+    with _database(settings).sessions() as session:
+        rows = tokens.listing(session)
+    for info in rows:
+        typer.echo(info.line())
+    typer.echo(f"{len(rows)} tokens")
+
+
+@token_app.command("revoke")
+def token_revoke(id_or_name: Annotated[str, typer.Argument(help="A token id (from `hub token list`) or a name.")]) -> None:
+    """Revoke a token by id, or every active token of a name (the hub stops honouring it within
+    HUB_TOKEN_CACHE_S seconds)."""
+    from hub.app.api import tokens
+
+    settings = _settings()
+    with _database(settings).transaction() as session:
+        done = tokens.revoke(session, id_or_name)
+    for info in done:
+        typer.echo(f"revoked {info.id} {info.name}")
+
+
+@token_app.command("rotate")
+def token_rotate(
+    id_or_name: Annotated[str, typer.Argument(help="A token id or a name.")], expires_in: Expiry = None
+) -> None:
+    """Replace a token: a new one with the same name, role and facility, printed once; the old one is revoked."""
+    from hub.app.api import tokens
+
+    settings = _settings()
+    expiry = tokens.parse_duration(expires_in) if expires_in else None
+    with _database(settings).transaction() as session:
+        secret, info, revoked = tokens.rotate(session, id_or_name, expiry)
+    for old in revoked:
+        typer.echo(f"revoked {old.id} {old.name}")
+    typer.echo(info.line())
+    typer.echo(f"token (shown once; store it now): {secret}")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="The login name.")], role: Role, facility: Facility = None,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Create an account (asks for its password; only an argon2 hash is kept)."""
+    from hub.app.api import accounts
+
+    settings = _settings()
+    password = _password(password_stdin)
+    with _database(settings).transaction() as session:
+        accounts.create_user(session, username, password, role, facility)
+    typer.echo(f"created user {username} ({role}{', ' + facility if facility else ''})")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List accounts: name, role, facility, state."""
+    from sqlalchemy import select
+
+    from hub.core.db.models import UserAccount
+
+    settings = _settings()
+    with _database(settings).sessions() as session:
+        users = session.scalars(select(UserAccount).order_by(UserAccount.username)).all()
+    for user in users:
+        state = "disabled" if user.disabled_at else "active"
+        typer.echo(f"{user.username:<24} {user.role:<10} {user.facility_id or '-':<8} {state}")
+    typer.echo(f"{len(users)} users")
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Argument(help="The login name.")]) -> None:
+    """Disable an account and end its sessions (`hub user passwd` enables it again)."""
+    from hub.app.api import accounts
+
+    settings = _settings()
+    with _database(settings).transaction() as session:
+        accounts.disable_user(session, username)
+    typer.echo(f"disabled user {username}; its sessions are ended")
+
+
+@user_app.command("passwd")
+def user_passwd(username: Annotated[str, typer.Argument(help="The login name.")],
+                password_stdin: PasswordStdin = False) -> None:
+    """Set a new password (ends the account's sessions, enables a disabled account)."""
+    from hub.app.api import accounts
+
+    settings = _settings()
+    password = _password(password_stdin)
+    with _database(settings).transaction() as session:
+        accounts.set_password(session, username, password)
+    typer.echo(f"new password set for {username}; its sessions are ended")
+
+
+def main() -> None:
+    from pydantic import ValidationError
+
+    from hub.core.connector import ConnectorConfigError
+    from hub.core.broker import StartupError
+    from hub.core.kafka_io import KafkaError
+
+    try:
+        code = app(standalone_mode=False)  # without standalone mode, click returns Exit codes
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        setting = f"HUB_{where.upper()}" if exc.title == "HubSettings" else where
+        if not where:  # a rule across several settings names them in its message
+            typer.echo(f"hub: error: settings: {first['msg'].removeprefix('Value error, ')}", err=True)
+        else:
+            typer.echo(f"hub: error: setting {setting}: {first['msg']} (got {first.get('input')!r})", err=True)
+        sys.exit(2)
+    except (CliError, ConnectorConfigError, StartupError, KafkaError, ValueError, OSError) as exc:
+        typer.echo(f"hub: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""`hub run`: the whole hub in one process: broker (embedded unless configured), database,
+consumers, connectors, the HTTP API and, with --demo, a simulated county feeding it.
+
+Every part runs in a thread that watches one stop event; SIGINT/SIGTERM set it, and the broker
+child process is stopped last. A second run resumes from the database and the outboxes.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from hub.core.connector import ConnectorConfig
+from consumers.record_store.matching.rules import load_rules
+from consumers.record_store.rematch import Rematcher
+from consumers.registry import all_consumers
+from hub.core import kafka_io
+from hub.core.broker import BrokerSupervisor, EmbeddedBroker, StartupError, port_open
+from hub.core.config import HubSettings
+from hub.core.connector_runtime import ConnectorRuntime
+from hub.core.consuming import ConsumerRunner
+from hub.core.db import Database
+from hub.core.schema_registry import make_registry
+from hub.core.serialization import EventCodec
+from hub.app.status import ConnectorState
+
+log = logging.getLogger("hub")
+
+
+@dataclass
+class HubRuntime:
+    """What /readyz and the status page ask about the running parts."""
+
+    settings: HubSettings
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    connectors: list[ConnectorRuntime] = field(default_factory=list)
+
+    def consumer_states(self) -> dict[str, bool]:
+        return {runner.consumer.name: runner.assigned for runner in self.consumers}
+
+    def connector_states(self) -> list[ConnectorState]:
+        return [
+            ConnectorState(
+                name=rt.config.name,
+                kind=rt.config.kind,
+                facility_id=rt.config.facility_id,
+                backlog=rt.outbox.backlog(),
+                broker_up=rt.relay.broker_up,
+                last_event_at=_last_event(rt),
+                rejected=_rejected(rt),
+            )
+            for rt in self.connectors
+        ]
+
+    def broker_reachable(self) -> bool:
+        return kafka_io.broker_reachable(self.settings, timeout_s=1.0)
+
+
+def _last_event(rt: ConnectorRuntime) -> float | None:
+    from hub.core import metrics
+
+    value = metrics.CONNECTOR_LAST_EVENT.labels(rt.config.name)._value.get()
+    return value or None
+
+
+def _rejected(rt: ConnectorRuntime) -> int:
+    from hub.core import metrics
+
+    total = 0.0
+    for metric in metrics.EVENTS_REJECTED.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels.get("connector") == rt.config.name:
+                total += sample.value
+    return int(total)
+
+
+class Hub:
+    def __init__(self, settings: HubSettings, demo: bool = False, connector_files: list[Path] | None = None) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.connector_files = connector_files or []
+        self.stop = threading.Event()
+        self.broker: EmbeddedBroker | None = None
+        self.supervisor: BrokerSupervisor | None = None
+        self.threads: list[threading.Thread] = []
+        self.server: uvicorn.Server | None = None
+        self.database: Database | None = None
+        self.runtime = HubRuntime(settings)
+
+    # Start ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.embedded_broker:
+            self.broker = EmbeddedBroker(
+                settings.broker_port, host=settings.broker_host, log_file=settings.data_dir / "broker.log"
+            ).start()
+            self.supervisor = BrokerSupervisor(
+                self.broker, attempts=settings.broker_restarts, on_restart=lambda: kafka_io.ensure_topics(settings)
+            )
+        try:
+            self._start_parts()
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _start_parts(self) -> None:
+        settings = self.settings
+        if not kafka_io.broker_reachable(settings, timeout_s=5):
+            raise StartupError(f"Kafka is not reachable at {settings.bootstrap}; check HUB_KAFKA_BOOTSTRAP")
+        kafka_io.ensure_topics(settings)
+        self.database = Database(settings.db_url)
+        if not self.database.reachable():
+            raise StartupError(f"the database is not reachable ({_safe_url(settings.db_url)}); check HUB_DATABASE_URL")
+        self.database.migrate()
+        codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+
+        for consumer_cls in all_consumers():
+            runner = ConsumerRunner(consumer_cls(settings), settings, self.database, codec)
+            self.runtime.consumers.append(runner)
+            self._thread(runner.run, f"consumer-{consumer_cls.name}", self.stop)
+        rules = load_rules(settings.match_rules)
+        self._thread(Rematcher(self.database, rules, settings.rematch_interval_s).run, "mpi-rematch", self.stop)
+
+        # FHIR REST ingest is a connector too: its sink sits behind POST /fhir.
+        configs = [
+            ConnectorConfig(name="fhir-rest", kind="fhir_rest", facility_id="hub"),
+            # The DICOM inbox (HUB_DICOM_INBOX) and STOW-RS: files from the county hospital's own devices
+            # by default; STOW-RS callers are members named by their token.
+            ConnectorConfig(name="dicom", kind="dicom", facility_id=settings.facility_id),
+        ]
+        configs += [ConnectorConfig.load(path) for path in self.connector_files]
+        if self.demo:
+            configs += self._start_demo()
+        for config in configs:
+            runtime = ConnectorRuntime.build(config, settings, codec)
+            self.runtime.connectors.append(runtime)
+            for thread in runtime.threads(self.stop):
+                thread.start()
+                self.threads.append(thread)
+
+        self._start_http()
+
+    def _start_demo(self) -> list[ConnectorConfig]:
+        from hub.tools.demo.accounts import ensure_demo_accounts
+        from hub.tools.demo.county import build_county
+        from hub.tools.demo.generator import CountySimulator
+        from hub.tools.demo.tokens import ensure_demo_tokens
+
+        county = build_county(self.settings.data_dir, seed=self.settings.demo_seed)
+        # The county data centre's MLLP listener: every member may send HL7 v2, named by MSH-4.
+        mllp = ConnectorConfig(
+            name="mllp", kind="mllp", facility_id=self.settings.facility_id,
+            options={"senders": {f.id.upper(): {"facility_id": f.id} for f in county.facilities}},
+        )
+        simulator = CountySimulator(county, rate=self.settings.demo_rate, seed=self.settings.demo_seed)
+        simulator.seed_population()
+        self._thread(simulator.run, "demo-county", self.stop)
+        assert self.database is not None
+        tokens = ensure_demo_tokens(self.database, county, self.settings.data_dir, self.settings.demo_seed)
+        print(_token_banner(self.settings, tokens, ensure_demo_accounts(self.database, county)), flush=True)
+        return [mllp, *(ConnectorConfig.load(path) for path in county.connector_configs)]
+
+    def _start_http(self) -> None:
+        from hub.app.api.app import create_app
+
+        assert self.database is not None
+        # Push connectors that sit behind HTTP routes (FHIR REST ingest, STOW-RS), by kind.
+        sinks = {rt.config.kind: rt.sink for rt in self.runtime.connectors if rt.config.kind in ("fhir_rest", "dicom")}
+        app = create_app(self.settings, self.database, self.runtime, sinks)
+        config = uvicorn.Config(
+            app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off",
+            log_config=None,  # uvicorn's lines go through the hub's handlers, and their masking
+        )
+        if port_open(self.settings.http_host, self.settings.http_port):
+            raise StartupError(
+                f"HTTP port {self.settings.http_port} is already in use; is another hub running? (set HUB_HTTP_PORT)"
+            )
+        self.server = uvicorn.Server(config)
+        self._thread(self.server.run, "http")
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self.threads[-1].is_alive() or time.monotonic() > deadline:
+                raise StartupError(f"the HTTP server did not start on port {self.settings.http_port}")
+            time.sleep(0.05)
+
+    def _thread(self, target: object, name: str, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self.threads.append(thread)
+
+    # Run and stop ---------------------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        def _on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+        log.info("hub running: http://%s:%d/status", self.settings.http_host, self.settings.http_port)
+        try:
+            while not self.stop.is_set():
+                self.stop.wait(0.5)
+                if self.supervisor is not None:
+                    # A dead broker is restarted; MLLP, HTTP and the outboxes carry on meanwhile.
+                    self.supervisor.check(self.stop)
+        finally:
+            self.shutdown()
+
+    def shutdown(self, timeout_s: float = 8.0) -> None:
+        self.stop.set()
+        if self.server is not None:
+            self.server.should_exit = True
+        deadline = time.monotonic() + timeout_s
+        for thread in self.threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+        stuck = [t.name for t in self.threads if t.is_alive()]
+        if stuck:
+            log.warning("threads still busy at shutdown (they are daemons and end with the process): %s", stuck)
+        for rt in self.runtime.connectors:
+            rt.outbox.close()
+        if self.database is not None:
+            self.database.dispose()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        log.info("hub stopped")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _token_banner(settings: HubSettings, tokens: dict[str, str], users: dict[str, str] | None = None) -> str:
+    lines = ["", "Demo county is running. Bearer tokens for this demo (role:facility = token):"]
+    lines += [f"  {name:<28} {token}" for name, token in tokens.items()]
+    if users:
+        lines.append(f"Page accounts (log in at http://{settings.http_host}:{settings.http_port}/login; "
+                     "new passwords at every start):")
+        lines += [f"  {name:<28} {password}" for name, password in users.items()]
+    lines += [
+        f"Status page: http://{settings.http_host}:{settings.http_port}/status",
+        f"Try: curl -H 'Authorization: Bearer {tokens.get('admin', '...')}' "
+        f"http://{settings.http_host}:{settings.http_port}/fhir/Patient",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,247 @@
+"""The hub's settings: one place, read from HUB_* environment variables or a YAML file."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
+
+
+class HubSettings(BaseSettings):
+    """Every knob of the hub. Environment variables win over the YAML file (HUB_CONFIG)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers (host:port,...). Unset: the hub starts its embedded broker."
+    )
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
+    kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for TLS to the cluster.")
+    kafka_ssl_certfile: str | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS to the cluster; needs HUB_KAFKA_SSL_KEYFILE."
+    )
+    kafka_ssl_keyfile: str | None = Field(None, description="Private key (PEM) of the client certificate.")
+    kafka_ssl_password: SecretStr | None = Field(None, description="Password of the client key, if it is encrypted.")
+    kafka_ssl_crlfile: str | None = Field(None, description="Certificate revocation list (PEM) to check the cluster against.")
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="Check that the cluster's certificate names the host connected to."
+    )
+    kafka_replication_factor: int = Field(
+        1, description="Replication factor for topics the hub creates (3 on a production cluster)."
+    )
+    kafka_min_insync_replicas: int | None = Field(
+        None, description="min.insync.replicas set on created topics (2 on a production cluster)."
+    )
+    topic_prefix: str = Field("", description="Prefix for every topic name, to share a cluster between counties.")
+    schema_registry_url: str | None = Field(
+        None, description="Confluent-compatible schema registry. Unset: ids come from the schema files."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the shared database. Unset: SQLite under HUB_DATA_DIR."
+    )
+    data_dir: Path = Field(Path("./var"), description="Where SQLite files, outboxes and blobs live.")
+    http_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
+    http_port: int = Field(8080, description="HTTP API and pages.")
+    public_base_url: str | None = Field(
+        None, description="The hub's address as clients reach it (e.g. https://hub.county.example), used in "
+        "Bundle links. Unset: http://HUB_HTTP_HOST:HUB_HTTP_PORT. Never taken from a request's Host header.",
+    )
+    mllp_port: int = Field(2575, description="HL7 v2 MLLP listener.")
+    broker_port: int = Field(9092, description="Port of the embedded broker.")
+    broker_host: str = Field(
+        "127.0.0.1", description="Loopback address of the embedded broker (127.0.0.1, ::1 or localhost; nothing else)."
+    )
+    broker_restarts: int = Field(
+        5, description="Attempts to restart an embedded broker that died before the hub gives up and exits."
+    )
+    dicom_inbox: Path | None = Field(None, description="Watched DICOM folder. Default: $HUB_DATA_DIR/dicom-inbox.")
+    facility_id: str = Field(
+        "cty01", description="The lead county hospital's facility id: owner of the built-in DICOM inbox and MLLP listener."
+    )
+    facility_levels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Referral direction: level of each member by facility id (county, township or village), "
+        'e.g. {"qs-hosp": "county"}. Unlisted ids follow the demo convention cty*, th*, vc*.',
+    )
+    admin_token: SecretStr | None = Field(None, description="Bearer token with the admin role.")
+    token_cache_s: float = Field(
+        60.0, description="How long a checked token or session is trusted without asking the database again: "
+        "revocations, expiries, disabled accounts and logouts in other processes take effect within this time."
+    )
+    token_outage_grace_s: float = Field(
+        300.0, description="While the database is down, credentials checked within this time keep working."
+    )
+    session_idle_minutes: float = Field(30.0, description="A page session ends after this long without a request.")
+    session_max_hours: float = Field(12.0, description="A page session ends this long after login, however active.")
+    outbox_retention_hours: float = Field(168.0, description="How long published events stay replayable.")
+    consumer_batch_size: int = Field(500, description="Most events one consumer applies in one transaction.")
+    consumer_max_retries: int = Field(3, description="Attempts for one failing event before it is dead-lettered.")
+    max_event_bytes: int = Field(1_000_000, description="Largest event the hub publishes; larger ones are rejected.")
+    demo_rate: float = Field(5.0, description="Simulated county: new clinical events per second across members.")
+    demo_seed: int = Field(20261123, description="Simulated county: random seed.")
+    log_level: str = Field("INFO", description="Python log level.")
+    match_rules: Path | None = Field(
+        None, description="Matching rules of the patient index (YAML). Unset: consumers/record_store/matching/rules.yaml."
+    )
+    rematch_interval_s: float = Field(
+        30.0, description="How often the hub looks for links made under older matching rules and re-matches them."
+    )
+    recognition_rules: Path | None = Field(
+        None,
+        description="Rules for mutual recognition of results (检查检验结果互认): windows per test and the "
+        "accredited laboratories. Unset: consumers/record_store/recognition.yaml.",
+    )
+
+    @field_validator(
+        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", "public_base_url",
+        "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_crlfile", mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("broker_host")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        if not is_loopback(value):
+            raise ValueError(
+                "the embedded broker has no authentication and listens on loopback only "
+                "(127.0.0.1, ::1 or localhost); to serve other machines use a Kafka cluster (HUB_KAFKA_BOOTSTRAP)"
+            )
+        return value
+
+    @field_validator("kafka_security_protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in _PROTOCOLS:
+            raise ValueError(f"must be one of {', '.join(_PROTOCOLS)}")
+        return value
+
+    @field_validator("kafka_sasl_mechanism")
+    @classmethod
+    def _known_mechanism(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().upper()
+        if value not in _SASL_MECHANISMS:
+            raise ValueError(f"must be one of {', '.join(_SASL_MECHANISMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _security_complete(self) -> HubSettings:
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_") and self.kafka_sasl_mechanism is None:
+            raise ValueError(f"HUB_KAFKA_SECURITY_PROTOCOL={protocol} needs HUB_KAFKA_SASL_MECHANISM (e.g. SCRAM-SHA-512)")
+        if (
+            self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+            and protocol.startswith("SASL_")
+            and (not self.kafka_sasl_username or self.kafka_sasl_password is None)
+        ):
+            raise ValueError(
+                f"SASL {self.kafka_sasl_mechanism} needs HUB_KAFKA_SASL_USERNAME and HUB_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("mutual TLS needs both HUB_KAFKA_SSL_CERTFILE and HUB_KAFKA_SSL_KEYFILE")
+        return self
+
+    @field_validator("facility_levels")
+    @classmethod
+    def _known_levels(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = {k: v for k, v in value.items() if v not in ("county", "township", "village")}
+        if wrong:
+            raise ValueError(f"facility levels must be county, township or village; fix {wrong}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    # Derived values -------------------------------------------------------------------------------
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def bootstrap(self) -> str:
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        host = f"[{self.broker_host}]" if ":" in self.broker_host else self.broker_host
+        return f"{host}:{self.broker_port}"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.core.db').resolve()}"
+
+    @property
+    def public_base(self) -> str:
+        """Base of absolute links the hub writes (no trailing slash)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def inbox(self) -> Path:
+        return self.dicom_inbox or self.data_dir / "dicom-inbox"
+
+    def outbox_path(self, connector: str) -> Path:
+        return self.data_dir / "outbox" / f"{connector}.db"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the same keys (without the HUB_ prefix, lower case) from the YAML file named by HUB_CONFIG."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("HUB_CONFIG")
+        if not path:
+            return {}
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"cannot read HUB_CONFIG file {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"HUB_CONFIG file {path} must hold a mapping of settings")
+        return {str(k).lower().removeprefix("hub_"): v for k, v in data.items()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HubSettings:
+    return HubSettings()

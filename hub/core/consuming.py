@@ -1,0 +1,337 @@
+"""Runs one consumer: poll a batch, decode, apply in one database transaction, then commit offsets.
+
+Exactly once in effect: an event id already in `processed_event` is skipped, and offsets are
+committed only after the database commit, so a crash between the two replays harmless duplicates.
+Failures are of two kinds. Retriable (database or broker down or busy): the batch is rolled back,
+the partitions are rewound and the consumer waits with bounded backoff. Permanent (undecodable, or
+still failing after `consumer_max_retries` attempts on its own): the event goes to the dead-letter
+topic with the reason, origin topic, partition and offset in headers, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core.consumer import Consumer, Delivery
+from hub.core import kafka_io, metrics, pipeline
+from hub.core.config import HubSettings
+from hub.core.db import Database, is_retriable
+from hub.core.db.models import ProcessedEvent
+from hub.core.retry import Backoff, PermanentError
+from hub.core.serialization import EventCodec, SerializationError
+from hub.core.topics import DEAD_LETTER, EPOCH, spec_for
+
+log = logging.getLogger(__name__)
+
+
+class _Retriable(Exception):
+    pass
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        consumer: Consumer,
+        settings: HubSettings,
+        database: Database,
+        codec: EventCodec,
+        kafka_consumer_factory: Callable[[], Any] | None = None,
+        dlq_producer_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.settings = settings
+        self.db = database
+        self.codec = codec
+        self.group_id = f"{settings.topic_prefix}hub.{consumer.name}"
+        self.topics = [spec_for(t).topic(settings) for t in consumer.topics()]
+        self._kafka_factory = kafka_consumer_factory or (
+            lambda: kafka_io.consumer(settings, self.group_id, self.topics)
+        )
+        self._dlq_factory = dlq_producer_factory or (lambda: kafka_io.producer(settings))
+        self._kafka: Any = None
+        self._dlq: Any = None
+        self._admin: Any = None
+        # A memory broker that restarted (or rebuilt its topics) has a new epoch: positions and committed
+        # offsets from before mean nothing there, so the consumer starts again from the beginning.
+        self._epoch: str | None = None
+        self._from_start = False
+        self._last_epoch_check = 0.0
+        self._last_lag = 0.0
+        self.assigned = False
+        self.applied_total = 0
+
+    # Main loop ------------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, on_batch: Callable[[int], None] | None = None) -> None:
+        backoff = Backoff(initial_s=0.5, max_s=15.0)
+        name = self.consumer.name
+        while not stop.is_set():
+            deliveries: list[Delivery] = []
+            try:
+                if self._kafka is None:
+                    self._epoch = self._broker_epoch()
+                    self._kafka = self._kafka_factory()
+                polled = self._kafka.poll(timeout_ms=500, max_records=self.settings.consumer_batch_size)
+                assignment = self._kafka.assignment()
+                self.assigned = bool(assignment)
+                metrics.CONSUMER_ASSIGNED.labels(name).set(len(assignment))
+                if self._from_start and assignment:
+                    self._kafka.seek_to_beginning(*assignment)  # what was polled comes again from the start
+                    self._from_start = False
+                    continue
+                if time.monotonic() - self._last_epoch_check > 5 and not self._same_epoch():
+                    continue
+                deliveries = [
+                    _delivery(m) for tp in sorted(polled, key=lambda t: (t.topic, t.partition)) for m in polled[tp]
+                ]
+                if deliveries:
+                    self.process(deliveries)
+                    self._commit(deliveries)
+                    backoff.reset()
+                    if on_batch:
+                        on_batch(len(deliveries))
+                self._report_lag()
+            except _Retriable as exc:
+                metrics.CONSUMER_RETRIES.labels(name, "database").inc()
+                self._rewind(deliveries)
+                delay = backoff.next()
+                log.warning("consumer %s: %s; retrying in %.1f s", name, exc.args[0], delay)
+                stop.wait(delay)
+            except kafka_io.KafkaError as exc:
+                metrics.CONSUMER_RETRIES.labels(name, "broker").inc()
+                delay = backoff.next()
+                log.warning("consumer %s: broker error %s; retrying in %.1f s", name, exc, delay)
+                self._close_kafka()
+                self._drop_admin()
+                stop.wait(delay)
+        self.close()
+
+    def close(self) -> None:
+        self._close_kafka()
+        self._drop_admin()
+        dlq, self._dlq = self._dlq, None
+        kafka_io.close_quietly(dlq, "DLQ producer", timeout=2)
+
+    def _drop_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        kafka_io.close_quietly(admin, "admin client")
+
+    def _close_kafka(self) -> None:
+        kafka, self._kafka = self._kafka, None
+        self.assigned = False
+        kafka_io.close_quietly(kafka, "consumer", autocommit=False)
+
+    # One batch ------------------------------------------------------------------------------------
+
+    def process(self, deliveries: Sequence[Delivery]) -> None:
+        """Applies a batch; returns when every delivery is either applied, a duplicate or dead-lettered."""
+        decoded: list[Delivery] = []
+        dead: list[tuple[Delivery, str, str, BaseException | None]] = []
+        for delivery in deliveries:
+            if not self.consumer.decode:
+                decoded.append(delivery)
+                continue
+            try:
+                decoded.append(_with_event(delivery, self.codec.decode(delivery.value)))
+            except SerializationError as exc:
+                dead.append((delivery, str(exc), "decode", exc))
+        try:
+            self._apply_batch(decoded)
+        except _Retriable:
+            raise
+        except Exception:  # noqa: BLE001 - one bad event: find it by applying one at a time
+            log.info("consumer %s: batch failed, applying its %d events one by one", self.consumer.name, len(decoded))
+            for delivery in decoded:
+                failure = self._apply_alone(delivery)
+                if failure is not None:
+                    dead.append((delivery, *failure))
+        if dead:
+            self._dead_letter(dead)
+
+    def _apply_batch(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        started = time.perf_counter()
+        try:
+            with self.db.transaction() as session:
+                self._apply_in(session, deliveries)
+        except Exception as exc:
+            if is_retriable(exc):
+                raise _Retriable(f"database unavailable ({type(exc).__name__}: {str(exc)[:200]})") from exc
+            raise
+        metrics.HANDLER_SECONDS.labels(self.consumer.name).observe(time.perf_counter() - started)
+
+    def _apply_alone(self, delivery: Delivery) -> tuple[str, str, BaseException] | None:
+        last: BaseException | None = None
+        for attempt in range(1, self.settings.consumer_max_retries + 1):
+            try:
+                self._apply_batch([delivery])
+                return None
+            except _Retriable:
+                raise
+            except PermanentError as exc:
+                return exc.reason, exc.stage, exc
+            except Exception as exc:  # noqa: BLE001
+                last = exc
+                log.debug("consumer %s: attempt %d failed", self.consumer.name, attempt, exc_info=True)
+        assert last is not None
+        return f"{type(last).__name__}: {last}", "apply", last
+
+    def _apply_in(self, session: Session, deliveries: Sequence[Delivery]) -> None:
+        ids = [self.consumer.dedup_id(d) for d in deliveries]
+        seen = set(
+            session.scalars(
+                select(ProcessedEvent.event_id).where(
+                    ProcessedEvent.consumer == self.consumer.name, ProcessedEvent.event_id.in_(set(ids))
+                )
+            )
+        )
+        fresh: list[Delivery] = []
+        for delivery, event_id in zip(deliveries, ids, strict=True):
+            if event_id in seen:
+                metrics.EVENTS_DUPLICATE.labels(self.consumer.name, delivery.topic).inc()
+                continue
+            seen.add(event_id)  # the same event twice in one batch
+            fresh.append(delivery)
+        self.consumer.apply_batch(session, fresh)
+        for delivery in fresh:
+            facility = delivery.event.source.facility_id if delivery.event else delivery.header(pipeline.H_FACILITY)
+            session.add(
+                ProcessedEvent(
+                    consumer=self.consumer.name,
+                    event_id=self.consumer.dedup_id(delivery),
+                    topic=delivery.topic,
+                    partition=delivery.partition,
+                    offset=delivery.offset,
+                    facility_id=facility,
+                )
+            )
+            metrics.EVENTS_CONSUMED.labels(self.consumer.name, delivery.topic, facility or "").inc()
+            self.applied_total += 1
+        session.flush()
+
+    # Dead letters, offsets, lag -------------------------------------------------------------------
+
+    def _dead_letter(self, dead: list[tuple[Delivery, str, str, BaseException | None]]) -> None:
+        if self._dlq is None:
+            self._dlq = self._dlq_factory()
+        topic = DEAD_LETTER.topic(self.settings)
+        futures = []
+        for delivery, reason, stage, exc in dead:
+            origin_id = delivery.event.event_id if delivery.event else hashlib.sha256(delivery.value or b"").hexdigest()
+            dlq_id = "dlq-" + str(uuid.UUID(hashlib.sha256(f"{self.consumer.name}|{origin_id}".encode()).hexdigest()[:32]))
+            headers = [
+                (pipeline.H_REASON, reason[:2000].encode()),
+                (pipeline.H_STAGE, stage.encode()),
+                (pipeline.H_ORIGIN, self.consumer.name.encode()),
+                (pipeline.H_TOPIC, delivery.topic.encode()),
+                (pipeline.H_PARTITION, str(delivery.partition).encode()),
+                (pipeline.H_OFFSET, str(delivery.offset).encode()),
+                (pipeline.H_EVENT_ID, dlq_id.encode()),
+                (pipeline.H_FAILED_AT, str(time.time()).encode()),
+            ]
+            if exc is not None:
+                headers.append((pipeline.H_EXCEPTION, type(exc).__name__.encode()))
+                log.warning(
+                    "consumer %s: dead-lettering %s[%d]@%d (%s): %s\n%s", self.consumer.name, delivery.topic,
+                    delivery.partition, delivery.offset, stage, reason, "".join(traceback.format_exception(exc))[-2000:],
+                )
+            if delivery.event is not None:
+                headers.append((pipeline.H_FACILITY, delivery.event.source.facility_id.encode()))
+            futures.append(self._dlq.send(topic, key=delivery.key, value=delivery.value or b"", headers=headers))
+            metrics.DEAD_LETTERS.labels(self.consumer.name, stage).inc()
+        self._dlq.flush(timeout=30)
+        for future in futures:
+            if not future.succeeded():
+                # The offsets are not committed: the batch comes again once the broker takes dead letters.
+                raise kafka_io.KafkaError(f"could not publish a dead letter: {future.exception}")
+
+    def _broker_epoch(self) -> str | None:
+        if self._admin is None:
+            self._admin = kafka_io.admin(self.settings)
+        return kafka_io.topic_id(self.settings, EPOCH.topic(self.settings), self._admin)
+
+    def _same_epoch(self) -> bool:
+        """False (and every assigned partition read again from its beginning) when the broker's epoch
+        changed since the consumer last looked."""
+        self._last_epoch_check = time.monotonic()
+        current = self._broker_epoch()
+        if current == self._epoch:
+            return True
+        log.warning("consumer %s: the broker restarted or rebuilt its topics; reading again from the start",
+                    self.consumer.name)
+        self._epoch = current
+        # Seek rather than leave and rejoin the group: Tansu can leave a re-joining member without partitions.
+        assignment = self._kafka.assignment() if self._kafka is not None else set()
+        if assignment:
+            self._kafka.seek_to_beginning(*assignment)
+        else:
+            self._from_start = True
+        return False
+
+    def _commit(self, deliveries: Sequence[Delivery]) -> None:
+        if not self._same_epoch():
+            return  # offsets from another broker epoch would skip what the new one holds
+        offsets: dict[Any, Any] = {}
+        for d in deliveries:
+            tp = kafka_io.TopicPartition(d.topic, d.partition)
+            offsets[tp] = kafka_io.OffsetAndMetadata(max(d.offset + 1, offsets.get(tp, (0,))[0]), "", -1)
+        try:
+            self._kafka.commit(offsets)
+        except kafka_io.KafkaError as exc:
+            # A rebalance took the partitions: the new owner re-reads, and duplicates are skipped.
+            log.info("consumer %s: offset commit not accepted (%s); duplicates will be skipped", self.consumer.name, exc)
+
+    def _rewind(self, deliveries: Sequence[Delivery]) -> None:
+        if self._kafka is None:
+            return
+        first: dict[tuple[str, int], int] = {}
+        for d in deliveries:
+            key = (d.topic, d.partition)
+            first[key] = min(first.get(key, d.offset), d.offset)
+        assigned = self._kafka.assignment()
+        for (topic, partition), offset in first.items():
+            tp = kafka_io.TopicPartition(topic, partition)
+            if tp in assigned:
+                self._kafka.seek(tp, offset)
+
+    def _report_lag(self) -> None:
+        if time.monotonic() - self._last_lag < 5 or self._kafka is None:
+            return
+        self._last_lag = time.monotonic()
+        assignment = list(self._kafka.assignment())
+        if not assignment:
+            return
+        try:
+            ends = self._kafka.end_offsets(assignment)
+            for tp in assignment:
+                lag = max(0, ends.get(tp, 0) - self._kafka.position(tp, timeout_ms=2000))
+                metrics.CONSUMER_LAG.labels(self.consumer.name, tp.topic, str(tp.partition)).set(lag)
+        except Exception:  # noqa: BLE001 - lag is informative; never stop consuming for it
+            log.debug("lag report failed", exc_info=True)
+
+
+def _delivery(message: Any) -> Delivery:
+    return Delivery(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple((k, v or b"") for k, v in (message.headers or [])),
+        timestamp_ms=message.timestamp,
+    )
+
+
+def _with_event(delivery: Delivery, event: Any) -> Delivery:
+    return Delivery(**{**delivery.__dict__, "event": event})

@@ -1,0 +1,194 @@
+"""The sink between a connector and its outbox: validate, encode, dead-letter, store, in one step.
+
+Everything a connector produces passes here, so every kind of connector gets the same checks:
+FHIR validation (R4B models), the size limit, the Avro encoding, and a dead letter with the
+reason for whatever fails. The outbox write and the checkpoint move are one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from hub.core.connector import PollResult, Rejected
+from hub.core import metrics
+from hub.core.blobs import FileBlobStore
+from hub.core.config import HubSettings
+from hub.core.events import Event
+from hub.core.fhir import FhirValidationError, validate_resource
+from hub.core.identifiers import ForeignIdentifierError, check_speaks_for
+from hub.core.limits import LimitError, check_event
+from hub.core.outbox import Outbox, OutboxRecord, OutboxRelay
+from hub.core.serialization import EventCodec, SerializationError
+from hub.core.topics import DEAD_LETTER, spec_for
+
+log = logging.getLogger(__name__)
+
+# Header names of dead letters, shared by the connector side and the consumer side.
+H_REASON = "hub.dlq.reason"
+H_STAGE = "hub.dlq.stage"
+H_ORIGIN = "hub.dlq.origin"  # connector or consumer name
+H_FACILITY = "hub.dlq.facility"
+H_POSITION = "hub.dlq.position"
+H_TOPIC = "hub.dlq.topic"
+H_PARTITION = "hub.dlq.partition"
+H_OFFSET = "hub.dlq.offset"
+H_EXCEPTION = "hub.dlq.exception"
+H_EVENT_ID = "hub.dlq.event_id"
+H_FAILED_AT = "hub.dlq.failed_at"
+H_QUARANTINE = "hub.dlq.quarantine"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one input: accepted (new or duplicate) or rejected with a reason."""
+
+    event_id: str | None
+    accepted: bool
+    duplicate: bool = False
+    reason: str | None = None
+    stage: str | None = None
+
+
+@dataclass
+class AcceptReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for o in self.outcomes if o.accepted and not o.duplicate)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for o in self.outcomes if o.duplicate)
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for o in self.outcomes if not o.accepted)
+
+
+class Sink:
+    def __init__(
+        self,
+        connector: str,
+        facility_id: str,
+        outbox: Outbox,
+        codec: EventCodec,
+        settings: HubSettings,
+        relay: OutboxRelay | None = None,
+        facilities: set[str] | None = None,
+    ) -> None:
+        self.connector = connector
+        self.facility_id = facility_id
+        self.facilities = facilities if facilities is not None else {facility_id}
+        self.outbox = outbox
+        self.codec = codec
+        self.settings = settings
+        self.relay = relay
+
+    def checkpoints(self) -> dict[str, str]:
+        return self.outbox.checkpoints()
+
+    def accept(self, result: PollResult) -> AcceptReport:
+        records: list[OutboxRecord] = []
+        outcomes: list[Outcome] = []
+        for event in result.events:
+            record, rejected = self._encode(event)
+            if record is not None:
+                records.append(record)
+                outcomes.append(Outcome(event.event_id, accepted=True))
+            else:
+                assert rejected is not None
+                records.append(self._dead_letter(rejected))
+                outcomes.append(Outcome(event.event_id, accepted=False, reason=rejected.reason, stage=rejected.stage))
+        for rejected in result.rejected:
+            records.append(self._dead_letter(rejected))
+            outcomes.append(Outcome(None, accepted=False, reason=rejected.reason, stage=rejected.stage))
+        if not records and not result.checkpoints:
+            return AcceptReport(outcomes)
+        new_ids = set(self.outbox.write(records, result.checkpoints))
+        final: list[Outcome] = []
+        for outcome in outcomes:
+            if outcome.accepted and outcome.event_id not in new_ids:
+                outcome = Outcome(outcome.event_id, accepted=True, duplicate=True)
+            final.append(outcome)
+        self._count(result, final)
+        if self.relay is not None and records:
+            self.relay.wake()
+        return AcceptReport(final)
+
+    def _encode(self, event: Event) -> tuple[OutboxRecord | None, Rejected | None]:
+        payload = json.dumps({"resource": event.resource, "related": list(event.related)}, ensure_ascii=False)
+        try:
+            validate_resource(event.resource)
+            for related in event.related:
+                validate_resource(related)
+            topic = spec_for(event.event_type).topic(self.settings)
+            if event.source.facility_id not in self.facilities:
+                raise SerializationError(
+                    f"event names facility {event.source.facility_id!r} but connector {self.connector} "
+                    f"serves only {', '.join(sorted(self.facilities))}"
+                )
+            for resource in (event.resource, *event.related):
+                # Whatever door it came through, a member's event must not link into another's records.
+                check_speaks_for(resource, event.source.facility_id, str(resource.get("resourceType")))
+            check_event(event)
+            value = self.codec.encode(event)
+        except FhirValidationError as exc:
+            return None, Rejected(f"invalid FHIR {exc.resource_type}: {exc}", "validate", payload,
+                                  event.source.position, event.patient_key, event.event_id)
+        except (LimitError, ForeignIdentifierError) as exc:
+            return None, Rejected(str(exc), "validate", payload, event.source.position, event.patient_key,
+                                  event.event_id)
+        except (SerializationError, KeyError) as exc:
+            return None, Rejected(str(exc), "encode", payload, event.source.position, event.patient_key,
+                                  event.event_id)
+        if len(value) > self.settings.max_event_bytes:
+            return None, Rejected(
+                f"event is {len(value)} bytes, over the {self.settings.max_event_bytes}-byte limit; large "
+                "binaries belong in the blob store with a reference in the event",
+                "size", payload, event.source.position, event.patient_key, event.event_id,
+            )
+        headers = (("hub.event_type", event.event_type.encode()), ("hub.facility", event.source.facility_id.encode()))
+        return OutboxRecord(event.event_id, topic, event.patient_key.encode(), value, headers), None
+
+    def _dead_letter(self, rejected: Rejected) -> OutboxRecord:
+        fingerprint = rejected.fingerprint or hashlib.sha256(
+            f"{rejected.position}|{rejected.payload}".encode("utf-8", "surrogatepass")
+        ).hexdigest()
+        event_id = "dlq-" + str(uuid.UUID(hashlib.sha256(f"{self.connector}|{fingerprint}".encode()).hexdigest()[:32]))
+        value = rejected.payload.encode("utf-8", "backslashreplace")
+        headers = [
+            (H_REASON, rejected.reason[:2000].encode()),
+            (H_STAGE, rejected.stage.encode()),
+            (H_ORIGIN, self.connector.encode()),
+            (H_FACILITY, self.facility_id.encode()),
+            (H_POSITION, rejected.position.encode("utf-8", "backslashreplace")),
+            (H_FAILED_AT, str(time.time()).encode()),
+            (H_EVENT_ID, event_id.encode()),
+        ]
+        limit = self.settings.max_event_bytes // 2
+        if len(value) > limit:
+            # Nothing is lost: the whole input goes to the blob store (synced, hash-checked), the dead
+            # letter on the topic carries its head and the reference.
+            ref = FileBlobStore(self.settings.data_dir / "blobs").put(value, "application/octet-stream")
+            headers.append((H_QUARANTINE, ref.uri.encode()))
+            value = value[:4096]
+        key = (rejected.patient_key or rejected.position).encode("utf-8", "backslashreplace")
+        return OutboxRecord(event_id, DEAD_LETTER.topic(self.settings), key, value, tuple(headers))
+
+    def _count(self, result: PollResult, outcomes: list[Outcome]) -> None:
+        by_id = {e.event_id: e for e in result.events}
+        for outcome in outcomes:
+            if outcome.accepted and not outcome.duplicate and outcome.event_id in by_id:
+                event = by_id[outcome.event_id]
+                metrics.EVENTS_IN.labels(self.connector, event.source.facility_id, event.event_type).inc()
+            elif not outcome.accepted:
+                metrics.EVENTS_REJECTED.labels(self.connector, self.facility_id, outcome.stage or "?").inc()
+                log.warning("%s: rejected input (%s): %s", self.connector, outcome.stage, outcome.reason)
+        if outcomes:
+            metrics.CONNECTOR_LAST_EVENT.labels(self.connector).set(time.time())

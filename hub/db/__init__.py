@@ -1,6 +1,0 @@
-"""The shared database: engine set-up, the declarative base, and migrations (Alembic)."""
-
-from hub.db.engine import Database, RetriableDatabaseError, is_retriable
-from hub.db.models import Base
-
-__all__ = ["Base", "Database", "RetriableDatabaseError", "is_retriable"]

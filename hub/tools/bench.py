@@ -1,0 +1,222 @@
+"""`make bench`: the whole path and the bare transport, on the same broker, in one run.
+
+Whole path: a simulated county's HIS databases are filled first; then the HIS connectors map
+the rows to FHIR, validate, write their outboxes, the relays publish, and the record store
+applies every event to the database. Timed from the first poll to the last database commit.
+Latency: afterwards the county runs at a steady 100 events/s for 20 s; each event's latency is
+from the moment its connector read and mapped the row to the record store's database commit.
+Transport: kafka-python alone produces and consumes the same encoded payloads on the same broker.
+Everything but the broker runs in this one process, as `hub run` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hub.core.connector import ConnectorConfig
+from hub.core.consumer import Delivery
+from consumers.record_store.consumer import RecordStoreConsumer
+from hub.core import kafka_io
+from hub.core.broker import EmbeddedBroker, port_open
+from hub.core.config import HubSettings
+from hub.core.connector_runtime import ConnectorRuntime
+from hub.core.consuming import ConsumerRunner
+from hub.core.db import Database
+from hub.tools.scratch import scratch_database
+from hub.core.schema_registry import make_registry
+from hub.core.serialization import EventCodec
+
+log = logging.getLogger(__name__)
+
+
+class _TimedRecordStore(RecordStoreConsumer):
+    """The real record store, noting when each event was applied (inside its transaction)."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        super().__init__(settings)
+        self.latencies_ms: list[float] = []
+
+    def apply_batch(self, session: Any, deliveries: list[Delivery]) -> None:
+        super().apply_batch(session, deliveries)
+        now = time.time()
+        self.latencies_ms += [(now - d.event.recorded_at.timestamp()) * 1000 for d in deliveries if d.event]
+
+
+def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp, scratch_database(
+        base.database_url, Path(tmp), "bench"
+    ) as database:
+        data_dir = Path(tmp)
+        broker: EmbeddedBroker | None = None
+        bootstrap = base.kafka_bootstrap
+        if bootstrap is None:
+            port = base.broker_port + 7  # beside a running `make run`, not on top of it
+            while port_open("127.0.0.1", port):
+                port += 1
+            broker = EmbeddedBroker(port, log_file=data_dir / "broker.log").start()
+            bootstrap = broker.bootstrap
+        settings = base.model_copy(
+            update={
+                "kafka_bootstrap": bootstrap,
+                "data_dir": data_dir,
+                "topic_prefix": f"{base.topic_prefix}bench{int(time.time())}.",
+                "database_url": database.url,
+            }
+        )
+        try:
+            kafka_io.ensure_topics(settings)
+            e2e = _whole_path(settings, database, events)
+            transport = _transport(settings, e2e["payloads"])
+        finally:
+            if broker is not None:
+                broker.stop()
+    result = {
+        "events": e2e["events"],
+        "e2e_events_per_s": round(e2e["events"] / e2e["seconds"], 1),
+        "transport_events_per_s": round(transport, 1),
+        "ratio": round((e2e["events"] / e2e["seconds"]) / transport, 4),
+        "latency_ms_p50": round(statistics.median(e2e["latencies"]), 1),
+        "latency_ms_p99": round(_percentile(e2e["latencies"], 99), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "database": settings.db_url.split(":", 1)[0],
+        "connectors": e2e["connectors"],
+    }
+    return result
+
+
+def _whole_path(settings: HubSettings, database: Database, events: int, latency_rate: float = 100.0, latency_seconds: float = 20.0) -> dict[str, Any]:
+    from hub.tools.demo.county import build_county
+    from hub.tools.demo.generator import CountySimulator
+
+    county = build_county(settings.data_dir, seed=settings.demo_seed)
+    simulator = CountySimulator(county, rate=1.0, seed=settings.demo_seed)
+    simulator.seed_population()
+    written = 0
+    while written < events:
+        written += simulator.step(min(2000, events - written))
+    codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+    consumer = _TimedRecordStore(settings)
+    runner = ConsumerRunner(consumer, settings, database, codec)
+    stop = threading.Event()
+    consumer_thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    consumer_thread.start()
+    _wait(lambda: runner.assigned, 60, "the benchmark consumer never got its partitions")
+
+    runtimes = [ConnectorRuntime.build(ConnectorConfig.load(p), settings, codec) for p in county.connector_configs]
+    started = time.perf_counter()
+    threads = [t for rt in runtimes for t in rt.threads(stop)]
+    for thread in threads:
+        thread.start()
+    # Done when every connector has read all its rows and everything it accepted was applied.
+    def finished() -> bool:
+        idle = all(rt.outbox.backlog() == 0 for rt in runtimes)
+        produced = sum(_events_in(rt) for rt in runtimes)
+        return idle and produced > 0 and runner.applied_total >= produced and _sources_drained(runtimes)
+
+    _wait(finished, 900, "the whole path did not finish within 15 minutes")
+    seconds = time.perf_counter() - started
+    applied = runner.applied_total
+
+    # Latency at a steady clinical rate (the backlog above measures throughput, not latency).
+    consumer.latencies_ms.clear()
+    simulator.rate = latency_rate
+    sim_stop = threading.Event()
+    sim_thread = threading.Thread(target=simulator.run, args=(sim_stop,), daemon=True)
+    sim_thread.start()
+    time.sleep(latency_seconds)
+    sim_stop.set()
+    sim_thread.join(10)
+    _wait(finished, 120, "the latency phase did not drain")
+    stop.set()
+    for thread in [*threads, consumer_thread]:
+        thread.join(10)
+    payloads = []
+    for rt in runtimes[:3]:
+        payloads += [row.record.value for row in _sample(rt)]
+    simulator.close()
+    return {
+        "events": applied,
+        "seconds": seconds,
+        "latencies": consumer.latencies_ms or [0.0],
+        "payloads": payloads or [b"x" * 1000],
+        "connectors": len(runtimes),
+    }
+
+
+def _events_in(rt: ConnectorRuntime) -> int:
+    conn = rt.outbox._conn()
+    dead = "%dead-letter%"
+    return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE topic NOT LIKE ?", (dead,)).fetchone()[0])
+
+
+def _sources_drained(runtimes: list[ConnectorRuntime]) -> bool:
+    # A poll that finds nothing new leaves the checkpoints where they are; two equal looks a
+    # poll interval apart mean the connector has caught up with its HIS database.
+    before = [rt.outbox.checkpoints() for rt in runtimes]
+    time.sleep(max(rt.config.poll_interval_s for rt in runtimes) * 1.5)
+    return before == [rt.outbox.checkpoints() for rt in runtimes]
+
+
+def _sample(rt: ConnectorRuntime, limit: int = 2000) -> list[Any]:
+    from hub.core.outbox import _stored
+
+    rows = rt.outbox._conn().execute(
+        "SELECT seq, event_id, topic, key, value, headers, created_at, published_at FROM outbox "
+        "WHERE topic NOT LIKE '%dead-letter%' ORDER BY seq LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [_stored(r) for r in rows]
+
+
+def _transport(settings: HubSettings, payloads: list[bytes], total: int | None = None) -> float:
+    """Bare kafka-python: produce and consume the same payloads, concurrently, same settings."""
+    total = total or max(20000, len(payloads))
+    topic = f"{settings.topic_prefix}transport"
+    from hub.core.topics import TopicSpec
+
+    kafka_io.ensure_topics(settings, [TopicSpec("transport", "transport", 6, (), "benchmark")])
+    consumer = kafka_io.consumer(settings, f"{settings.topic_prefix}transport-bench", [topic])
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=200)
+    received = 0
+    started = time.perf_counter()
+
+    def produce() -> None:
+        producer = kafka_io.producer(settings)
+        for i in range(total):
+            producer.send(topic, key=str(i % 500).encode(), value=payloads[i % len(payloads)])
+        producer.flush()
+        producer.close()
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 300
+    while received < total and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            received += len(batch)
+    seconds = time.perf_counter() - started
+    thread.join(30)
+    consumer.close()
+    return received / seconds
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def _wait(condition: Any, timeout_s: float, message: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(message)

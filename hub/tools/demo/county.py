@@ -1,0 +1,81 @@
+"""The members of the simulated county and their HIS databases and connector configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from sqlalchemy import MetaData, create_engine
+
+from hub.tools.demo.catalogues import TOWNSHIPS, VILLAGES
+from hub.tools.demo.his_schemas import SCHEMAS
+
+
+@dataclass(frozen=True)
+class Facility:
+    id: str
+    name: str
+    kind: Literal["county", "township", "village"]
+    vendor: Literal["vendor_a", "vendor_b"]
+    parent: str | None
+    database_url: str
+    township: str  # the township (乡镇) the member serves, for addresses
+
+
+@dataclass(frozen=True)
+class County:
+    data_dir: Path
+    facilities: tuple[Facility, ...]
+    connector_configs: tuple[Path, ...]
+
+    def facility(self, facility_id: str) -> Facility:
+        return next(f for f in self.facilities if f.id == facility_id)
+
+
+def roster(data_dir: Path) -> tuple[Facility, ...]:
+    his = (data_dir / "demo" / "his").resolve()
+
+    def url(fid: str) -> str:
+        return f"sqlite:///{his / f'{fid}.db'}"
+
+    members = [Facility("cty01", "青山县人民医院", "county", "vendor_a", None, url("cty01"), "青山镇")]
+    for fid, name, town, vendor in TOWNSHIPS:
+        members.append(Facility(fid, name, "township", vendor, "cty01", url(fid), town))
+    for i, village in enumerate(VILLAGES, start=1):
+        fid, name, town, _ = TOWNSHIPS[(i - 1) // 4]
+        village_vendor: Literal["vendor_a", "vendor_b"] = "vendor_b" if i % 2 else "vendor_a"
+        members.append(
+            Facility(f"vc{i:02d}", f"{village}卫生室", "village", village_vendor, fid, url(f"vc{i:02d}"), town)
+        )
+    return tuple(members)
+
+
+def build_county(data_dir: Path, seed: int = 20261123) -> County:
+    """Creates (or reuses) every member's HIS database and one connector config per member."""
+    data_dir = Path(data_dir)
+    facilities = roster(data_dir)
+    (data_dir / "demo" / "his").mkdir(parents=True, exist_ok=True)
+    config_dir = data_dir / "demo" / "connectors"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    configs = []
+    for facility in facilities:
+        engine = create_engine(facility.database_url)
+        SCHEMAS[facility.vendor](MetaData()).create_all(engine)
+        engine.dispose()
+        path = config_dir / f"{facility.id}-his.yaml"
+        config = {
+            "name": f"{facility.id}-his",
+            "kind": "his_db",
+            "facility_id": facility.id,
+            "poll_interval_s": 1.0,
+            "batch_size": 500,
+            "options": {"database_url": facility.database_url, "mapping": facility.vendor},
+        }
+        text = f"# {facility.name} ({facility.kind}, {facility.vendor}); written by the demo\n"
+        text += yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        configs.append(path)
+    return County(data_dir, facilities, tuple(configs))

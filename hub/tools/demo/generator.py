@@ -1,0 +1,274 @@
+"""The simulated county at work: registrations, visits, prescriptions, lab reports and ECG orders
+written into each member's own HIS database, at a configurable rate.
+
+The same person visits several members and is registered at each under a different local number;
+state that must survive a restart (who is registered where) lives in `demo/sim.db`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import MetaData, create_engine, func, select, update
+from sqlalchemy.engine import Engine
+
+from hub.tools.demo.catalogues import (
+    DEPARTMENTS,
+    DIAGNOSES,
+    DRUGS,
+    FREQUENCIES,
+    LOCAL_ONLY_DRUGS,
+    LOCAL_ONLY_LAB,
+    PANELS,
+    LabTest,
+)
+from hub.tools.demo.county import County, Facility
+from hub.tools.demo.his_schemas import SCHEMAS
+from hub.tools.demo.people import as_registered, person
+from hub.tools.demo.writers import WRITERS, Rows
+
+log = logging.getLogger(__name__)
+CST = ZoneInfo("Asia/Shanghai")
+_WEIGHT = {"county": 4, "township": 2, "village": 1}
+_ECG_REASONS = ("胸闷待查", "心悸", "高血压随访", "术前检查", "头晕", "体检")
+_DOCTORS = ("张医生", "李医生", "王医生", "刘医生", "陈医生", "赵医生")
+
+
+class _Member:
+    """One member's HIS database and the simulator's counters for it."""
+
+    def __init__(self, facility: Facility) -> None:
+        self.facility = facility
+        self.writer = WRITERS[facility.vendor]
+        self.engine: Engine = create_engine(facility.database_url)
+        self.tables = SCHEMAS[facility.vendor](MetaData()).tables
+        self.last_change = ""
+        self.next_ids: dict[str, int] = {}
+        self.open_visits: list[tuple[int, datetime]] = []
+        with self.engine.connect() as conn:
+            for name, table in self.tables.items():
+                key = next(iter(table.primary_key.columns))
+                if key.type.python_type is int:
+                    self.next_ids[name] = int(conn.scalar(select(func.max(key))) or 0) + 1
+                change = [c for c in table.columns if c.name in ("updated_at", "XGSJ")]
+                if change:
+                    self.last_change = max(self.last_change, conn.scalar(select(func.max(change[0]))) or "")
+            patients = self.tables[self.writer.patient_table]
+            self.next_patient = int(conn.scalar(select(func.count()).select_from(patients)) or 0) + 1
+
+    def new_id(self, table: str, n: int = 1) -> int:
+        value = self.next_ids[table]
+        self.next_ids[table] = value + n
+        return value
+
+    def change_time(self) -> str:
+        """A change time later than every earlier one in this database (ties broken by 1 µs)."""
+        now = datetime.now(CST).replace(tzinfo=None)
+        sep = "T" if self.facility.vendor == "vendor_a" else " "
+        text = now.isoformat(sep=sep, timespec="microseconds")
+        if text <= self.last_change:
+            last = datetime.fromisoformat(self.last_change.replace(" ", "T"))
+            text = (last + timedelta(microseconds=1)).isoformat(sep=sep, timespec="microseconds")
+        self.last_change = text
+        return text
+
+    def apply(self, batch: list[Rows]) -> None:
+        with self.engine.begin() as conn:
+            for rows in batch:
+                for table, values in rows.inserts:
+                    conn.execute(self.tables[table].insert().values(**values))
+                for table, key_col, key, values in rows.updates:
+                    t = self.tables[table]
+                    conn.execute(update(t).where(t.c[key_col] == key).values(**values))
+
+
+class CountySimulator:
+    def __init__(self, county: County, rate: float = 5.0, seed: int = 20261123) -> None:
+        self.county = county
+        self.rate = rate
+        self.seed = seed
+        self.rng = random.Random(seed ^ int(time.time()))
+        self.members = {f.id: _Member(f) for f in county.facilities}
+        self._weights = [_WEIGHT[f.kind] for f in county.facilities]
+        self._state = sqlite3.connect(county.data_dir / "demo" / "sim.db", check_same_thread=False)
+        self._state.execute(
+            "CREATE TABLE IF NOT EXISTS registration (facility TEXT, pid TEXT, person INTEGER, PRIMARY KEY (facility, pid))"
+        )
+        self._state.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)")
+        self.registered: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self.where: dict[int, set[str]] = defaultdict(set)
+        for facility, pid, index in self._state.execute("SELECT facility, pid, person FROM registration"):
+            self.registered[facility].append((pid, index))
+            self.where[index].add(facility)
+        row = self._state.execute("SELECT value FROM meta WHERE name='next_person'").fetchone()
+        self.next_person = int(row[0]) if row else 0
+
+    # Public ---------------------------------------------------------------------------------------
+
+    def seed_population(self, patients_per_facility: int = 20) -> int:
+        """Registers a first population at every member that has none yet, each with a first visit."""
+        written = 0
+        for member in self.members.values():
+            if self.registered[member.facility.id]:
+                continue
+            batch: list[Rows] = []
+            for _ in range(patients_per_facility):
+                batch.extend(self._register(member, self._new_person()))
+                batch.extend(self._visit(member, self.registered[member.facility.id][-1][0]))
+            member.apply(batch)
+            written += len(batch)
+        self._state.commit()
+        return written
+
+    def step(self, n_events: int) -> int:
+        """Writes about `n_events` new or changed rows across the members; returns how many."""
+        pending: dict[str, list[Rows]] = defaultdict(list)
+        written = 0
+        while written < n_events:
+            member = self.members[self.rng.choices(self.county.facilities, self._weights)[0].id]
+            rows = self._action(member)
+            pending[member.facility.id].extend(rows)
+            written += len(rows)
+        for facility_id, batch in pending.items():
+            self.members[facility_id].apply(batch)
+        self._state.commit()
+        return written
+
+    def run(self, stop: threading.Event) -> None:
+        carry = 0.0
+        last = time.monotonic()
+        while not stop.is_set():
+            stop.wait(0.5)
+            now = time.monotonic()
+            carry += (now - last) * self.rate
+            last = now
+            if carry >= 1:
+                try:
+                    self.step(int(carry))
+                except Exception:  # noqa: BLE001 - a demo hiccup must not stop the county
+                    log.exception("simulated county: step failed")
+                carry -= int(carry)
+
+    # Actions --------------------------------------------------------------------------------------
+
+    def _action(self, member: _Member) -> list[Rows]:
+        fid = member.facility.id
+        roll = self.rng.random()
+        if roll < 0.12 or not self.registered[fid]:
+            rows = self._register(member, self._pick_person(member))
+            return rows + self._visit(member, self.registered[fid][-1][0])
+        if roll < 0.80:
+            return self._visit(member, self.rng.choice(self.registered[fid])[0])
+        if roll < 0.92 and member.open_visits:
+            vid, start = member.open_visits.pop(self.rng.randrange(len(member.open_visits)))
+            end = max(datetime.now(CST), start + timedelta(minutes=10))
+            return [member.writer.finish_visit(vid, end, member.change_time())]
+        pid, index = self.rng.choice(self.registered[fid])
+        phone = "1" + self.rng.choice("3589") + "".join(self.rng.choice("0123456789") for _ in range(9))
+        return [member.writer.phone_change(pid, phone, member.change_time())]
+
+    def _new_person(self) -> int:
+        index = self.next_person
+        self.next_person += 1
+        self._state.execute(
+            "INSERT INTO meta(name, value) VALUES ('next_person', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+            (self.next_person,),
+        )
+        return index
+
+    def _pick_person(self, member: _Member) -> int:
+        """A new resident, or someone already registered at another member (the shared-record case)."""
+        fid = member.facility.id
+        if self.next_person and self.rng.random() < 0.4:
+            for _ in range(5):
+                candidate = self.rng.randrange(self.next_person)
+                if fid not in self.where[candidate]:
+                    return candidate
+        return self._new_person()
+
+    def _register(self, member: _Member, index: int) -> list[Rows]:
+        fid = member.facility.id
+        pid = member.writer.patient_id(member.next_patient)
+        member.next_patient += 1
+        typed = as_registered(person(self.seed, index), self.rng, member.facility.kind == "village")
+        self.registered[fid].append((pid, index))
+        self.where[index].add(fid)
+        self._state.execute("INSERT OR REPLACE INTO registration VALUES (?,?,?)", (fid, pid, index))
+        return [member.writer.patient(pid, typed, member.change_time())]
+
+    def _visit(self, member: _Member, pid: str) -> list[Rows]:
+        writer, rng, kind = member.writer, self.rng, member.facility.kind
+        inpatient = kind != "village" and rng.random() < 0.1
+        start = datetime.now(CST) - timedelta(minutes=rng.randrange(5, 120))
+        vid = member.new_id(writer.visit_table)
+        diag = rng.choice(DIAGNOSES)
+        rows = [writer.visit(vid, pid, inpatient, rng.choice(DEPARTMENTS), rng.choice(_DOCTORS), diag, start,
+                             member.change_time())]
+        member.open_visits.append((vid, start))
+        del member.open_visits[:-200]
+        if rng.random() < 0.7:
+            rx_table = "rx_detail" if member.facility.vendor == "vendor_a" else "CFMX"
+            rx_no = f"RX{vid:08d}"
+            for _ in range(rng.randint(1, 3)):
+                drug = rng.choice(LOCAL_ONLY_DRUGS) if rng.random() < 0.01 else rng.choice(DRUGS)
+                freq = rng.choice(FREQUENCIES)[0]
+                days = rng.choice((3, 5, 7, 14, 30))
+                rows.append(writer.rx_line(member.new_id(rx_table), rx_no, vid, pid, drug, freq, days,
+                                           days * rng.randint(1, 3), start + timedelta(minutes=15), member.change_time()))
+        if rng.random() < 0.3:
+            rows.append(self._lab(member, vid, pid, start))
+        if rng.random() < (0.1 if kind != "county" else 0.04):
+            ecg_table = "ecg_order" if member.facility.vendor == "vendor_a" else "XDTSQ"
+            rows.append(writer.ecg(member.new_id(ecg_table), vid, pid, rng.random() < 0.1,
+                                   rng.choice(_ECG_REASONS), start + timedelta(minutes=20), member.change_time()))
+        return rows
+
+    def _lab(self, member: _Member, vid: int, pid: str, start: datetime) -> Rows:
+        panel = self.rng.choice(list(PANELS))
+        tests: list[LabTest] = list(PANELS[panel][2])
+        if self.rng.random() < 0.03:
+            tests.append(LOCAL_ONLY_LAB)
+        results = [self._result(test) for test in tests]
+        report_table, item_table = ("lab_report", "lab_item") if member.facility.vendor == "vendor_a" else ("JYBG", "JYMX")
+        report_id = member.new_id(report_table)
+        first_item = member.new_id(item_table, len(results))
+        return member.writer.lab(report_id, first_item, vid, pid, panel, results, start + timedelta(minutes=40),
+                                 member.change_time())
+
+    def _result(self, test: LabTest) -> tuple[LabTest, str, str]:
+        span = test.high - test.low
+        roll = self.rng.random()
+        if roll < 0.12:
+            value, flag = test.high + span * self.rng.uniform(0.05, 0.6), "H"
+        elif roll < 0.18:
+            value, flag = max(0.0, test.low - span * self.rng.uniform(0.05, 0.4)), "L"
+        else:
+            value, flag = self.rng.uniform(test.low, test.high), ""
+        return test, f"{value:.{test.decimals}f}", flag
+
+    def close(self) -> None:
+        self._state.close()
+        for member in self.members.values():
+            member.engine.dispose()
+
+
+def table_counts(county: County) -> dict[str, dict[str, int]]:
+    """Rows per table per member, for tests and the benchmark."""
+    counts: dict[str, dict[str, int]] = {}
+    for facility in county.facilities:
+        engine = create_engine(facility.database_url)
+        tables: Any = SCHEMAS[facility.vendor](MetaData()).tables
+        with engine.connect() as conn:
+            counts[facility.id] = {
+                name: int(conn.scalar(select(func.count()).select_from(t)) or 0) for name, t in tables.items()
+            }
+        engine.dispose()
+    return counts

@@ -1,17 +1,8 @@
-"""Connector kinds by name. A new kind is one module and one line here."""
+"""The connector kinds, by name. A new kind is one folder with a `part.py` and one line here."""
 
-from __future__ import annotations
-
-from hub.core.connector import Connector
-from hub.core.plugins import load
-
-KINDS: dict[str, str] = {
-    "his_db": "connectors.his_db.connector:HisDbConnector",
-    "fhir_rest": "connectors.fhir_rest.connector:FhirRestConnector",
-    "mllp": "connectors.mllp.connector:MllpConnector",
-    "dicom": "connectors.dicom.connector:DicomInboxConnector",
+CONNECTORS: dict[str, str] = {
+    "his_db": "connectors.his_db.part:PART",
+    "fhir_rest": "connectors.fhir_rest.part:PART",
+    "mllp": "connectors.mllp.part:PART",
+    "dicom": "connectors.dicom.part:PART",
 }
-
-
-def connector_class(kind: str) -> type[Connector]:
-    return load(KINDS, kind, Connector, "connector kind")

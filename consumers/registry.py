@@ -1,20 +1,7 @@
-"""Consumers by name. A new consumer is one module and one line here."""
-
-from __future__ import annotations
-
-from hub.core.consumer import Consumer
-from hub.core.plugins import load
+"""The consumers, by name. A new consumer is one folder with a `part.py` and one line here."""
 
 CONSUMERS: dict[str, str] = {
-    "record_store": "consumers.record_store.consumer:RecordStoreConsumer",
-    "dead_letters": "consumers.dead_letters.consumer:DeadLetterStore",
-    "referrals": "consumers.referrals.consumer:ReferralConsumer",
+    "record_store": "consumers.record_store.part:PART",
+    "dead_letters": "consumers.dead_letters.part:PART",
+    "referrals": "consumers.referrals.part:PART",
 }
-
-
-def consumer_class(name: str) -> type[Consumer]:
-    return load(CONSUMERS, name, Consumer, "consumer")  # type: ignore[type-abstract]  # subclasses are concrete
-
-
-def all_consumers() -> list[type[Consumer]]:
-    return [consumer_class(name) for name in CONSUMERS]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.app import parts as registered
 from hub.core.broker import EmbeddedBroker
 from hub.core.config import HubSettings
 from hub.core.db import Database
@@ -43,7 +44,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
-    database.migrate()
+    registered.migrate(database)
     yield database
     database.dispose()
 

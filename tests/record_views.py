@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
-from hub.core.fhir_fields import patient_reference
+from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.core.events import Event
+from hub.core.fhir_fields import patient_reference
 from hub.core.outbox import Outbox
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec

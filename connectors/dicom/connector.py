@@ -20,9 +20,10 @@ from pydantic import BaseModel, Field
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from hub.core.connector import ANY_FACILITY, Connector, PollResult
 from connectors.dicom.ingest import ingest_dicom
 from hub.core.blobs import FileBlobStore
+from hub.core.connector import ANY_FACILITY, Connector
+from hub.core.events import PollResult
 from hub.core.pipeline import Sink
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from hub.core.connector import PollResult, Rejected
 from connectors.dicom import ecg
 from connectors.dicom.charset import DicomCharsetError, check_charset
 from connectors.dicom.mapping import DicomMappingError, map_dataset
 from hub.core.blobs import BlobStore
-from hub.core.events import Event, Source, deterministic_event_id
+from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
 
 
 def ingest_dicom(data: bytes, name: str, facility: str, blobs: BlobStore, default_priority: str = "routine") -> PollResult:

@@ -14,13 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from hub.core.connector import PollResult
 from connectors.dicom.ingest import ingest_dicom
+from hub.core.blobs import FileBlobStore
+from hub.core.events import PollResult
 from hub.core.web.auth import Principal, require
 from hub.core.web.errors import FhirError
-from connectors.fhir_rest.routes import _facility
+from hub.core.web.facilities import sending_facility
 from hub.core.web.hooks import declare_patients, patients_in
-from hub.core.blobs import FileBlobStore
 
 router = APIRouter(prefix="/dicomweb", tags=["DICOMweb"])
 submitter = require("connector")
@@ -50,7 +50,7 @@ async def store_instances(request: Request, principal: Principal = Depends(submi
     sink = request.app.state.sinks.get("dicom")
     if sink is None:
         raise FhirError(503, "transient", "the DICOM connector is not running in this process")
-    facility = _facility(request, principal)
+    facility = sending_facility(request, principal)
     limit = request.app.state.settings.max_event_bytes * 200
     body = await request.body()
     if len(body) > limit:

@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from hub.core.connector import PollResult, Rejected
 from connectors.fhir_rest.mapping import (
     ACCEPTED,
     IngestError,
@@ -24,17 +23,16 @@ from connectors.fhir_rest.mapping import (
     patient_key_for,
     rewrite_references,
 )
-from hub.core.fhir_fields import parse_fhir_datetime
-from consumers.record_store.queries import Search, search
-from hub.core.web.auth import Principal, check_facility, require
-from hub.core.web.bodies import json_body
-from hub.core.web.errors import FhirError, fhir_response, outcome
-from hub.core.web.facilities import check_known_facility
-from hub.core.events import Event, Source, deterministic_event_id
+from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
 from hub.core.fhir import FhirValidationError, validate_resource
+from hub.core.fhir_fields import parse_fhir_datetime
 from hub.core.identifiers import ForeignIdentifierError, check_speaks_for, local_mrn_system
 from hub.core.limits import LimitError, check_event
 from hub.core.pipeline import Sink
+from hub.core.web.auth import Principal, require
+from hub.core.web.bodies import json_body
+from hub.core.web.errors import FhirError, fhir_response, outcome
+from hub.core.web.facilities import sending_facility
 
 router = APIRouter(prefix="/fhir", tags=["FHIR ingest"])
 submitter = require("connector")
@@ -46,19 +44,6 @@ def _sink(request: Request) -> Sink:
     if sink is None:
         raise FhirError(503, "transient", "FHIR ingest is not running in this process (start it with `hub run`)")
     return sink
-
-
-def _facility(request: Request, principal: Principal) -> str:
-    if principal.role == "connector":
-        claimed = request.headers.get("x-hub-facility")
-        if claimed:
-            check_facility(principal, claimed)
-        assert principal.facility_id is not None
-        return principal.facility_id
-    facility = request.headers.get("x-hub-facility")
-    if not facility:
-        raise FhirError(400, "required", "an admin must name the member facility in the X-Hub-Facility header")
-    return check_known_facility(request, facility)
 
 
 def _limit(request: Request) -> int:
@@ -117,15 +102,16 @@ def _existing(request: Request, rtype: str, condition: str, facility: str) -> st
         raise FhirError(400, "invalid", "If-None-Exist supports identifier=system|value only", ["If-None-Exist"])
     system, _, code = value.rpartition("|")
     with request.app.state.database.reading() as session:
-        rows, total = search(session, Search(rtype, identifier=(system or None, code), facility_id=facility), 0, 2)
+        ids, total = request.app.state.services.shared_record.find_by_identifier(
+            session, rtype, system or None, code, facility, 2)
     if total > 1:
         raise FhirError(412, "duplicate", f"If-None-Exist matches {total} resources", ["If-None-Exist"])
-    return rows[0].id if rows else None
+    return ids[0] if ids else None
 
 
 @router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)")
 async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
-    facility = _facility(request, principal)
+    facility = sending_facility(request, principal)
     resource = await json_body(request)
     if resource.get("resourceType") != resource_type:
         raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a {resource_type}",
@@ -149,7 +135,7 @@ async def create(resource_type: str, request: Request, principal: Principal = De
 
 @router.post("", summary="Batch or transaction Bundle")
 async def bundle(request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
-    facility = _facility(request, principal)
+    facility = sending_facility(request, principal)
     body = await json_body(request)
     if body.get("resourceType") != "Bundle":
         raise FhirError(400, "invalid", "POST /fhir takes a Bundle", ["Bundle.resourceType"])

@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import MetaData, Table, and_, create_engine, or_, select
 from sqlalchemy.engine import Engine, make_url
 
-from hub.core.connector import Connector, ConnectorConfigError, PollResult, Rejected
 from connectors.his_db.deletions import KnownKeys, as_deleted
 from connectors.his_db.mapping import (
     MappingError,
@@ -30,7 +29,8 @@ from connectors.his_db.mapping import (
     load_mapping,
     map_row,
 )
-from hub.core.events import Event, Source, deterministic_event_id
+from hub.core.connector import Connector, ConnectorConfigError
+from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
 
 
 class HisDbOptions(BaseModel):

@@ -27,11 +27,12 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 from pydantic import BaseModel, Field, field_validator
 
-from hub.core.connector import Connector, PollResult, Rejected
 from connectors.mllp import ack as acks
 from connectors.mllp.charset import CharsetError, RawHeader, check_garbled, codec_for, decode, read_header
 from connectors.mllp.framing import Frame, frame, read_frames
 from connectors.mllp.mapping import SUPPORTED, MappingError, MessageContext, map_message
+from hub.core.connector import Connector
+from hub.core.events import PollResult, Rejected
 from hub.core.pipeline import Sink
 
 log = logging.getLogger(__name__)

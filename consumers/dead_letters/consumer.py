@@ -7,8 +7,8 @@ import json
 
 from sqlalchemy.orm import Session
 
-from hub.core.consumer import Consumer, Delivery
 from hub.core import pipeline
+from hub.core.consumer import Consumer, Delivery
 from hub.core.db.models import DeadLetter
 
 

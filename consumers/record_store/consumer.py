@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from hub.core.consumer import Consumer, Delivery
 from consumers.record_store.matching.rules import MatchRules, load_rules
-from consumers.record_store.store import RecordWriter
+from consumers.record_store.writer import RecordWriter
 from hub.core.config import HubSettings
+from hub.core.consumer import Consumer, Delivery
 from hub.core.retry import PermanentError
 
 

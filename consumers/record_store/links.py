@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from consumers.record_store import reviews
 from consumers.record_store.matching.features import Features
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink
-from consumers.record_store.store import AUTOMATIC_RULES, RecordWriter, community_patient_id
+from consumers.record_store.store import AUTOMATIC_RULES, ResourceWriter, community_patient_id
 from hub.core.events import Event, utcnow
 
 
@@ -37,7 +37,7 @@ class Change:
 
 
 class LinkEditor:
-    def __init__(self, writer: RecordWriter, actor: str) -> None:
+    def __init__(self, writer: ResourceWriter, actor: str) -> None:
         self.writer = writer
         self.session = writer.session
         self.actor = actor

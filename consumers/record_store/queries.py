@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.core.fhir_fields import parse_fhir_datetime
 from consumers.record_store.models import PatientLink, ResourceCode, ResourceIdentifier, StoredResource
-
-PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
-
-
-class SearchError(ValueError):
-    """A search parameter the hub cannot honour; `param` names it."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message)
-        self.param = param
+from hub.core.fhir_search import date_clause
 
 
 @dataclass(frozen=True)
@@ -91,42 +80,6 @@ def patient_keys_for(session: Session, patient_id: str) -> list[str]:
     return list(session.scalars(select(PatientLink.patient_key).where(PatientLink.source_patient_id == patient_id)))
 
 
-def date_range(param: str, raw: str) -> tuple[str, datetime, datetime]:
-    """A FHIR date parameter with optional prefix -> (prefix, start, end) of its precision."""
-    prefix = raw[:2] if raw[:2] in PREFIXES else "eq"
-    value = raw[2:] if raw[:2] in PREFIXES else raw
-    parsed = parse_fhir_datetime(value)
-    if parsed is None:
-        raise SearchError(param, f"{param}: {raw!r} is not a FHIR date or dateTime")
-    start = parsed.astimezone(ZoneInfo("Asia/Shanghai"))  # calendar periods are China's days and months
-    if len(value) == 4:
-        end = start.replace(year=start.year + 1)
-    elif len(value) == 7:
-        end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    elif len(value) == 10:
-        end = start + timedelta(days=1)
-    else:
-        end = start + timedelta(seconds=1)
-    return prefix, start.astimezone(UTC), end.astimezone(UTC)
-
-
-def _date_clause(column: Any, prefix: str, start: datetime, end: datetime) -> Any:
-    match prefix:
-        case "eq":
-            return and_(column >= start, column < end)
-        case "ne":
-            return or_(column < start, column >= end)
-        case "gt" | "sa":
-            return column >= end
-        case "ge":
-            return column >= start
-        case "lt" | "eb":
-            return column < start
-        case "le":
-            return column < end
-    raise SearchError("date", f"unsupported prefix {prefix}")
-
-
 def _filtered(search: Search) -> Select[Any]:
     query = select(StoredResource).where(StoredResource.resource_type == search.resource_type)
     if search.ids:
@@ -140,9 +93,9 @@ def _filtered(search: Search) -> Select[Any]:
     if search.statuses:
         query = query.where(StoredResource.status.in_(search.statuses))
     for prefix, start, end in search.date:
-        query = query.where(_date_clause(StoredResource.date, prefix, start, end))
+        query = query.where(date_clause(StoredResource.date, prefix, start, end))
     for prefix, start, end in search.last_updated:
-        query = query.where(_date_clause(StoredResource.last_updated, prefix, start, end))
+        query = query.where(date_clause(StoredResource.last_updated, prefix, start, end))
     if search.codes:
         alternatives = [
             and_(ResourceCode.code == code, ResourceCode.system == system) if system else ResourceCode.code == code

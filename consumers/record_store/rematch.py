@@ -7,9 +7,10 @@ import logging
 import threading
 
 from consumers.record_store.links import LinkEditor, stale_links
-from consumers.record_store.matching.rules import MatchRules
-from consumers.record_store.store import RecordWriter
+from consumers.record_store.matching.rules import MatchRules, load_rules
+from consumers.record_store.writer import RecordWriter
 from hub.core.db import Database
+from hub.core.parts import PartContext
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +52,9 @@ class Rematcher:
             except Exception:  # the database may be down for a while; try again next round
                 log.exception("re-matching failed; will try again in %.0f s", self.interval_s)
             stop.wait(self.interval_s)
+
+
+def run_rematcher(context: PartContext, stop: threading.Event) -> None:
+    """The record store's worker: re-matching under the rules in force, beside the consumer."""
+    rules = load_rules(context.settings.match_rules)
+    Rematcher(context.database, rules, context.settings.rematch_interval_s).run(stop)

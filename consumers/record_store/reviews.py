@@ -8,16 +8,29 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consumers.record_store.matching.decision import Candidate
+from consumers.record_store.matching.rules import MatchRules
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.core.events import utcnow
 
-if TYPE_CHECKING:
-    from consumers.record_store.store import RecordWriter
+
+class RecordWriter(Protocol):
+    """What reviews need of the record store's writer (store.py), which opens them."""
+
+    session: Session
+    rules: MatchRules
+
+    def _get(self, model: type, key: Any) -> Any: ...
+
+    def _add(self, obj: Any, key: Any) -> None: ...
+
+    def write(self, resource: dict[str, Any], occurred_at: datetime, facility_id: str | None, event_id: str | None,
+              patient_key: str | None, golden: bool = False, force: bool = False) -> bool: ...
 
 TASK_CODE = {"system": "urn:hub:mpi", "code": "possible-match", "display": "可能重复的患者 · Possible duplicate patient"}
 OPEN = "requested"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,6 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from consumers.record_store import reviews
-from hub.core.fhir_fields import clinical_date, codings, main_code, patient_reference
 from consumers.record_store.matching.blocking import blocking_keys
 from consumers.record_store.matching.features import Features, features
 from consumers.record_store.matching.index import CandidateIndex
@@ -35,6 +35,7 @@ from consumers.record_store.models import (
 )
 from hub.core.db.models import core_table
 from hub.core.events import Event, utcnow
+from hub.core.fhir_fields import clinical_date, codings, main_code, patient_reference
 from hub.core.identifiers import (
     FHIR_ID_MAX,
     INSURANCE_ID,
@@ -84,7 +85,10 @@ def _dumps(resource: dict[str, Any]) -> str:
     return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
 
 
-class RecordWriter:
+class ResourceWriter(ABC):
+    """Resources and member records of one batch. Changing links between communities (merges, moves)
+    is links.py's, which builds on this writer; `RecordWriter` (writer.py) joins the two."""
+
     def __init__(self, session: Session, rules: MatchRules | None = None) -> None:
         self.session = session
         self.rules = rules or load_rules()
@@ -142,9 +146,7 @@ class RecordWriter:
     def apply(self, event: Event) -> None:
         resource = event.resource
         if event.event_type == "patient_merge":
-            from consumers.record_store.links import LinkEditor  # links builds on this writer
-
-            LinkEditor(self, actor=f"{event.source.facility_id} (HL7 A40)").apply_a40(event)
+            self.merge(event)
         elif resource.get("resourceType") == "Patient":
             self.upsert_patient(event)
         else:
@@ -305,10 +307,16 @@ class RecordWriter:
         found = self._find_by_identifier(identifiers, exclude=link.patient_key)
         if found is None or found[0] == link.community_patient_id:
             return
-        from consumers.record_store.links import LinkEditor  # links builds on this writer
-
-        LinkEditor(self, MATCHER).move(link, found[0], "link", detail=f"{found[1]}: identifier now shared")
+        self.move_link(link, found[0], f"{found[1]}: identifier now shared")
         link.linked_by, link.score, link.rules_version = found[1], None, None
+
+    @abstractmethod
+    def merge(self, event: Event) -> None:
+        """Applies an HL7 A40 merge of two member records."""
+
+    @abstractmethod
+    def move_link(self, link: PatientLink, community_id: str, detail: str) -> None:
+        """Moves a member record to another community patient (the matcher's decision)."""
 
     def _find_by_identifier(
         self, identifiers: list[tuple[str, str]], exclude: str | None = None

@@ -19,13 +19,11 @@ app = typer.Typer(help="County medical community integration hub.", no_args_is_h
 connector_app = typer.Typer(help="Run or dry-run one connector.", no_args_is_help=True)
 consumer_app = typer.Typer(help="Run one consumer.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and re-ingest dead letters.", no_args_is_help=True)
-mpi_app = typer.Typer(help="The master patient index: evaluate the matcher, re-match links.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for programs: create, list, revoke, rotate.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts of people who log in to the pages.", no_args_is_help=True)
 app.add_typer(connector_app, name="connector")
 app.add_typer(consumer_app, name="consumer")
 app.add_typer(dlq_app, name="dlq")
-app.add_typer(mpi_app, name="mpi")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 
@@ -47,13 +45,29 @@ def _settings() -> HubSettings:
 
 
 def _database(settings: HubSettings) -> Any:
+    from hub.app import parts as registered
     from hub.core.db import Database
 
     database = Database(settings.db_url)
     if not database.reachable():
         raise CliError(f"database {settings.db_url.split('@')[-1]} is not reachable; check HUB_DATABASE_URL")
-    database.migrate()
+    registered.migrate(database)
     return database
+
+
+def _part_context() -> Any:
+    """What a part's command gets (`ctx.obj()`): settings, the migrated database, the services."""
+    from hub.app import parts as registered
+    from hub.core.parts import PartContext
+
+    settings = _settings()
+    return PartContext(settings, _database(settings), registered.services())
+
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    """County medical community integration hub."""
+    ctx.obj = _part_context  # called by a part's command when it needs it, so --help stays quick
 
 
 # hub run / broker ----------------------------------------------------------------------------------
@@ -101,11 +115,12 @@ def connector_run(config: Annotated[Path, typer.Argument(help="Connector YAML fi
     """Run one connector and its outbox relay until Ctrl-C."""
     import signal
 
-    from hub.core.connector import ConnectorConfig
+    from hub.app import parts as registered
     from hub.core.connector_runtime import ConnectorRuntime
 
     settings = _settings()
-    runtime = ConnectorRuntime.build(ConnectorConfig.load(config), settings)
+    cfg = registered.load_connector_config(config)
+    runtime = ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -125,13 +140,12 @@ def connector_check(
     sample: Annotated[Path | None, typer.Option(help="Sample input instead of the live source.")] = None,
 ) -> None:
     """Dry run: print the FHIR the connector would publish and every mapping problem. Publishes nothing."""
-    from hub.core.connector import ConnectorConfig
-    from connectors.registry import connector_class
+    from hub.app import parts as registered
     from hub.core.fhir import FhirValidationError, validate_resource
 
     settings = _settings()
-    cfg = ConnectorConfig.load(config)
-    connector = connector_class(cfg.kind)(cfg, settings)
+    cfg = registered.load_connector_config(config)
+    connector = registered.connector_class(cfg.kind)(cfg, settings)
     result = connector.check(sample)
     problems = 0
     for event in result.events:
@@ -164,7 +178,8 @@ def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. r
     """Run one consumer until Ctrl-C (a second process of the same name shares the partitions)."""
     import signal
 
-    from consumers.registry import consumer_class
+    from hub.app.parts import consumer_class
+    from hub.core import kafka_io
     from hub.core.consuming import ConsumerRunner
     from hub.core.schema_registry import make_registry
     from hub.core.serialization import EventCodec
@@ -179,8 +194,6 @@ def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. r
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    from hub.core import kafka_io
-
     kafka_io.ensure_topics(settings)
     ConsumerRunner(cls(settings), settings, database, codec).run(stop)
 
@@ -270,11 +283,11 @@ def replay(
     topic: Annotated[str | None, typer.Option(help="Only events of this topic.")] = None,
 ) -> None:
     """Republish events from a connector's outbox (consumers skip those they already applied)."""
-    from hub.core.connector import ConnectorConfig
+    from hub.app import parts as registered
     from hub.core.outbox import Outbox, OutboxRelay
 
     settings = _settings()
-    cfg = ConnectorConfig.load(config)
+    cfg = registered.load_connector_config(config)
     path = settings.outbox_path(cfg.name)
     if not path.exists():
         raise CliError(f"connector {cfg.name} has no outbox at {path}; has it run with this HUB_DATA_DIR?")
@@ -312,10 +325,9 @@ def bench(
         typer.echo(json.dumps(result))
 
 
-# hub mpi ------------------------------------------------------------------------------------------
+# hub mpi evaluate (a tool, in the record store's verb) ---------------------------------------------------------------------------------------
 
 
-@mpi_app.command("evaluate")
 def mpi_evaluate(
     records: Annotated[int, typer.Option(help="Labelled synthetic registrations to match.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of the generator (the same seed gives the same set).")] = 7,
@@ -326,37 +338,23 @@ def mpi_evaluate(
     labels stay with the generator. The last line is JSON."""
     import tempfile
 
-    from consumers.record_store.consumer import RecordStoreConsumer
-    from hub.tools.mpi_evaluation import evaluate
+    from hub.app import parts as registered
     from hub.core.db import Database
+    from hub.tools.mpi_evaluation import evaluate
 
     settings = _settings()
     if records < 2:
         raise CliError("--records must be at least 2")
     with tempfile.TemporaryDirectory(prefix="hub-mpi-eval-") as tmp:
         database = Database(f"sqlite:///{Path(tmp) / 'eval.db'}")
-        database.migrate()
-        result = evaluate(database, records, seed, RecordStoreConsumer(settings))
+        registered.migrate(database)
+        result = evaluate(database, records, seed, registered.consumer_class("record_store")(settings))
         database.dispose()
     typer.echo(result.report())
     typer.echo(json.dumps({"records": result.records, "precision": round(result.precision, 4),
                            "recall_links": round(result.recall_links, 4),
                            "recall_links_and_reviews": round(result.recall_with_reviews, 4),
                            "open_reviews": result.reviews}))
-
-
-@mpi_app.command("rematch")
-def mpi_rematch() -> None:
-    """Re-match now every automatic link made under other matching rules (the hub also does this
-    in the background)."""
-    from consumers.record_store.matching.rules import load_rules
-    from consumers.record_store.rematch import rematch_all
-
-    settings = _settings()
-    database = _database(settings)
-    rules = load_rules(settings.match_rules)
-    done = rematch_all(database, rules)
-    typer.echo(f"re-matched {done} links under rules {rules.version}")
 
 
 # hub token / hub user -----------------------------------------------------------------------------
@@ -491,11 +489,29 @@ def user_passwd(username: Annotated[str, typer.Argument(help="The login name.")]
     typer.echo(f"new password set for {username}; its sessions are ended")
 
 
+def _mount_parts() -> None:
+    """Each part's verbs (`Part.cli`) as `hub <verb> ...`; tools that belong under a part's verb join it."""
+    from hub.app import parts as registered
+
+    tools = {"mpi": {"evaluate": mpi_evaluate}}
+    for part in registered.all_parts():
+        if part.cli is None:
+            continue
+        verb, target = part.cli
+        group = registered.load(target)
+        for name, command in tools.get(verb, {}).items():
+            group.command(name)(command)
+        app.add_typer(group, name=verb)
+
+
+_mount_parts()
+
+
 def main() -> None:
     from pydantic import ValidationError
 
-    from hub.core.connector import ConnectorConfigError
     from hub.core.broker import StartupError
+    from hub.core.connector import ConnectorConfigError
     from hub.core.kafka_io import KafkaError
 
     try:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.core.connector import ConnectorConfig, PollResult
+from hub.app import parts as registered
 from hub.core import kafka_io
+from hub.core.blobs import FileBlobStore
 from hub.core.config import HubSettings
+from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.db import Database
 from hub.core.db.models import DeadLetter
-from hub.core.events import utcnow
+from hub.core.events import PollResult, utcnow
 
 
 @dataclass
@@ -39,8 +41,6 @@ def get_dead_letter(database: Database, dead_letter_id: str) -> DeadLetter | Non
 def whole_payload(settings: HubSettings, row: DeadLetter) -> bytes:
     """The dead letter's input, every byte: from the blob store when it was too large for the topic."""
     if row.quarantine and row.quarantine.startswith("blob:"):
-        from hub.core.blobs import FileBlobStore
-
         return FileBlobStore(settings.data_dir / "blobs").get(row.quarantine)
     if row.quarantine and Path(row.quarantine).exists():  # written before large inputs went to the blob store
         return Path(row.quarantine).read_bytes()
@@ -103,10 +103,8 @@ def _remap(
             report.failed += 1
             report.lines.append(f"{row.id}: rejected by connector {row.origin}; give --config with its YAML file")
         return
-    from hub.core.connector_runtime import ConnectorRuntime
-
-    cfg = ConnectorConfig.load(config)
-    runtime = ConnectorRuntime.build(cfg, settings)
+    cfg = registered.load_connector_config(config)
+    runtime = ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind))
     try:
         for row in rows:
             if row.origin != cfg.name:

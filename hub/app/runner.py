@@ -17,19 +17,24 @@ from types import FrameType
 
 import uvicorn
 
-from hub.core.connector import ConnectorConfig
-from consumers.record_store.matching.rules import load_rules
-from consumers.record_store.rematch import Rematcher
-from consumers.registry import all_consumers
-from hub.core import kafka_io
+from hub.app import parts as registered
+from hub.app.api.app import create_app
+from hub.app.status import ConnectorState
+from hub.core import kafka_io, metrics
 from hub.core.broker import BrokerSupervisor, EmbeddedBroker, StartupError, port_open
 from hub.core.config import HubSettings
+from hub.core.connector import ConnectorConfig
 from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
+from hub.core.parts import PartContext
 from hub.core.schema_registry import make_registry
 from hub.core.serialization import EventCodec
-from hub.app.status import ConnectorState
+from hub.core.services import Services
+from hub.tools.demo.accounts import ensure_demo_accounts
+from hub.tools.demo.county import build_county
+from hub.tools.demo.generator import CountySimulator
+from hub.tools.demo.tokens import ensure_demo_tokens
 
 log = logging.getLogger("hub")
 
@@ -64,15 +69,11 @@ class HubRuntime:
 
 
 def _last_event(rt: ConnectorRuntime) -> float | None:
-    from hub.core import metrics
-
     value = metrics.CONNECTOR_LAST_EVENT.labels(rt.config.name)._value.get()
     return value or None
 
 
 def _rejected(rt: ConnectorRuntime) -> int:
-    from hub.core import metrics
-
     total = 0.0
     for metric in metrics.EVENTS_REJECTED.collect():
         for sample in metric.samples:
@@ -92,6 +93,7 @@ class Hub:
         self.threads: list[threading.Thread] = []
         self.server: uvicorn.Server | None = None
         self.database: Database | None = None
+        self.services: Services | None = None
         self.runtime = HubRuntime(settings)
 
     # Start ----------------------------------------------------------------------------------------
@@ -120,28 +122,28 @@ class Hub:
         self.database = Database(settings.db_url)
         if not self.database.reachable():
             raise StartupError(f"the database is not reachable ({_safe_url(settings.db_url)}); check HUB_DATABASE_URL")
-        self.database.migrate()
+        registered.migrate(self.database)
         codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+        self.services = registered.services()
+        context = PartContext(settings, self.database, self.services)
 
-        for consumer_cls in all_consumers():
-            runner = ConsumerRunner(consumer_cls(settings), settings, self.database, codec)
-            self.runtime.consumers.append(runner)
-            self._thread(runner.run, f"consumer-{consumer_cls.name}", self.stop)
-        rules = load_rules(settings.match_rules)
-        self._thread(Rematcher(self.database, rules, settings.rematch_interval_s).run, "mpi-rematch", self.stop)
+        for part in registered.consumer_parts():
+            if part.consumer:
+                runner = ConsumerRunner(registered.consumer_class(part.name)(settings), settings, self.database, codec)
+                self.runtime.consumers.append(runner)
+                self._thread(runner.run, f"consumer-{part.name}", self.stop)
+            for target in part.workers:
+                self._thread(registered.load(target), f"{part.name}-{target.rpartition(':')[2]}", context, self.stop)
 
-        # FHIR REST ingest is a connector too: its sink sits behind POST /fhir.
-        configs = [
-            ConnectorConfig(name="fhir-rest", kind="fhir_rest", facility_id="hub"),
-            # The DICOM inbox (HUB_DICOM_INBOX) and STOW-RS: files from the county hospital's own devices
-            # by default; STOW-RS callers are members named by their token.
-            ConnectorConfig(name="dicom", kind="dicom", facility_id=settings.facility_id),
-        ]
-        configs += [ConnectorConfig.load(path) for path in self.connector_files]
+        # Push connectors (FHIR REST ingest, the DICOM inbox and STOW-RS) always run: their sinks sit
+        # behind the HTTP routes.
+        configs = [config for part in registered.connector_parts() if part.instances
+                   for config in registered.load(part.instances)(settings)]
+        configs += [registered.load_connector_config(path) for path in self.connector_files]
         if self.demo:
             configs += self._start_demo()
         for config in configs:
-            runtime = ConnectorRuntime.build(config, settings, codec)
+            runtime = ConnectorRuntime.build(config, settings, registered.connector_class(config.kind), codec)
             self.runtime.connectors.append(runtime)
             for thread in runtime.threads(self.stop):
                 thread.start()
@@ -150,11 +152,6 @@ class Hub:
         self._start_http()
 
     def _start_demo(self) -> list[ConnectorConfig]:
-        from hub.tools.demo.accounts import ensure_demo_accounts
-        from hub.tools.demo.county import build_county
-        from hub.tools.demo.generator import CountySimulator
-        from hub.tools.demo.tokens import ensure_demo_tokens
-
         county = build_county(self.settings.data_dir, seed=self.settings.demo_seed)
         # The county data centre's MLLP listener: every member may send HL7 v2, named by MSH-4.
         mllp = ConnectorConfig(
@@ -167,14 +164,13 @@ class Hub:
         assert self.database is not None
         tokens = ensure_demo_tokens(self.database, county, self.settings.data_dir, self.settings.demo_seed)
         print(_token_banner(self.settings, tokens, ensure_demo_accounts(self.database, county)), flush=True)
-        return [mllp, *(ConnectorConfig.load(path) for path in county.connector_configs)]
+        return [mllp, *(registered.load_connector_config(path) for path in county.connector_configs)]
 
     def _start_http(self) -> None:
-        from hub.app.api.app import create_app
-
         assert self.database is not None
         # Push connectors that sit behind HTTP routes (FHIR REST ingest, STOW-RS), by kind.
-        sinks = {rt.config.kind: rt.sink for rt in self.runtime.connectors if rt.config.kind in ("fhir_rest", "dicom")}
+        pushed = {part.name for part in registered.connector_parts() if part.routers}
+        sinks = {rt.config.kind: rt.sink for rt in self.runtime.connectors if rt.config.kind in pushed}
         app = create_app(self.settings, self.database, self.runtime, sinks)
         config = uvicorn.Config(
             app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off",

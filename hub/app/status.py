@@ -12,12 +12,14 @@ from typing import Protocol
 
 from sqlalchemy import func, select
 
+from hub.app.parts import all_consumers
 from hub.core import kafka_io
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.db.models import DeadLetter, ProcessedEvent
 from hub.core.events import utcnow
 from hub.core.outbox import Outbox
+from hub.core.topics import DEAD_LETTER, spec_for
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,6 @@ class StatusReport:
 
 
 def collect_status(settings: HubSettings, database: Database, runtime: Runtime | None) -> StatusReport:
-    from consumers.registry import all_consumers
-    from hub.core.topics import spec_for
-
     broker_up = runtime.broker_reachable() if runtime else kafka_io.broker_reachable(settings, timeout_s=2)
     report = StatusReport(broker_reachable=broker_up, database_reachable=database.reachable())
     assigned = runtime.consumer_states() if runtime else {}
@@ -125,8 +124,6 @@ def _lag(settings: HubSettings, group: str, topics: list[str]) -> dict[str, int]
 
 def _connectors_from_outboxes(settings: HubSettings) -> list[ConnectorState]:
     """Seen from another process: backlog, last input and rejections, read from each outbox file."""
-    from hub.core.topics import DEAD_LETTER
-
     states = []
     for path in sorted((settings.data_dir / "outbox").glob("*.db")):
         outbox = Outbox(path, path.stem)

@@ -204,7 +204,7 @@ class HubSettings(BaseSettings):
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'hub.core.db').resolve()}"
+        return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
 
     @property
     def public_base(self) -> str:

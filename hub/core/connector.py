@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import threading
 from abc import ABC
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.core.events import Event
-
-if TYPE_CHECKING:
-    from hub.core.config import HubSettings
-    from hub.core.pipeline import Sink
+from hub.core.config import HubSettings
+from hub.core.events import PollResult
+from hub.core.pipeline import Sink
 
 
 class _AnyFacility(frozenset[str]):
@@ -51,7 +48,8 @@ class ConnectorConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (see the README).")
 
     @classmethod
-    def load(cls, path: Path) -> ConnectorConfig:
+    def load(cls, path: Path, kinds: Collection[str] | None = None) -> ConnectorConfig:
+        """The config in a YAML file; with `kinds`, its kind must be one of them."""
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
@@ -67,39 +65,13 @@ class ConnectorConfig(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ConnectorConfigError(f"connector config {path}: {where}: {first['msg']}") from exc
-        from connectors.registry import KINDS
-
-        if config.kind not in KINDS:
+        if kinds is not None and config.kind not in kinds:
             raise ConnectorConfigError(
-                f"connector config {path}: unknown connector kind {config.kind!r}; known kinds: {', '.join(sorted(KINDS))}"
+                f"connector config {path}: unknown connector kind {config.kind!r}; known kinds: {', '.join(sorted(kinds))}"
             )
         # Relative paths in options are relative to the config file, not to where hub was started.
         config.options.setdefault("_config_dir", str(Path(path).resolve().parent))
         return config
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """An input the connector could not turn into a valid event. It goes to the dead letters."""
-
-    reason: str
-    stage: str  # "parse", "map", "validate", "encode"
-    payload: str  # the input as received (row as JSON, raw message, ...)
-    position: str  # where in the source it was
-    patient_key: str | None = None
-    fingerprint: str | None = None  # stable id of this input, so a re-read is not dead-lettered twice
-
-
-@dataclass(frozen=True)
-class PollResult:
-    events: list[Event] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    checkpoints: dict[str, str] = field(default_factory=dict)  # saved with the events, after the last one
-    notes: list[str] = field(default_factory=list)  # problems worth reporting that are not rejections
-
-    @property
-    def empty(self) -> bool:
-        return not (self.events or self.rejected)
 
 
 class Connector(ABC):

@@ -6,9 +6,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from hub.core.connector import Connector, ConnectorConfig
-from connectors.registry import connector_class
 from hub.core.config import HubSettings
+from hub.core.connector import Connector, ConnectorConfig
 from hub.core.outbox import Outbox, OutboxRelay
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import make_registry
@@ -26,8 +25,10 @@ class ConnectorRuntime:
     sink: Sink
 
     @classmethod
-    def build(cls, config: ConnectorConfig, settings: HubSettings, codec: EventCodec | None = None) -> ConnectorRuntime:
-        connector = connector_class(config.kind)(config, settings)
+    def build(cls, config: ConnectorConfig, settings: HubSettings, kind: type[Connector],
+              codec: EventCodec | None = None) -> ConnectorRuntime:
+        """The runtime of one connector of `kind` (the class its registry names for config.kind)."""
+        connector = kind(config, settings)
         outbox = Outbox(settings.outbox_path(config.name), config.name)
         relay = OutboxRelay(outbox, settings)
         codec = codec or EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.consumer import Consumer, Delivery
 from hub.core import kafka_io, metrics, pipeline
 from hub.core.config import HubSettings
+from hub.core.consumer import Consumer, Delivery
 from hub.core.db import Database, is_retriable
 from hub.core.db.models import ProcessedEvent
 from hub.core.retry import Backoff, PermanentError

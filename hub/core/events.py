@@ -43,3 +43,27 @@ def deterministic_event_id(facility_id: str, system: str, natural_key: str, vers
     """The same change read twice gets the same id, so a re-read is a recognisable duplicate."""
     digest = hashlib.sha256(f"{facility_id}|{system}|{natural_key}|{version}".encode()).hexdigest()
     return str(uuid.UUID(digest[:32]))
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input the connector could not turn into a valid event. It goes to the dead letters."""
+
+    reason: str
+    stage: str  # "parse", "map", "validate", "encode"
+    payload: str  # the input as received (row as JSON, raw message, ...)
+    position: str  # where in the source it was
+    patient_key: str | None = None
+    fingerprint: str | None = None  # stable id of this input, so a re-read is not dead-lettered twice
+
+
+@dataclass(frozen=True)
+class PollResult:
+    events: list[Event] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    checkpoints: dict[str, str] = field(default_factory=dict)  # saved with the events, after the last one
+    notes: list[str] = field(default_factory=list)  # problems worth reporting that are not rejections
+
+    @property
+    def empty(self) -> bool:
+        return not (self.events or self.rejected)

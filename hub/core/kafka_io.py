@@ -17,7 +17,7 @@ from kafka.errors import AuthorizationError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from hub.core.config import HubSettings
-from hub.core.topics import TopicSpec, all_topics
+from hub.core.topics import EPOCH, TopicSpec, all_topics
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +227,6 @@ def _rebuild(client: KafkaAdminClient, settings: HubSettings, specs: list[TopicS
     reconnecting client may ask before the hub re-created the catalogue. Nothing on it is durable:
     delete and re-create those topics, and the epoch marker first of all, so every outbox relay sees
     a new epoch and sends everything it retains again (and every consumer reads from the start)."""
-    from hub.core.topics import EPOCH
-
     log.warning(
         "the memory broker created %s with its default partition count; re-creating them (outboxes resend)",
         ", ".join(spec.topic(settings) for spec in specs),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.core.events import Event
+from hub.core.fhir_fields import codings
 
 LOCAL_ID_MAX = 64  # a member's patient record number; the patient key `facility/local` fits 100
 PATIENT_KEY_MAX = 100
@@ -37,8 +38,6 @@ def check_local_id(local: str, where: str) -> None:
 
 def check_resource(resource: dict[str, Any], where: str) -> None:
     """The identifiers and codings the record store indexes for search must fit their columns."""
-    from hub.core.fhir_fields import codings  # the store's own idea of searchable codes
-
     for i, identifier in enumerate(resource.get("identifier") or []):
         if not isinstance(identifier, dict):
             continue

@@ -14,11 +14,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from hub.core.connector import PollResult, Rejected
 from hub.core import metrics
 from hub.core.blobs import FileBlobStore
 from hub.core.config import HubSettings
-from hub.core.events import Event
+from hub.core.events import Event, PollResult, Rejected
 from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.identifiers import ForeignIdentifierError, check_speaks_for
 from hub.core.limits import LimitError, check_event

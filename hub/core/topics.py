@@ -73,7 +73,7 @@ DEAD_LETTER = TopicSpec("dead_letter", "hub.dead-letter.v1", 3, (), "Events no c
 # A tiny topic whose id changes when a memory-only broker restarts empty: the outbox relay watches it
 # and republishes what the broker lost (see hub/outbox.py).
 EPOCH = TopicSpec(
-    "broker_epoch", "hub.core.broker-epoch", 1, (), "Marker used to notice a broker that lost its data.", personal_data=False
+    "broker_epoch", "hub.broker-epoch", 1, (), "Marker used to notice a broker that lost its data.", personal_data=False
 )
 
 

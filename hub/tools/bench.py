@@ -20,18 +20,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.core.connector import ConnectorConfig
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
+from hub.app import parts as registered
 from hub.core import kafka_io
 from hub.core.broker import EmbeddedBroker, port_open
 from hub.core.config import HubSettings
 from hub.core.connector_runtime import ConnectorRuntime
+from hub.core.consumer import Delivery
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
-from hub.tools.scratch import scratch_database
+from hub.core.outbox import _stored
 from hub.core.schema_registry import make_registry
 from hub.core.serialization import EventCodec
+from hub.core.topics import TopicSpec
+from hub.tools.demo.county import build_county
+from hub.tools.demo.generator import CountySimulator
+from hub.tools.scratch import scratch_database
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +96,6 @@ def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
 
 
 def _whole_path(settings: HubSettings, database: Database, events: int, latency_rate: float = 100.0, latency_seconds: float = 20.0) -> dict[str, Any]:
-    from hub.tools.demo.county import build_county
-    from hub.tools.demo.generator import CountySimulator
-
     county = build_county(settings.data_dir, seed=settings.demo_seed)
     simulator = CountySimulator(county, rate=1.0, seed=settings.demo_seed)
     simulator.seed_population()
@@ -109,7 +110,8 @@ def _whole_path(settings: HubSettings, database: Database, events: int, latency_
     consumer_thread.start()
     _wait(lambda: runner.assigned, 60, "the benchmark consumer never got its partitions")
 
-    runtimes = [ConnectorRuntime.build(ConnectorConfig.load(p), settings, codec) for p in county.connector_configs]
+    runtimes = [ConnectorRuntime.build(c, settings, registered.connector_class(c.kind), codec)
+                for c in map(registered.load_connector_config, county.connector_configs)]
     started = time.perf_counter()
     threads = [t for rt in runtimes for t in rt.threads(stop)]
     for thread in threads:
@@ -165,8 +167,6 @@ def _sources_drained(runtimes: list[ConnectorRuntime]) -> bool:
 
 
 def _sample(rt: ConnectorRuntime, limit: int = 2000) -> list[Any]:
-    from hub.core.outbox import _stored
-
     rows = rt.outbox._conn().execute(
         "SELECT seq, event_id, topic, key, value, headers, created_at, published_at FROM outbox "
         "WHERE topic NOT LIKE '%dead-letter%' ORDER BY seq LIMIT ?",
@@ -179,7 +179,6 @@ def _transport(settings: HubSettings, payloads: list[bytes], total: int | None =
     """Bare kafka-python: produce and consume the same payloads, concurrently, same settings."""
     total = total or max(20000, len(payloads))
     topic = f"{settings.topic_prefix}transport"
-    from hub.core.topics import TopicSpec
 
     kafka_io.ensure_topics(settings, [TopicSpec("transport", "transport", 6, (), "benchmark")])
     consumer = kafka_io.consumer(settings, f"{settings.topic_prefix}transport-bench", [topic])

@@ -30,7 +30,6 @@ from faker.providers.person.zh_CN import Provider as ChineseNames
 from pydantic import SecretStr
 from sqlalchemy import insert, text
 
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.matching.blocking import blocking_keys
 from consumers.record_store.matching.features import features
@@ -40,13 +39,14 @@ from consumers.record_store.models import MatchBlock, PatientIdentifier, Patient
 from consumers.record_store.store import community_patient_id, linking_identifiers
 from hub.app.api.app import create_app
 from hub.core.config import HubSettings
+from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.core.db.models import core_table
-from hub.tools.scratch import scratch_database
+from hub.core.events import Event, Source
 from hub.tools.demo.catalogues import TOWNSHIPS, VILLAGES
 from hub.tools.demo.matching_dataset import FACILITIES, GIVEN, register
 from hub.tools.demo.people import Person, resident_id_for
-from hub.core.events import Event, Source
+from hub.tools.scratch import scratch_database
 
 log = logging.getLogger(__name__)
 _SURNAMES = list(ChineseNames.last_names.keys())

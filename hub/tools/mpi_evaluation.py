@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import MatchReview, PatientLink
+from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.tools.demo.matching_dataset import labelled_set
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from hub.app import parts as registered
 from hub.core.db.engine import Database
 
 
@@ -37,10 +38,10 @@ def scratch_url(base_url: str | None, directory: Path, name: str = "scratch") ->
 
 @contextmanager
 def scratch_database(base_url: str | None, directory: Path, name: str = "scratch") -> Iterator[Database]:
-    """A migrated Database on `scratch_url`."""
+    """A Database on `scratch_url`, migrated with every registered part."""
     with scratch_url(base_url, directory, name) as url:
         database = Database(url)
-        database.migrate()
+        registered.migrate(database)
         try:
             yield database
         finally:

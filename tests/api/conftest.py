@@ -13,13 +13,14 @@ import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from consumers.record_store.store import RecordWriter, community_patient_id
+from consumers.record_store.store import community_patient_id
+from consumers.record_store.writer import RecordWriter
 from hub.app.api.app import create_app
-from hub.core.web.auth import issue_token
+from hub.app.status import ConnectorState
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.events import Event, Source
-from hub.app.status import ConnectorState
+from hub.core.web.auth import issue_token
 from tests.conftest import free_port
 from tests.factories import BASE_TIME, encounter_event, patient_event
 

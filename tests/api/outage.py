@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from hub.app import parts as registered
 from hub.core.db import Database
 
 
@@ -68,8 +69,8 @@ def breakable_database(url: str, tmp_path: Path) -> Iterator[tuple[Database, obj
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         folder = tmp_path / "breakable"
-        database = Database(f"sqlite:///{folder / 'hub.core.db'}")
-        database.migrate()
+        database = Database(f"sqlite:///{folder / 'hub.db'}")
+        registered.migrate(database)
 
         def down_sqlite() -> None:
             database.dispose()
@@ -81,7 +82,7 @@ def breakable_database(url: str, tmp_path: Path) -> Iterator[tuple[Database, obj
     proxy = _Proxy(parsed.host or "127.0.0.1", parsed.port or 5432)
     database = Database(parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
                         pool_timeout=2, connect_args={"connect_timeout": 2})
-    database.migrate()
+    registered.migrate(database)
 
     def down_postgres() -> None:
         proxy.down()

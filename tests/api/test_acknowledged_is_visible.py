@@ -12,18 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, create_engine
 
-from hub.core.connector import ConnectorConfig, PollResult
 from connectors.dicom.ingest import ingest_dicom
 from connectors.his_db.connector import HisDbConnector
-from consumers.record_store.store import RecordWriter
+from consumers.record_store.writer import RecordWriter
 from hub.app.api.app import create_app
 from hub.core.blobs import FileBlobStore
 from hub.core.config import HubSettings
-from hub.tools.demo.his_schemas import SCHEMAS
-from hub.core.events import Event
+from hub.core.connector import ConnectorConfig
+from hub.core.events import Event, PollResult
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.retry import PermanentError
+from hub.tools.demo.his_schemas import SCHEMAS
 from tests.api.conftest import Community, auth
 from tests.api.test_fhir_ingest import ingest, transaction  # noqa: F401 - the fixture
 from tests.connectors.dicom_samples import ct_file

@@ -21,19 +21,19 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from hub.core.connector import ANY_FACILITY
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.app.api import accounts
 from hub.app.api.app import create_app
-from hub.core.web.hooks import patients_in
 from hub.core.blobs import FileBlobStore
+from hub.core.connector import ANY_FACILITY
+from hub.core.consumer import Delivery
 from hub.core.db.models import AuditLog, AuditPatient, DeadLetter
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
+from hub.core.web.hooks import patients_in
 from tests.api.conftest import Community, auth
 from tests.api.test_referrals_api import load_referrals
 from tests.connectors.dicom_samples import ecg_file

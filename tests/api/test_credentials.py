@@ -15,11 +15,11 @@ from pydantic import SecretStr
 
 from hub.app.api import accounts
 from hub.app.api.app import create_app
-from hub.core.web.auth import hash_token, issue_token
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.db.models import ApiToken
 from hub.core.events import utcnow
+from hub.core.web.auth import hash_token, issue_token
 from tests.api.conftest import Community, auth
 from tests.api.outage import breakable_database
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from hub.core.connector import ANY_FACILITY
 from hub.app.api.app import create_app
+from hub.core.connector import ANY_FACILITY
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.core.web.privacy import mask_middle, mask_resource
 from hub.core.db.models import AuditLog, AuditPatient
 from hub.core.identifiers import RESIDENT_ID
+from hub.core.web.privacy import mask_middle, mask_resource
 from tests.api.conftest import Community, auth
 
 

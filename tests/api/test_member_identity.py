@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.core.connector import ConnectorConfig, ConnectorConfigError
 from connectors.his_db.connector import HisDbConnector
 from connectors.mllp.connector import MllpConnector
 from consumers.record_store.models import PatientLink, StoredResource
-from consumers.record_store.store import RecordWriter
+from consumers.record_store.writer import RecordWriter
 from hub.core.config import HubSettings
+from hub.core.connector import ConnectorConfig, ConnectorConfigError
 from hub.core.events import Event, Source
 from hub.core.outbox import Outbox
 from hub.core.pipeline import H_REASON, Sink

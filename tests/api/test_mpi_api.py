@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
+from hub.core.consumer import Delivery
 from hub.core.db.models import AuditLog
 from tests.api.conftest import Community, auth
 from tests.factories import patient_event

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
+from hub.core.consumer import Delivery
 from tests.api.conftest import Community, auth
 from tests.factories import patient_event
 

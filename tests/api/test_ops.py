@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hub.core.consumer import Delivery
 from consumers.dead_letters.consumer import DeadLetterStore
 from hub.core import pipeline
+from hub.core.consumer import Delivery
 from tests.api.conftest import Community, auth
 
 

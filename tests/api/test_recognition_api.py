@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from consumers.record_store.recognition import RecognitionRulesError
 from hub.app.api.app import create_app
-from hub.core.web.auth import issue_token
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.db.models import AuditLog
+from hub.core.web.auth import issue_token
 from tests.api.conftest import Community, auth
 from tests.consumers.test_recognition import AT, result_event, store
 

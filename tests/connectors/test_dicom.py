@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.connector import ConnectorConfig
 from connectors.dicom.connector import DicomInboxConnector
 from connectors.dicom.ecg import load_ecg
 from hub.core.blobs import BlobError, FileBlobStore
 from hub.core.config import HubSettings
+from hub.core.connector import ConnectorConfig
 from hub.core.fhir import validate_resource
 from hub.core.outbox import Outbox
 from hub.core.pipeline import H_REASON, Sink

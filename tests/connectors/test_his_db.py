@@ -13,19 +13,20 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, text, update
 
-from hub.core.connector import ConnectorConfig, PollResult
 from connectors.his_db.connector import HisDbConnector
 from connectors.his_db.mapping import load_mapping, map_row
 from hub.core.config import HubSettings
-from hub.tools.scratch import scratch_url
-from hub.tools.demo.county import build_county
-from hub.tools.demo.generator import CountySimulator
-from hub.tools.demo.his_schemas import SCHEMAS
+from hub.core.connector import ConnectorConfig
+from hub.core.events import PollResult
 from hub.core.fhir import validate_resource
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
+from hub.tools.demo.county import build_county
+from hub.tools.demo.generator import CountySimulator
+from hub.tools.demo.his_schemas import SCHEMAS
+from hub.tools.scratch import scratch_url
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 

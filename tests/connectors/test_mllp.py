@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.connector import ConnectorConfig
 from connectors.mllp.connector import MllpConnector
 from connectors.mllp.framing import END, START
 from hub.core.config import HubSettings
+from hub.core.connector import ConnectorConfig
 from hub.core.fhir import validate_resource
 from hub.core.outbox import Outbox
 from hub.core.pipeline import H_REASON, Sink

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.core.consumer import Delivery
 from consumers.record_store import queries
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.links import LinkEditor
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
-from consumers.record_store.store import RecordWriter
+from consumers.record_store.writer import RecordWriter
+from hub.core.consumer import Delivery
 from hub.core.db import Database
 from tests.connectors.test_mllp import PID, PV1, Listener, a01, msa, msh
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.core.consumer import Delivery
 from consumers.record_store import queries
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.links import LinkEditor, stale_links
 from consumers.record_store.matching.rules import DEFAULT_RULES, load_rules
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
 from consumers.record_store.rematch import Rematcher
-from consumers.record_store.store import RecordWriter
+from consumers.record_store.writer import RecordWriter
 from hub.core.config import HubSettings
+from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.core.events import Event
 from hub.core.fhir import validate_resource

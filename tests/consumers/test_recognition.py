@@ -12,7 +12,8 @@ from sqlalchemy import event
 
 from consumers.record_store import recognition
 from consumers.record_store.recognition import load_rules, recognised_results
-from consumers.record_store.store import RecordWriter, community_patient_id
+from consumers.record_store.store import community_patient_id
+from consumers.record_store.writer import RecordWriter
 from hub.core.db import Database
 from hub.core.events import Event, Source
 from tests.factories import BASE_TIME, patient_event

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
-from hub.core.consumer import Delivery
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import PatientLink, StoredResource
+from hub.core.consumer import Delivery
 from hub.core.db import Database
 from tests.factories import encounter_event, patient_event
 

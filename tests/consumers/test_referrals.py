@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from consumers.referrals.consumer import ReferralConsumer
 from consumers.referrals.models import PendingReferralStep, Referral, ReferralStateChange
-from consumers.registry import consumer_class
+from hub.app.parts import consumer_class
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from tests.consumers.referral_factories import arrival_event, deliveries, referral_event, task_event

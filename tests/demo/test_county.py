@@ -6,10 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from hub.core.identifiers import resident_id_valid
 from hub.tools.demo.county import build_county
 from hub.tools.demo.generator import CountySimulator, table_counts
 from hub.tools.demo.people import person
-from hub.core.identifiers import resident_id_valid
 
 
 def test_roster_has_the_shape_of_a_county(tmp_path: Path) -> None:

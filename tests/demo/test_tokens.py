@@ -9,9 +9,9 @@ import stat
 from pathlib import Path
 from types import SimpleNamespace
 
-from hub.core.web.auth import Authenticator, ensure_token
 from hub.core.config import HubSettings
 from hub.core.db import Database
+from hub.core.web.auth import Authenticator, ensure_token
 from hub.tools.demo.tokens import FILE_NAME, ensure_demo_tokens
 
 SEED = 20261123

@@ -22,7 +22,6 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
-from hub.core.connector import PollResult
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import StoredResource
 from hub.core import kafka_io
@@ -31,7 +30,7 @@ from hub.core.config import HubSettings
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
 from hub.core.db.models import ProcessedEvent
-from hub.core.events import Event
+from hub.core.events import Event, PollResult
 from hub.core.outbox import Outbox, OutboxRelay
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from hub.core.config import HubSettings
 from hub.core.consumer import Delivery
+from hub.core.db import Database
 from hub.tools.bench import _TimedRecordStore
 from hub.tools.bench_mpi import run_mpi_benchmark
-from hub.core.config import HubSettings
-from hub.core.db import Database
 from tests.factories import patient_event
 
 

@@ -16,16 +16,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from hub.core.connector import PollResult
-from hub.core.consumer import Delivery
 from consumers.dead_letters.consumer import DeadLetterStore
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import StoredResource
 from hub.core import kafka_io, pipeline
 from hub.core.config import HubSettings
+from hub.core.consumer import Delivery
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
 from hub.core.db.models import DeadLetter, ProcessedEvent
+from hub.core.events import PollResult
 from hub.core.outbox import Outbox, OutboxRelay
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec

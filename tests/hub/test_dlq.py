@@ -11,15 +11,15 @@ import pytest
 import yaml
 from sqlalchemy import MetaData, create_engine
 
-from hub.core.connector import ConnectorConfig
-from hub.core.consumer import Delivery
 from consumers.dead_letters.consumer import DeadLetterStore
-from hub.core.config import HubSettings
-from hub.core.connector_runtime import ConnectorRuntime
-from hub.core.db import Database
 from hub.app.dead_letters import get_dead_letter, list_dead_letters, replay_dead_letters
-from hub.tools.demo.his_schemas import SCHEMAS
+from hub.core.config import HubSettings
+from hub.core.connector import ConnectorConfig
+from hub.core.connector_runtime import ConnectorRuntime
+from hub.core.consumer import Delivery
+from hub.core.db import Database
 from hub.core.topics import DEAD_LETTER, spec_for
+from hub.tools.demo.his_schemas import SCHEMAS
 from tests.hub.test_outbox import read_all
 
 pytestmark = pytest.mark.broker

@@ -66,8 +66,8 @@ def test_install_adds_the_filter_once() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from hub.core.web.privacy import mask_json  # noqa: E402
 from hub.core.identifiers import resident_id_check_digit  # noqa: E402
+from hub.core.web.privacy import mask_json  # noqa: E402
 
 digits = st.text("0123456789", min_size=1, max_size=1)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.connector import PollResult, Rejected
 from hub.core import kafka_io
 from hub.core.blobs import FileBlobStore
 from hub.core.broker import EmbeddedBroker
 from hub.core.config import HubSettings
+from hub.core.events import PollResult, Rejected
 from hub.core.outbox import Outbox, OutboxRecord, OutboxRelay
 from hub.core.pipeline import H_QUARANTINE, H_REASON, Sink
 from hub.core.schema_registry import FileSchemaRegistry

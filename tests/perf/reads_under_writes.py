@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 sys.path.insert(0, ".")
-from consumers.record_store.store import RecordWriter  # noqa: E402
+from consumers.record_store.writer import RecordWriter  # noqa: E402
 from hub.app.api.app import create_app  # noqa: E402
 from hub.core.config import HubSettings  # noqa: E402
 from hub.core.db import Database  # noqa: E402
@@ -46,7 +46,7 @@ def write(url: str, worker: int, stop, batches) -> None:  # type: ignore[no-unty
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
-    url = f"sqlite:///{tmp / 'hub.core.db'}"
+    url = f"sqlite:///{tmp / 'hub.db'}"
     db = Database(url)
     db.migrate()
     with db.transaction() as session:

@@ -17,9 +17,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub.core.web.auth import check_role, hash_token
 from hub.core.db.models import UserAccount, WebSession
 from hub.core.events import utcnow
+from hub.core.web.auth import check_role, hash_token
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10

@@ -6,23 +6,19 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.routing import APIRoute
 
-from consumers.record_store.matching.rules import load_rules
-from connectors.dicom import routes as dicomweb
-from connectors.fhir_rest import routes as fhir_ingest
-from consumers.record_store.api import fhir_read, mpi, recognition
-from consumers.referrals import api as referrals
 from hub import __version__
+from hub.app import parts as registered
 from hub.app.api import audit_events, login, ops, pages
+from hub.app.status import Runtime
 from hub.core import metrics
-from hub.core.web import errors
-from hub.core.web.auth import Authenticator
-from hub.core.web.hooks import PatientDataHook
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.pipeline import Sink
-from hub.app.status import Runtime
+from hub.core.web import errors
+from hub.core.web.auth import Authenticator
+from hub.core.web.hooks import PatientDataHook
 
 
 def create_app(
@@ -42,20 +38,20 @@ def create_app(
     app.state.runtime = runtime
     app.state.sinks = dict(sinks or {})  # push connectors behind HTTP routes, by kind
     app.state.auth = Authenticator(settings, database)
-    app.state.match_rules = load_rules(settings.match_rules)
+    parts = registered.all_parts()
+    app.state.parts = parts
+    app.state.services = registered.services(parts)
     errors.install(app)
-    app.include_router(ops.router)
-    app.include_router(pages.router)
-    app.include_router(login.router)
-    app.include_router(mpi.router)  # before fhir_ingest: POST /fhir/Patient/$match is not a create
-    app.include_router(fhir_ingest.router)
-    app.include_router(dicomweb.router)
-    app.include_router(audit_events.router)  # before fhir_read: AuditEvent is not a record type
-    app.include_router(fhir_read.router)
-    app.include_router(referrals.router)
-    recognition.install(app)  # loads the recognition rules once and adds its route
-    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
-    # Audits and masks every answer given to a credential (hub/api/hooks.py): routes do neither.
+    for router in (ops.router, pages.router, login.router, audit_events.router):
+        app.include_router(router)
+    for part in parts:
+        for target in part.routers:
+            app.include_router(registered.load(target))
+        for target in part.app_setup:
+            registered.load(target)(app)
+    _literal_paths_first(app)
+    pages.install(app, parts)
+    # Audits and masks every answer given to a credential (hub/core/web/hooks.py): routes do neither.
     app.add_middleware(PatientDataHook)
 
     @app.middleware("http")
@@ -69,3 +65,13 @@ def create_app(
         return response
 
     return app
+
+
+def _literal_paths_first(app: FastAPI) -> None:
+    """Orders routes so a literal path wins over a pattern that also matches it, whichever part
+    added which: POST /fhir/Patient/$match before POST /fhir/{type}/{id}, GET /fhir/AuditEvent
+    before GET /fhir/{type}. The sort is stable, so routes otherwise keep the order they came in."""
+    def parameters(route: object) -> int:
+        return route.path.count("{") if isinstance(route, APIRoute) else 0
+
+    app.router.routes.sort(key=parameters)

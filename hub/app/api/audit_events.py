@@ -7,19 +7,18 @@ network address), when (`recorded`), the outcome, and one entity per patient who
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from consumers.record_store import queries
+from hub.core.db.models import AuditLog, AuditPatient
+from hub.core.fhir_search import SearchError, date_clause, date_range
 from hub.core.web.auth import Principal, require
 from hub.core.web.errors import FhirError, fhir_response
-from hub.core.db.models import AuditLog, AuditPatient
 
 router = APIRouter(prefix="/fhir", tags=["Audit"])
 admin = require("admin")
@@ -97,20 +96,12 @@ def audit_event(row: AuditLog, patients: list[str]) -> dict[str, Any]:
     return event
 
 
-def _date_clause(prefix: str, start: datetime, end: datetime) -> Any:
-    column = AuditLog.at
-    clauses = {"eq": and_(column >= start, column < end), "ne": or_(column < start, column >= end),
-               "gt": column >= end, "sa": column >= end, "ge": column >= start, "lt": column < start,
-               "eb": column < start, "le": column < end}
-    return clauses[prefix]
-
-
 def _filtered(session: Session, request: Request) -> Select[Any]:
     query = select(AuditLog)
     params = request.query_params
     if params.get("patient"):
         patient = params["patient"].removeprefix("Patient/")
-        community = queries.community_id_for(session, patient)
+        community = request.app.state.services.shared_record.community_id_for(session, patient)
         match = AuditPatient.patient_id == patient
         if community is not None:
             match = or_(match, AuditPatient.community_id == community, AuditPatient.patient_id == community)
@@ -119,10 +110,10 @@ def _filtered(session: Session, request: Request) -> Select[Any]:
         query = query.where(AuditLog.actor == params["agent"])
     for raw in params.getlist("date"):
         try:
-            prefix, start, end = queries.date_range("date", raw)
-        except queries.SearchError as exc:
+            prefix, start, end = date_range("date", raw)
+        except SearchError as exc:
             raise FhirError(400, "invalid", str(exc), ["date"]) from None
-        query = query.where(_date_clause(prefix, start, end))
+        query = query.where(date_clause(AuditLog.at, prefix, start, end))
     return query
 
 

@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from hub.app.dead_letters import whole_payload
+from hub.app.status import collect_status
+from hub.core.blobs import BlobError, FileBlobStore
+from hub.core.db.models import DeadLetter
 from hub.core.web.auth import Principal, require
 from hub.core.web.errors import FhirError
 from hub.core.web.hooks import declare_patients, patients_in
-from hub.core.db.models import DeadLetter
-from hub.app.status import collect_status
 
 router = APIRouter(tags=["operations"])
 admin = require("admin")
@@ -99,26 +101,12 @@ def _payload_patients(payload: bytes) -> set[str]:
 
 def _blob_patients(request: Request, sha256: str) -> set[str]:
     """The patients of the studies that reference a blob: whose data a DICOM file or waveform is."""
-    from consumers.record_store.models import StoredResource
-
-    if not all(c in "0123456789abcdef" for c in sha256.lower()):
-        return set()
     with request.app.state.database.reading() as session:
-        contents = session.scalars(select(StoredResource.content).where(
-            StoredResource.resource_type == "ImagingStudy",
-            StoredResource.content.contains(f"blob:sha256/{sha256.lower()}"),
-        ))
-        ids: set[str] = set()
-        for content in contents:
-            patients_in(json.loads(content).get("subject"), ids, set())
-        return ids
+        return request.app.state.services.shared_record.patients_of_blob(session, sha256)
 
 
 @router.get("/api/dead-letters/{dead_letter_id}/payload", summary="A dead letter's whole input, as received")
 def dead_letter_payload(dead_letter_id: str, request: Request, _principal: Principal = Depends(admin)) -> Response:
-    from hub.core.blobs import BlobError
-    from hub.app.dead_letters import whole_payload
-
     with request.app.state.database.reading() as session:
         row = session.get(DeadLetter, dead_letter_id)
     if row is None:
@@ -133,8 +121,6 @@ def dead_letter_payload(dead_letter_id: str, request: Request, _principal: Princ
 
 @router.get("/api/blobs/{sha256}", summary="A stored binary (DICOM file, ECG waveform JSON), hash-checked")
 def blob(sha256: str, request: Request, _principal: Principal = Depends(require("reader", "clinician"))) -> Response:
-    from hub.core.blobs import BlobError, FileBlobStore
-
     store = FileBlobStore(request.app.state.settings.data_dir / "blobs")
     try:
         data = store.get(sha256)

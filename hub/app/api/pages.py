@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from hub.core.parts import Part
 
 STATIC = Path(__file__).resolve().parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -37,3 +40,8 @@ def _shell(filename: str) -> Callable[[], FileResponse]:
 
 for _path, _file in PAGES.items():
     router.add_api_route(_path, _shell(_file), methods=["GET"], name=_file.removesuffix(".html") + "_page")
+
+
+def install(app: FastAPI, parts: list[Part]) -> None:
+    """Serves the pages' scripts and styles."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

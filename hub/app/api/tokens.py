@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub.core.web.auth import issue_token
 from hub.core.db.models import ApiToken
 from hub.core.events import utcnow
+from hub.core.web.auth import issue_token
 
 _DURATION = re.compile(r"^(\d+)\s*([hd])$")
 

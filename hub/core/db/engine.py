@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.core.db.late_writes import LateWrites
+from hub.core.db.migrate import upgrade
 from hub.core.db.models import Base
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,10 @@ class Database:
         except Exception:  # noqa: BLE001 - any failure means not reachable
             return False
 
-    def migrate(self) -> None:
-        from hub.core.db.migrate import upgrade
-
-        upgrade(self.engine)
+    def migrate(self, locations: Sequence[Path] = (), model_modules: Sequence[str] = ()) -> None:
+        """Upgrades to every head: the core's and those of the parts whose migration directories and
+        model modules the application passes."""
+        upgrade(self.engine, locations, model_modules)
 
     def dispose(self) -> None:
         if self._late is not None:

@@ -28,11 +28,11 @@ from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub.core.web.errors import FhirError
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.db.models import ApiToken, UserAccount, WebSession
 from hub.core.events import utcnow
+from hub.core.web.errors import FhirError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ import re
 from fastapi import Request
 from sqlalchemy import select
 
-from hub.core.web.errors import FhirError
 from hub.core.db.models import ApiToken
+from hub.core.web.auth import Principal, check_facility
+from hub.core.web.errors import FhirError
 
 FACILITY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -40,3 +41,18 @@ def check_known_facility(request: Request, facility: str) -> str:
                         "HUB_FACILITY_ID, those in HUB_FACILITY_LEVELS and those with a connector token",
                         ["X-Hub-Facility"])
     return facility
+
+
+def sending_facility(request: Request, principal: Principal) -> str:
+    """The member a push (FHIR create, STOW-RS) speaks for: a connector token's own facility (a header
+    may only repeat it), or for an admin the known member the X-Hub-Facility header names."""
+    if principal.role == "connector":
+        claimed = request.headers.get("x-hub-facility")
+        if claimed:
+            check_facility(principal, claimed)
+        assert principal.facility_id is not None
+        return principal.facility_id
+    facility = request.headers.get("x-hub-facility")
+    if not facility:
+        raise FhirError(400, "required", "an admin must name the member facility in the X-Hub-Facility header")
+    return check_known_facility(request, facility)

@@ -126,10 +126,10 @@ def _finish(scope: Scope, principal: Principal, start: Message, body: bytes) -> 
         if status < 400:
             access.patient_ids |= set(scope.get("state", {}).get("audit_patients", ()))
             patients_in(parsed, access.patient_ids, access.patient_keys)
-        database = scope["app"].state.database
+        state = scope["app"].state
         try:
-            with database.reading() as session:  # SQLite: written after the read, never queued behind a writer
-                record(session, access)
+            with state.database.reading() as session:  # SQLite: written after the read, never queued behind a writer
+                record(session, access, state.services.shared_record)
         except Exception:  # noqa: BLE001 - whatever failed, unaudited patient data must not leave
             log.exception("could not write the audit row of %s %s", scope["method"], scope["path"])
             if status < 400:

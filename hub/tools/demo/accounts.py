@@ -7,16 +7,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.app.api import accounts
 from hub.core.db import Database
+from hub.core.db.models import UserAccount
 
 ROLES = ("admin", "clinician", "reader", "pharmacist")
 
 
 def ensure_demo_accounts(database: Database, county: Any) -> dict[str, str]:
     """Creates (or resets the password of) `demo-<role>` accounts; returns user -> password for the banner."""
-    from hub.app.api import accounts
-    from hub.core.db.models import UserAccount
-
     county_hospital = next(f.id for f in county.facilities if f.kind == "county")
     shown: dict[str, str] = {}
     with database.transaction() as session:

@@ -18,10 +18,10 @@ from functools import lru_cache
 from faker.providers.person.zh_CN import Provider as ChineseNames
 from pypinyin import lazy_pinyin
 
-from hub.tools.demo.catalogues import TOWNSHIPS, VILLAGES
-from hub.tools.demo.people import Person, person, resident_id_for
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.identifiers import RESIDENT_ID, local_mrn_system
+from hub.tools.demo.catalogues import TOWNSHIPS, VILLAGES
+from hub.tools.demo.people import Person, person, resident_id_for
 
 FACILITIES = ("cty01", *(t[0] for t in TOWNSHIPS), *(f"vc{i:02d}" for i in range(1, len(VILLAGES) + 1)))
 GIVEN = tuple(dict.fromkeys((*ChineseNames.first_names_male, *ChineseNames.first_names_female)))

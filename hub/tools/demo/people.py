@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 from faker import Faker
 
-from hub.tools.demo.catalogues import COUNTY, REGION_CODES, TOWNSHIPS, VILLAGES
 from hub.core.identifiers import resident_id_check_digit
+from hub.tools.demo.catalogues import COUNTY, REGION_CODES, TOWNSHIPS, VILLAGES
 
 _faker = Faker("zh_CN")
 

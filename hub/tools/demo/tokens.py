@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.db import Database
+from hub.core.web.auth import ensure_token, revoke_token
 
 FILE_NAME = "demo-tokens.json"
 
@@ -46,8 +47,6 @@ def _save(path: Path, tokens: dict[str, str]) -> None:
 
 def ensure_demo_tokens(database: Database, county: Any, data_dir: Path, seed: int | None = None) -> dict[str, str]:
     """Stores the demo's tokens (idempotent) and returns them by name, for the start-up banner."""
-    from hub.core.web.auth import ensure_token, revoke_token
-
     seed = seed if seed is not None else getattr(county, "seed", 0)
     county_hospital = next(f.id for f in county.facilities if f.kind == "county")
     wanted: list[tuple[str, str, str | None]] = [

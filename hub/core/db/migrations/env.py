@@ -1,4 +1,5 @@
-"""Alembic environment: the engine comes from the hub (config.attributes) or HUB_DATABASE_URL."""
+"""Alembic environment: the engine comes from the hub (config.attributes) or HUB_DATABASE_URL. The parts'
+tables are in the metadata when the caller imported their models (hub.core.db.migrate.alembic_config)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine
 
-import consumers.record_store.models  # noqa: F401 - registers the record store's tables
-import consumers.referrals.models  # noqa: F401 - registers the referral loop tables
 from hub.core.config import get_settings
 from hub.core.db.models import Base
 from hub.core.db.types import UTCDateTime

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from consumers.record_store import queries
 from consumers.record_store.models import StoredResource
+from hub.core.fhir_search import SearchError, date_range
 from hub.core.web.auth import RECORD_READERS, Principal, require
 from hub.core.web.errors import FhirError, fhir_response
 
@@ -155,12 +156,12 @@ def search(resource_type: str, request: Request, principal: Principal = Depends(
             spec_args["statuses"] = tuple(params["status"].split(","))
         try:
             if "date" in params:
-                spec_args["date"] = tuple(queries.date_range("date", v) for v in request.query_params.getlist("date"))
+                spec_args["date"] = tuple(date_range("date", v) for v in request.query_params.getlist("date"))
             if "_lastUpdated" in params:
                 spec_args["last_updated"] = tuple(
-                    queries.date_range("_lastUpdated", v) for v in request.query_params.getlist("_lastUpdated")
+                    date_range("_lastUpdated", v) for v in request.query_params.getlist("_lastUpdated")
                 )
-        except queries.SearchError as exc:
+        except SearchError as exc:
             raise FhirError(400, "invalid", str(exc), [exc.param]) from None
         if "_tag" in params:
             if params["_tag"] != GOLDEN_TAG:

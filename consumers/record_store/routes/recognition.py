@@ -6,23 +6,17 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from hub.core.fhir_fields import parse_fhir_datetime
 from consumers.record_store.queries import community_id_for
-from consumers.record_store.recognition import RecognitionRules, load_rules, recognised_results
+from consumers.record_store.recognition import RecognitionRules, recognised_results
+from hub.core.fhir_fields import parse_fhir_datetime
 from hub.core.web.auth import Principal, require
 from hub.core.web.errors import FhirError
 
 router = APIRouter(prefix="/api", tags=["Mutual recognition"])
 FACILITY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-def install(app: FastAPI) -> None:
-    """Loads the rules once, at start, so a bad rules file stops the hub with one clear line."""
-    app.state.recognition_rules = load_rules(app.state.settings.recognition_rules)
-    app.include_router(router)
 
 
 def _moment(raw: str | None) -> datetime:

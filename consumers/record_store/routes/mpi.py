@@ -20,12 +20,12 @@ from consumers.record_store.links import Change, LinkEditor, LinkError, stale_li
 from consumers.record_store.matching import lookup
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink, StoredResource
 from consumers.record_store.rematch import rematch_all
-from consumers.record_store.store import RecordWriter
+from consumers.record_store.writer import RecordWriter
+from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.web.auth import RECORD_READERS, Principal, require
 from hub.core.web.bodies import json_body
 from hub.core.web.errors import FhirError, fhir_response
 from hub.core.web.hooks import no_patient_data
-from hub.core.fhir import FhirValidationError, validate_resource
 
 router = APIRouter(tags=["Patient index"])
 reviewer = require("clinician")

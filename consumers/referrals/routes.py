@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from consumers.referrals.loop import STATES
 from consumers.referrals.models import Referral
 from consumers.referrals.queries import CHINA, ReferralFilter, list_referrals, month_start, monthly_summary
+from hub.core.events import utcnow
 from hub.core.web.auth import Principal, require
 from hub.core.web.errors import FhirError
 from hub.core.web.hooks import no_patient_data
-from hub.core.events import utcnow
 
 router = APIRouter(prefix="/api/referrals", tags=["referrals"])
 clinician = require("clinician")  # admin passes every role check

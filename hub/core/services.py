@@ -1,0 +1,74 @@
+"""Services one part offers to the application and to other parts, defined here so neither side
+imports the other. A part names its implementation in `Part.provides`; the application builds it
+once and hands it out (`request.app.state.services`, the runner's context)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, cast
+
+from sqlalchemy.orm import Session
+
+SHARED_RECORD = "shared_record"
+
+
+class SharedRecord(Protocol):
+    """Who a patient is across members, and what the shared record holds (the record store)."""
+
+    def community_ids(self, session: Session, patient_ids: set[str], patient_keys: set[str]) -> dict[str, str | None]:
+        """Every patient id (and every member patient behind the keys) with its community patient;
+        a community id maps to itself, an unknown id to None."""
+        ...
+
+    def community_id_for(self, session: Session, patient_id: str) -> str | None:
+        """The community patient of one member or community Patient id, or None."""
+        ...
+
+    def patients_of_blob(self, session: Session, sha256: str) -> set[str]:
+        """The Patient ids of the studies that reference a stored binary."""
+        ...
+
+    def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
+                           facility_id: str, limit: int) -> tuple[list[str], int]:
+        """Ids (up to `limit`) and total of a member's own stored resources carrying an identifier."""
+        ...
+
+
+class NoSharedRecord:
+    """Where no part keeps a shared record (a connector-only installation): nobody is known."""
+
+    def community_ids(self, session: Session, patient_ids: set[str], patient_keys: set[str]) -> dict[str, str | None]:
+        return dict.fromkeys(patient_ids)
+
+    def community_id_for(self, session: Session, patient_id: str) -> str | None:
+        return None
+
+    def patients_of_blob(self, session: Session, sha256: str) -> set[str]:
+        return set()
+
+    def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
+                           facility_id: str, limit: int) -> tuple[list[str], int]:
+        return [], 0
+
+
+DEFAULTS: Mapping[str, Any] = {SHARED_RECORD: NoSharedRecord()}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services of the registered parts by name, with a default where none is offered."""
+
+    offered: Mapping[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, kind: type[T] | None = None) -> T:
+        if name in self.offered:
+            return cast(T, self.offered[name])
+        if name in DEFAULTS:
+            return cast(T, DEFAULTS[name])
+        raise KeyError(f"no part offers the service {name!r}")
+
+    @property
+    def shared_record(self) -> SharedRecord:
+        return self.get(SHARED_RECORD)

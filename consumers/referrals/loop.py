@@ -16,7 +16,7 @@ from hub.core.fhir_fields import first_datetime
 
 DIRECTION_SYSTEM = "urn:hub:referral-direction"
 LEVELS = ("village", "township", "county")  # lowest to highest
-# Facility ids not in HUB_FACILITY_LEVELS follow the demo county's convention (hub/demo/county.py).
+# Facility ids not in HUB_FACILITY_LEVELS follow the demo county's convention (hub/tools/demo/county.py).
 _PREFIXES = (("cty", "county"), ("th", "township"), ("vc", "village"))
 
 OPEN_STATES = ("requested", "accepted", "arrived")

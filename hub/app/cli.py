@@ -19,11 +19,13 @@ app = typer.Typer(help="County medical community integration hub.", no_args_is_h
 connector_app = typer.Typer(help="Run or dry-run one connector.", no_args_is_help=True)
 consumer_app = typer.Typer(help="Run one consumer.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and re-ingest dead letters.", no_args_is_help=True)
+db_app = typer.Typer(help="The database's migrations: the core's history and each part's branch.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for programs: create, list, revoke, rotate.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts of people who log in to the pages.", no_args_is_help=True)
 app.add_typer(connector_app, name="connector")
 app.add_typer(consumer_app, name="consumer")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 
@@ -355,6 +357,68 @@ def mpi_evaluate(
                            "recall_links": round(result.recall_links, 4),
                            "recall_links_and_reviews": round(result.recall_with_reviews, 4),
                            "open_reviews": result.reviews}))
+
+
+# hub db -------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the database to the core's head and every registered part's head (the hub also does
+    this when it starts)."""
+    _database(_settings())
+    typer.echo("database upgraded to every head")
+
+
+@db_app.command("heads")
+def db_heads() -> None:
+    """The head revision of the core and of each part with tables, and where the database is."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from hub.app import parts as registered
+    from hub.core.db import Database
+    from hub.core.db.migrate import alembic_config
+
+    settings = _settings()
+    parts = registered.all_parts()
+    script = ScriptDirectory.from_config(alembic_config(None, registered.migration_locations(parts)))
+    database = Database(settings.db_url)
+    with database.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    applied = {rev.revision for rev in script.iterate_revisions(current, "base")} if current else set()
+    for label in ["core", *(p.name for p in parts if p.migrations)]:
+        head = script.get_revision(f"{label}@head")
+        assert head is not None
+        state = "applied" if head.revision in applied else "not applied"
+        typer.echo(f"{label:<16} {head.revision:<10} {state:<12} {(head.doc or '').splitlines()[0]}")
+    database.dispose()
+
+
+@db_app.command("revision")
+def db_revision(
+    part: Annotated[str, typer.Argument(help="The part whose branch gets the migration (e.g. record_store), or core.")],
+    message: Annotated[str, typer.Option("--message", "-m", help="What the migration does.")],
+    autogenerate: Annotated[bool, typer.Option(help="Compare the models with the database (HUB_DATABASE_URL).")] = True,
+) -> None:
+    """Write a new migration on a part's own branch (in its folder) or on the core's history."""
+    from alembic import command
+
+    from hub.app import parts as registered
+    from hub.core.db import Database
+    from hub.core.db.migrate import MIGRATIONS, alembic_config
+
+    settings = _settings()
+    parts = registered.all_parts()
+    owner = {p.name: p for p in parts if p.migrations}.get(part)
+    if owner is None and part != "core":
+        with_tables = ", ".join(p.name for p in parts if p.migrations)
+        raise CliError(f"{part!r} has no migrations folder; parts with tables: {with_tables}, or core")
+    database = Database(settings.db_url)
+    config = alembic_config(database.engine, registered.migration_locations(parts), registered.model_modules(parts))
+    folder = owner.migrations if owner is not None and owner.migrations else MIGRATIONS / "versions"
+    command.revision(config, message, autogenerate=autogenerate, head=f"{part}@head", version_path=str(folder))
+    database.dispose()
 
 
 # hub token / hub user -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Pure helpers: which date, codes and status of a FHIR resource the record store indexes."""
+"""Reading the common fields of a FHIR resource: its clinical date, codes, status and patient reference
+(what the record store indexes, and what limits, routes and other consumers read the same way)."""
 
 from __future__ import annotations
 

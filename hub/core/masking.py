@@ -1,6 +1,6 @@
 """Masking of resident ID and phone numbers, by what a value looks like: the one place for the patterns.
 
-API responses for roles that may not see the numbers (hub/api/privacy.py) and every log handler
+API responses for roles that may not see the numbers (hub/core/web/privacy.py) and every log handler
 (`MaskingFilter`) pass text through `mask_text`, which masks anything shaped like a resident ID
 (18 characters with a check character 0-9/X, plain or grouped 6-8-4; the old 15-digit IDs) or a
 phone number (mainland mobiles 1[3-9]x, with or without +86/0086, spaces or dashes; landlines with

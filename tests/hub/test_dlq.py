@@ -11,6 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import MetaData, create_engine
 
+from connectors.his_db.connector import HisDbConnector
 from consumers.dead_letters.consumer import DeadLetterStore
 from hub.app.dead_letters import get_dead_letter, list_dead_letters, replay_dead_letters
 from hub.core.config import HubSettings
@@ -39,7 +40,7 @@ def test_fix_the_mapping_then_replay(broker_settings: HubSettings, db: Database,
     config_path = tmp_path / "cty01-his.yaml"
     config_path.write_text(yaml.safe_dump({"name": "cty01-his", "kind": "his_db", "facility_id": "cty01",
                                            "options": {"database_url": his, "mapping": "vendor_a"}}))
-    runtime = ConnectorRuntime.build(ConnectorConfig.load(config_path), broker_settings)
+    runtime = ConnectorRuntime.build(ConnectorConfig.load(config_path), broker_settings, HisDbConnector)
     runtime.sink.accept(runtime.connector.poll({}))
     (letter,) = runtime.outbox.pending(10)
     assert letter.record.topic == DEAD_LETTER.topic(broker_settings)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
-import consumers.record_store.models  # noqa: F401 - registers the tables
-import consumers.referrals.models  # noqa: F401
+from hub.app import parts as registered
 from hub.core.db import Database
+from hub.core.db.migrate import alembic_config
 from hub.core.db.models import Base
+
+
+def _config(db: Database) -> Config:
+    """The core's history and every registered part's branch, with their tables in the metadata."""
+    return alembic_config(db.engine, registered.migration_locations(), registered.model_modules())
 
 
 def test_migrations_match_the_models(db: Database) -> None:
@@ -18,13 +26,9 @@ def test_migrations_match_the_models(db: Database) -> None:
 
 
 def test_downgrade_and_upgrade_again(db: Database) -> None:
-    from alembic import command
-
-    from hub.core.db.migrate import alembic_config
-
-    config = alembic_config(db.engine)
+    config = _config(db)
     command.downgrade(config, "0001")
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
@@ -32,12 +36,7 @@ def test_downgrade_and_upgrade_again(db: Database) -> None:
 def test_0004i_files_stored_results_under_the_patient_they_name(db: Database) -> None:
     """Before 0004i a lower-cased id (PID-3 `OBS-T1` -> Patient/th01-pat-obs-t1) could leave a result
     under another key than its Patient's; the migration files it under the Patient it names."""
-    from alembic import command
-    from sqlalchemy import text
-
-    from hub.core.db.migrate import alembic_config
-
-    config = alembic_config(db.engine)
+    config = _config(db)
     command.downgrade(config, "0003")
     rows = [
         ("Patient", "th01-pat-obs-t1", "th01", "th01/OBS-T1", '{"resourceType": "Patient"}'),
@@ -53,7 +52,7 @@ def test_0004i_files_stored_results_under_the_patient_they_name(db: Database) ->
                 "patient_key, golden, content) VALUES (:t, :i, 1, :now, :now, :f, :k, :g, :c)"),
                 {"t": rtype, "i": rid, "now": "2026-11-23 00:00:00+00:00", "f": facility, "k": key, "g": False,
                  "c": content})
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     with db.engine.connect() as connection:
         found = dict(connection.execute(text("SELECT id, patient_key FROM fhir_resource")).all())
         subjects = dict(connection.execute(text("SELECT id, subject_id FROM fhir_resource")).all())

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 sys.path.insert(0, ".")
 from consumers.record_store.writer import RecordWriter  # noqa: E402
+from hub.app import parts as registered  # noqa: E402
 from hub.app.api.app import create_app  # noqa: E402
 from hub.core.config import HubSettings  # noqa: E402
 from hub.core.db import Database  # noqa: E402
@@ -48,7 +49,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     url = f"sqlite:///{tmp / 'hub.db'}"
     db = Database(url)
-    db.migrate()
+    registered.migrate(db)
     with db.transaction() as session:
         writer = RecordWriter(session)
         for i in range(50):

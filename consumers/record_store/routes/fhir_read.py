@@ -1,6 +1,6 @@
 """FHIR R4 read API over the shared record: read, search, Patient/$everything.
 
-Every answer is audited and masked for the caller's role by the response hook (hub/api/hooks.py).
+Every answer is audited and masked for the caller's role by the response hook (hub/core/web/hooks.py).
 """
 
 from __future__ import annotations

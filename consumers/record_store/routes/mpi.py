@@ -2,7 +2,7 @@
 
 Reviewers (clinicians, admins) confirm or reject possible matches, link and unlink records,
 merge and unmerge community patients. Every change is kept in the link history; the response hook
-(hub/api/hooks.py) audits and masks every answer.
+(hub/core/web/hooks.py) audits and masks every answer.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Mutual recognition of results (检查检验结果互认): which results of other members a clinician may
-use instead of testing again. Every call is audited like a read of the patient's record (hub/api/hooks.py)."""
+use instead of testing again. Every call is audited like a read of the patient's record (hub/core/web/hooks.py)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def alembic_config(engine: Engine | None = None, locations: Sequence[Path] = (),
                    model_modules: Sequence[str] = ()) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("version_path_separator", "os")
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(str(p) for p in [MIGRATIONS / "versions", *locations]))
     for module in model_modules:  # so autogenerate compares against every part's tables
         importlib.import_module(module)

@@ -118,7 +118,7 @@ class AuditLog(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Made by the hub, not the database, so a read's audit rows can be written after it without
-    # waiting for the id (SQLite spools them while a writer holds the lock: hub/db/late_writes.py).
+    # waiting for the id (SQLite spools them while a writer holds the lock: hub/core/db/late_writes.py).
     uid: Mapped[str] = mapped_column(String(32), unique=True, index=True, default=lambda: uuid.uuid4().hex)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(100))

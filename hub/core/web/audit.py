@@ -42,7 +42,7 @@ def record(session: Session, access: Access, shared_record: SharedRecord) -> Aud
                    method=access.method, path=access.path, query=access.query or None, status=access.status,
                    uid=uuid.uuid4().hex)
     session.add(row)
-    # No flush: on SQLite the rows are written after the read (hub/db/late_writes.py), linked by uid.
+    # No flush: on SQLite the rows are written after the read (hub/core/db/late_writes.py), linked by uid.
     for patient, community in shared_record.community_ids(session, access.patient_ids, access.patient_keys).items():
         session.add(AuditPatient(audit_uid=row.uid, patient_id=patient[:128], community_id=community))
     return row

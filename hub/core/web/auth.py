@@ -5,7 +5,7 @@ records), `clinician` (reads the whole community record), `reader` (remote ECG/i
 `pharmacist` (central pharmacy), `admin` (everything, operator routes).
 
 Only hashes are stored: a token's SHA-256, a session id's SHA-256, a password's argon2 hash
-(hub/api/accounts.py). Checks go through a bounded in-memory cache: a positive answer is reused
+(hub/app/api/accounts.py). Checks go through a bounded in-memory cache: a positive answer is reused
 for `HUB_TOKEN_CACHE_S` (60 s), so a revocation, an expiry, a disabled account or a logout in
 another process takes effect within that time; while the database is down, answers up to
 `HUB_TOKEN_OUTAGE_GRACE_S` old are still honoured, and anyone else gets a 503 OperationOutcome.
@@ -266,7 +266,7 @@ def authenticate(request: Request) -> Principal:
                             headers={"WWW-Authenticate": "Bearer"})
     except DatabaseDown:
         raise _database_down() from None
-    request.state.principal = found  # the response hook audits and masks by it (hub/api/hooks.py)
+    request.state.principal = found  # the response hook audits and masks by it (hub/core/web/hooks.py)
     return found
 
 

@@ -8,7 +8,7 @@ put its Principal on the request), the hook
 - writes one audit row with them (who, role, facility, when, client address, route, status),
   before the answer leaves: an answer that cannot be audited is not sent (503);
 - masks resident ID and phone numbers in every string of a JSON answer for roles that may not
-  see them (hub/api/privacy.py).
+  see them (hub/core/web/privacy.py).
 Every route is audited unless its endpoint is marked `@no_patient_data`; the test
 tests/api/test_audit_routes.py walks every registered route and checks both kinds.
 """

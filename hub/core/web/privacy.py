@@ -3,7 +3,7 @@
 Masking works on what a value is, not where it sits: every string of the answer (any resource,
 any element: identifiers of any system, `telecom.system=other`, `address.text`, narrative
 `text.div`, `Observation.valueString`, JSON API fields) goes through `hub.core.masking.mask_text`.
-The response hook (hub/api/hooks.py) applies it to every JSON answer for these roles.
+The response hook (hub/core/web/hooks.py) applies it to every JSON answer for these roles.
 """
 
 from __future__ import annotations

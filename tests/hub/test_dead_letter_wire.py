@@ -1,8 +1,10 @@
 """Dead letters on the wire and in the table, pinned byte for byte: the connector sink, the consumer
-framework and the dead-letter store must keep writing exactly these headers and rows."""
+framework and the dead-letter store must keep writing exactly these headers and rows; and the one
+value that writes and reads them (hub.core.dead_letter) round-trips."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from hub.core.consumer import Consumer, Delivery
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
 from hub.core.db.models import DeadLetter
+from hub.core.dead_letter import DeadLetterInfo, without_dead_letter_headers
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
@@ -157,3 +160,31 @@ def test_store_row_from_bare_and_odd_headers(db: Database) -> None:
         assert (row.origin, row.stage, row.reason) == ("unknown", "unknown", "no reason given")
         assert (row.origin_partition, row.origin_offset, row.position) == (None, None, "\ufffd1")
         assert row.payload == b"" and row.key is None
+
+
+@pytest.mark.parametrize("info", [
+    DeadLetterInfo.rejected_by_connector("th01-his", "th01", "no patient id: 无患者", "map", "HZXX:1", "fp-1"),
+    dataclasses.replace(
+        DeadLetterInfo.rejected_by_connector("th01-mllp", "th01", "too big", "size", "peer:1", "fp-2"),
+        quarantine="blob:sha256/ab",
+    ),
+    DeadLetterInfo.failed_in_consumer("record_store", "boom", "apply", "t.hub.patient.v1", 1, 7, "evt-1",
+                                      exception=KeyError("x"), facility_id="th01"),
+    DeadLetterInfo.failed_in_consumer("record_store", "not Avro", "decode", "t.hub.patient.v1", 0, 0, "abc"),
+    DeadLetterInfo("every field", "apply", "x", "dlq-1", 1.5, "th01", "p", "topic", 2, 3, "KeyError", "blob:q"),
+])
+def test_headers_round_trip(info: DeadLetterInfo) -> None:
+    headers = info.to_headers()
+    assert DeadLetterInfo.from_headers(headers) == info
+    assert all(name.startswith("hub.dlq.") for name, _ in headers)
+    assert without_dead_letter_headers([*headers, ("hub.event_type", b"patient")]) == [("hub.event_type", b"patient")]
+
+
+def test_reason_is_cut_to_the_header_limit() -> None:
+    info = DeadLetterInfo.failed_in_consumer("c", "x" * 5000, "apply", "t", 0, 0, "f")
+    assert len(info.reason) == 2000 and DeadLetterInfo.from_headers(info.to_headers()).reason == info.reason
+
+
+def test_first_header_of_a_name_counts() -> None:
+    info = DeadLetterInfo.from_headers([("hub.dlq.reason", b"first"), ("hub.dlq.reason", b"second")])
+    assert info.reason == "first" and (info.stage, info.origin) == ("unknown", "unknown")

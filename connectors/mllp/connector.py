@@ -32,6 +32,7 @@ from connectors.mllp import ack as acks
 from connectors.mllp.charset import CharsetError, RawHeader, check_garbled, codec_for, decode, read_header
 from connectors.mllp.framing import Frame, frame, read_frames
 from connectors.mllp.mapping import SUPPORTED, MappingError, MessageContext, map_message
+from hub.core.errors import PermanentError
 from hub.core.pipeline import Sink
 
 log = logging.getLogger(__name__)
@@ -285,7 +286,7 @@ def _peer(sock: socket.socket) -> str:
         return "?"
 
 
-class _Reject(Exception):
+class _Reject(PermanentError):
     def __init__(self, kind: str, message: str, code: str | None, location: str | None) -> None:
         super().__init__(message)
         self.kind = kind

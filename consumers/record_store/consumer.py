@@ -8,7 +8,7 @@ from hub.core.consumer import Consumer, Delivery
 from consumers.record_store.matching.rules import MatchRules, load_rules
 from consumers.record_store.store import RecordWriter
 from hub.core.config import HubSettings
-from hub.core.retry import PermanentError
+from hub.core.errors import PermanentError
 
 
 class RecordStoreConsumer(Consumer):

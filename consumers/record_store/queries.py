@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from hub.core.errors import PermanentError
 from hub.core.fhir_fields import parse_fhir_datetime
 from consumers.record_store.models import PatientLink, ResourceCode, ResourceIdentifier, StoredResource
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 
 
-class SearchError(ValueError):
+class SearchError(PermanentError, ValueError):
     """A search parameter the hub cannot honour; `param` names it."""
 
     def __init__(self, param: str, message: str) -> None:

@@ -44,7 +44,7 @@ from hub.core.identifiers import (
     system_facility,
 )
 from hub.core.limits import MAIN_CODE_MAX, LimitError, check_resource
-from hub.core.retry import PermanentError
+from hub.core.errors import PermanentError
 
 GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community patient record"}
 # Codes and identifiers are never loaded as objects, so bulk deletes need not scan the session.

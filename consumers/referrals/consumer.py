@@ -27,7 +27,7 @@ from consumers.referrals.loop import (
 from consumers.referrals.models import PendingReferralStep, Referral, ReferralStateChange
 from hub.core.config import HubSettings
 from hub.core.events import Event, utcnow
-from hub.core.retry import PermanentError
+from hub.core.errors import PermanentError
 
 _CANCELS = ("revoked", "entered-in-error")
 

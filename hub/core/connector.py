@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.core.errors import PermanentError
 from hub.core.events import Event
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class _AnyFacility(frozenset[str]):
 ANY_FACILITY: set[str] = _AnyFacility()  # type: ignore[assignment]
 
 
-class ConnectorConfigError(ValueError):
+class ConnectorConfigError(PermanentError, ValueError):
     """A connector's configuration file is missing, unreadable or wrong."""
 
 

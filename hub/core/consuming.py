@@ -24,18 +24,15 @@ from sqlalchemy.orm import Session
 from hub.core.consumer import Consumer, Delivery
 from hub.core import kafka_io, metrics
 from hub.core.config import HubSettings
-from hub.core.db import Database, is_retriable
+from hub.core.db import Database, RetriableDatabaseError, is_retriable
 from hub.core.dead_letter import H_FACILITY, DeadLetterInfo
 from hub.core.db.models import ProcessedEvent
-from hub.core.retry import Backoff, PermanentError
+from hub.core.errors import PermanentError, RetriableError
+from hub.core.retry import Backoff
 from hub.core.serialization import EventCodec, SerializationError
 from hub.core.topics import DEAD_LETTER, EPOCH, spec_for
 
 log = logging.getLogger(__name__)
-
-
-class _Retriable(Exception):
-    pass
 
 
 class ConsumerRunner:
@@ -101,8 +98,9 @@ class ConsumerRunner:
                     if on_batch:
                         on_batch(len(deliveries))
                 self._report_lag()
-            except _Retriable as exc:
-                metrics.CONSUMER_RETRIES.labels(name, "database").inc()
+            except RetriableError as exc:
+                cause = "database" if isinstance(exc, RetriableDatabaseError) else "retriable"
+                metrics.CONSUMER_RETRIES.labels(name, cause).inc()
                 self._rewind(deliveries)
                 delay = backoff.next()
                 log.warning("consumer %s: %s; retrying in %.1f s", name, exc.args[0], delay)
@@ -147,7 +145,7 @@ class ConsumerRunner:
                 dead.append((delivery, str(exc), "decode", exc))
         try:
             self._apply_batch(decoded)
-        except _Retriable:
+        except RetriableError:
             raise
         except Exception:  # noqa: BLE001 - one bad event: find it by applying one at a time
             log.info("consumer %s: batch failed, applying its %d events one by one", self.consumer.name, len(decoded))
@@ -167,7 +165,7 @@ class ConsumerRunner:
                 self._apply_in(session, deliveries)
         except Exception as exc:
             if is_retriable(exc):
-                raise _Retriable(f"database unavailable ({type(exc).__name__}: {str(exc)[:200]})") from exc
+                raise RetriableDatabaseError(f"database unavailable ({type(exc).__name__}: {str(exc)[:200]})") from exc
             raise
         metrics.HANDLER_SECONDS.labels(self.consumer.name).observe(time.perf_counter() - started)
 
@@ -177,7 +175,7 @@ class ConsumerRunner:
             try:
                 self._apply_batch([delivery])
                 return None
-            except _Retriable:
+            except RetriableError:
                 raise
             except PermanentError as exc:
                 return exc.reason, exc.stage, exc

@@ -23,7 +23,7 @@ from hub.tools.demo.his_schemas import SCHEMAS
 from hub.core.events import Event
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
-from hub.core.retry import PermanentError
+from hub.core.errors import PermanentError
 from tests.api.conftest import Community, auth
 from tests.api.test_fhir_ingest import ingest, transaction  # noqa: F401 - the fixture
 from tests.connectors.dicom_samples import ct_file

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from hub.core.web.auth import issue_token
 from hub.core.db.models import ApiToken
+from hub.core.errors import PermanentError
 from hub.core.events import utcnow
 
 _DURATION = re.compile(r"^(\d+)\s*([hd])$")
 
 
-class TokenError(ValueError):
+class TokenError(PermanentError, ValueError):
     """A token request that cannot be done; the message says why."""
 
 

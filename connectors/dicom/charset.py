@@ -9,13 +9,15 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
+from hub.core.errors import PermanentError
+
 TEXT_VRS = {"SH", "LO", "ST", "LT", "UT", "UC", "PN"}
 UTF8 = "ISO_IR 192"
 PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =
 TEXT_DELIMITERS = set(dicom_charset.TEXT_VR_DELIMS) | {0x5C}
 
 
-class DicomCharsetError(ValueError):
+class DicomCharsetError(PermanentError, ValueError):
     pass
 
 

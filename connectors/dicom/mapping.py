@@ -17,13 +17,14 @@ from pydicom.dataset import Dataset
 
 from connectors.dicom.ecg import ECG_SOP_CLASSES, is_ecg
 from hub.core.blobs import BlobRef
+from hub.core.errors import PermanentError
 from hub.core.identifiers import fhir_id
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 URGENT = re.compile(r"急|STAT|URGENT", re.IGNORECASE)
 
 
-class DicomMappingError(ValueError):
+class DicomMappingError(PermanentError, ValueError):
     pass
 
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from hub.core.errors import PermanentError
 from hub.core.identifiers import fhir_id, is_hashed_id, local_mrn_system, made_for
 from hub.core.topics import event_type_for
 
@@ -17,7 +18,7 @@ KIND = {
 ACCEPTED = tuple(KIND)
 
 
-class IngestError(ValueError):
+class IngestError(PermanentError, ValueError):
     def __init__(self, message: str, expression: str, status: int = 422) -> None:
         super().__init__(message)
         self.expression = expression

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from hub.core.errors import PermanentError
 from hub.core.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
@@ -47,7 +48,7 @@ MEMBER_RESOURCES = {"Patient", "Encounter", "MedicationRequest", "DiagnosticRepo
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "司徒", "令狐")
 
 
-class MappingError(ValueError):
+class MappingError(PermanentError, ValueError):
     """A row that cannot be mapped; `column` names the source column when one is to blame."""
 
     def __init__(self, message: str, column: str | None = None) -> None:
@@ -55,7 +56,7 @@ class MappingError(ValueError):
         self.column = column
 
 
-class MappingFileError(ValueError):
+class MappingFileError(PermanentError, ValueError):
     """The mapping file itself is wrong."""
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hub.core.errors import PermanentError
+
 # MSH-18 values (HL7 table 0211 and what Chinese systems send) -> Python codecs.
 CHARSETS = {
     "UNICODE UTF-8": "utf-8", "UTF-8": "utf-8", "UTF8": "utf-8",
@@ -15,7 +17,7 @@ CHARSETS = {
 }
 
 
-class CharsetError(ValueError):
+class CharsetError(PermanentError, ValueError):
     """Text that cannot be trusted; `location` is like 'PID-5' and `code` an HL7 error code."""
 
     def __init__(self, message: str, location: str | None = None, code: str = "102") -> None:

@@ -32,6 +32,7 @@ from connectors.mllp.charset import CharsetError, RawHeader, check_garbled, code
 from connectors.mllp.framing import Frame, frame, read_frames
 from connectors.mllp.mapping import SUPPORTED, MappingError, MessageContext, map_message
 from hub.core.connector import Connector
+from hub.core.errors import PermanentError
 from hub.core.events import PollResult, Rejected
 from hub.core.pipeline import Sink
 
@@ -286,7 +287,7 @@ def _peer(sock: socket.socket) -> str:
         return "?"
 
 
-class _Reject(Exception):
+class _Reject(PermanentError):
     def __init__(self, kind: str, message: str, code: str | None, location: str | None) -> None:
         super().__init__(message)
         self.kind = kind

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from hl7apy.core import Message, Segment
 
 from connectors.mllp import ack
+from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
 from hub.core.limits import LimitError, check_local_id
@@ -36,7 +37,7 @@ CODE_SYSTEMS = {"LN": "http://loinc.org", "I10": "http://hl7.org/fhir/sid/icd-10
                 "YB": "urn:hub:code:nhsa-drug", "SCT": "http://snomed.info/sct"}
 
 
-class MappingError(ValueError):
+class MappingError(PermanentError, ValueError):
     def __init__(self, message: str, location: str, code: str = ack.REQUIRED_MISSING) -> None:
         super().__init__(message)
         self.location = location

@@ -8,7 +8,7 @@ from consumers.record_store.matching.rules import MatchRules, load_rules
 from consumers.record_store.writer import RecordWriter
 from hub.core.config import HubSettings
 from hub.core.consumer import Consumer, Delivery
-from hub.core.retry import PermanentError
+from hub.core.errors import PermanentError
 
 
 class RecordStoreConsumer(Consumer):

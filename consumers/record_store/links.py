@@ -18,10 +18,11 @@ from consumers.record_store import reviews
 from consumers.record_store.matching.features import Features
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink
 from consumers.record_store.store import AUTOMATIC_RULES, ResourceWriter, community_patient_id
+from hub.core.errors import PermanentError
 from hub.core.events import Event, utcnow
 
 
-class LinkError(ValueError):
+class LinkError(PermanentError, ValueError):
     """A link change that cannot be made; `status` is the HTTP status it maps to."""
 
     def __init__(self, message: str, status: int = 409) -> None:

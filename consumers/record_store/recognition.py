@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from consumers.record_store.models import StoredResource
 from consumers.record_store.queries import community_id_for, members_of
+from hub.core.errors import PermanentError
 
 DEFAULT_RULES = Path(__file__).with_name("recognition.yaml")
 RESULT_TYPES = ("Observation", "DiagnosticReport", "ImagingStudy")
@@ -36,7 +37,7 @@ _TEST_KEYS = {"code", "name", "days"}
 _UNLISTED_KEYS = {"days", "recognised"}
 
 
-class RecognitionRulesError(ValueError):
+class RecognitionRulesError(PermanentError, ValueError):
     """A rules file the hub cannot use; the message names the file and the entry."""
 
 

@@ -34,6 +34,7 @@ from consumers.record_store.models import (
     StoredResource,
 )
 from hub.core.db.models import core_table
+from hub.core.errors import PermanentError
 from hub.core.events import Event, utcnow
 from hub.core.fhir_fields import clinical_date, codings, main_code, patient_reference
 from hub.core.identifiers import (
@@ -45,7 +46,6 @@ from hub.core.identifiers import (
     system_facility,
 )
 from hub.core.limits import MAIN_CODE_MAX, LimitError, check_resource
-from hub.core.retry import PermanentError
 
 GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community patient record"}
 # Codes and identifiers are never loaded as objects, so bulk deletes need not scan the session.

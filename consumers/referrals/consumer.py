@@ -25,9 +25,9 @@ from consumers.referrals.loop import (
 from consumers.referrals.models import PendingReferralStep, Referral, ReferralStateChange
 from hub.core.config import HubSettings
 from hub.core.consumer import Consumer, Delivery
+from hub.core.errors import PermanentError
 from hub.core.events import Event, utcnow
 from hub.core.fhir_fields import first_datetime
-from hub.core.retry import PermanentError
 
 _CANCELS = ("revoked", "entered-in-error")
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.core.config import HubSettings, get_settings
+from hub.core.errors import PermanentError
 from hub.core.masking import install_log_masking
 
 app = typer.Typer(help="County medical community integration hub.", no_args_is_help=True, add_completion=False)
@@ -30,7 +31,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 
 
-class CliError(Exception):
+class CliError(PermanentError):
     """A problem the user can fix; printed as one line."""
 
 

@@ -15,6 +15,7 @@ from hub.core.config import HubSettings
 from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.db import Database
 from hub.core.db.models import DeadLetter
+from hub.core.dead_letter import without_dead_letter_headers
 from hub.core.events import PollResult, utcnow
 
 
@@ -80,7 +81,8 @@ def _republish(settings: HubSettings, database: Database, rows: list[DeadLetter]
     producer = kafka_io.producer(settings)
     try:
         for row in rows:
-            headers = [(k, v.encode()) for k, v in json.loads(row.headers or "{}").items() if not k.startswith("hub.dlq.")]
+            as_sent = json.loads(row.headers or "{}")
+            headers = without_dead_letter_headers((k, v.encode()) for k, v in as_sent.items())
             future = producer.send(row.origin_topic, key=row.key, value=row.payload, headers=headers)
             producer.flush(timeout=30)
             if future.succeeded():

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hub.core.errors import PermanentError
 
-class BlobError(RuntimeError):
+
+class BlobError(PermanentError):
     """A blob is missing or its bytes no longer match their hash."""
 
 

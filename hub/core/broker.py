@@ -20,12 +20,13 @@ from pathlib import Path
 from types import TracebackType
 
 from hub.core.config import is_loopback
+from hub.core.errors import PermanentError
 from hub.core.kafka_io import MEMORY_CLUSTER_ID
 
 log = logging.getLogger(__name__)
 
 
-class StartupError(RuntimeError):
+class StartupError(PermanentError):
     """A part of the hub could not start (port taken, broker or server did not come up)."""
 
 

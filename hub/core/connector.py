@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.core.config import HubSettings
+from hub.core.errors import PermanentError
 from hub.core.events import PollResult
 from hub.core.pipeline import Sink
 
@@ -31,7 +32,7 @@ class _AnyFacility(frozenset[str]):
 ANY_FACILITY: set[str] = _AnyFacility()  # type: ignore[assignment]
 
 
-class ConnectorConfigError(ValueError):
+class ConnectorConfigError(PermanentError, ValueError):
     """A connector's configuration file is missing, unreadable or wrong."""
 
 

@@ -55,7 +55,8 @@ class Consumer(ABC):
     @abstractmethod
     def apply(self, session: Session, delivery: Delivery) -> None:
         """Changes the database for one event inside the caller's transaction. Raise
-        `hub.core.retry.PermanentError` for an event that can never be applied."""
+        `hub.core.errors.PermanentError` for an event that can never be applied (it is dead-lettered
+        at once), `hub.core.errors.RetriableError` for one worth trying again later."""
 
     def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
         """Applies several new events in order; override to prefetch what the batch will touch."""

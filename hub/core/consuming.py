@@ -15,27 +15,24 @@ import logging
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core import kafka_io, metrics, pipeline
+from hub.core import kafka_io, metrics
 from hub.core.config import HubSettings
 from hub.core.consumer import Consumer, Delivery
-from hub.core.db import Database, is_retriable
+from hub.core.db import Database, RetriableDatabaseError, is_retriable
 from hub.core.db.models import ProcessedEvent
-from hub.core.retry import Backoff, PermanentError
+from hub.core.dead_letter import H_FACILITY, DeadLetterInfo
+from hub.core.errors import PermanentError, RetriableError
+from hub.core.retry import Backoff
 from hub.core.serialization import EventCodec, SerializationError
 from hub.core.topics import DEAD_LETTER, EPOCH, spec_for
 
 log = logging.getLogger(__name__)
-
-
-class _Retriable(Exception):
-    pass
 
 
 class ConsumerRunner:
@@ -101,8 +98,9 @@ class ConsumerRunner:
                     if on_batch:
                         on_batch(len(deliveries))
                 self._report_lag()
-            except _Retriable as exc:
-                metrics.CONSUMER_RETRIES.labels(name, "database").inc()
+            except RetriableError as exc:
+                cause = "database" if isinstance(exc, RetriableDatabaseError) else "retriable"
+                metrics.CONSUMER_RETRIES.labels(name, cause).inc()
                 self._rewind(deliveries)
                 delay = backoff.next()
                 log.warning("consumer %s: %s; retrying in %.1f s", name, exc.args[0], delay)
@@ -147,7 +145,7 @@ class ConsumerRunner:
                 dead.append((delivery, str(exc), "decode", exc))
         try:
             self._apply_batch(decoded)
-        except _Retriable:
+        except RetriableError:
             raise
         except Exception:  # noqa: BLE001 - one bad event: find it by applying one at a time
             log.info("consumer %s: batch failed, applying its %d events one by one", self.consumer.name, len(decoded))
@@ -167,7 +165,7 @@ class ConsumerRunner:
                 self._apply_in(session, deliveries)
         except Exception as exc:
             if is_retriable(exc):
-                raise _Retriable(f"database unavailable ({type(exc).__name__}: {str(exc)[:200]})") from exc
+                raise RetriableDatabaseError(f"database unavailable ({type(exc).__name__}: {str(exc)[:200]})") from exc
             raise
         metrics.HANDLER_SECONDS.labels(self.consumer.name).observe(time.perf_counter() - started)
 
@@ -177,7 +175,7 @@ class ConsumerRunner:
             try:
                 self._apply_batch([delivery])
                 return None
-            except _Retriable:
+            except RetriableError:
                 raise
             except PermanentError as exc:
                 return exc.reason, exc.stage, exc
@@ -205,7 +203,7 @@ class ConsumerRunner:
             fresh.append(delivery)
         self.consumer.apply_batch(session, fresh)
         for delivery in fresh:
-            facility = delivery.event.source.facility_id if delivery.event else delivery.header(pipeline.H_FACILITY)
+            facility = delivery.event.source.facility_id if delivery.event else delivery.header(H_FACILITY)
             session.add(
                 ProcessedEvent(
                     consumer=self.consumer.name,
@@ -229,26 +227,16 @@ class ConsumerRunner:
         futures = []
         for delivery, reason, stage, exc in dead:
             origin_id = delivery.event.event_id if delivery.event else hashlib.sha256(delivery.value or b"").hexdigest()
-            dlq_id = "dlq-" + str(uuid.UUID(hashlib.sha256(f"{self.consumer.name}|{origin_id}".encode()).hexdigest()[:32]))
-            headers = [
-                (pipeline.H_REASON, reason[:2000].encode()),
-                (pipeline.H_STAGE, stage.encode()),
-                (pipeline.H_ORIGIN, self.consumer.name.encode()),
-                (pipeline.H_TOPIC, delivery.topic.encode()),
-                (pipeline.H_PARTITION, str(delivery.partition).encode()),
-                (pipeline.H_OFFSET, str(delivery.offset).encode()),
-                (pipeline.H_EVENT_ID, dlq_id.encode()),
-                (pipeline.H_FAILED_AT, str(time.time()).encode()),
-            ]
+            info = DeadLetterInfo.failed_in_consumer(
+                self.consumer.name, reason, stage, delivery.topic, delivery.partition, delivery.offset, origin_id,
+                exception=exc, facility_id=delivery.event.source.facility_id if delivery.event else None,
+            )
             if exc is not None:
-                headers.append((pipeline.H_EXCEPTION, type(exc).__name__.encode()))
                 log.warning(
                     "consumer %s: dead-lettering %s[%d]@%d (%s): %s\n%s", self.consumer.name, delivery.topic,
                     delivery.partition, delivery.offset, stage, reason, "".join(traceback.format_exception(exc))[-2000:],
                 )
-            if delivery.event is not None:
-                headers.append((pipeline.H_FACILITY, delivery.event.source.facility_id.encode()))
-            futures.append(self._dlq.send(topic, key=delivery.key, value=delivery.value or b"", headers=headers))
+            futures.append(self._dlq.send(topic, key=delivery.key, value=delivery.value or b"", headers=info.to_headers()))
             metrics.DEAD_LETTERS.labels(self.consumer.name, stage).inc()
         self._dlq.flush(timeout=30)
         for future in futures:

@@ -8,6 +8,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from hub.core.errors import PermanentError
+
 # Required value-set bindings of the elements the hub relies on. fhir.resources checks types and
 # cardinality but not bindings, so `"status": "teleported"` would otherwise pass.
 _REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
@@ -38,7 +40,7 @@ class FhirIssue:
     message: str
 
 
-class FhirValidationError(ValueError):
+class FhirValidationError(PermanentError, ValueError):
     def __init__(self, resource_type: str, issues: list[FhirIssue]) -> None:
         self.resource_type = resource_type
         self.issues = issues

@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_
 
+from hub.core.errors import PermanentError
 from hub.core.fhir_fields import parse_fhir_datetime
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 
 
-class SearchError(ValueError):
+class SearchError(PermanentError, ValueError):
     """A search parameter the hub cannot honour; `param` names it."""
 
     def __init__(self, param: str, message: str) -> None:

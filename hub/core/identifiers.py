@@ -8,6 +8,8 @@ import hashlib
 import re
 from typing import Any
 
+from hub.core.errors import PermanentError
+
 # Identifier.system URIs used across connectors and consumers.
 RESIDENT_ID = "urn:oid:2.16.156.10011.1.3"  # 居民身份证号 (national identifier OID arc)
 INSURANCE_ID = "urn:oid:2.16.156.10011.1.5"  # 医保卡号
@@ -124,7 +126,7 @@ def foreign_identifier(resource: Any, facility_id: str, where: str) -> tuple[str
     return None
 
 
-class ForeignIdentifierError(ValueError):
+class ForeignIdentifierError(PermanentError, ValueError):
     """A resource carries another member's own identifier; `expression` names the element."""
 
     def __init__(self, message: str, expression: str) -> None:

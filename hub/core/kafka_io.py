@@ -17,12 +17,13 @@ from kafka.errors import AuthorizationError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from hub.core.config import HubSettings
+from hub.core.errors import PermanentError
 from hub.core.topics import EPOCH, TopicSpec, all_topics
 
 log = logging.getLogger(__name__)
 
 
-class TopicMismatchError(KafkaError):
+class TopicMismatchError(PermanentError, KafkaError):
     """A topic exists with other partitions than the catalogue names: keys would land elsewhere."""
 
     retriable = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.core.errors import PermanentError
 from hub.core.events import Event
 from hub.core.fhir_fields import codings
 
@@ -22,7 +23,7 @@ CODE_MAX = 100
 MAIN_CODE_MAX = 200  # `system|code` of a resource's first coding (kept only when it fits)
 
 
-class LimitError(ValueError):
+class LimitError(PermanentError, ValueError):
     """An input over one of the limits; `expression` names the element (FHIR path or HL7 field)."""
 
     def __init__(self, message: str, expression: str) -> None:

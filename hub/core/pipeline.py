@@ -7,16 +7,17 @@ reason for whatever fails. The outbox write and the checkpoint move are one tran
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from hub.core import metrics
 from hub.core.blobs import FileBlobStore
 from hub.core.config import HubSettings
+from hub.core.dead_letter import DeadLetterInfo
 from hub.core.events import Event, PollResult, Rejected
 from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.identifiers import ForeignIdentifierError, check_speaks_for
@@ -26,21 +27,6 @@ from hub.core.serialization import EventCodec, SerializationError
 from hub.core.topics import DEAD_LETTER, spec_for
 
 log = logging.getLogger(__name__)
-
-# Header names of dead letters, shared by the connector side and the consumer side.
-H_REASON = "hub.dlq.reason"
-H_STAGE = "hub.dlq.stage"
-H_ORIGIN = "hub.dlq.origin"  # connector or consumer name
-H_FACILITY = "hub.dlq.facility"
-H_POSITION = "hub.dlq.position"
-H_TOPIC = "hub.dlq.topic"
-H_PARTITION = "hub.dlq.partition"
-H_OFFSET = "hub.dlq.offset"
-H_EXCEPTION = "hub.dlq.exception"
-H_EVENT_ID = "hub.dlq.event_id"
-H_FAILED_AT = "hub.dlq.failed_at"
-H_QUARANTINE = "hub.dlq.quarantine"
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -159,26 +145,20 @@ class Sink:
         fingerprint = rejected.fingerprint or hashlib.sha256(
             f"{rejected.position}|{rejected.payload}".encode("utf-8", "surrogatepass")
         ).hexdigest()
-        event_id = "dlq-" + str(uuid.UUID(hashlib.sha256(f"{self.connector}|{fingerprint}".encode()).hexdigest()[:32]))
+        info = DeadLetterInfo.rejected_by_connector(
+            self.connector, self.facility_id, rejected.reason, rejected.stage, rejected.position, fingerprint
+        )
         value = rejected.payload.encode("utf-8", "backslashreplace")
-        headers = [
-            (H_REASON, rejected.reason[:2000].encode()),
-            (H_STAGE, rejected.stage.encode()),
-            (H_ORIGIN, self.connector.encode()),
-            (H_FACILITY, self.facility_id.encode()),
-            (H_POSITION, rejected.position.encode("utf-8", "backslashreplace")),
-            (H_FAILED_AT, str(time.time()).encode()),
-            (H_EVENT_ID, event_id.encode()),
-        ]
         limit = self.settings.max_event_bytes // 2
         if len(value) > limit:
             # Nothing is lost: the whole input goes to the blob store (synced, hash-checked), the dead
             # letter on the topic carries its head and the reference.
             ref = FileBlobStore(self.settings.data_dir / "blobs").put(value, "application/octet-stream")
-            headers.append((H_QUARANTINE, ref.uri.encode()))
+            info = dataclasses.replace(info, quarantine=ref.uri)
             value = value[:4096]
         key = (rejected.patient_key or rejected.position).encode("utf-8", "backslashreplace")
-        return OutboxRecord(event_id, DEAD_LETTER.topic(self.settings), key, value, tuple(headers))
+        assert info.event_id is not None
+        return OutboxRecord(info.event_id, DEAD_LETTER.topic(self.settings), key, value, tuple(info.to_headers()))
 
     def _count(self, result: PollResult, outcomes: list[Outcome]) -> None:
         by_id = {e.event_id: e for e in result.events}

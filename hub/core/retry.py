@@ -1,4 +1,4 @@
-"""Bounded exponential backoff with jitter, and the two kinds of failure the hub names."""
+"""Bounded exponential backoff with jitter, for every loop that waits before trying again."""
 
 from __future__ import annotations
 
@@ -6,21 +6,11 @@ import random
 from dataclasses import dataclass, field
 
 
-class RetriableError(Exception):
-    """Network, broker or database busy or down: try again later, keep the input."""
-
-
-class PermanentError(Exception):
-    """Bad input: retrying will not help; it goes to the dead letters with this reason."""
-
-    def __init__(self, reason: str, stage: str = "apply") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.stage = stage
-
-
 @dataclass
 class Backoff:
+    """Delays that start at `initial_s`, grow by `factor` up to `max_s`, each moved by up to
+    ±`jitter` (a fraction) so that many waiters do not retry in step."""
+
     initial_s: float = 0.2
     max_s: float = 30.0
     factor: float = 2.0

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 import httpx
 from fastavro.schema import load_schema, to_parsing_canonical_form
 
+from hub.core.errors import PermanentError
 from schemas import RELEASED_DIR, SCHEMA_DIR
 
 
-class SchemaRegistryError(RuntimeError):
+class SchemaRegistryError(PermanentError):
     """The registry refused a schema or could not be reached."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from hub.core.errors import PermanentError
 from hub.core.events import Event, Source
 from hub.core.schema_registry import SchemaRegistry, SchemaRegistryError, load_event_schema
 from hub.core.topics import spec_for
@@ -22,7 +23,7 @@ MAGIC = 0
 _HEADER = struct.Struct(">bI")
 
 
-class SerializationError(ValueError):
+class SerializationError(PermanentError, ValueError):
     """Bytes that are not a hub event, or an event that does not fit its schema."""
 
 

@@ -19,10 +19,10 @@ from hub.app.api.app import create_app
 from hub.core.blobs import FileBlobStore
 from hub.core.config import HubSettings
 from hub.core.connector import ConnectorConfig
+from hub.core.errors import PermanentError
 from hub.core.events import Event, PollResult
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
-from hub.core.retry import PermanentError
 from hub.tools.demo.his_schemas import SCHEMAS
 from tests.api.conftest import Community, auth
 from tests.api.test_fhir_ingest import ingest, transaction  # noqa: F401 - the fixture

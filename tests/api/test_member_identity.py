@@ -19,9 +19,10 @@ from consumers.record_store.models import PatientLink, StoredResource
 from consumers.record_store.writer import RecordWriter
 from hub.core.config import HubSettings
 from hub.core.connector import ConnectorConfig, ConnectorConfigError
+from hub.core.dead_letter import H_REASON
 from hub.core.events import Event, Source
 from hub.core.outbox import Outbox
-from hub.core.pipeline import H_REASON, Sink
+from hub.core.pipeline import Sink
 from tests.api.conftest import Community, auth
 from tests.api.test_acknowledged_is_visible import _his_database
 from tests.api.test_fhir_ingest import PATIENT, ingest, transaction  # noqa: F401 - the fixture

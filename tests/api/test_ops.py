@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from consumers.dead_letters.consumer import DeadLetterStore
-from hub.core import pipeline
 from hub.core.consumer import Delivery
+from hub.core.dead_letter import DeadLetterInfo
 from tests.api.conftest import Community, auth
 
 
@@ -50,12 +50,7 @@ def test_openapi_describes_the_api(community: Community) -> None:
 
 
 def store_dead_letter(community: Community, reason: str, payload: bytes) -> None:
-    headers = (
-        (pipeline.H_REASON, reason.encode()),
-        (pipeline.H_STAGE, b"map"),
-        (pipeline.H_ORIGIN, b"th01-his"),
-        (pipeline.H_EVENT_ID, b"dlq-test-1"),
-    )
-    delivery = Delivery("hub.dead-letter.v1", 0, 0, b"th01/1", payload, headers, 0)
+    headers = DeadLetterInfo(reason=reason, stage="map", origin="th01-his", event_id="dlq-test-1").to_headers()
+    delivery = Delivery("hub.dead-letter.v1", 0, 0, b"th01/1", payload, tuple(headers), 0)
     with community.db.transaction() as session:
         DeadLetterStore().apply(session, delivery)

@@ -14,9 +14,10 @@ from connectors.dicom.ecg import load_ecg
 from hub.core.blobs import BlobError, FileBlobStore
 from hub.core.config import HubSettings
 from hub.core.connector import ConnectorConfig
+from hub.core.dead_letter import H_REASON
 from hub.core.fhir import validate_resource
 from hub.core.outbox import Outbox
-from hub.core.pipeline import H_REASON, Sink
+from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
 from hub.core.topics import DEAD_LETTER

@@ -13,9 +13,10 @@ from connectors.mllp.connector import MllpConnector
 from connectors.mllp.framing import END, START
 from hub.core.config import HubSettings
 from hub.core.connector import ConnectorConfig
+from hub.core.dead_letter import H_REASON
 from hub.core.fhir import validate_resource
 from hub.core.outbox import Outbox
-from hub.core.pipeline import H_REASON, Sink
+from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
 from hub.core.topics import DEAD_LETTER
@@ -270,7 +271,7 @@ def test_a_truncated_frame_does_not_swallow_the_next_one(listener: Listener) -> 
 
 def test_a_10_mb_message_is_refused_and_kept_whole(listener: Listener) -> None:
     from hub.core.blobs import FileBlobStore
-    from hub.core.pipeline import H_QUARANTINE
+    from hub.core.dead_letter import H_QUARANTINE
 
     huge = a01("HUGE", PID.replace("李家村8号", "x" * 10_000_000)).replace("\n", "\r").encode()
     ack = listener.send(huge)

@@ -13,9 +13,10 @@ from hub.core import kafka_io
 from hub.core.blobs import FileBlobStore
 from hub.core.broker import EmbeddedBroker
 from hub.core.config import HubSettings
+from hub.core.dead_letter import H_QUARANTINE, H_REASON
 from hub.core.events import PollResult, Rejected
 from hub.core.outbox import Outbox, OutboxRecord, OutboxRelay
-from hub.core.pipeline import H_QUARANTINE, H_REASON, Sink
+from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
 from hub.core.topics import DEAD_LETTER, spec_for

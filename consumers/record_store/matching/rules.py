@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from hub.core.errors import PermanentError
+
 DEFAULT_RULES = Path(__file__).resolve().parent / "rules.yaml"
 
 
@@ -101,7 +103,7 @@ class MatchRules(_Strict):
         return self._version
 
 
-class RulesError(ValueError):
+class RulesError(PermanentError, ValueError):
     """A rules file that cannot be used; the message names the file and the entry."""
 
 

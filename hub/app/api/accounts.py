@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.core.db.models import UserAccount, WebSession
+from hub.core.errors import PermanentError
 from hub.core.events import utcnow
 from hub.core.web.auth import check_role, hash_token
 
@@ -28,7 +29,7 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AccountError(ValueError):
+class AccountError(PermanentError, ValueError):
     """A request about accounts that cannot be done; the message says why."""
 
 

@@ -14,13 +14,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.db.models import ApiToken
+from hub.core.errors import PermanentError
 from hub.core.events import utcnow
 from hub.core.web.auth import issue_token
 
 _DURATION = re.compile(r"^(\d+)\s*([hd])$")
 
 
-class TokenError(ValueError):
+class TokenError(PermanentError, ValueError):
     """A token request that cannot be done; the message says why."""
 
 

@@ -17,14 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.core.db.late_writes import LateWrites
 from hub.core.db.migrate import upgrade
 from hub.core.db.models import Base
+from hub.core.errors import RetriableError
 
 log = logging.getLogger(__name__)
 # How long a read's audit rows wait for the SQLite write lock before they go to the spool.
 LATE_WRITE_WAIT_MS = 10
 
 
-class RetriableDatabaseError(RuntimeError):
-    """The database is down, busy or locked: the caller pauses and tries again."""
+class RetriableDatabaseError(RetriableError):
+    """The database is down, busy or locked: the caller pauses and tries again (see is_retriable)."""
 
 
 def is_retriable(exc: BaseException) -> bool:

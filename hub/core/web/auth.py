@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.core.config import HubSettings
-from hub.core.db import Database
+from hub.core.db import Database, RetriableDatabaseError
 from hub.core.db.models import ApiToken, UserAccount, WebSession
 from hub.core.events import utcnow
 from hub.core.web.errors import FhirError
@@ -96,10 +96,6 @@ def revoke_token(session: Session, token: str) -> bool:
     return True
 
 
-class DatabaseDown(Exception):
-    """The credential could not be checked: the database did not answer."""
-
-
 @dataclass(frozen=True)
 class _Entry:
     checked: float  # monotonic time of the database answer
@@ -159,7 +155,7 @@ class Authenticator:
             if entry is not None and now - entry.checked < self._grace_s:
                 log.warning("database unreachable; honouring a credential checked %.0f s ago", now - entry.checked)
                 return self._touch(key, entry, now)
-            raise DatabaseDown(str(exc)) from exc
+            raise RetriableDatabaseError(f"credentials cannot be checked: {exc}") from exc
         if isinstance(loaded, str):
             self.forget(key)
             return loaded
@@ -264,7 +260,7 @@ def authenticate(request: Request) -> Principal:
         else:
             raise FhirError(401, "login", "log in at /login, or send a bearer token (Authorization: Bearer <token>)",
                             headers={"WWW-Authenticate": "Bearer"})
-    except DatabaseDown:
+    except RetriableDatabaseError:  # the credential could not be checked
         raise _database_down() from None
     request.state.principal = found  # the response hook audits and masks by it (hub/core/web/hooks.py)
     return found

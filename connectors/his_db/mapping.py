@@ -14,11 +14,24 @@ In a template, every string leaf is evaluated:
 Transforms: strip, upper, lower, int, number, id (a record number inside an id), date:FMT (to FHIR date),
 datetime:FMT (to FHIR dateTime, in the file's timezone), code:TABLE (required: an unmapped local
 code rejects the row), code?:TABLE (optional: an unmapped code is kept as a local coding and
-reported), family / given (split a Chinese name), default:VALUE.
+reported), term:SECTION (a community code to its FHIR coding, see below), family / given (split a
+Chinese name), default:VALUE.
+
 Dict keys whose value is None or empty are dropped, as are None items of lists, so optional
 columns need no special syntax. A key ending in "!" is required by its object: when its value is
 empty the whole object is dropped (an identifier with no value, a telecom with no number).
 A bare "$COL" gives text; transforms give other types.
+
+Community terms. Drugs, lab tests, lab panels and diagnoses are not spelled out in a mapping file:
+their facts live once in the community terminology (hub/core/terminology.yaml, sections drugs,
+lab_tests, lab_panels, diagnoses). A vendor's code table maps only its local codes to community
+codes, and `term:SECTION` turns the community code into the term's coding (system, code, display):
+  code_tables: {drug: {WA-0001: D0001}}
+  medicationCodeableConcept: {coding: ["$drug_code|code:drug|term:drugs"]}
+A table entry may still be a whole coding (a hospital-made drug with no community term); `term`
+passes a coding through unchanged, as it does the local coding `code?:` keeps for an unmapped code.
+Loading checks that every community code a `code:TABLE|term:SECTION` pair can give is in SECTION,
+so a typo in a mapping file stops the connector at start, not row by row.
 
 Resource ids and references are made valid FHIR ids after rendering (hub.core.identifiers.fhir_id, the
 same rule as every other door): `{facility}-pat-${pat_id}` gives the same id here as over MLLP.
@@ -38,10 +51,12 @@ import yaml
 
 from hub.core.errors import PermanentError
 from hub.core.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
+from hub.core.terminology import SECTIONS, Terminology, TerminologyFileError, community_terminology
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.]+)(\|[^}]*)?\}|\{facility\}")
 _REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/(.+)$")
+_CHAINS = re.compile(r"\$\{[A-Za-z0-9_.]+((?:\|[^|}]*)*)\}")  # the transforms of each ${COL|...}
 # Resources whose ids are made from a member's local numbers (Organization/{facility} is not).
 MEMBER_RESOURCES = {"Patient", "Encounter", "MedicationRequest", "DiagnosticReport", "Observation",
                     "ServiceRequest", "ImagingStudy", "Task"}
@@ -88,6 +103,7 @@ class VendorMapping:
     code_tables: dict[str, dict[str, Any]]
     tables: tuple[TableSpec, ...]
     source: str  # file path, for error messages
+    terminology: Terminology
 
 
 @dataclass
@@ -98,8 +114,10 @@ class Mapped:
     flags: list[str] = field(default_factory=list)
 
 
-def load_mapping(name_or_path: str, base_dir: Path | None = None) -> VendorMapping:
-    """A built-in mapping by name (vendor_a, vendor_b) or a YAML file path."""
+def load_mapping(name_or_path: str, base_dir: Path | None = None,
+                 terminology: Terminology | None = None) -> VendorMapping:
+    """A built-in mapping by name (vendor_a, vendor_b) or a YAML file path, checked against the
+    community terminology (the shipped one unless given)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = BUILTIN_DIR / f"{name_or_path}.yaml"
@@ -113,6 +131,10 @@ def load_mapping(name_or_path: str, base_dir: Path | None = None) -> VendorMappi
     except yaml.YAMLError as exc:
         raise MappingFileError(f"mapping file {path} is not valid YAML: {exc}") from None
     try:
+        terms = terminology or community_terminology()
+    except TerminologyFileError as exc:  # no mapping can be read without its terminology
+        raise MappingFileError(str(exc)) from None
+    try:
         tables = tuple(
             TableSpec(
                 name=t["name"], table=t["table"], key=t["key"], change=t["change"],
@@ -122,10 +144,65 @@ def load_mapping(name_or_path: str, base_dir: Path | None = None) -> VendorMappi
             )
             for t in data["tables"]
         )
-        return VendorMapping(data["vendor"], data.get("timezone", "Asia/Shanghai"), data.get("code_tables", {}),
-                             tables, str(path))
+        mapping = VendorMapping(data["vendor"], data.get("timezone", "Asia/Shanghai"), data.get("code_tables", {}),
+                                tables, str(path), terms)
     except (KeyError, TypeError) as exc:
         raise MappingFileError(f"mapping file {path}: missing or malformed entry {exc}") from None
+    _check_terms(mapping)
+    return mapping
+
+
+def term_tables(mapping: VendorMapping) -> dict[str, str]:
+    """Code tables whose entries are community codes, with the terminology section each one's
+    `code:TABLE|term:SECTION` pair names."""
+    pairs: dict[str, str] = {}
+    for chain in _chains(mapping):
+        for before, after in zip(chain, chain[1:], strict=False):
+            table, section = before.partition(":")[2], after.partition(":")[2]
+            if before.partition(":")[0] in ("code", "code?") and after.startswith("term:"):
+                if pairs.get(table, section) != section:
+                    raise MappingFileError(f"mapping file {mapping.source}: code table {table!r} is read as "
+                                           f"both {pairs[table]} and {section}")
+                pairs[table] = section
+    return pairs
+
+
+def _check_terms(mapping: VendorMapping) -> None:
+    for transform in (t for chain in _chains(mapping) for t in chain):
+        name, _, section = transform.partition(":")
+        if name == "term" and section not in SECTIONS:
+            raise MappingFileError(f"mapping file {mapping.source}: term:{section} names no section of the "
+                                   f"community terminology ({', '.join(SECTIONS)})")
+    for table, section in term_tables(mapping).items():
+        entries = mapping.code_tables.get(table)
+        if not isinstance(entries, dict):
+            raise MappingFileError(f"mapping file {mapping.source}: no code table {table!r}")
+        terms = mapping.terminology.section(section)
+        for local, community in entries.items():
+            if not isinstance(community, dict) and str(community) not in terms:
+                raise MappingFileError(
+                    f"mapping file {mapping.source}: code table {table!r} maps {local!r} to {community!r}, which is "
+                    f"not in {section} of the community terminology {mapping.terminology.source}")
+
+
+def _chains(mapping: VendorMapping) -> list[list[str]]:
+    """The transform lists of every template of the mapping."""
+    templates = [t for spec in mapping.tables
+                 for t in (spec.resource, spec.children.resource if spec.children else None)]
+    return [chain for template in templates for chain in _transform_chains(template)]
+
+
+def _transform_chains(node: Any) -> list[list[str]]:
+    """The transform lists of every "$COL|..." and "${COL|...}" in a template."""
+    if isinstance(node, dict):
+        return [c for v in node.values() for c in _transform_chains(v)]
+    if isinstance(node, list):
+        return [c for v in node for c in _transform_chains(v)]
+    if not isinstance(node, str):
+        return []
+    if node.startswith("$") and not node.startswith("${"):
+        return [node[1:].split("|")[1:]]
+    return [m.group(1)[1:].split("|") for m in _CHAINS.finditer(node) if m.group(1)]
 
 
 @dataclass(frozen=True)
@@ -249,6 +326,16 @@ def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
                 )
             ctx.notes.append(f"unmapped local code {key!r} (column {column}, code table {arg}); kept as local coding")
             return {"system": f"urn:hub:facility:{ctx.facility}:{arg}", "code": key}
+        case "term":
+            if isinstance(value, dict):  # already a coding: a table's own, or a kept local one
+                return value
+            if arg not in SECTIONS:
+                raise MappingError(f"mapping {ctx.mapping.source}: term:{arg} names no terminology section", column)
+            term = ctx.mapping.terminology.section(arg).get(str(value).strip())
+            if term is None:
+                raise MappingError(f"community code {value!r} in column {column} is not in {arg} of the community "
+                                   f"terminology", column)
+            return term.coding()
         case "family":
             text = str(value).strip()
             return text[:2] if text[:2] in COMPOUND_SURNAMES else text[:1]

@@ -23,6 +23,7 @@ from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
 from hub.core.limits import LimitError, check_local_id
+from hub.core.terminology import ICD10, LOINC, NHSA_DRUG
 
 CST = ZoneInfo("Asia/Shanghai")
 SUPPORTED = {
@@ -33,8 +34,8 @@ REQUIRED = {  # segments each message type needs, in the order they must come
     "ADT": ("PID",), "ORM": ("PID", "ORC"), "RDE": ("PID", "ORC", "RXE"), "ORU": ("PID", "OBR", "OBX"),
 }
 ECG_CODES = {"11524-6", "93000", "ECG", "EKG", "XDT"}
-CODE_SYSTEMS = {"LN": "http://loinc.org", "I10": "http://hl7.org/fhir/sid/icd-10", "NHSA": "urn:hub:code:nhsa-drug",
-                "YB": "urn:hub:code:nhsa-drug", "SCT": "http://snomed.info/sct"}
+# HL7 v2 coding-system names (CE.3) to the FHIR systems the community terminology uses.
+CODE_SYSTEMS = {"LN": LOINC, "I10": ICD10, "NHSA": NHSA_DRUG, "YB": NHSA_DRUG, "SCT": "http://snomed.info/sct"}
 
 
 class MappingError(PermanentError, ValueError):

@@ -8,6 +8,7 @@ import pytest
 
 from consumers.record_store.recognition import DEFAULT_RULES, RecognitionRulesError, load_rules
 from hub.core.config import HubSettings
+from hub.core.terminology import community_terminology
 
 GOOD = """
 facilities: [cty01, th01]
@@ -38,11 +39,10 @@ def test_the_shipped_rules_cover_the_demo_tests_with_their_windows() -> None:
     assert (rules.unlisted_days, rules.recognise_unlisted, rules.max_days) == (7, False, 180)
 
 
-def test_every_demo_lab_test_and_panel_has_a_rule() -> None:
-    from hub.tools.demo.catalogues import LAB_TESTS, PANELS
-
+def test_every_community_lab_test_and_panel_has_a_rule() -> None:
+    terms = community_terminology()
     codes = {code for (_, code) in load_rules().tests}
-    assert {t.loinc for t in LAB_TESTS} | {code for code, _, _ in PANELS.values()} <= codes
+    assert {t.loinc for t in terms.lab_tests} | {p.loinc for p in terms.lab_panels} <= codes
 
 
 def test_a_custom_file(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Literal
 import yaml
 from sqlalchemy import MetaData, create_engine
 
-from hub.tools.demo.catalogues import TOWNSHIPS, VILLAGES
+from hub.tools.demo.catalogues import COUNTY_HOSPITAL, TOWNSHIPS, VILLAGES
 from hub.tools.demo.his_schemas import SCHEMAS
 
 
@@ -40,9 +40,10 @@ def roster(data_dir: Path) -> tuple[Facility, ...]:
     def url(fid: str) -> str:
         return f"sqlite:///{his / f'{fid}.db'}"
 
-    members = [Facility("cty01", "青山县人民医院", "county", "vendor_a", None, url("cty01"), "青山镇")]
+    cid, cname, ctown, cvendor = COUNTY_HOSPITAL
+    members = [Facility(cid, cname, "county", cvendor, None, url(cid), ctown)]
     for fid, name, town, vendor in TOWNSHIPS:
-        members.append(Facility(fid, name, "township", vendor, "cty01", url(fid), town))
+        members.append(Facility(fid, name, "township", vendor, cid, url(fid), town))
     for i, village in enumerate(VILLAGES, start=1):
         fid, name, town, _ = TOWNSHIPS[(i - 1) // 4]
         village_vendor: Literal["vendor_a", "vendor_b"] = "vendor_b" if i % 2 else "vendor_a"

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import MetaData, create_engine, func, select, update
 from sqlalchemy.engine import Engine
 
+from hub.core.terminology import LabTest
 from hub.tools.demo.catalogues import (
     DEPARTMENTS,
     DIAGNOSES,
@@ -28,7 +29,6 @@ from hub.tools.demo.catalogues import (
     LOCAL_ONLY_DRUGS,
     LOCAL_ONLY_LAB,
     PANELS,
-    LabTest,
 )
 from hub.tools.demo.county import County, Facility
 from hub.tools.demo.his_schemas import SCHEMAS
@@ -232,8 +232,8 @@ class CountySimulator:
         return rows
 
     def _lab(self, member: _Member, vid: int, pid: str, start: datetime) -> Rows:
-        panel = self.rng.choice(list(PANELS))
-        tests: list[LabTest] = list(PANELS[panel][2])
+        panel = self.rng.choice(PANELS)
+        tests: list[LabTest] = list(panel.tests)
         if self.rng.random() < 0.03:
             tests.append(LOCAL_ONLY_LAB)
         results = [self._result(test) for test in tests]

@@ -1,4 +1,5 @@
-"""How each vendor's HIS stores the same clinical facts: one writer per schema, local codes only."""
+"""How each vendor's HIS stores the same clinical facts: one writer per schema, local codes only
+(each vendor's, read from its mapping file; see catalogues.VendorCodes)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.tools.demo.catalogues import DIAGNOSIS_CODE_B, PANEL_CODE_A, PANEL_CODE_B, Drug, LabTest
+from hub.core.terminology import Diagnosis, Drug, LabPanel, LabTest
+from hub.tools.demo.catalogues import VendorCodes, vendor_codes
 from hub.tools.demo.people import Person
 
 
@@ -22,7 +24,15 @@ def _t(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _dose(drug: Drug) -> str:
+    """One dose as a prescriber writes it: the strength, or one unit of a compound preparation."""
+    return drug.strength or f"1{drug.unit}"
+
+
 class VendorA:
+    def __init__(self, codes: VendorCodes) -> None:
+        self.codes = codes
+
     patient_table, patient_key = "pat_info", "pat_id"
     visit_table, visit_key = "op_visit", "visit_id"
 
@@ -38,11 +48,11 @@ class VendorA:
     def phone_change(self, pid: str, phone: str, change: str) -> Rows:
         return Rows(updates=(("pat_info", "pat_id", pid, {"phone": phone, "updated_at": change}),))
 
-    def visit(self, vid: int, pid: str, inpatient: bool, dept: str, doctor: str, diag: tuple[str, str],
+    def visit(self, vid: int, pid: str, inpatient: bool, dept: str, doctor: str, diag: Diagnosis,
               start: datetime, change: str) -> Rows:
         row = {"visit_id": vid, "pat_id": pid, "visit_type": "I" if inpatient else "O", "dept": dept, "doctor": doctor,
-               "diag_code": diag[0], "diag_name": diag[1], "start_time": _t(start), "end_time": None,
-               "status": "in-progress", "updated_at": change}
+               "diag_code": self.codes.local("diagnoses", diag), "diag_name": diag.name, "start_time": _t(start),
+               "end_time": None, "status": "in-progress", "updated_at": change}
         return Rows(inserts=(("op_visit", row),))
 
     def finish_visit(self, vid: int, end: datetime, change: str) -> Rows:
@@ -51,20 +61,22 @@ class VendorA:
 
     def rx_line(self, line_id: int, rx_no: str, vid: int, pid: str, drug: Drug, freq: str, days: int, qty: int,
                 at: datetime, change: str) -> Rows:
-        row = {"rx_line_id": line_id, "rx_no": rx_no, "visit_id": vid, "pat_id": pid, "drug_code": drug.code_a,
-               "drug_name": drug.name, "dose": drug.strength, "freq": freq, "days": days, "qty": qty,
-               "unit": drug.form, "prescribed_at": _t(at), "updated_at": change}
+        row = {"rx_line_id": line_id, "rx_no": rx_no, "visit_id": vid, "pat_id": pid,
+               "drug_code": self.codes.local("drugs", drug), "drug_name": drug.name, "dose": _dose(drug), "freq": freq,
+               "days": days, "qty": qty, "unit": drug.unit, "prescribed_at": _t(at), "updated_at": change}
         return Rows(inserts=(("rx_detail", row),))
 
-    def lab(self, report_id: int, first_item: int, vid: int, pid: str, panel: str,
+    def lab(self, report_id: int, first_item: int, vid: int, pid: str, panel: LabPanel,
             results: list[tuple[LabTest, str, str]], at: datetime, change: str) -> Rows:
         rows: list[tuple[str, dict[str, Any]]] = [("lab_report", {
-            "report_id": report_id, "pat_id": pid, "visit_id": vid, "panel_code": PANEL_CODE_A[panel],
-            "reported_at": _t(at), "status": "final", "updated_at": change})]
+            "report_id": report_id, "pat_id": pid, "visit_id": vid,
+            "panel_code": self.codes.local("lab_panels", panel), "reported_at": _t(at), "status": "final",
+            "updated_at": change})]
         for i, (test, value, flag) in enumerate(results):
-            rows.append(("lab_item", {"item_id": first_item + i, "report_id": report_id, "item_code": test.code_a,
-                                      "item_name": test.name, "value": value, "unit": test.unit,
-                                      "ref_low": str(test.low), "ref_high": str(test.high), "flag": flag}))
+            rows.append(("lab_item", {"item_id": first_item + i, "report_id": report_id,
+                                      "item_code": self.codes.local("lab_tests", test), "item_name": test.name,
+                                      "value": value, "unit": test.unit, "ref_low": str(test.low),
+                                      "ref_high": str(test.high), "flag": flag}))
         return Rows(inserts=tuple(rows))
 
     def ecg(self, order_id: int, vid: int, pid: str, urgent: bool, reason: str, at: datetime, change: str) -> Rows:
@@ -74,6 +86,9 @@ class VendorA:
 
 
 class VendorB:
+    def __init__(self, codes: VendorCodes) -> None:
+        self.codes = codes
+
     patient_table, patient_key = "HZXX", "BRID"
     visit_table, visit_key = "JZJL", "JZID"
 
@@ -88,11 +103,11 @@ class VendorB:
     def phone_change(self, pid: str, phone: str, change: str) -> Rows:
         return Rows(updates=(("HZXX", "BRID", pid, {"LXDH": phone, "XGSJ": change}),))
 
-    def visit(self, vid: int, pid: str, inpatient: bool, dept: str, doctor: str, diag: tuple[str, str],
+    def visit(self, vid: int, pid: str, inpatient: bool, dept: str, doctor: str, diag: Diagnosis,
               start: datetime, change: str) -> Rows:
         row = {"JZID": vid, "BRID": pid, "MZZY": "2" if inpatient else "1", "KSMC": dept, "YSXM": doctor,
-               "ZDDM": DIAGNOSIS_CODE_B[diag[0]], "ZDMC": diag[1], "KSSJ": _t(start), "JSSJ": None, "ZT": "0",
-               "XGSJ": change}
+               "ZDDM": self.codes.local("diagnoses", diag), "ZDMC": diag.name, "KSSJ": _t(start), "JSSJ": None,
+               "ZT": "0", "XGSJ": change}
         return Rows(inserts=(("JZJL", row),))
 
     def finish_visit(self, vid: int, end: datetime, change: str) -> Rows:
@@ -100,17 +115,19 @@ class VendorB:
 
     def rx_line(self, line_id: int, rx_no: str, vid: int, pid: str, drug: Drug, freq: str, days: int, qty: int,
                 at: datetime, change: str) -> Rows:
-        row = {"CFMXID": line_id, "CFH": rx_no, "JZID": vid, "BRID": pid, "YPDM": drug.code_b, "YPMC": drug.name,
-               "YL": drug.strength, "PC": freq, "TS": days, "SL": qty, "DW": drug.form, "KFSJ": _t(at), "XGSJ": change}
+        row = {"CFMXID": line_id, "CFH": rx_no, "JZID": vid, "BRID": pid, "YPDM": self.codes.local("drugs", drug),
+               "YPMC": drug.name, "YL": _dose(drug), "PC": freq, "TS": days, "SL": qty, "DW": drug.unit,
+               "KFSJ": _t(at), "XGSJ": change}
         return Rows(inserts=(("CFMX", row),))
 
-    def lab(self, report_id: int, first_item: int, vid: int, pid: str, panel: str,
+    def lab(self, report_id: int, first_item: int, vid: int, pid: str, panel: LabPanel,
             results: list[tuple[LabTest, str, str]], at: datetime, change: str) -> Rows:
         rows: list[tuple[str, dict[str, Any]]] = [("JYBG", {
-            "BGID": report_id, "BRID": pid, "JZID": vid, "XMDM": PANEL_CODE_B[panel], "BGSJ": _t(at), "ZT": "2",
-            "XGSJ": change})]
+            "BGID": report_id, "BRID": pid, "JZID": vid, "XMDM": self.codes.local("lab_panels", panel),
+            "BGSJ": _t(at), "ZT": "2", "XGSJ": change})]
         for i, (test, value, flag) in enumerate(results):
-            rows.append(("JYMX", {"MXID": first_item + i, "BGID": report_id, "ZBDM": test.code_b, "ZBMC": test.name,
+            rows.append(("JYMX", {"MXID": first_item + i, "BGID": report_id,
+                                  "ZBDM": self.codes.local("lab_tests", test), "ZBMC": test.name,
                                   "JG": value, "DW": test.unit, "CKXX": str(test.low), "CKSX": str(test.high),
                                   "BZ": {"H": "↑", "L": "↓"}.get(flag, "")}))
         return Rows(inserts=tuple(rows))
@@ -121,4 +138,5 @@ class VendorB:
         return Rows(inserts=(("XDTSQ", row),))
 
 
-WRITERS: dict[str, VendorA | VendorB] = {"vendor_a": VendorA(), "vendor_b": VendorB()}
+WRITERS: dict[str, VendorA | VendorB] = {"vendor_a": VendorA(vendor_codes("vendor_a")),
+                                         "vendor_b": VendorB(vendor_codes("vendor_b"))}

@@ -1,0 +1,267 @@
+"""The community terminology: the drugs, lab tests, lab panels and diagnoses of the county medical
+community, read once from terminology.yaml (beside this module; its header describes every field).
+
+Vendor mappings translate local codes to community codes and take their FHIR codings from here; the
+demo county draws its clinical facts from here. A file the hub cannot use fails at load with one line
+naming the file, the entry and the problem.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn, Protocol, TypeVar
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).with_name("terminology.yaml")
+LOINC = "http://loinc.org"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+NHSA_DRUG = "urn:hub:code:nhsa-drug"  # 国家医保药品编码
+COMMUNITY_DRUG = "urn:hub:code:community-drug"  # for a drug with no national code
+SECTIONS = ("drugs", "lab_tests", "lab_panels", "diagnoses")
+_T = TypeVar("_T")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+class TerminologyFileError(ValueError):
+    """A terminology file the hub cannot use; the message names the file and the entry."""
+
+
+class Term(Protocol):
+    """What every section's entries share: a community code, a Chinese name and a FHIR coding."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def coding(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class Drug:
+    code: str
+    name: str  # 通用名, with the dosage form
+    form: str
+    strength: str | None
+    unit: str  # the smallest unit dispensed
+    route: str
+    atc: str | None
+    nhsa: str | None  # national drug code
+
+    def coding(self) -> dict[str, str]:
+        if self.nhsa:
+            return {"system": NHSA_DRUG, "code": self.nhsa, "display": self.name}
+        return {"system": COMMUNITY_DRUG, "code": self.code, "display": self.name}
+
+
+@dataclass(frozen=True)
+class LabTest:
+    code: str
+    name: str
+    loinc: str
+    unit: str
+    low: float
+    high: float
+    decimals: int
+
+    def coding(self) -> dict[str, str]:
+        return {"system": LOINC, "code": self.loinc, "display": self.name}
+
+
+@dataclass(frozen=True)
+class LabPanel:
+    code: str
+    name: str
+    loinc: str
+    tests: tuple[LabTest, ...]
+
+    def coding(self) -> dict[str, str]:
+        return {"system": LOINC, "code": self.loinc, "display": self.name}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str  # ICD-10
+    name: str
+
+    def coding(self) -> dict[str, str]:
+        return {"system": ICD10, "code": self.code, "display": self.name}
+
+
+@dataclass(frozen=True)
+class Terminology:
+    source: Path
+    drugs: tuple[Drug, ...]
+    lab_tests: tuple[LabTest, ...]
+    lab_panels: tuple[LabPanel, ...]
+    diagnoses: tuple[Diagnosis, ...]
+
+    @functools.cached_property
+    def _index(self) -> Mapping[str, Mapping[str, Any]]:
+        return MappingProxyType({
+            section: MappingProxyType({t.code: t for t in getattr(self, section)}) for section in SECTIONS
+        })
+
+    def section(self, name: str) -> Mapping[str, Term]:
+        """A section's terms by community code; KeyError for a section the terminology does not have."""
+        return self._index[name]
+
+    def drug(self, code: str) -> Drug:
+        return self._term("drugs", code)
+
+    def lab_test(self, code: str) -> LabTest:
+        return self._term("lab_tests", code)
+
+    def lab_panel(self, code: str) -> LabPanel:
+        return self._term("lab_panels", code)
+
+    def diagnosis(self, code: str) -> Diagnosis:
+        return self._term("diagnoses", code)
+
+    def _term(self, section: str, code: str) -> Any:
+        try:
+            return self._index[section][code]
+        except KeyError:
+            raise KeyError(f"{code!r} is not in {section} of the community terminology {self.source}") from None
+
+
+@functools.cache
+def community_terminology() -> Terminology:
+    """The shipped terminology, read and checked once per process."""
+    return load_terminology(DEFAULT_FILE)
+
+
+def load_terminology(path: Path) -> Terminology:
+    """Reads and checks a terminology file."""
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TerminologyFileError(f"cannot read terminology {source}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "file"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        _fail(source, where, f"not valid YAML ({problem})")
+    if not isinstance(data, dict):
+        _fail(source, "file", f"must be a mapping with {', '.join(SECTIONS)}")
+    _known_keys(source, "file", data, set(SECTIONS))
+    for section in SECTIONS:
+        if not isinstance(data.get(section), list):
+            _fail(source, section, "missing, or not a list of entries")
+    lab_tests = _entries(source, data, "lab_tests", _lab_test)
+    tests_by_code = {t.code: t for t in lab_tests}
+    return Terminology(
+        source=source,
+        drugs=_entries(source, data, "drugs", _drug),
+        lab_tests=lab_tests,
+        lab_panels=_entries(source, data, "lab_panels", lambda entry: _lab_panel(entry, tests_by_code)),
+        diagnoses=_entries(source, data, "diagnoses", _diagnosis),
+    )
+
+
+# Checking -------------------------------------------------------------------------------------------
+
+
+class _Entry:
+    """One entry of a section, with the file and its place for error messages."""
+
+    def __init__(self, source: Path, where: str, data: Any, required: set[str], optional: set[str]) -> None:
+        self.source, self.where = source, where
+        if not isinstance(data, dict):
+            self.fail(f"must be a mapping with {', '.join(sorted(required))}")
+        _known_keys(source, where, data, required | optional)
+        for key in sorted(required):
+            if key not in data:
+                self.fail(f"{key} is missing")
+        self.data = data
+
+    def fail(self, problem: str) -> NoReturn:
+        _fail(self.source, self.where, problem)
+
+    def text(self, key: str, optional: bool = False) -> Any:
+        value = self.data.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"{key} must be text, not {value!r}")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self.data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(f"{key} must be a number, not {value!r}")
+        return value
+
+
+def _entries(source: Path, data: dict[str, Any], section: str, make: Callable[[_Entry], _T]) -> tuple[_T, ...]:
+    terms: list[_T] = []
+    seen: set[str] = set()
+    for i, item in enumerate(data[section]):
+        entry_name = f"{section}[{i}]"
+        code = item.get("code") if isinstance(item, dict) else None
+        if isinstance(code, str) and code:
+            entry_name += f" ({code})"
+            if not _CODE.match(code):
+                _fail(source, entry_name, f"code {code!r} must be letters, digits, '.', '-' or '_' (at most 32)")
+            if code in seen:
+                _fail(source, entry_name, f"code {code!r} is given twice")
+            seen.add(code)
+        terms.append(make(_Entry(source, entry_name, item, *_FIELDS[section])))
+    return tuple(terms)
+
+
+_FIELDS = {
+    "drugs": ({"code", "name", "form", "strength", "unit", "route", "atc", "nhsa"}, set()),
+    "lab_tests": ({"code", "name", "loinc", "unit", "low", "high"}, {"decimals"}),
+    "lab_panels": ({"code", "name", "loinc", "tests"}, set()),
+    "diagnoses": ({"code", "name"}, set()),
+}
+
+
+def _drug(entry: _Entry) -> Drug:
+    return Drug(entry.text("code"), entry.text("name"), entry.text("form"), entry.text("strength", optional=True),
+                entry.text("unit"), entry.text("route"), entry.text("atc", optional=True),
+                entry.text("nhsa", optional=True))
+
+
+def _lab_test(entry: _Entry) -> LabTest:
+    low, high = entry.number("low"), entry.number("high")
+    if low > high:
+        entry.fail(f"the reference range is upside down (low {low} > high {high})")
+    decimals = entry.data.get("decimals", 1)
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 6:
+        entry.fail(f"decimals must be a whole number from 0 to 6, not {decimals!r}")
+    return LabTest(entry.text("code"), entry.text("name"), entry.text("loinc"), entry.text("unit"), low, high,
+                   decimals)
+
+
+def _lab_panel(entry: _Entry, tests: Mapping[str, LabTest]) -> LabPanel:
+    codes = entry.data["tests"]
+    if not isinstance(codes, list) or not codes:
+        entry.fail("tests must be a non-empty list of lab test codes")
+    unknown = [c for c in codes if c not in tests]
+    if unknown:
+        entry.fail(f"test {unknown[0]!r} is not in lab_tests")
+    return LabPanel(entry.text("code"), entry.text("name"), entry.text("loinc"), tuple(tests[c] for c in codes))
+
+
+def _diagnosis(entry: _Entry) -> Diagnosis:
+    return Diagnosis(entry.text("code"), entry.text("name"))
+
+
+def _fail(source: Path, entry: str, problem: str) -> NoReturn:
+    raise TerminologyFileError(f"terminology {source}: {entry}: {problem}")
+
+
+def _known_keys(source: Path, entry: str, data: dict[Any, Any], allowed: set[str]) -> None:
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        _fail(source, entry, f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")

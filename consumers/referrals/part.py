@@ -13,6 +13,6 @@ PART = Part(
     models="consumers.referrals.models",
     migrations=HERE / "migrations",
     routers=("consumers.referrals.routes:router",),
-    pages=(Page("/referrals", "referrals.html", "Referrals", "转诊"),),
+    pages=(Page("/referrals", "referrals.html", "Referrals", "双向转诊"),),
     pages_dir=HERE / "pages",
 )

@@ -10,7 +10,8 @@ from fastapi.routing import APIRoute
 
 from hub import __version__
 from hub.app import parts as registered
-from hub.app.api import audit_events, login, ops, pages
+from hub.app.api import audit_events, login, ops
+from hub.app.pages import site as pages
 from hub.app.status import Runtime
 from hub.core import metrics
 from hub.core.config import HubSettings
@@ -42,15 +43,15 @@ def create_app(
     app.state.parts = parts
     app.state.services = registered.services(parts)
     errors.install(app)
-    for router in (ops.router, pages.router, login.router, audit_events.router):
+    for router in (ops.router, login.router, audit_events.router):
         app.include_router(router)
     for part in parts:
         for target in part.routers:
             app.include_router(registered.load(target))
         for target in part.app_setup:
             registered.load(target)(app)
-    _literal_paths_first(app)
     pages.install(app, parts)
+    _literal_paths_first(app)
     # Audits and masks every answer given to a credential (hub/core/web/hooks.py): routes do neither.
     app.add_middleware(PatientDataHook)
 

@@ -1,5 +1,5 @@
 """Logging in to the pages: `POST /api/login` starts a session, `POST /api/logout` ends it,
-`GET /api/session` says who is logged in. The login page itself is /login (hub/app/api/pages.py)."""
+`GET /api/session` says who is logged in. The login page itself is /login (hub/app/pages)."""
 
 from __future__ import annotations
 

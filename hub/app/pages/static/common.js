@@ -1,6 +1,6 @@
 // What the hub's pages share, loaded before each page's own script: who is calling (the page session
-// or a pasted bearer token), calls to the API, error messages in #error, and small DOM and
-// formatting helpers. Plain browser JS, no build:
+// or a pasted bearer token), calls to the API, error messages in #error, the header's account bar and
+// language switch, and small DOM and formatting helpers. Plain browser JS, no build:
 // everything hangs off one global, Hub, and a page takes what it needs with
 // `const { $, cell, ... } = Hub;`. Text is always inserted with textContent, never as HTML: names,
 // results and dead-letter reasons come from member systems and must never run.
@@ -229,8 +229,29 @@ const Hub = (() => {
     return refer ? refer.other.reference.replace(/^Patient\//, "") : "";
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showAccount);
-  else showAccount();
+  // Language of the chrome ----------------------------------------------------------------------------
+  // The hub renders the navigation and the titles in the language the hub_lang cookie names (base.html);
+  // the switch in the header stores the choice for a year and shows the page again in it.
+
+  const LANGUAGE_COOKIE = "hub_lang";
+
+  function wireLanguageSwitch() {
+    for (const button of document.querySelectorAll("#language button[data-lang]")) {
+      button.addEventListener("click", () => {
+        if (button.getAttribute("aria-pressed") === "true") return;
+        document.cookie = LANGUAGE_COOKIE + "=" + button.dataset.lang + "; path=/; max-age=31536000; samesite=lax";
+        location.reload();
+      });
+    }
+  }
+
+  function dressPage() {
+    wireLanguageSwitch();
+    showAccount();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", dressPage);
+  else dressPage();
 
   return Object.freeze({
     $, token, signedIn, cookie, useTokenForm,

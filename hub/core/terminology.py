@@ -18,6 +18,8 @@ from typing import Any, NoReturn, Protocol, TypeVar
 
 import yaml
 
+from hub.core.errors import PermanentError
+
 DEFAULT_FILE = Path(__file__).with_name("terminology.yaml")
 LOINC = "http://loinc.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
@@ -28,7 +30,7 @@ _T = TypeVar("_T")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
-class TerminologyFileError(ValueError):
+class TerminologyFileError(PermanentError, ValueError):
     """A terminology file the hub cannot use; the message names the file and the entry."""
 
 

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from consumers.dead_letters.consumer import DeadLetterStore
 from hub.core.config import HubSettings
-from hub.core.connector import PollResult, Rejected
 from hub.core.consumer import Consumer, Delivery
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
 from hub.core.db.models import DeadLetter
 from hub.core.dead_letter import DeadLetterInfo, without_dead_letter_headers
+from hub.core.events import PollResult, Rejected
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import MatchReview, PatientLink
-from hub.core.consumer import Delivery
+from hub.core.consumer import Consumer, Delivery
 from hub.core.db import Database
 from hub.tools.demo.matching_dataset import labelled_set
 
@@ -65,7 +64,7 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def evaluate(database: Database, records: int, seed: int, consumer: RecordStoreConsumer, batch: int = 500) -> Evaluation:
+def evaluate(database: Database, records: int, seed: int, consumer: Consumer, batch: int = 500) -> Evaluation:
     data = labelled_set(records, seed)
     started = time.perf_counter()
     for i in range(0, len(data.events), batch):

@@ -11,12 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from hub.app import parts as registered
 from hub.core.broker import EmbeddedBroker
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.tools.scratch import scratch_url
+
+# Speed is measured by the benchmarks, never by timed tests: a property test that takes 300 ms on a
+# loaded 2-core CI machine is not a failure.
+settings.register_profile("hub", deadline=None)
+settings.load_profile("hub")
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 

@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
 
 from hub.app import parts as registered
+from hub.app.api.app import _literal_paths_first
 from hub.core.parts import Part, load_parts
 from hub.core.services import NoSharedRecord, Services
 
@@ -54,3 +57,21 @@ def test_each_part_with_tables_has_its_own_branch(tmp_path: Path) -> None:
     assert lines["core"] == ["0004p", "applied"]
     assert lines["record_store"] == ["rs0001", "applied"]
     assert lines["referrals"] == ["ref0001", "applied"]
+
+
+def test_a_literal_path_wins_over_a_pattern_whichever_part_added_it() -> None:
+    generic, specific = APIRouter(prefix="/fhir"), APIRouter()
+
+    @generic.get("/{resource_type}")
+    def search(resource_type: str) -> dict[str, str]:
+        return {"by": "pattern"}
+
+    @specific.get("/fhir/Task")
+    def tasks() -> dict[str, str]:
+        return {"by": "literal"}
+
+    app = FastAPI()
+    app.include_router(_literal_paths_first([generic, specific]))  # the generic part registered first
+    client = TestClient(app)
+    assert client.get("/fhir/Task").json() == {"by": "literal"}
+    assert client.get("/fhir/Patient").json() == {"by": "pattern"}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from hub import __version__
 from hub.app import parts as registered
@@ -43,15 +44,13 @@ def create_app(
     app.state.parts = parts
     app.state.services = registered.services(parts)
     errors.install(app)
-    for router in (ops.router, login.router, audit_events.router):
-        app.include_router(router)
+    routers = [ops.router, login.router, audit_events.router]
+    routers += [registered.load(target) for part in parts for target in part.routers]
+    app.include_router(_literal_paths_first(routers))
     for part in parts:
-        for target in part.routers:
-            app.include_router(registered.load(target))
         for target in part.app_setup:
             registered.load(target)(app)
     pages.install(app, parts)
-    _literal_paths_first(app)
     # Audits and masks every answer given to a credential (hub/core/web/hooks.py): routes do neither.
     app.add_middleware(PatientDataHook)
 
@@ -68,11 +67,15 @@ def create_app(
     return app
 
 
-def _literal_paths_first(app: FastAPI) -> None:
-    """Orders routes so a literal path wins over a pattern that also matches it, whichever part
-    added which: POST /fhir/Patient/$match before POST /fhir/{type}/{id}, GET /fhir/AuditEvent
-    before GET /fhir/{type}. The sort is stable, so routes otherwise keep the order they came in."""
-    def parameters(route: object) -> int:
+def _literal_paths_first(routers: list[APIRouter]) -> APIRouter:
+    """One router holding every router's routes, a literal path before a pattern that also matches it,
+    whichever part added which: POST /fhir/Patient/$match before POST /fhir/{type}/{id}, GET /fhir/Task
+    (reading) and GET /fhir/AuditEvent before GET /fhir/{type}. FastAPI keeps each included router as one
+    opaque entry of the app's routes, matched in the order of inclusion, so the routes are gathered and
+    sorted before they are included. The sort is stable: routes otherwise keep the order they came in."""
+    def parameters(route: BaseRoute) -> int:
         return route.path.count("{") if isinstance(route, APIRoute) else 0
 
-    app.router.routes.sort(key=parameters)
+    combined = APIRouter()
+    combined.routes.extend(sorted((route for router in routers for route in router.routes), key=parameters))
+    return combined

@@ -119,6 +119,8 @@ def outbox_event_ids(data_dir: Path) -> set[str]:
     return ids
 
 
+# The steps' own waits bound this test; the suite-wide 300 s would cut it short on a loaded machine.
+@pytest.mark.timeout(900)
 def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) -> None:
     env = hub_env_fixture
     log = tmp_path / "hub.log"
@@ -226,7 +228,9 @@ def _processed(env: dict[str, str], ids: set[str]) -> int:
 
     db = Database(env["HUB_DATABASE_URL"])
     try:
-        with db.sessions() as session:
+        # A read transaction: on SQLite a write one (BEGIN IMMEDIATE) would queue for the lock behind the
+        # running hub and, holding it, stall the very consumer the test is waiting for.
+        with db.reading() as session:
             rows = set(
                 session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.consumer == "record_store"))
             )

@@ -243,7 +243,7 @@ def applied(database: Database, ids: set[str]) -> int:
 
 
 def _processed(database: Database) -> set[str]:
-    with database.sessions() as session:
+    with database.reading() as session:  # never queue for (or hold) the hub's write lock
         return set(session.scalars(
             sql_select(ProcessedEvent.event_id).where(ProcessedEvent.consumer == "record_store")
         ))
@@ -297,7 +297,7 @@ def compare(scenario: str, settings: HubSettings, database: Database, sent: set[
 def _doubled(database: Database, sent: set[str]) -> set[str]:
     """Events the record applied more than once: each test visit is one event, so a stored Encounter
     in a version above 1 was written twice."""
-    with database.sessions() as session:
+    with database.reading() as session:  # never queue for (or hold) the hub's write lock
         rows = session.execute(
             sql_select(StoredResource.source_event_id, StoredResource.version_id).where(
                 StoredResource.resource_type == "Encounter", StoredResource.version_id > 1

@@ -22,6 +22,8 @@ class TopicSpec:
     description: str
     # Holds personal health information: only the hub's own principals may read it (deploy/kafka/acls.sh).
     personal_data: bool = True
+    # Written at the county data centre (readers' reports, notices), never by a member's connector.
+    from_hub: bool = False
 
     def topic(self, settings: HubSettings) -> str:
         return settings.topic_prefix + self.name
@@ -58,6 +60,15 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         3,
         ("DiagnosticReport",),
         "Reads written by county readers, flowing back to the member.",
+        from_hub=True,
+    ),
+    TopicSpec(
+        "notice",
+        "hub.notice.v1",
+        3,
+        ("Communication",),
+        "Notices a member must acknowledge (critical values, 危急值), flowing back to the member.",
+        from_hub=True,
     ),
     TopicSpec(
         "referral",

@@ -24,8 +24,8 @@ def _words(variable: str) -> set[str]:
 
 
 def test_connectors_write_what_they_publish_and_read_nothing() -> None:
-    # Readers' reports (diagnostic_report) are written at the county data centre, not by members.
-    published = {spec.name for spec in CATALOGUE if spec.event_type != "diagnostic_report"} | {DEAD_LETTER.name}
+    # Readers' reports and notices are written at the county data centre, not by members.
+    published = {spec.name for spec in CATALOGUE if not spec.from_hub} | {DEAD_LETTER.name}
     assert _words("CONNECTOR_TOPICS") == published
     assert _words("CONNECTOR_DESCRIBE") == {EPOCH.name}
     connector_lines = [line for line in ACLS.splitlines() if '"User:$user"' in line]

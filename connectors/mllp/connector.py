@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from connectors.mllp import ack as acks
 from connectors.mllp.charset import CharsetError, RawHeader, check_garbled, codec_for, decode, read_header
-from connectors.mllp.framing import Frame, frame, read_frames
+from hub.core.mllp_framing import Frame, frame, read_frames
 from connectors.mllp.mapping import SUPPORTED, MappingError, MessageContext, map_message
 from hub.core.connector import Connector
 from hub.core.errors import PermanentError

@@ -177,28 +177,39 @@ def connector_check(
 
 
 @consumer_app.command("run")
-def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. record_store.")]) -> None:
+def consumer_run(
+    name: Annotated[str, typer.Argument(help="Consumer name, e.g. record_store.")],
+    connector: Annotated[
+        list[Path] | None,
+        typer.Option("--connector", "-c", help="A member's connector config file, for what the consumer needs "
+                     "from it (e.g. `deliver_to` for delivery); repeatable."),
+    ] = None,
+) -> None:
     """Run one consumer until Ctrl-C (a second process of the same name shares the partitions)."""
     import signal
 
-    from hub.app.parts import consumer_class
+    from hub.app import parts as registered
     from hub.core import kafka_io
     from hub.core.consuming import ConsumerRunner
+    from hub.core.parts import PartContext
     from hub.core.schema_registry import make_registry
     from hub.core.serialization import EventCodec
 
     settings = _settings()
     try:
-        cls = consumer_class(name)
+        cls = registered.consumer_class(name)
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
+    configs = tuple(registered.load_connector_config(path) for path in connector or [])
     database = _database(settings)
     codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     kafka_io.ensure_topics(settings)
-    ConsumerRunner(cls(settings), settings, database, codec).run(stop)
+    consumer = cls(settings)
+    consumer.bind(PartContext(settings, database, registered.services(), configs))
+    ConsumerRunner(consumer, settings, database, codec).run(stop)
 
 
 # hub status ---------------------------------------------------------------------------------------

@@ -125,16 +125,8 @@ class Hub:
         registered.migrate(self.database)
         codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
         self.services = registered.services()
-        context = PartContext(settings, self.database, self.services)
-
-        for part in registered.consumer_parts():
-            if part.consumer:
-                runner = ConsumerRunner(registered.consumer_class(part.name)(settings), settings, self.database, codec)
-                self.runtime.consumers.append(runner)
-                self._thread(runner.run, f"consumer-{part.name}", self.stop)
-            for target in part.workers:
-                self._thread(registered.load(target), f"{part.name}-{target.rpartition(':')[2]}", context, self.stop)
-
+        # Connector configs first: consumers and workers are told who the members are and where their
+        # results go (`deliver_to`).
         # Push connectors (FHIR REST ingest, the DICOM inbox and STOW-RS) always run: their sinks sit
         # behind the HTTP routes.
         configs = [config for part in registered.connector_parts() if part.instances
@@ -142,6 +134,18 @@ class Hub:
         configs += [registered.load_connector_config(path) for path in self.connector_files]
         if self.demo:
             configs += self._start_demo()
+        context = PartContext(settings, self.database, self.services, tuple(configs))
+
+        for part in registered.consumer_parts():
+            if part.consumer:
+                consumer = registered.consumer_class(part.name)(settings)
+                consumer.bind(context)
+                runner = ConsumerRunner(consumer, settings, self.database, codec)
+                self.runtime.consumers.append(runner)
+                self._thread(runner.run, f"consumer-{part.name}", self.stop)
+            for target in part.workers:
+                self._thread(registered.load(target), f"{part.name}-{target.rpartition(':')[2]}", context, self.stop)
+
         for config in configs:
             runtime = ConnectorRuntime.build(config, settings, registered.connector_class(config.kind), codec)
             self.runtime.connectors.append(runtime)

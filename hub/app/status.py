@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy import func, select
 
+from hub.app import parts as registered
 from hub.app.parts import all_consumers
 from hub.core import kafka_io
 from hub.core.config import HubSettings
@@ -19,6 +20,7 @@ from hub.core.db import Database
 from hub.core.db.models import DeadLetter, ProcessedEvent
 from hub.core.events import utcnow
 from hub.core.outbox import Outbox
+from hub.core.parts import PartStatus
 from hub.core.topics import DEAD_LETTER, spec_for
 
 
@@ -69,6 +71,7 @@ class StatusReport:
     dead_letters_total: int = 0
     dead_letters_by_origin: dict[str, int] = field(default_factory=dict)
     newest_dead_letters: list[DeadLetterSummary] = field(default_factory=list)
+    parts: dict[str, PartStatus] = field(default_factory=dict)  # each part's own section, by part name
 
 
 def collect_status(settings: HubSettings, database: Database, runtime: Runtime | None) -> StatusReport:
@@ -112,7 +115,21 @@ def collect_status(settings: HubSettings, database: Database, runtime: Runtime |
             )
         )
     report.connectors = runtime.connector_states() if runtime else _connectors_from_outboxes(settings)
+    if report.database_reachable:
+        report.parts = _part_sections(settings, database)
     return report
+
+
+def _part_sections(settings: HubSettings, database: Database) -> dict[str, PartStatus]:
+    sections: dict[str, PartStatus] = {}
+    for part in registered.all_parts():
+        if part.status:
+            try:
+                sections[part.name] = registered.load(part.status)(settings, database)
+            except Exception as exc:  # noqa: BLE001 - one part's section must not hide the others
+                sections[part.name] = PartStatus(part.name, part.name, ("error",), ((f"{type(exc).__name__}: {exc}",),),
+                                                 flagged=(0,))
+    return sections
 
 
 def _lag(settings: HubSettings, group: str, topics: list[str]) -> dict[str, int] | None:
@@ -159,4 +176,20 @@ def format_status(report: StatusReport) -> str:
         lines.append(f"    {origin}: {n}")
     for d in report.newest_dead_letters[:5]:
         lines.append(f"    {d.created_at[:19]} {d.origin} ({d.stage}): {d.reason[:90]}")
+    for section in report.parts.values():
+        lines += ["", *_table(section)]
     return "\n".join(lines)
+
+
+def _table(section: PartStatus) -> list[str]:
+    """A part's section as aligned text; flagged rows end in ' !'."""
+    cells = [[("-" if v is None else str(v)) for v in row] for row in section.rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells if i < len(r))]) for i, c in enumerate(section.columns)]
+    lines = [section.title_en, "  ".join(c.ljust(w) for c, w in zip(section.columns, widths, strict=True)).rstrip()]
+    for i, row in enumerate(cells):
+        text = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip()
+        lines.append(text + (" !" if i in section.flagged else ""))
+    if not section.rows:
+        lines.append("(none)")
+    lines += [f"    {note}" for note in section.notes]
+    return lines

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.core.config import HubSettings
+from hub.core.destinations import Destination, FhirDestination, MllpDestination, check_unique
 from hub.core.errors import PermanentError
 from hub.core.events import PollResult
 from hub.core.pipeline import Sink
@@ -47,6 +48,16 @@ class ConnectorConfig(BaseModel):
     poll_interval_s: float = Field(1.0, gt=0, description="Pull connectors: pause when there is nothing new.")
     batch_size: int = Field(500, gt=0, description="Pull connectors: most rows read per poll.")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (see the README).")
+    deliver_to: list[Destination] = Field(
+        default_factory=list, description="Where the hub delivers this member's results (MLLP and/or FHIR)."
+    )
+
+    @field_validator("deliver_to")
+    @classmethod
+    def _unique_destinations(
+        cls, value: list[MllpDestination | FhirDestination]
+    ) -> list[MllpDestination | FhirDestination]:
+        return check_unique(value)
 
     @classmethod
     def load(cls, path: Path, kinds: Collection[str] | None = None) -> ConnectorConfig:
@@ -64,7 +75,7 @@ class ConnectorConfig(BaseModel):
             config = cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+            where = _where(first["loc"])
             raise ConnectorConfigError(f"connector config {path}: {where}: {first['msg']}") from exc
         if kinds is not None and config.kind not in kinds:
             raise ConnectorConfigError(
@@ -73,6 +84,12 @@ class ConnectorConfig(BaseModel):
         # Relative paths in options are relative to the config file, not to where hub was started.
         config.options.setdefault("_config_dir", str(Path(path).resolve().parent))
         return config
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """`deliver_to.0.mllp.port` -> `deliver_to.0.port`: the entry's tag is pydantic's, not the file's."""
+    tagged = len(loc) > 2 and loc[0] == "deliver_to" and loc[2] in ("mllp", "fhir")
+    return ".".join(str(p) for i, p in enumerate(loc) if not (tagged and i == 2))
 
 
 class Connector(ABC):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.config import HubSettings, get_settings
 from hub.core.events import Event
+from hub.core.parts import PartContext
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class Consumer(ABC):
 
     def __init__(self, settings: HubSettings | None = None) -> None:
         self.settings = settings or get_settings()
+
+    def bind(self, context: PartContext) -> None:  # noqa: B027 - optional hook
+        """Called once before the first batch with what the application runs (connector configs,
+        services); a consumer that needs none of it ignores it."""
 
     def dedup_id(self, delivery: Delivery) -> str:
         """The id that makes a redelivered message a duplicate."""

@@ -38,3 +38,27 @@ CONSUMER_RETRIES = Counter(
 )
 CONSUMER_ASSIGNED = Gauge("hub_consumer_assigned_partitions", "Partitions assigned to a consumer.", ["consumer"])
 HTTP_REQUESTS = Counter("hub_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"])
+# Outbound delivery to members (consumers/delivery). `destination` is facility/name (th01/mllp): one
+# per configured destination, so the label stays bounded.
+DELIVERY_QUEUED = Gauge("hub_delivery_queued", "Messages waiting for a member's destination.", ["destination"])
+DELIVERY_OLDEST_SECONDS = Gauge(
+    "hub_delivery_oldest_queued_seconds", "Age of the oldest message waiting for a destination (0: none).",
+    ["destination"],
+)
+DELIVERY_SENT = Counter("hub_delivery_sent_total", "Messages sent to a destination (resends included).", ["destination"])
+DELIVERY_ACKNOWLEDGED = Counter(
+    "hub_delivery_acknowledged_total", "Messages a destination accepted (MLLP AA/CA, HTTP 2xx).", ["destination"]
+)
+DELIVERY_REFUSED = Counter(
+    "hub_delivery_refused_total", "Messages a destination refused (MLLP AE/AR, HTTP 4xx): dead-lettered.",
+    ["destination"],
+)
+DELIVERY_FAILURES = Counter(
+    "hub_delivery_failures_total", "Attempts that will be retried (down, timeout, 5xx), by kind.",
+    ["destination", "kind"],
+)
+DELIVERY_UP = Gauge("hub_delivery_destination_up", "1 while a destination answers, 0 while it is failing.",
+                    ["destination"])
+DELIVERY_UNROUTED = Counter(
+    "hub_delivery_unrouted_total", "Results for members that name no destination (`deliver_to`).", ["facility"]
+)

@@ -48,6 +48,22 @@ class Part:
     # bad rules file stops the hub at start with one line)
     # Services it offers to the application and to other parts by name (see hub/core/services.py):
     provides: Mapping[str, str] = field(default_factory=dict)
+    # "module:function(settings, database) -> PartStatus": its section of `hub status`, /api/status and
+    # the status page
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    """A part's section of the status: a table (one row per thing it watches) and lines under it.
+    `flagged` are the indexes of rows that need a person (shown in red)."""
+
+    title_en: str
+    title_zh: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str | int | float | None, ...], ...] = ()
+    notes: tuple[str, ...] = ()
+    flagged: tuple[int, ...] = ()
 
 
 def resolve(target: str) -> Any:
@@ -90,3 +106,6 @@ class PartContext:
     settings: Any  # hub.core.config.HubSettings
     database: Any  # hub.core.db.Database, migrated
     services: Any  # hub.core.services.Services
+    # The connector configurations the application runs (hub.core.connector.ConnectorConfig): who the
+    # members are and what they asked for (e.g. where their results are delivered, `deliver_to`).
+    connector_configs: tuple[Any, ...] = ()

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from connectors.mllp.connector import MllpConnector
-from connectors.mllp.framing import END, START
 from hub.core.config import HubSettings
 from hub.core.connector import ConnectorConfig
 from hub.core.dead_letter import H_REASON
 from hub.core.fhir import validate_resource
+from hub.core.mllp_framing import END, START
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry

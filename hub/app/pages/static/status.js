@@ -1,7 +1,7 @@
 // Status page: polls /api/status with the pasted token (see common.js). Data is inserted with textContent
 // only: dead-letter payloads and reasons may contain markup and must never be rendered as HTML.
 "use strict";
-const { $, cell, fill, getJson, haveToken, hideError, showFailure, useTokenForm } = Hub;
+const { $, cell, el, fill, getJson, haveToken, hideError, showFailure, useTokenForm } = Hub;
 
 function flag(id, ok, yes, no) {
   const node = $(id);
@@ -43,6 +43,33 @@ async function refresh() {
     cell(tr, d.created_at.slice(0, 19).replace("T", " ")); cell(tr, d.origin); cell(tr, d.stage);
     cell(tr, d.reason, "reason"); cell(tr, d.id);
   }, "none");
+  parts(s.parts);
+}
+
+// Each part's own section (e.g. outbound delivery per destination): a titled table; flagged rows in red.
+function parts(sections) {
+  const zh = document.documentElement.lang.startsWith("zh");
+  const holder = $("parts");
+  holder.replaceChildren();
+  for (const [name, p] of Object.entries(sections || {})) {
+    const section = el("section");
+    section.id = "part-" + name;
+    section.appendChild(el("h2", zh ? p.title_zh : p.title_en));
+    const table = el("table");
+    const head = el("tr");
+    for (const column of p.columns) head.appendChild(el("th", column));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = table.appendChild(el("tbody"));
+    p.rows.forEach((row, i) => {
+      const tr = el("tr", null, p.flagged.includes(i) ? "bad" : "");
+      for (const value of row) cell(tr, value, typeof value === "number" ? "num" : "");
+      body.appendChild(tr);
+    });
+    if (!p.rows.length) cell(body.appendChild(el("tr")), "none").colSpan = p.columns.length;
+    section.appendChild(table);
+    for (const note of p.notes) section.appendChild(el("p", note));
+    holder.appendChild(section);
+  }
 }
 
 useTokenForm(refresh);

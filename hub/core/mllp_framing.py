@@ -1,4 +1,4 @@
-"""MLLP framing: <VT> message <FS><CR>.
+"""MLLP framing, for the listener (connectors/mllp) and for outbound delivery: <VT> message <FS><CR>.
 
 Every byte that arrives is accounted for: a complete frame is a message; an oversized frame is
 read to its end and kept whole (up to a memory ceiling), so the sender still gets an answer and

@@ -235,12 +235,17 @@ def notice_message(header: Header, communication: dict[str, Any], about: Sequenc
                           "payload text; there is nothing to tell the member")
     order = dict(reports[0]) if reports else {"id": communication.get("id", "")}
     order.setdefault("basedOn", communication.get("basedOn") or [])
+    order.setdefault("issued", communication.get("sent"))
+    if observations and not order.get("effectiveDateTime"):
+        order["effectiveDateTime"] = observations[0].get("effectiveDateTime")
     if not order.get("code"):
         order["code"] = (observations[0].get("code") if observations else None) or {"text": "危急值 critical value"}
-    segments = [msh(header), pid(local_id, facility_id, communication.get("subject")), _orc(order),
+    subject = communication.get("subject") if (communication.get("subject") or {}).get("display") else next(
+        (r["subject"] for r in about if (r.get("subject") or {}).get("display")), communication.get("subject"))
+    segments = [msh(header), pid(local_id, facility_id, subject), _orc(order),
                 obr(order, coded(order["code"]), "F")]
     rows = [obx(n, o, critical=True) for n, o in enumerate(observations, start=1)]
-    if not rows:  # the notice's text is its only content: one TX result flagged AA
+    if not rows:  # the notice's text is its only content: one text result flagged AA
         rows = [obx(1, {"code": {"text": "危急值 critical value"}, "valueString": "\n".join(texts),
                         "interpretation": [{"coding": [{"code": "AA"}]}]}, critical=True)]
         texts = []

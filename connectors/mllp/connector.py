@@ -29,11 +29,11 @@ from pydantic import BaseModel, Field, field_validator
 
 from connectors.mllp import ack as acks
 from connectors.mllp.charset import CharsetError, RawHeader, check_garbled, codec_for, decode, read_header
-from hub.core.mllp_framing import Frame, frame, read_frames
 from connectors.mllp.mapping import SUPPORTED, MappingError, MessageContext, map_message
 from hub.core.connector import Connector
 from hub.core.errors import PermanentError
 from hub.core.events import PollResult, Rejected
+from hub.core.mllp_framing import Frame, frame, read_frames
 from hub.core.pipeline import Sink
 
 log = logging.getLogger(__name__)

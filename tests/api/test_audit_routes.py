@@ -21,6 +21,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from consumers.delivery.models import OutboundMessage
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.app.api import accounts
@@ -89,6 +90,10 @@ def world(community: Community, tmp_path: Path) -> World:
         payload = b'{"resourceType": "Encounter", "subject": {"reference": "Patient/th01-pat-1"}}'
         session.add(DeadLetter(id="dl-1", origin="th01-his", stage="map", reason="bad row", payload=payload,
                                facility_id="th01"))
+        session.add(OutboundMessage(message_id="M1", event_id="e1", event_type="diagnostic_report",
+                                    destination="th01/mllp", facility_id="th01", patient_key="th01/1",
+                                    resource="DiagnosticReport/cty01-dr-1", content_type="x-application/hl7-v2+er7",
+                                    body=b"MSH|", state="refused", attempts=1, last_error="AE: unknown test"))
     load_referrals(community)
     listed = client.get("/api/mpi/reviews", headers=auth(community.tokens["clinician"])).json()["items"]
     return World(community, client, blob, "dl-1", sorted(item["id"] for item in listed))
@@ -128,6 +133,11 @@ def _th02_community(w: World) -> str:
     with w.community.db.sessions() as session:  # not over HTTP: that would be audited too
         return str(session.scalars(select(PatientLink.community_patient_id)
                                    .where(PatientLink.source_patient_id == "th02-pat-9")).one())
+
+
+def _refused(w: World) -> int:
+    with w.community.db.sessions() as session:
+        return int(session.scalars(select(OutboundMessage.id).where(OutboundMessage.message_id == "M1")).one())
 
 
 GOLDEN = "golden"  # replaced by the community patient's id
@@ -195,6 +205,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/fhir/{resource_type}"): _get("/fhir/Patient", "reader", PERSON | {"th02-pat-9"}, _count="50"),
     ("GET", "/api/referrals"): _get("/api/referrals", "clinician", {"th01-pat-1"}),
     ("GET", "/api/referrals/summary"): _get("/api/referrals/summary", "clinician"),
+    ("GET", "/api/delivery"): _get("/api/delivery", "admin"),
+    ("GET", "/api/delivery/refused"): _get("/api/delivery/refused", "admin", {"th01-pat-1"}),
+    ("POST", "/api/delivery/refused/{message_row}/retry"): _post(lambda w: f"/api/delivery/refused/{_refused(w)}/retry",
+                                                                  {}, "admin", NOT_AUDITED),
     ("GET", "/api/patients/{patient_id}/recognised-results"): _get(
         "/api/patients/th01-pat-1/recognised-results", "reader", {GOLDEN}, facility="cty01"),
 }

@@ -3,6 +3,7 @@ endpoint over HTTP. Both record what arrived, in order."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import socketserver
@@ -85,10 +86,8 @@ class MllpMember:
             self._server.server_close()
             self._server = None
         for connection in list(self._open):
-            try:
+            with contextlib.suppress(OSError):  # already closed by the peer
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def control_ids(self) -> list[str]:
         return [field_of(m, "MSH", 10) for m in self.received]

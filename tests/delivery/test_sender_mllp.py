@@ -9,7 +9,16 @@ from consumers.delivery.models import ACKNOWLEDGED, QUEUED, REFUSED
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from tests.delivery.factories import report_event
-from tests.delivery.harness import destination, member_config, messages, mllp, queue_results, route_of, sending, states
+from tests.delivery.harness import (
+    destination,
+    member_config,
+    messages,
+    mllp,
+    queue_results,
+    route_of,
+    sending,
+    states,
+)
 from tests.delivery.members import MllpMember, always, field_of
 from tests.waiting import wait_for
 

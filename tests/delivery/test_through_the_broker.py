@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from consumers.dead_letters.consumer import DeadLetterStore
 from consumers.delivery.consumer import DeliveryConsumer
-from consumers.delivery.models import ACKNOWLEDGED, OutboundMessage
+from consumers.delivery.models import ACKNOWLEDGED
 from consumers.delivery.sender import run_senders
 from hub.core import kafka_io
 from hub.core.config import HubSettings

@@ -9,7 +9,13 @@ import typer
 from consumers.delivery import queue
 from consumers.delivery.queries import refused as refused_messages
 from consumers.delivery.status import delivery_status
+from hub.core.errors import PermanentError
 from hub.core.parts import PartContext
+
+
+class DeliveryCommandError(PermanentError, ValueError):
+    """A `hub delivery` command given what it cannot do (one line, exit code 2)."""
+
 
 app = typer.Typer(help="Delivery of results to members: destinations, refusals, resending.", no_args_is_help=True)
 
@@ -50,7 +56,7 @@ def retry(
 ) -> None:
     """Send refused messages again, once the member fixed what made it refuse them."""
     if not ids and not destination:
-        raise typer.BadParameter("name message numbers, or --destination")
+        raise DeliveryCommandError("name message numbers (from `hub delivery refused`), or --destination")
     context: PartContext = ctx.obj()
     count = queue.requeue(context.database, ids or [], destination)
     typer.echo(f"{count} messages queued again")

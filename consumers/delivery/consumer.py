@@ -16,6 +16,7 @@ from consumers.delivery.models import QUEUED, OutboundMessage
 from consumers.delivery.routing import Route, member_of, routes_from
 from hub.core import metrics
 from hub.core.config import HubSettings
+from hub.core.connector import ConnectorConfigError
 from hub.core.consumer import Consumer, Delivery
 from hub.core.destinations import MllpDestination
 from hub.core.errors import PermanentError
@@ -42,6 +43,13 @@ class DeliveryConsumer(Consumer):
         self.routes: dict[str, tuple[Route, ...]] = dict(routes or {})
 
     def bind(self, context: PartContext) -> None:
+        if not context.connector_configs:
+            # A process told of no member at all (`hub consumer run delivery` without -c) would take
+            # results off the topics and deliver none of them.
+            raise ConnectorConfigError(
+                "delivery needs the members' connector configs to know where results go; "
+                "run it inside `hub run`, or give them: hub consumer run delivery -c th01.yaml -c th02.yaml"
+            )
         self.routes = routes_from(context.connector_configs)
         if not self.routes:
             log.warning("delivery: no connector config names a destination (deliver_to); results are not delivered")

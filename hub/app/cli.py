@@ -202,13 +202,13 @@ def consumer_run(
         raise CliError(str(exc.args[0])) from None
     configs = tuple(registered.load_connector_config(path) for path in connector or [])
     database = _database(settings)
+    consumer = cls(settings)
+    consumer.bind(PartContext(settings, database, registered.services(), configs))
     codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     kafka_io.ensure_topics(settings)
-    consumer = cls(settings)
-    consumer.bind(PartContext(settings, database, registered.services(), configs))
     ConsumerRunner(consumer, settings, database, codec).run(stop)
 
 

@@ -22,6 +22,15 @@ class MllpTransport:
         self._frames: Iterator[Frame] | None = None
 
     def send(self, message_id: str, body: bytes) -> Outcome:
+        reused = self._sock is not None
+        outcome = self._attempt(message_id, body)
+        if reused and outcome.kind == "connect":
+            # The member closed the idle connection since the last message (listeners do): say it once
+            # more on a new one before counting a failure.
+            outcome = self._attempt(message_id, body)
+        return outcome
+
+    def _attempt(self, message_id: str, body: bytes) -> Outcome:
         d = self.destination
         if self._sock is None:
             try:
@@ -39,9 +48,13 @@ class MllpTransport:
         except OSError as exc:
             self.close()
             return Outcome("retry", f"the connection to {d.host}:{d.port} failed: {_why(exc)}", kind="connect")
-        if answer is None or not answer.complete:
+        if answer is None:
             self.close()
-            return Outcome("retry", f"{d.host}:{d.port} closed the connection without an ACK", kind="protocol")
+            return Outcome("retry", f"{d.host}:{d.port} closed the connection without an ACK", kind="connect")
+        if not answer.complete:
+            self.close()
+            return Outcome("retry", f"{d.host}:{d.port} answered with something that is not one MLLP frame",
+                           kind="protocol")
         return self._verdict(message_id, answer.data)
 
     def _verdict(self, message_id: str, data: bytes) -> Outcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from consumers.delivery.mllp_send import MllpTransport
 from consumers.delivery.models import ACKNOWLEDGED, QUEUED, REFUSED
 from hub.core.config import HubSettings
 from hub.core.db import Database
@@ -152,3 +153,22 @@ def test_a_failing_message_holds_back_its_patient_only(db: Database, settings: H
 
 def test_always_helper_answers_aa() -> None:
     assert always()("MSH|") == ("AA", "")
+
+
+def test_a_connection_the_member_closed_while_idle_is_reopened_without_a_failure(
+        db: Database, settings: HubSettings) -> None:
+    member = MllpMember().start()
+    config = member_config("th01", mllp(member.port))
+    route = route_of(config)
+    transport = MllpTransport(route.destination)  # type: ignore[arg-type]
+    try:
+        queue_results(db, settings, config, report_event("th01", "1", 1))
+        [first] = messages(db)
+        assert transport.send(first.message_id, first.body).verdict == "acknowledged"
+        member.stop()  # the listener restarts: the connection the sender holds is gone
+        member.start()
+        assert transport.send(first.message_id, first.body).verdict == "acknowledged"
+        assert member.control_ids() == [first.message_id, first.message_id]
+    finally:
+        transport.close()
+        member.stop()

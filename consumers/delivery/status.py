@@ -11,6 +11,7 @@ from hub.core.events import utcnow
 from hub.core.parts import PartStatus
 
 COLUMNS = ("destination", "kind", "queued", "sent", "acknowledged", "refused", "failing since", "last error")
+COLUMNS_ZH = ("接收端", "方式", "待发", "已发送", "已确认", "被拒收", "故障起始", "最近错误")
 
 
 def delivery_status(settings: HubSettings, database: Database) -> PartStatus:
@@ -27,7 +28,8 @@ def delivery_status(settings: HubSettings, database: Database) -> PartStatus:
         f"`hub delivery retry` sends them again" for s in found if s.refused_waiting
     ) + tuple(f"{s.destination}: {s.queued} message(s) wait for a destination no connector config names"
               for s in found if s.kind is None and s.queued)
-    return PartStatus("Delivery to members · per destination", "结果回传 · 各接收端", COLUMNS, rows, notes, flagged)
+    return PartStatus("Delivery to members · per destination", "结果回传 · 各接收端", COLUMNS, rows, notes, flagged,
+                      COLUMNS_ZH)
 
 
 def _since(moment: datetime | None) -> str | None:

@@ -64,6 +64,7 @@ class PartStatus:
     rows: tuple[tuple[str | int | float | None, ...], ...] = ()
     notes: tuple[str, ...] = ()
     flagged: tuple[int, ...] = ()
+    columns_zh: tuple[str, ...] = ()  # the column names in Chinese, for the page (default: `columns`)
 
 
 def resolve(target: str) -> Any:

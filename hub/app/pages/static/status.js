@@ -57,7 +57,7 @@ function parts(sections) {
     section.appendChild(el("h2", zh ? p.title_zh : p.title_en));
     const table = el("table");
     const head = el("tr");
-    for (const column of p.columns) head.appendChild(el("th", column));
+    for (const column of (zh && p.columns_zh.length ? p.columns_zh : p.columns)) head.appendChild(el("th", column));
     table.appendChild(el("thead")).appendChild(head);
     const body = table.appendChild(el("tbody"));
     p.rows.forEach((row, i) => {

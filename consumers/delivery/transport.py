@@ -19,10 +19,6 @@ class Outcome:
     answer: str = ""  # what the member answered, for the record (an ACK, a status and body), cut short
     kind: str = ""  # for retries: connect, timeout, protocol, server (a metric label)
 
-    @property
-    def sent(self) -> bool:
-        return self.verdict != "down"
-
 
 class Transport(Protocol):
     def send(self, message_id: str, body: bytes) -> Outcome: ...

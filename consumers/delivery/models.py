@@ -62,3 +62,7 @@ class DestinationState(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The one sender (of possibly several hubs on one database) that may send to it, until when: two
+    # senders would each send every message.
+    sender: Mapped[str | None] = mapped_column(String(100))
+    sender_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -40,6 +40,28 @@ def register(db: Database, routes: Iterable[Route]) -> None:
                 row.kind, row.address = route.destination.kind, route.address[:300]
 
 
+def claim(db: Database, key: str, sender: str, hold_s: float) -> bool:
+    """Whether `sender` may send to the destination now: it holds it (for `hold_s` more), or nobody
+    does. Several hubs on one database each run senders; only one sends to a destination at a time."""
+    now = utcnow()
+    with db.transaction() as session:
+        row = session.get(DestinationState, key, with_for_update=True)
+        if row is None:
+            return False
+        if row.sender not in (None, sender) and row.sender_until is not None and row.sender_until > now:
+            return False
+        row.sender, row.sender_until = sender, now + timedelta(seconds=hold_s)
+        return True
+
+
+def release(db: Database, key: str, sender: str) -> None:
+    """Lets another hub take the destination at once (this one is stopping)."""
+    with db.transaction() as session:
+        row = session.get(DestinationState, key, with_for_update=True)
+        if row is not None and row.sender == sender:
+            row.sender, row.sender_until = None, None
+
+
 def due(db: Database, key: str, now: datetime, limit: int = 50) -> list[Due]:
     """The oldest queued message of each patient, if its time has come, oldest first. A later message
     of a patient waits behind an earlier one, whatever their times; other patients do not."""

@@ -7,8 +7,12 @@ stopped in between) is sent again after a restart, with the same MSH-10 / Bundle
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -39,6 +43,7 @@ class Pacing:
     retry_max_s: float = 300.0
     retention_h: float = 168.0  # acknowledged messages are forgotten after this long
     batch: int = 50
+    hold_s: float = 60.0  # a sender holds its destination this long past its last message (see queue.claim)
 
 
 def transport_for(route: Route) -> Transport:
@@ -66,6 +71,7 @@ class DestinationSender:
     def __post_init__(self) -> None:
         self.transport = self.transport or transport_for(self.route)
         self.down = Backoff(initial_s=self.pacing.down_initial_s, max_s=self.pacing.down_max_s)
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event) -> None:
         key = self.route.key
@@ -90,6 +96,8 @@ class DestinationSender:
         finally:
             assert self.transport is not None
             self.transport.close()
+            with contextlib.suppress(Exception):  # the database may be down; the hold then runs out
+                queue.release(self.db, key, self.name)
 
     def step(self) -> float:
         """Sends what is due; returns how long to wait before the next step (0: go on at once)."""
@@ -99,6 +107,9 @@ class DestinationSender:
         if not due:
             return self.pacing.idle_s
         for message in due:
+            # Held per message: a slow member (a long timeout per message) must not let the hold lapse.
+            if not queue.claim(self.db, key, self.name, self.pacing.hold_s + self._longest_attempt_s()):
+                return self.pacing.idle_s  # another hub sends to it; stand by
             outcome = self._send(message)
             if outcome.verdict == "down":
                 queue.record_down(self.db, key, outcome.reason)
@@ -112,6 +123,10 @@ class DestinationSender:
             queue.record(self.db, key, message, outcome, delay)
             self._count(message, outcome)
         return 0.0
+
+    def _longest_attempt_s(self) -> float:
+        # MLLP may connect, send, reconnect and send again, each waiting up to timeout_s.
+        return 4 * self.route.destination.timeout_s
 
     def _send(self, message: queue.Due) -> Outcome:
         assert self.transport is not None

@@ -172,3 +172,21 @@ def test_a_connection_the_member_closed_while_idle_is_reopened_without_a_failure
     finally:
         transport.close()
         member.stop()
+
+
+def test_two_hubs_on_one_database_send_each_message_once(db: Database, settings: HubSettings) -> None:
+    member = MllpMember().start()
+    config = member_config("th01", mllp(member.port))
+    try:
+        queue_results(db, settings, config, *[report_event("th01", str(p), n) for n in (1, 2) for p in range(5)])
+        with sending(db, route_of(config)), sending(db, route_of(config)):
+            wait_for(lambda: states(db, ACKNOWLEDGED))
+        ids = member.control_ids()
+        assert len(ids) == 10 and len(set(ids)) == 10
+        # The hub that held the destination stopped and let go: the next one to send takes it.
+        queue_results(db, settings, config, report_event("th01", "0", 3))
+        with sending(db, route_of(config)):
+            wait_for(lambda: states(db, ACKNOWLEDGED))
+        assert len(member.control_ids()) == 11
+    finally:
+        member.stop()

@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_acknowledged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sender", sa.String(100), nullable=True),
+        sa.Column("sender_until", sa.DateTime(timezone=True), nullable=True),
     )
 
 

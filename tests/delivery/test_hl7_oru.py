@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consumers.delivery import hl7_oru
 from consumers.delivery.hl7_oru import Header, RenderError
@@ -118,3 +120,27 @@ def test_a_report_without_code_or_status_is_refused_with_the_reason() -> None:
     event = report_event(status="bogus")
     with pytest.raises(RenderError, match="not a report status"):
         hl7_oru.report_message(header(), event.resource, [], "1", "th01")
+
+
+def unescape(text: str) -> str:
+    return (text.replace("\\F\\", "|").replace("\\S\\", "^").replace("\\T\\", "&").replace("\\R\\", "~")
+            .replace("\\E\\", "\\"))
+
+
+TEXT = st.text(alphabet=st.sampled_from(list("窦性心律正常|^~&\\\r\n \tabcXYZ019，。（）")), max_size=300)
+
+
+@given(text=TEXT, charset=st.sampled_from(["UTF-8", "GB18030"]))
+def test_any_text_keeps_the_message_whole_and_reads_back(text: str, charset: str) -> None:
+    observation = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "结论"},
+                   "valueString": text}
+    raw = report(charset, observations=[observation], conclusion=text or "无")
+    segments = [line for line in raw.split("\r") if line]
+    assert [s[:3] for s in segments] == ["MSH", "PID", "ORC", "OBR", "OBX", "NTE"]  # no delimiter leaked
+    obx = segment(raw, "OBX")
+    assert len(obx) == 12  # OBX-1 .. OBX-11: text never adds a field
+    lines = [unescape(r) for r in obx[5].split("~")]
+    if obx[2] == "ST":
+        assert lines == [text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")]
+    else:
+        assert lines == text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

@@ -59,12 +59,18 @@ def _database(settings: HubSettings) -> Any:
 
 
 def _part_context() -> Any:
-    """What a part's command gets (`ctx.obj()`): settings, the migrated database, the services."""
+    """What a part's command gets (`ctx.obj()`): settings, the migrated database, the services and the
+    results outbox (events a command adds wait there for the running hub's relay)."""
     from hub.app import parts as registered
     from hub.core.parts import PartContext
+    from hub.core.results import ResultOutbox
+    from hub.core.schema_registry import make_registry
+    from hub.core.serialization import EventCodec
 
     settings = _settings()
-    return PartContext(settings, _database(settings), registered.services())
+    database = _database(settings)
+    codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+    return PartContext(settings, database, registered.services(), ResultOutbox(database, codec, settings))
 
 
 @app.callback()
@@ -186,12 +192,13 @@ def consumer_run(
     ] = None,
 ) -> None:
     """Run one consumer until Ctrl-C (a second process of the same name shares the partitions)."""
+    import dataclasses
     import signal
 
     from hub.app import parts as registered
     from hub.core import kafka_io
     from hub.core.consuming import ConsumerRunner
-    from hub.core.parts import PartContext
+    from hub.core.outbox import OutboxRelay
     from hub.core.schema_registry import make_registry
     from hub.core.serialization import EventCodec
 
@@ -201,15 +208,19 @@ def consumer_run(
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
     configs = tuple(registered.load_connector_config(path) for path in connector or [])
-    database = _database(settings)
     consumer = cls(settings)
-    consumer.bind(PartContext(settings, database, registered.services(), configs))
+    context = dataclasses.replace(_part_context(), connector_configs=configs)
+    consumer.bind(context)  # before Kafka: a consumer that cannot work says so first
     codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     kafka_io.ensure_topics(settings)
-    ConsumerRunner(consumer, settings, database, codec).run(stop)
+    # Events this consumer adds to the results outbox leave through a relay of its own process.
+    relay = OutboxRelay(context.results, settings)
+    context.results.on_added(relay.wake)
+    threading.Thread(target=relay.run, args=(stop,), name="relay-results", daemon=True).start()
+    ConsumerRunner(consumer, settings, context.database, codec).run(stop)
 
 
 # hub status ---------------------------------------------------------------------------------------

@@ -47,9 +47,11 @@ class Consumer(ABC):
     def __init__(self, settings: HubSettings | None = None) -> None:
         self.settings = settings or get_settings()
 
-    def bind(self, context: PartContext) -> None:  # noqa: B027 - optional hook
-        """Called once before the first batch with what the application runs (connector configs,
-        services); a consumer that needs none of it ignores it."""
+    def bind(self, context: PartContext) -> None:
+        """Called once by the hub before the first batch, with what the application offers parts (the
+        database, services, the results outbox, the connector configs it runs). Consumers that need them
+        keep what they need."""
+        return None  # most consumers need nothing beyond their transaction
 
     def dedup_id(self, delivery: Delivery) -> str:
         """The id that makes a redelivered message a duplicate."""

@@ -107,6 +107,7 @@ class PartContext:
     settings: Any  # hub.core.config.HubSettings
     database: Any  # hub.core.db.Database, migrated
     services: Any  # hub.core.services.Services
+    results: Any = None  # hub.core.results.ResultOutbox: where a part's own events (reports, notices) go
     # The connector configurations the application runs (hub.core.connector.ConnectorConfig): who the
     # members are and what they asked for (e.g. where their results are delivered, `deliver_to`).
     connector_configs: tuple[Any, ...] = ()

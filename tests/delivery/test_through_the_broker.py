@@ -78,7 +78,7 @@ def test_reports_and_notices_reach_the_member_that_ordered_them(broker_settings:
     township = MllpMember(charset="gb18030").start()
     fhir_member = FhirMember().start()
     configs = (member_config("th01", mllp(township.port, "GB18030")), member_config("th02", fhir(fhir_member.url)))
-    context = PartContext(broker_settings, db, Services(), configs)
+    context = PartContext(broker_settings, db, Services(), connector_configs=configs)
     reports = [report_event("th01", "1", n) for n in (1, 2, 3)]
     unwritable = report_event("th01", "5", 9)
     del unwritable.resource["code"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from hub.core.connector import ConnectorConfig, ConnectorConfigError
 from hub.core.destinations import FhirDestination, MllpDestination, destination_key
@@ -23,7 +24,11 @@ class Route:
     def address(self) -> str:
         """Where it goes, safe to show (no token, no headers)."""
         d = self.destination
-        return f"{d.host}:{d.port}" if isinstance(d, MllpDestination) else d.url
+        if isinstance(d, MllpDestination):
+            return f"{d.host}:{d.port}"
+        parts = urlsplit(d.url)
+        host = parts.netloc.rpartition("@")[2]  # a user:password in the URL is not shown
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def routes_from(configs: Iterable[ConnectorConfig]) -> dict[str, tuple[Route, ...]]:

@@ -49,6 +49,11 @@ def test_a_bad_entry_is_one_clear_line(tmp_path: Path, entry: str, message: str)
     assert message in str(failure.value)
 
 
+def test_an_address_never_shows_a_credential() -> None:
+    config = member_config("th01", {"kind": "fhir", "url": "https://hub:pa55@fhir.th01.example/r4?key=k1"})
+    assert routes_from([config])["th01"][0].address == "https://fhir.th01.example/r4"
+
+
 def test_two_configs_of_one_member_may_not_disagree_about_a_destination() -> None:
     one = member_config("th01", {"kind": "mllp", "host": "a", "port": 1})
     same = ConnectorConfig.model_validate({**one.model_dump(), "name": "th01-mllp"})

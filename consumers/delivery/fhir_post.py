@@ -7,6 +7,7 @@ import json
 import httpx
 
 from consumers.delivery.fhir_bundle import CONTENT_TYPE
+from consumers.delivery.routing import shown_url
 from consumers.delivery.transport import Outcome
 from hub.core.destinations import FhirDestination
 
@@ -24,9 +25,9 @@ class FhirTransport:
                                    follow_redirects=False)
 
     def send(self, message_id: str, body: bytes) -> Outcome:
-        url = self.destination.url
+        url = shown_url(self.destination.url)
         try:
-            response = self.client.post(url, content=body)
+            response = self.client.post(self.destination.url, content=body)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return Outcome("down", f"cannot connect to {url}: {exc or type(exc).__name__}", kind="connect")
         except httpx.TimeoutException:

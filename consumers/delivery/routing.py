@@ -26,9 +26,13 @@ class Route:
         d = self.destination
         if isinstance(d, MllpDestination):
             return f"{d.host}:{d.port}"
-        parts = urlsplit(d.url)
-        host = parts.netloc.rpartition("@")[2]  # a user:password in the URL is not shown
-        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+        return shown_url(d.url)
+
+
+def shown_url(url: str) -> str:
+    """A URL fit for logs, status and errors: without a user:password or a query (which may hold a key)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def routes_from(configs: Iterable[ConnectorConfig]) -> dict[str, tuple[Route, ...]]:

@@ -1,0 +1,128 @@
+"""Critical-value notices over HTTP: the member's open notices with their clocks, and acknowledging one.
+
+A member's credential (a clinician of that member, or its connector's token) sees and acknowledges only
+its own facility's notices; county staff (admins, clinicians of the lead county hospital) see every
+member's, and may acknowledge one once the county duty doctors were called (level 2). Answers name
+patients, so they are audited by the response hook; the acknowledgement itself is also written to the
+audit log as a step with the person's name and role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from consumers.critical_values.models import CriticalNotice
+from consumers.critical_values.notices import ACKNOWLEDGED, OPEN, Acknowledgement, Desk, acknowledge
+from consumers.critical_values.queries import Scope, item, list_notices, unchecked
+from consumers.critical_values.rules import load_rules
+from hub.core.events import utcnow
+from hub.core.web.auth import Principal, require
+from hub.core.web.errors import FhirError
+from hub.core.web.hooks import no_patient_data
+
+router = APIRouter(prefix="/api/critical-values", tags=["critical values"])
+member = require("clinician", "connector")  # admin passes every role check
+MAX_LIMIT = 500
+STATUSES = (OPEN, ACKNOWLEDGED, "all")
+
+
+def install(app: FastAPI) -> None:
+    """Loads the rules when the app is made (a bad file stops the hub at start with one line)."""
+    settings = app.state.settings
+    rules = load_rules(settings.critical_rules)
+    app.state.critical_desk = Desk(rules, settings.critical_ack_s, app.state.results, app.state.services.shared_record)
+
+
+def _scope(request: Request, principal: Principal) -> Scope:
+    scope = Scope.of(principal, request.app.state.settings.facility_id)
+    if not scope.county and not principal.facility_id:
+        raise FhirError(403, "forbidden", f"the {principal.role} credential {principal.name!r} belongs to no member "
+                        "facility, so it has no critical-value notices; use a credential of the member")
+    return scope
+
+
+def _notice(session: Any, notice_id: str, scope: Scope, principal: Principal, for_update: bool = False) -> CriticalNotice:
+    row = session.get(CriticalNotice, notice_id, with_for_update=for_update)
+    if row is None:
+        raise FhirError(404, "not-found", f"critical-value notice {notice_id} is not known", ["id"])
+    if not scope.may_see(row):
+        raise FhirError(403, "forbidden", f"critical-value notice {notice_id} belongs to member {row.facility_id}; "
+                        f"a credential of {principal.facility_id} may not see or acknowledge it")
+    return row
+
+
+@router.get("", summary="Critical-value notices: status=open (default), acknowledged or all; county staff may "
+            "filter by facility")
+def notices(request: Request, status: str = OPEN, facility: str | None = None, limit: int = 100, offset: int = 0,
+            principal: Principal = Depends(member)) -> dict[str, Any]:
+    if status not in STATUSES:
+        raise FhirError(400, "invalid", f"status must be one of {', '.join(STATUSES)}, not {status!r}", ["status"])
+    if not 1 <= limit <= MAX_LIMIT:
+        raise FhirError(400, "invalid", f"limit must be 1 to {MAX_LIMIT}, not {limit}", ["limit"])
+    if offset < 0:
+        raise FhirError(400, "invalid", f"offset must not be negative, not {offset}", ["offset"])
+    scope = _scope(request, principal)
+    if facility and not scope.county and facility != scope.facility_id:
+        raise FhirError(403, "forbidden", f"a credential of {scope.facility_id} may not list the notices of "
+                        f"member {facility}", ["facility"])
+    desk: Desk = request.app.state.critical_desk
+    now = utcnow()
+    with request.app.state.database.reading() as session:
+        rows, total = list_notices(session, scope, status, facility or None, limit, offset)
+        items = [item(row, now) for row in rows]
+    return {"now": now.isoformat(), "total": total, "limit": limit, "offset": offset, "county": scope.county,
+            "facility": scope.facility_id, "duty_doctors": [d.__dict__ for d in desk.rules.duty_doctors],
+            "items": items}
+
+
+@router.get("/unchecked", summary="Lab values a rule covers whose unit could not be converted (county staff)")
+@no_patient_data  # facility, observation id, analyte and unit: no patient is named
+def unchecked_values(request: Request, limit: int = 100, principal: Principal = Depends(member)) -> dict[str, Any]:
+    if not _scope(request, principal).county:
+        raise FhirError(403, "forbidden", "only county staff (admins, clinicians of the county hospital) see the "
+                        "values the critical-value rules could not check")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise FhirError(400, "invalid", f"limit must be 1 to {MAX_LIMIT}, not {limit}", ["limit"])
+    with request.app.state.database.reading() as session:
+        return {"items": unchecked(session, limit)}
+
+
+@router.get("/{notice_id}", summary="One critical-value notice with its clock")
+def notice(notice_id: str, request: Request, principal: Principal = Depends(member)) -> dict[str, Any]:
+    scope = _scope(request, principal)
+    with request.app.state.database.reading() as session:
+        return item(_notice(session, notice_id, scope, principal), utcnow())
+
+
+class AckBody(BaseModel):
+    """Who took the notice at the member and what was done."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100, description="The person who took the notice (姓名)")
+    role: str = Field(min_length=1, max_length=100, description="Their role at the member, e.g. 医师, 护士")
+    action: str = Field(min_length=1, max_length=2000, description="What was done (处理措施), free text")
+
+
+@router.post("/{notice_id}/acknowledge", summary="Acknowledge a critical-value notice (the member it belongs to)")
+def acknowledge_notice(notice_id: str, body: AckBody, request: Request,
+                       principal: Principal = Depends(member)) -> dict[str, Any]:
+    scope = _scope(request, principal)
+    desk: Desk = request.app.state.critical_desk
+    now = utcnow()
+    with request.app.state.database.transaction() as session:
+        row = _notice(session, notice_id, scope, principal, for_update=True)
+        if scope.county and principal.role != "admin" and row.facility_id != principal.facility_id and row.level < 2:
+            raise FhirError(403, "forbidden", f"critical-value notice {notice_id} belongs to member {row.facility_id}, "
+                            "which must acknowledge it; county staff may acknowledge it only once the county duty "
+                            "doctors were called (level 2)")
+        if row.status == ACKNOWLEDGED:
+            when = row.acknowledged_at.isoformat() if row.acknowledged_at else "earlier"
+            raise FhirError(409, "conflict", f"critical-value notice {notice_id} was already acknowledged by "
+                            f"{row.ack_name} ({row.ack_role}) at {when}; nothing was changed")
+        acknowledge(session, desk, row, Acknowledgement(body.name, body.role, body.action, principal.name,
+                                                        principal.role, principal.facility_id), now)
+        return item(row, now)

@@ -1,0 +1,116 @@
+"""An unacknowledged notice escalates: sent again to the member (level 1, 第2次通知), then the county duty
+doctors are called (level 2); each step once, and a restarted worker repeats none. Driven by a fake clock."""
+
+from __future__ import annotations
+
+import json
+
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from consumers.critical_values.escalation import Escalator
+from consumers.critical_values.models import CriticalNotice
+from consumers.critical_values.notices import Acknowledgement, acknowledge
+from hub.core.config import HubSettings
+from hub.core.db import Database
+from hub.core.db.models import AuditLog, ResultOutboxRow
+from hub.core.events import utcnow
+from hub.core.schema_registry import FileSchemaRegistry
+from hub.core.serialization import EventCodec
+from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium
+
+
+def _metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _row(db: Database, notice: str) -> CriticalNotice:
+    with db.sessions() as session:
+        row = session.get(CriticalNotice, notice)
+        assert row is not None
+        return row
+
+
+def test_an_unacknowledged_critical_value_escalates_to_level_1_then_2(settings: HubSettings, db: Database) -> None:
+    clock = Clock(utcnow())
+    consumer = bound_consumer(settings, db, clock)
+    apply(consumer, db, lab_event([potassium(7.2)]))
+    assert consumer.desk is not None
+    escalator = Escalator(db, consumer.desk, clock)
+    notice = _row_by_patient(db, "th01/1").id
+    before = (_metric("hub_critical_escalations_total", level="1"), _metric("hub_critical_escalations_total", level="2"))
+
+    clock.advance(599)
+    assert escalator.run_once() == []  # still within its 10 minutes
+    assert _metric("hub_critical_notices_open", level="0") == 1
+    clock.advance(1)
+    assert escalator.run_once() == [(notice, 1)]
+    row = _row(db, notice)
+    assert (row.level, row.version, row.level1_at, row.status) == (1, 2, clock.now, "open")
+    assert (row.due_at - clock.now).total_seconds() == 600  # level2_after_s: null, so the same 600 s
+    assert escalator.run_once() == []  # each step once
+    # The member is told again: a new version of the same Communication, on the results outbox.
+    codec = EventCodec(FileSchemaRegistry(), settings.topic_prefix)
+    with db.sessions() as session:
+        sent = [codec.decode(v) for v in session.scalars(select(ResultOutboxRow.value).order_by(ResultOutboxRow.seq))]
+    assert [e.resource["meta"]["versionId"] for e in sent] == ["1", "2"]
+    again = sent[1].resource
+    assert again["id"] == notice and again["priority"] == "stat" and again["status"] == "in-progress"
+    assert again["payload"][0]["contentString"].startswith("【危急值·第2次通知】血钾 7.2 mmol/L")
+    assert {"url": "urn:hub:notice:attempt", "valueInteger": 2} in again["extension"]
+    assert sent[1].event_id != sent[0].event_id and sent[1].patient_key == "th01/1"
+
+    clock.advance(599)
+    assert escalator.run_once() == []
+    clock.advance(1)
+    assert escalator.run_once() == [(notice, 2)]
+    row = _row(db, notice)
+    assert row.level == 2 and row.level2_at == clock.now and row.status == "open"
+    assert [d["name"] for d in json.loads(row.escalated_to or "[]")] == ["县医院医务科总值班", "县医院急诊科值班医师"]
+    assert _metric("hub_critical_notices_open", level="2") == 1
+
+    # Durable across restarts: a new worker (a restarted hub) finds nothing left to do, however late.
+    clock.advance(86400)
+    assert Escalator(db, consumer.desk, clock).run_once() == []
+    assert _row(db, notice).version == 2
+    after = (_metric("hub_critical_escalations_total", level="1"), _metric("hub_critical_escalations_total", level="2"))
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+    with db.sessions() as session:
+        steps = [(a.action, a.query) for a in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert [action for action, _ in steps] == ["critical_raised", "critical_queued", "critical_escalated",
+                                               "critical_queued", "critical_escalated"]
+    assert "level 1" in (steps[2][1] or "") and "第2次通知" in (steps[2][1] or "")
+    assert "level 2" in (steps[4][1] or "") and "县医院医务科总值班" in (steps[4][1] or "")
+
+
+def test_an_acknowledged_notice_never_escalates(settings: HubSettings, db: Database) -> None:
+    clock = Clock(utcnow())
+    consumer = bound_consumer(settings, db, clock)
+    apply(consumer, db, lab_event([potassium(1.9)]))
+    assert consumer.desk is not None
+    notice = _row_by_patient(db, "th01/1").id
+    clock.advance(300)
+    with db.transaction() as session:
+        row = session.get(CriticalNotice, notice)
+        assert row is not None
+        acknowledge(session, consumer.desk, row, Acknowledgement("李娜", "护士", "已通知值班医师，复查血钾", "th01-his",
+                                                                 "connector", "th01"), clock.now)
+    clock.advance(7200)
+    assert Escalator(db, consumer.desk, clock).run_once() == []
+    assert _row(db, notice).level == 0
+
+
+def test_a_rule_with_its_own_time_sets_the_clock(settings: HubSettings, db: Database) -> None:
+    clock = Clock(utcnow())
+    consumer = bound_consumer(settings.model_copy(update={"critical_ack_s": 900.0}), db, clock)
+    ph = {**potassium(7.0), "code": {"coding": [{"system": "http://loinc.org", "code": "2744-1", "display": "pH"}]},
+          "valueQuantity": {"value": 7.05, "unit": "[pH]", "code": "[pH]", "system": "http://unitsofmeasure.org"},
+          "referenceRange": []}
+    apply(consumer, db, lab_event([ph]), lab_event([potassium(7.0, local_id="2")], local_id="2", report="2"))
+    assert _row_by_patient(db, "th01/1").ack_s == 300  # ph_arterial: ack_s 300 in rules.yaml
+    assert _row_by_patient(db, "th01/2").ack_s == 900  # HUB_CRITICAL_ACK_S
+
+
+def _row_by_patient(db: Database, key: str) -> CriticalNotice:
+    with db.sessions() as session:
+        return session.scalars(select(CriticalNotice).where(CriticalNotice.patient_key == key)).one()

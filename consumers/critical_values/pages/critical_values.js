@@ -27,6 +27,13 @@ function tick() {
   }
 }
 
+// An empty cell to put an element in (cell() would show "–" in it).
+function holder(tr) {
+  const td = document.createElement("td");
+  tr.appendChild(td);
+  return td;
+}
+
 function patientOf(r) { return r.patient_id || r.patient_key; }
 
 function openForm(r) {
@@ -65,15 +72,13 @@ async function refresh() {
     tr.dataset.id = r.id;
     const clock = cell(tr, clockText(r.seconds_left), "clock");
     clock.dataset.due = r.due_at;
-    const level = cell(tr, "");
-    level.appendChild(el("span", LEVELS[r.level] || r.level, "badge " + (r.level ? "bad" : "ok")));
+    holder(tr).appendChild(el("span", LEVELS[r.level] || r.level, r.level ? "badge bad" : "badge"));
     cell(tr, r.facility); cell(tr, patientOf(r)); cell(tr, r.summary, "summary");
     cell(tr, SOURCES[r.source] || r.source); cell(tr, when(r.raised_at));
-    const action = cell(tr, "");
     const button = el("button", T("确认", "Acknowledge"), "ack");
     button.type = "button";
     button.addEventListener("click", () => openForm(r));
-    action.appendChild(button);
+    holder(tr).appendChild(button);
   }, T("无 · none", "none · 无"));
   tick();
   fill("duty", open.duty_doctors, (tr, d) => { cell(tr, d.name); cell(tr, d.role); cell(tr, d.phone); }, "–");

@@ -99,6 +99,11 @@ def test_acknowledged_by_the_member_once(ward: Ward) -> None:
     exported = _get(ward, "admin", "/fhir/AuditEvent", patient="th01-pat-1", _count="100").json()
     codes = [c["code"] for e in exported["entry"] for c in e["resource"]["subtype"]]
     assert {"critical_raised", "critical_queued", "critical_acknowledged", "acknowledge_notice"} <= set(codes)
+    (acknowledged,) = [e["resource"] for e in exported["entry"]
+                       if e["resource"]["subtype"][0]["code"] == "critical_acknowledged"]
+    (what,) = [x for x in acknowledged["entity"] if "description" in x]
+    assert what["what"] == {"reference": f"Communication/{ward.notice}"} and "by 李娜 (护士)" in what["description"]
+    assert acknowledged["agent"][0]["who"]["display"] == "th01-his"
     metrics = ward.community.client.get("/metrics").text
     assert 'hub_critical_notices_acknowledged_total{level="0"}' in metrics
 

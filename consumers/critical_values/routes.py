@@ -9,18 +9,30 @@ audit log as a step with the person's name and role.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from consumers.critical_values.models import CriticalNotice
-from consumers.critical_values.notices import ACKNOWLEDGED, OPEN, Acknowledgement, Desk, acknowledge
+from consumers.critical_values.notices import (
+    ACKNOWLEDGED,
+    OPEN,
+    Acknowledgement,
+    Desk,
+    acknowledge,
+    communication,
+)
 from consumers.critical_values.queries import Scope, item, list_notices, unchecked
 from consumers.critical_values.rules import load_rules
 from hub.core.events import utcnow
+from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.web.auth import Principal, require
-from hub.core.web.errors import FhirError
+from hub.core.web.bodies import json_body
+from hub.core.web.errors import FhirError, fhir_response
 from hub.core.web.hooks import no_patient_data
 
 router = APIRouter(prefix="/api/critical-values", tags=["critical values"])
@@ -110,6 +122,11 @@ class AckBody(BaseModel):
 @router.post("/{notice_id}/acknowledge", summary="Acknowledge a critical-value notice (the member it belongs to)")
 def acknowledge_notice(notice_id: str, body: AckBody, request: Request,
                        principal: Principal = Depends(member)) -> dict[str, Any]:
+    row, now = _acknowledge(request, principal, notice_id, body)
+    return item(row, now)
+
+
+def _acknowledge(request: Request, principal: Principal, notice_id: str, body: AckBody) -> tuple[CriticalNotice, datetime]:
     scope = _scope(request, principal)
     desk: Desk = request.app.state.critical_desk
     now = utcnow()
@@ -125,4 +142,58 @@ def acknowledge_notice(notice_id: str, body: AckBody, request: Request,
                             f"{row.ack_name} ({row.ack_role}) at {when}; nothing was changed")
         acknowledge(session, desk, row, Acknowledgement(body.name, body.role, body.action, principal.name,
                                                         principal.role, principal.facility_id), now)
-        return item(row, now)
+        return row, now
+
+
+# The same through the FHIR door: a member's system answers the notice with a Communication -----------------
+
+fhir_router = APIRouter(prefix="/fhir", tags=["critical values"])
+ROLE_EXTENSION = "urn:hub:notice:acknowledger-role"
+
+
+def read_reply(resource: dict[str, Any]) -> tuple[str, AckBody]:
+    """The notice a reply answers and what it says: inResponseTo names the notice, sender.display the person,
+    the extension urn:hub:notice:acknowledger-role their role, payload[0].contentString the action taken."""
+    try:
+        validate_resource(resource)
+    except FhirValidationError as exc:
+        first = exc.issues[0]
+        raise FhirError(422, "invalid", f"{first.path}: {first.message}", [first.path]) from None
+    if resource.get("resourceType") != "Communication":
+        raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a Communication",
+                        ["Communication.resourceType"])
+    answers = [str((r or {}).get("reference") or "") for r in resource.get("inResponseTo") or []]
+    if len(answers) != 1 or not answers[0].startswith("Communication/cv-"):
+        raise FhirError(422, "required", "Communication.inResponseTo must name the one critical-value notice it "
+                        "answers (Communication/cv-...)", ["Communication.inResponseTo"])
+    if resource.get("status") != "completed":
+        raise FhirError(422, "value", f"Communication.status must be completed for an acknowledgement, not "
+                        f"{resource.get('status')!r}", ["Communication.status"])
+    name = str((resource.get("sender") or {}).get("display") or "").strip()
+    if not name:
+        raise FhirError(422, "required", "Communication.sender.display must give the name of the person who took "
+                        "the notice", ["Communication.sender.display"])
+    role = next((str(e.get("valueString") or "").strip() for e in resource.get("extension") or []
+                 if e.get("url") == ROLE_EXTENSION), "") or "未注明"
+    action = next((str(p.get("contentString") or "").strip() for p in resource.get("payload") or []
+                   if p.get("contentString")), "")
+    if not action:
+        raise FhirError(422, "required", "Communication.payload[0].contentString must say what was done",
+                        ["Communication.payload"])
+    try:
+        body = AckBody(name=name, role=role, action=action)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise FhirError(422, "value", f"Communication: {problem['loc'][0]} {problem['msg']}",
+                        ["Communication"]) from None
+    return answers[0].removeprefix("Communication/"), body
+
+
+@fhir_router.post("/Communication", summary="Acknowledge a critical-value notice with a Communication whose "
+                  "inResponseTo names it (the member it belongs to)")
+async def communication_reply(request: Request, principal: Principal = Depends(member)) -> JSONResponse:
+    notice_id, body = read_reply(await json_body(request))
+    row, now = await run_in_threadpool(_acknowledge, request, principal, notice_id, body)
+    answer = communication(row, now, repeat=row.level > 0)
+    answer["status"] = "completed"  # the notice as it now stands: taken by the member
+    return fhir_response(answer)

@@ -93,7 +93,8 @@ def world(community: Community, tmp_path: Path) -> World:
                                facility_id="th01"))
     load_referrals(community)
     # A critical potassium of th01-pat-1: an open critical-value notice for th01.
-    apply(bound_consumer(settings, community.db, Clock(BASE_TIME)), community.db, lab_event([potassium(7.2)]))
+    apply(bound_consumer(settings, community.db, Clock(BASE_TIME)), community.db, lab_event([potassium(7.2)]),
+          lab_event([potassium(1.9, n="k2")], report="2"))
     listed = client.get("/api/mpi/reviews", headers=auth(community.tokens["clinician"])).json()["items"]
     return World(community, client, blob, "dl-1", sorted(item["id"] for item in listed))
 
@@ -147,7 +148,10 @@ BATCH = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"meth
                       "identifier": [{"system": "urn:hub:facility:th01:visit", "value": "v-77"}],
                       "subject": {"reference": "Patient/th01-pat-1"}}}]}
 
-CRITICAL = notice_id("th01", "lab", "DiagnosticReport/th01-dr-1")  # the world's critical-value notice
+CRITICAL = notice_id("th01", "lab", "DiagnosticReport/th01-dr-1")  # the world's critical-value notices
+CRITICAL_2 = notice_id("th01", "lab", "DiagnosticReport/th01-dr-2")
+REPLY = {"resourceType": "Communication", "status": "completed", "inResponseTo": [{"reference": f"Communication/{CRITICAL_2}"}],
+         "sender": {"display": "李娜"}, "payload": [{"contentString": "已通知医师"}]}
 
 # (method, path) -> how to call it and the patients its answer must be audited with; called in this order.
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -210,6 +214,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/critical-values/{notice_id}/acknowledge"): _post(
         f"/api/critical-values/{CRITICAL}/acknowledge", {"name": "李娜", "role": "护士", "action": "已通知医师"},
         "connector_th01", {"th01-pat-1"}),
+    ("POST", "/fhir/Communication"): _post("/fhir/Communication", REPLY, "connector_th01", {"th01-pat-1"}),
 }
 
 

@@ -120,3 +120,33 @@ def test_county_staff_may_take_a_notice_once_the_duty_doctors_were_called(ward: 
     assert listed["due_at"] == listed["level2_at"]  # the last deadline, passed: the page counts it as overdue
     done = _ack(ward, "county", {"name": "王强", "role": "总值班", "action": "电话联系th01值班医师，已处理"})
     assert done.status_code == 200 and done.json()["acknowledgement"]["credential"] == "dr-li"
+
+
+def _reply(ward: Ward, **changes: object) -> dict:
+    reply = {"resourceType": "Communication", "status": "completed",
+             "inResponseTo": [{"reference": f"Communication/{ward.notice}"}], "sender": {"display": "李娜"},
+             "extension": [{"url": "urn:hub:notice:acknowledger-role", "valueString": "护士"}],
+             "payload": [{"contentString": "已报告值班医师"}], "sent": "2026-11-23T10:00:00+08:00"}
+    reply.update(changes)
+    return reply
+
+
+def test_a_member_system_may_answer_with_a_fhir_communication(ward: Ward) -> None:
+    def post(who: str, body: dict):  # noqa: ANN202
+        return ward.community.client.post("/fhir/Communication", json=body, headers=auth(ward.tokens[who]))
+
+    for change, element in [({"inResponseTo": []}, "Communication.inResponseTo"),
+                            ({"status": "in-progress"}, "Communication.status"),
+                            ({"sender": {}}, "Communication.sender.display"),
+                            ({"payload": [{"contentString": " "}]}, "Communication.payload")]:
+        bad = post("th01_his", _reply(ward, **change))
+        assert bad.status_code == 422 and bad.json()["issue"][0]["expression"] == [element], bad.text
+    assert post("th01_his", _reply(ward, status="sideways")).status_code == 422  # not valid R4 at all
+    assert post("th02", _reply(ward)).status_code == 403
+    done = post("th01_his", _reply(ward))
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert answer["resourceType"] == "Communication" and answer["id"] == ward.notice and answer["status"] == "completed"
+    listed = _get(ward, "th01", status="acknowledged").json()["items"][0]["acknowledgement"]
+    assert (listed["name"], listed["role"], listed["action"]) == ("李娜", "护士", "已报告值班医师")
+    assert post("th01_his", _reply(ward)).status_code == 409

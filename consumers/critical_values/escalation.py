@@ -12,7 +12,7 @@ from datetime import datetime
 from consumers.critical_values import metrics
 from consumers.critical_values.notices import Desk, count_open, due_notices, escalate
 from consumers.critical_values.rules import load_rules
-from hub.core.db import Database
+from hub.core.db import Database, is_retriable
 from hub.core.events import utcnow
 from hub.core.parts import PartContext
 
@@ -53,6 +53,10 @@ def run(context: PartContext, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             escalator.run_once()
-        except Exception:  # noqa: BLE001 - a database outage must not end the worker; the next pass retries
-            log.exception("critical-value escalation pass failed; trying again in %.0f s", rules.check_every_s)
+        except Exception as exc:  # noqa: BLE001 - nothing may end the worker: the next pass tries again
+            if is_retriable(exc):  # the database is down or busy: one line, no traceback every few seconds
+                log.warning("critical-value escalation waits for the database (%s); trying again in %.0f s",
+                            type(exc).__name__, rules.check_every_s)
+            else:
+                log.exception("critical-value escalation pass failed; trying again in %.0f s", rules.check_every_s)
         stop.wait(rules.check_every_s)

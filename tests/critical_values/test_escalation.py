@@ -4,20 +4,28 @@ doctors are called (level 2); each step once, and a restarted worker repeats non
 from __future__ import annotations
 
 import json
+import threading
+from datetime import timedelta
+from pathlib import Path
 
+import yaml
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from consumers.critical_values.escalation import Escalator
+from consumers.critical_values.escalation import Escalator, run
 from consumers.critical_values.models import CriticalNotice
 from consumers.critical_values.notices import Acknowledgement, acknowledge
+from consumers.critical_values.rules import DEFAULT_RULES
+from hub.app import parts as registered
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.db.models import AuditLog, ResultOutboxRow
 from hub.core.events import utcnow
+from hub.core.parts import PartContext
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
-from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium
+from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium, results_outbox
+from tests.waiting import wait_for
 
 
 def _metric(name: str, **labels: str) -> float:
@@ -114,3 +122,23 @@ def test_a_rule_with_its_own_time_sets_the_clock(settings: HubSettings, db: Data
 def _row_by_patient(db: Database, key: str) -> CriticalNotice:
     with db.sessions() as session:
         return session.scalars(select(CriticalNotice).where(CriticalNotice.patient_key == key)).one()
+
+
+def test_the_worker_the_hub_starts_takes_the_due_steps(settings: HubSettings, db: Database, tmp_path: Path) -> None:
+    rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    rules["escalation"]["check_every_s"] = 0.2
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    settings = settings.model_copy(update={"critical_rules": tmp_path / "rules.yaml"})
+    consumer = bound_consumer(settings, db, Clock(utcnow() - timedelta(seconds=601)))  # raised 10 minutes ago
+    apply(consumer, db, lab_event([potassium(7.2)]))
+    notice = _row_by_patient(db, "th01/1").id
+    stop = threading.Event()
+    context = PartContext(settings, db, registered.services(), results_outbox(settings, db))
+    worker = threading.Thread(target=run, args=(context, stop), daemon=True)
+    worker.start()
+    try:
+        wait_for(lambda: _row(db, notice).level == 1)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert not worker.is_alive() and _row(db, notice).version == 2

@@ -174,6 +174,20 @@ def communication(row: CriticalNotice, now: datetime, repeat: bool) -> dict[str,
     return resource
 
 
+def current_communication(row: CriticalNotice) -> dict[str, Any]:
+    """The notice's Communication as it stands now: as last sent, `completed` with who took it once
+    acknowledged (for FHIR reads)."""
+    sent = row.level1_at if row.level >= 1 and row.level1_at else row.raised_at
+    resource = communication(row, sent, repeat=row.level >= 1)
+    resource["meta"]["lastUpdated"] = row.updated_at.isoformat()
+    if row.status == ACKNOWLEDGED and row.acknowledged_at is not None:
+        resource["status"] = "completed"
+        resource["received"] = row.acknowledged_at.isoformat()
+        resource["note"] = [{"authorString": f"{row.ack_name}（{row.ack_role}）", "time": row.acknowledged_at.isoformat(),
+                             "text": f"已确认：{row.ack_action}"}]
+    return resource
+
+
 def _seconds_left(row: CriticalNotice, now: datetime) -> float:
     return max(0.0, (row.due_at - now).total_seconds())
 

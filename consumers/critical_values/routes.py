@@ -24,7 +24,7 @@ from consumers.critical_values.notices import (
     Acknowledgement,
     Desk,
     acknowledge,
-    communication,
+    current_communication,
 )
 from consumers.critical_values.queries import Scope, item, list_notices, unchecked
 from consumers.critical_values.rules import load_rules
@@ -193,7 +193,43 @@ def read_reply(resource: dict[str, Any]) -> tuple[str, AckBody]:
                   "inResponseTo names it (the member it belongs to)")
 async def communication_reply(request: Request, principal: Principal = Depends(member)) -> JSONResponse:
     notice_id, body = read_reply(await json_body(request))
-    row, now = await run_in_threadpool(_acknowledge, request, principal, notice_id, body)
-    answer = communication(row, now, repeat=row.level > 0)
-    answer["status"] = "completed"  # the notice as it now stands: taken by the member
-    return fhir_response(answer)
+    row, _now = await run_in_threadpool(_acknowledge, request, principal, notice_id, body)
+    return fhir_response(current_communication(row))  # the notice as it now stands: completed
+
+
+@fhir_router.get("/Communication/{notice_id}", summary="A critical-value notice as the FHIR Communication it is")
+def communication_read(notice_id: str, request: Request, principal: Principal = Depends(member)) -> JSONResponse:
+    scope = _scope(request, principal)
+    with request.app.state.database.reading() as session:
+        row = _notice(session, notice_id, scope, principal)
+        return fhir_response(current_communication(row), headers={"ETag": f'W/"{row.version}"'})
+
+
+SEARCH_PARAMS = ("status", "_count", "_offset")
+FHIR_STATUS = {"in-progress": OPEN, "completed": ACKNOWLEDGED}  # Communication.status -> the notice's
+
+
+@fhir_router.get("/Communication", summary="The caller's critical-value notices as Communications "
+                 "(status=in-progress|completed, _count, _offset): for members that poll")
+def communication_search(request: Request, principal: Principal = Depends(member)) -> JSONResponse:
+    params = request.query_params
+    unknown = sorted(set(params) - set(SEARCH_PARAMS))
+    if unknown:
+        raise FhirError(400, "not-supported", f"unknown search parameter {unknown[0]!r}; supported: "
+                        f"{', '.join(SEARCH_PARAMS)}", [unknown[0]])
+    status = params.get("status")
+    if status is not None and status not in FHIR_STATUS:
+        raise FhirError(400, "invalid", f"status must be in-progress or completed, not {status!r}", ["status"])
+    try:
+        count, offset = int(params.get("_count", 50)), int(params.get("_offset", 0))
+    except ValueError:
+        raise FhirError(400, "invalid", "_count and _offset must be whole numbers", ["_count"]) from None
+    if not 1 <= count <= MAX_LIMIT or offset < 0:
+        raise FhirError(400, "invalid", f"_count must be 1 to {MAX_LIMIT} and _offset not negative", ["_count"])
+    scope = _scope(request, principal)
+    wanted = FHIR_STATUS[status] if status else "all"
+    with request.app.state.database.reading() as session:
+        rows, total = list_notices(session, scope, wanted, None, count, offset)
+        entries = [{"fullUrl": f"{request.app.state.settings.public_base}/fhir/Communication/{row.id}",
+                    "resource": current_communication(row), "search": {"mode": "match"}} for row in rows]
+    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "entry": entries})

@@ -214,6 +214,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/critical-values/{notice_id}/acknowledge"): _post(
         f"/api/critical-values/{CRITICAL}/acknowledge", {"name": "李娜", "role": "护士", "action": "已通知医师"},
         "connector_th01", {"th01-pat-1"}),
+    ("GET", "/fhir/Communication"): _get("/fhir/Communication", "connector_th01", {"th01-pat-1"}),
+    ("GET", "/fhir/Communication/{notice_id}"): _get(f"/fhir/Communication/{CRITICAL}", "clinician", {"th01-pat-1"}),
     ("POST", "/fhir/Communication"): _post("/fhir/Communication", REPLY, "connector_th01", {"th01-pat-1"}),
 }
 

@@ -150,3 +150,23 @@ def test_a_member_system_may_answer_with_a_fhir_communication(ward: Ward) -> Non
     listed = _get(ward, "th01", status="acknowledged").json()["items"][0]["acknowledgement"]
     assert (listed["name"], listed["role"], listed["action"]) == ("李娜", "护士", "已报告值班医师")
     assert post("th01_his", _reply(ward)).status_code == 409
+
+
+def test_members_that_poll_read_their_notices_as_communications(ward: Ward) -> None:
+    found = _get(ward, "th01_his", "/fhir/Communication", status="in-progress").json()
+    assert found["resourceType"] == "Bundle" and found["total"] == 1
+    resource = found["entry"][0]["resource"]
+    assert resource["id"] == ward.notice and resource["status"] == "in-progress" and resource["priority"] == "stat"
+    assert found["entry"][0]["fullUrl"].endswith(f"/fhir/Communication/{ward.notice}")
+    assert _get(ward, "th02", "/fhir/Communication").json()["total"] == 0
+    assert _get(ward, "th02", f"/fhir/Communication/{ward.notice}").status_code == 403
+    assert _get(ward, "th01", "/fhir/Communication", status="done").status_code == 400
+    assert _get(ward, "th01", "/fhir/Communication", subject="x").status_code == 400
+    read = _get(ward, "th01", f"/fhir/Communication/{ward.notice}")
+    assert read.status_code == 200 and read.headers["etag"] == 'W/"1"'
+    assert _ack(ward, "th01").status_code == 200
+    completed = _get(ward, "th01", f"/fhir/Communication/{ward.notice}").json()
+    assert completed["status"] == "completed" and completed["note"][0]["authorString"] == "李娜（护士）"
+    assert _get(ward, "th01", "/fhir/Communication", status="completed").json()["total"] == 1
+    assert _get(ward, "th01", "/fhir/Communication", status="in-progress").json()["total"] == 0
+    assert ward.community.client.get("/fhir/Patient/th01-pat-1", headers=auth(ward.tokens["county"])).status_code == 200

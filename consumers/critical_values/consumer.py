@@ -2,7 +2,8 @@
 with critical values (in the same transaction as its `notice` event in the results outbox).
 
 Idempotent twice over: the consumer base drops a redelivered event by its id, and a notice is raised
-again only when its critical values changed (an amended report with the same values notifies nobody).
+again only when its critical values changed (an amended report with the same values notifies nobody);
+a later version without critical values withdraws an open notice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from consumers.critical_values.detect import detect
-from consumers.critical_values.notices import Desk, note_unchecked, raise_notice
+from consumers.critical_values.notices import Desk, note_unchecked, raise_notice, withdraw_if_corrected
 from consumers.critical_values.rules import Rules, load_rules
 from hub.core.config import HubSettings
 from hub.core.consumer import Consumer, Delivery
@@ -57,3 +58,5 @@ class CriticalValuesConsumer(Consumer):
         note_unchecked(session, event, detection)
         if detection.findings:
             raise_notice(session, self.desk, event, detection, self.clock())
+        else:  # a corrected report: an open notice about its earlier version is withdrawn
+            withdraw_if_corrected(session, self.desk, event, self.clock())

@@ -15,6 +15,8 @@ ACK_SECONDS = Histogram("hub_critical_ack_seconds", "Time from raising a critica
 ESCALATIONS = Counter("hub_critical_escalations_total",
                       "Escalations of unacknowledged notices: level 1 sent again to the member, level 2 the county "
                       "duty doctors called.", ["level"])
+WITHDRAWN = Counter("hub_critical_notices_withdrawn_total",
+                    "Open notices withdrawn because a later version of the report holds no critical value.")
 OPEN = Gauge("hub_critical_notices_open", "Critical-value notices not yet acknowledged, by level.", ["level"])
 UNCHECKED = Counter("hub_critical_unchecked_total",
                     "Lab values a critical-value rule covers whose unit could not be converted (never compared).",

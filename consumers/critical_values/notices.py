@@ -34,7 +34,7 @@ DUE_EXTENSION = "urn:hub:notice:acknowledge-by"
 ATTEMPT_EXTENSION = "urn:hub:notice:attempt"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/communication-category"
 CHINA = ZoneInfo("Asia/Shanghai")
-OPEN, ACKNOWLEDGED = "open", "acknowledged"
+OPEN, ACKNOWLEDGED, WITHDRAWN = "open", "acknowledged", "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,14 @@ def notice_id(facility_id: str, kind: str, about: str) -> str:
     return "cv-" + hashlib.sha256(f"{facility_id}|{kind}|{about}".encode()).hexdigest()[:24]
 
 
+def event_notice_id(event: Event) -> str:
+    """The notice an event's critical values belong to: its member, lab or reader, and its report (or lone
+    Observation), so every version of a report maps to the same notice."""
+    facility = event.patient_key.partition("/")[0]
+    kind = "reader" if event.event_type == "diagnostic_report" else "lab"
+    return notice_id(facility, kind, f"{event.resource_type}/{event.resource.get('id')}")
+
+
 def after_commit(session: Session, action: Callable[[], None]) -> None:
     """Counts a step in the metrics only once it is committed (a rolled-back batch is tried again)."""
     orm_event.listen(session, "after_commit", lambda _session: action(), once=True)
@@ -79,11 +87,8 @@ def raise_notice(session: Session, desk: Desk, event: Event, detection: Detectio
     """Stores (or raises again) the notice for an event's critical findings and adds its event to the results
     outbox. Returns the notice id, or None when the same critical values were already notified."""
     facility = event.patient_key.partition("/")[0]
-    first = detection.about[0]
-    about = (f"DiagnosticReport/{detection.report.get('id')}" if detection.report is not None
-             else f"{first.get('resourceType')}/{first.get('id')}")
-    kind = "reader" if event.event_type == "diagnostic_report" else "lab"
-    nid = notice_id(facility, kind, about)
+    about = f"{event.resource_type}/{event.resource.get('id')}"
+    nid = event_notice_id(event)
     fingerprint = detection.fingerprint()
     row = session.get(CriticalNotice, nid, with_for_update=True)
     if row is not None and row.fingerprint == fingerprint:
@@ -114,6 +119,48 @@ def raise_notice(session: Session, desk: Desk, event: Event, detection: Detectio
     source = row.source
     after_commit(session, lambda: metrics.RAISED.labels(source).inc())
     return nid
+
+
+def withdraw_if_corrected(session: Session, desk: Desk, event: Event, now: datetime) -> str | None:
+    """A later version of a report that no longer holds critical values (the laboratory corrected a
+    haemolysed potassium, a reader amended the report): an open notice about it is withdrawn and the member
+    told so (a new version of the Communication, status entered-in-error), instead of escalating a value
+    that is gone. Returns the notice id, or None when there was no open notice."""
+    row = session.get(CriticalNotice, event_notice_id(event), with_for_update=True)
+    if row is None or row.status != OPEN:
+        return None
+    now_values = {r.get("id"): r for r in (event.resource, *event.related) if r.get("resourceType") == "Observation"}
+    corrected = [now_values[f["observation_id"]] for f in json.loads(row.findings) if f.get("observation_id") in now_values]
+    before = row.summary
+    row.status, row.updated_at, row.version, row.origin_event_id = WITHDRAWN, now, row.version + 1, event.event_id
+    row.fingerprint = ""  # the same critical values coming back are a new notice
+    about = [*corrected, event.resource] if event.resource_type == "DiagnosticReport" else [event.resource]
+    row.related = json.dumps(about, ensure_ascii=False)
+    _audit(session, desk, row, "critical_withdrawn",
+           f"withdrawn: event {event.event_id} (a later version of {row.about}) holds no critical value; was: {before}")
+    resource = communication(row, now, repeat=False)
+    resource["status"] = "entered-in-error"
+    after = "；".join(f"{_name_of(o)} {_value_of(o)}" for o in corrected)
+    resource["payload"] = [{"contentString": f"【危急值更正】此前的危急值通知（{before}）已作废：结果已更正"
+                                             f"{'为 ' + after if after else ''}，不再是危急值，无需确认。"}]
+    item = notice_event(row, resource, now)
+    if desk.results.add(session, [item], SYSTEM):
+        _audit(session, desk, row, "critical_queued",
+               f"withdrawal event {item.event_id} (Communication/{row.id} version {row.version}) added to the "
+               f"results outbox for hub.notice.v1, to {row.facility_id}")
+    after_commit(session, lambda: metrics.WITHDRAWN.inc())
+    return row.id
+
+
+def _name_of(observation: dict[str, Any]) -> str:
+    code = observation.get("code") or {}
+    return str(code.get("text") or next((c.get("display") or c.get("code") for c in code.get("coding") or []), ""))
+
+
+def _value_of(observation: dict[str, Any]) -> str:
+    quantity = observation.get("valueQuantity") or {}
+    value = quantity.get("value")
+    return f"{value:g} {quantity.get('unit') or ''}".strip() if isinstance(value, int | float) else ""
 
 
 def note_unchecked(session: Session, event: Event, detection: Detection) -> None:
@@ -180,6 +227,8 @@ def current_communication(row: CriticalNotice) -> dict[str, Any]:
     sent = row.level1_at if row.level >= 1 and row.level1_at else row.raised_at
     resource = communication(row, sent, repeat=row.level >= 1)
     resource["meta"]["lastUpdated"] = row.updated_at.isoformat()
+    if row.status == WITHDRAWN:
+        resource["status"] = "entered-in-error"
     if row.status == ACKNOWLEDGED and row.acknowledged_at is not None:
         resource["status"] = "completed"
         resource["received"] = row.acknowledged_at.isoformat()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consumers.critical_values.models import CriticalNotice, CriticalUnchecked
-from consumers.critical_values.notices import ACKNOWLEDGED, OPEN
+from consumers.critical_values.notices import ACKNOWLEDGED, OPEN, WITHDRAWN
 from hub.core.web.auth import Principal
 
 
@@ -36,9 +36,11 @@ class Scope:
 
 def list_notices(session: Session, scope: Scope, status: str, facility: str | None, limit: int,
                  offset: int) -> tuple[list[CriticalNotice], int]:
-    """Open notices: the nearest deadline first; acknowledged: the latest first."""
+    """Open notices: the nearest deadline first; the others: the latest first."""
     query = select(CriticalNotice)
-    if status != "all":
+    if status == "closed":
+        query = query.where(CriticalNotice.status.in_((ACKNOWLEDGED, WITHDRAWN)))
+    elif status != "all":
         query = query.where(CriticalNotice.status == status)
     if scope.facility_id is not None:
         query = query.where(CriticalNotice.facility_id == scope.facility_id)
@@ -76,6 +78,7 @@ def item(row: CriticalNotice, now: datetime) -> dict[str, Any]:
         "level1_at": _iso(row.level1_at),
         "level2_at": _iso(row.level2_at),
         "escalated_to": json.loads(row.escalated_to) if row.escalated_to else [],
+        "updated_at": _iso(row.updated_at),
     }
     if row.status == ACKNOWLEDGED:
         answer["acknowledgement"] = {

@@ -21,6 +21,7 @@ from consumers.critical_values.models import CriticalNotice
 from consumers.critical_values.notices import (
     ACKNOWLEDGED,
     OPEN,
+    WITHDRAWN,
     Acknowledgement,
     Desk,
     acknowledge,
@@ -38,7 +39,7 @@ from hub.core.web.hooks import no_patient_data
 router = APIRouter(prefix="/api/critical-values", tags=["critical values"])
 member = require("clinician", "connector")  # admin passes every role check
 MAX_LIMIT = 500
-STATUSES = (OPEN, ACKNOWLEDGED, "all")
+STATUSES = (OPEN, ACKNOWLEDGED, WITHDRAWN, "closed", "all")  # closed: acknowledged or withdrawn
 
 
 def install(app: FastAPI) -> None:
@@ -66,8 +67,8 @@ def _notice(session: Any, notice_id: str, scope: Scope, principal: Principal, fo
     return row
 
 
-@router.get("", summary="Critical-value notices: status=open (default), acknowledged or all; county staff may "
-            "filter by facility")
+@router.get("", summary="Critical-value notices: status=open (default), acknowledged, withdrawn, closed (either) "
+            "or all; county staff may filter by facility")
 def notices(request: Request, status: str = OPEN, facility: str | None = None, limit: int = 100, offset: int = 0,
             principal: Principal = Depends(member)) -> dict[str, Any]:
     if status not in STATUSES:
@@ -136,6 +137,10 @@ def _acknowledge(request: Request, principal: Principal, notice_id: str, body: A
             raise FhirError(403, "forbidden", f"critical-value notice {notice_id} belongs to member {row.facility_id}, "
                             "which must acknowledge it; county staff may acknowledge it only once the county duty "
                             "doctors were called (level 2)")
+        if row.status == WITHDRAWN:
+            raise FhirError(409, "conflict", f"critical-value notice {notice_id} was withdrawn at "
+                            f"{row.updated_at.isoformat()}: a later version of {row.about} holds no critical value, so "
+                            "there is nothing to acknowledge")
         if row.status == ACKNOWLEDGED:
             when = row.acknowledged_at.isoformat() if row.acknowledged_at else "earlier"
             raise FhirError(409, "conflict", f"critical-value notice {notice_id} was already acknowledged by "
@@ -206,7 +211,7 @@ def communication_read(notice_id: str, request: Request, principal: Principal = 
 
 
 SEARCH_PARAMS = ("status", "_count", "_offset")
-FHIR_STATUS = {"in-progress": OPEN, "completed": ACKNOWLEDGED}  # Communication.status -> the notice's
+FHIR_STATUS = {"in-progress": OPEN, "completed": ACKNOWLEDGED, "entered-in-error": WITHDRAWN}  # Communication.status -> the notice's
 
 
 @fhir_router.get("/Communication", summary="The caller's critical-value notices as Communications "
@@ -219,7 +224,8 @@ def communication_search(request: Request, principal: Principal = Depends(member
                         f"{', '.join(SEARCH_PARAMS)}", [unknown[0]])
     status = params.get("status")
     if status is not None and status not in FHIR_STATUS:
-        raise FhirError(400, "invalid", f"status must be in-progress or completed, not {status!r}", ["status"])
+        raise FhirError(400, "invalid", f"status must be one of {', '.join(FHIR_STATUS)}, not {status!r}",
+                        ["status"])
     try:
         count, offset = int(params.get("_count", 50)), int(params.get("_offset", 0))
     except ValueError:

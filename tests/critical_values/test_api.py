@@ -65,7 +65,7 @@ def test_a_member_sees_its_own_open_notices_with_their_clocks(ward: Ward) -> Non
     assert "belongs to member th01; a credential of th02 may not see" in refused.json()["issue"][0]["diagnostics"]
     assert _get(ward, "th02", facility="th01").status_code == 403
     assert _get(ward, "reader").status_code == 403  # readers have no notices to acknowledge
-    assert _get(ward, "th01", status="closed").status_code == 400
+    assert _get(ward, "th01", status="finished").status_code == 400
     assert _get(ward, "th01", "/api/critical-values/cv-unknown").status_code == 404
 
 
@@ -170,3 +170,14 @@ def test_members_that_poll_read_their_notices_as_communications(ward: Ward) -> N
     assert _get(ward, "th01", "/fhir/Communication", status="completed").json()["total"] == 1
     assert _get(ward, "th01", "/fhir/Communication", status="in-progress").json()["total"] == 0
     assert ward.community.client.get("/fhir/Patient/th01-pat-1", headers=auth(ward.tokens["county"])).status_code == 200
+
+
+def test_a_withdrawn_notice_cannot_be_acknowledged(ward: Ward) -> None:
+    settings = ward.community.client.app.state.settings
+    consumer = bound_consumer(settings, ward.community.db, ward.clock)
+    apply(consumer, ward.community.db, lab_event([potassium(4.6)], version=1, status="amended"))  # corrected
+    refused = _ack(ward, "th01")
+    assert refused.status_code == 409 and "was withdrawn" in refused.json()["issue"][0]["diagnostics"]
+    closed = _get(ward, "th01", status="closed").json()
+    assert [(i["id"], i["status"]) for i in closed["items"]] == [(ward.notice, "withdrawn")]
+    assert _get(ward, "th01", f"/fhir/Communication/{ward.notice}").json()["status"] == "entered-in-error"

@@ -142,3 +142,34 @@ def test_the_worker_the_hub_starts_takes_the_due_steps(settings: HubSettings, db
         stop.set()
         worker.join(10)
     assert not worker.is_alive() and _row(db, notice).version == 2
+
+
+def test_a_corrected_result_withdraws_the_open_notice(settings: HubSettings, db: Database) -> None:
+    clock = Clock(utcnow())
+    consumer = bound_consumer(settings, db, clock)
+    apply(consumer, db, lab_event([potassium(7.2)]))
+    notice = _row_by_patient(db, "th01/1").id
+    # The laboratory finds the sample haemolysed and corrects the potassium: no critical value any more.
+    clock.advance(120)
+    apply(consumer, db, lab_event([potassium(4.4)], version=1, status="amended"))
+    row = _row(db, notice)
+    assert (row.status, row.version) == ("withdrawn", 2)
+    codec = EventCodec(FileSchemaRegistry(), settings.topic_prefix)
+    with db.sessions() as session:
+        sent = [codec.decode(v) for v in session.scalars(select(ResultOutboxRow.value).order_by(ResultOutboxRow.seq))]
+        actions = list(session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
+    withdrawal = sent[-1].resource
+    assert withdrawal["status"] == "entered-in-error" and withdrawal["id"] == notice
+    assert withdrawal["payload"][0]["contentString"].startswith("【危急值更正】此前的危急值通知（血钾 7.2 mmol/L")
+    assert "已更正为 钾 4.4 mmol/L，不再是危急值，无需确认" in withdrawal["payload"][0]["contentString"]
+    assert sent[-1].related[0]["valueQuantity"]["value"] == 4.4
+    assert actions[-2:] == ["critical_withdrawn", "critical_queued"]
+    clock.advance(3600)
+    assert consumer.desk is not None and Escalator(db, consumer.desk, clock).run_once() == []  # nothing to chase
+    # The critical value comes back in a later version: a notice again, whatever was sent before.
+    apply(consumer, db, lab_event([potassium(7.2)], version=2, status="amended"))
+    row = _row(db, notice)
+    assert (row.status, row.version, row.level) == ("open", 3, 0)
+    # Normal results of other reports touch nothing.
+    apply(consumer, db, lab_event([potassium(4.0, local_id="2", n="k9")], local_id="2", report="9"))
+    assert _row(db, notice).version == 3

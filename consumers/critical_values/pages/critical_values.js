@@ -54,7 +54,7 @@ async function refresh() {
   try {
     [open, done] = await Promise.all([
       getJson("/api/critical-values?status=open&limit=500"),
-      getJson("/api/critical-values?status=acknowledged&limit=50"),
+      getJson("/api/critical-values?status=closed&limit=50"),
     ]);
   } catch (err) {
     showFailure(err);
@@ -84,8 +84,13 @@ async function refresh() {
   fill("duty", open.duty_doctors, (tr, d) => { cell(tr, d.name); cell(tr, d.role); cell(tr, d.phone); }, "–");
   $("done-total").textContent = "(" + done.total + ")";
   fill("done", done.items, (tr, r) => {
-    const a = r.acknowledgement || {};
     cell(tr, r.facility); cell(tr, patientOf(r)); cell(tr, r.summary, "summary"); cell(tr, LEVELS[r.level]);
+    if (r.status === "withdrawn") { // the laboratory or the reader corrected the result: nothing to acknowledge
+      cell(tr, T("已作废（结果已更正）", "withdrawn (result corrected)") + " · " + when(r.updated_at));
+      cell(tr, ""); cell(tr, "");
+      return;
+    }
+    const a = r.acknowledgement || {};
     cell(tr, (a.name || "") + (a.role ? " (" + a.role + ")" : "") + " · " + when(a.at));
     cell(tr, a.action); cell(tr, a.seconds === null || a.seconds === undefined ? "" : clockText(a.seconds), "num");
   }, T("无 · none", "none · 无"));

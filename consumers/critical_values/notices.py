@@ -129,8 +129,13 @@ def withdraw_if_corrected(session: Session, desk: Desk, event: Event, now: datet
     row = session.get(CriticalNotice, event_notice_id(event), with_for_update=True)
     if row is None or row.status != OPEN:
         return None
-    now_values = {r.get("id"): r for r in (event.resource, *event.related) if r.get("resourceType") == "Observation"}
-    corrected = [now_values[f["observation_id"]] for f in json.loads(row.findings) if f.get("observation_id") in now_values]
+    now_values = {r.get("id"): r for r in (event.resource, *event.related)
+                  if r.get("resourceType") == "Observation" and _settled(r)}
+    ids = [f["observation_id"] for f in json.loads(row.findings) if f.get("observation_id")]
+    retracted = event.resource.get("status") in RETRACTED
+    if event.event_type == "lab_result" and not retracted and (not ids or any(i not in now_values for i in ids)):
+        return None  # this version does not show the critical values again (partial results): nothing to conclude
+    corrected = [now_values[i] for i in ids if i in now_values]
     before = row.summary
     row.status, row.updated_at, row.version, row.origin_event_id = WITHDRAWN, now, row.version + 1, event.event_id
     row.fingerprint = ""  # the same critical values coming back are a new notice
@@ -150,6 +155,14 @@ def withdraw_if_corrected(session: Session, desk: Desk, event: Event, now: datet
                f"results outbox for hub.notice.v1, to {row.facility_id}")
     after_commit(session, lambda: metrics.WITHDRAWN.inc())
     return row.id
+
+
+RETRACTED = ("entered-in-error", "cancelled")
+
+
+def _settled(observation: dict[str, Any]) -> bool:
+    """An Observation that says something about its value: it has one, or it was retracted."""
+    return observation.get("status") in RETRACTED or any(key.startswith("value") for key in observation)
 
 
 def _name_of(observation: dict[str, Any]) -> str:

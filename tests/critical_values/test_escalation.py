@@ -24,7 +24,15 @@ from hub.core.events import utcnow
 from hub.core.parts import PartContext
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
-from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium, results_outbox
+from tests.critical_values.factories import (
+    Clock,
+    apply,
+    bound_consumer,
+    lab_event,
+    potassium,
+    results_outbox,
+    sodium,
+)
 from tests.waiting import wait_for
 
 
@@ -173,3 +181,16 @@ def test_a_corrected_result_withdraws_the_open_notice(settings: HubSettings, db:
     # Normal results of other reports touch nothing.
     apply(consumer, db, lab_event([potassium(4.0, local_id="2", n="k9")], local_id="2", report="9"))
     assert _row(db, notice).version == 3
+
+
+def test_a_later_version_without_the_critical_value_in_it_withdraws_nothing(settings: HubSettings, db: Database) -> None:
+    consumer = bound_consumer(settings, db, Clock(utcnow()))
+    apply(consumer, db, lab_event([potassium(7.2)]))
+    notice = _row_by_patient(db, "th01/1").id
+    # The same report re-sent with only another test (a partial result) or the potassium without a value.
+    apply(consumer, db, lab_event([sodium(140)], version=1, status="amended"),
+          lab_event([{k: v for k, v in potassium(7.2).items() if k != "valueQuantity"}], version=2, status="amended"))
+    assert _row(db, notice).status == "open"
+    # The report entered in error: withdrawn.
+    apply(consumer, db, lab_event([sodium(140)], version=3, status="entered-in-error"))
+    assert _row(db, notice).status == "withdrawn"

@@ -9,7 +9,7 @@ const LEVELS = [T("首次通知", "1st notice"), T("第2次通知", "2nd notice"
 const SOURCES = { lab_rule: T("检验规则", "lab rule"), lab_flag: T("检验科标记", "lab flag"), reader: T("阅片医师", "reader") };
 
 let offsetMs = 0; // the hub's clock minus this browser's, so every clock counts from the hub's time
-let openItems = [];
+let refreshes = 0; // shown as body[data-refreshed], so a test can wait for a reload instead of sleeping
 
 function clockText(seconds) {
   const late = seconds < 0;
@@ -38,6 +38,7 @@ function patientOf(r) { return r.patient_id || r.patient_key; }
 
 function openForm(r) {
   $("ack-notice").value = r.id;
+  $("ack-error").hidden = true;
   $("ack-summary").textContent = r.facility + " · " + patientOf(r) + " · " + r.summary;
   $("ack-section").hidden = false;
   $("ack-name").focus();
@@ -45,6 +46,7 @@ function openForm(r) {
 
 function closeForm() {
   $("ack-section").hidden = true;
+  $("ack-error").hidden = true;
   $("ack-form").reset();
 }
 
@@ -65,7 +67,6 @@ async function refresh() {
   offsetMs = Date.parse(open.now) - Date.now();
   $("scope").textContent = open.county ? T("县级视图：全部成员机构", "County view: every member")
     : T("本机构：", "Member: ") + open.facility;
-  openItems = open.items;
   $("open-total").textContent = "(" + open.total + ")";
   fill("open", open.items, (tr, r) => {
     tr.className = "level-" + r.level;
@@ -106,6 +107,7 @@ async function refresh() {
       showError(explain(err));
     }
   }
+  document.body.dataset.refreshed = String(++refreshes);
 }
 
 $("ack-form").addEventListener("submit", async (event) => {
@@ -116,9 +118,10 @@ $("ack-form").addEventListener("submit", async (event) => {
   try {
     await request("POST", "/api/critical-values/" + encodeURIComponent(id) + "/acknowledge", body);
     closeForm();
-    hideError();
   } catch (err) {
-    showError(explain(err));
+    // Shown in the form, which stays open: the page's periodic reload does not wipe it.
+    $("ack-error").textContent = explain(err);
+    $("ack-error").hidden = false;
   } finally {
     $("ack-submit").disabled = false;
   }

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from consumers.critical_values.models import CriticalNotice
@@ -57,7 +58,7 @@ def _scope(request: Request, principal: Principal) -> Scope:
     return scope
 
 
-def _notice(session: Any, notice_id: str, scope: Scope, principal: Principal, for_update: bool = False) -> CriticalNotice:
+def _notice(session: Session, notice_id: str, scope: Scope, principal: Principal, for_update: bool = False) -> CriticalNotice:
     row = session.get(CriticalNotice, notice_id, with_for_update=for_update)
     if row is None:
         raise FhirError(404, "not-found", f"critical-value notice {notice_id} is not known", ["id"])

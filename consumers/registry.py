@@ -5,4 +5,5 @@ CONSUMERS: dict[str, str] = {
     "dead_letters": "consumers.dead_letters.part:PART",
     "referrals": "consumers.referrals.part:PART",
     "delivery": "consumers.delivery.part:PART",
+    "critical_values": "consumers.critical_values.part:PART",
 }

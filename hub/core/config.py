@@ -115,6 +115,20 @@ class HubSettings(BaseSettings):
         "accredited laboratories. Unset: consumers/record_store/recognition.yaml.",
     )
 
+    critical_rules: Path | None = Field(
+        None, description="Critical-value (危急值) limits per analyte, acknowledgement times and the county duty "
+        "doctors (YAML). Unset: consumers/critical_values/rules.yaml.",
+    )
+    critical_ack_s: float = Field(
+        600.0, gt=0, description="How long a member has to acknowledge a critical-value notice before it is sent "
+        "again (level 1); as long again before the county duty doctors are called (level 2). A rule's ack_s wins.",
+    )
+
+    @field_validator("critical_rules", mode="before")
+    @classmethod
+    def _blank_rules_file(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator(
         "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", "public_base_url",
         "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_crlfile", mode="before",

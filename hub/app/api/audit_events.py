@@ -76,6 +76,12 @@ def audit_event(row: AuditLog, patients: list[str]) -> dict[str, Any]:
         if row.query:
             request["query"] = base64.b64encode(row.query.encode()).decode()
         entities.append(request)
+    elif row.query:  # a step the hub took outside a request (hub.core.web.audit.record_step): what it did
+        step: dict[str, Any] = {"type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                                         "code": "2", "display": "System Object"}, "description": row.query[:1000]}
+        if row.resource_id:
+            step["what"] = {"reference": f"{row.resource_type}/{row.resource_id}"}
+        entities.append(step)
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(row.id),

@@ -1,12 +1,15 @@
 """The audit log: one row per request that read or changed patient data (who, role, facility,
 when, from which address, which route) and one `audit_patient` row per patient whose data it returned.
 
-Rows are written by the response hook (hub/core/web/hooks.py), never by routes, so no route can forget.
+Rows of requests are written by the response hook (hub/core/web/hooks.py), never by routes, so no route
+can forget. Steps the hub takes on its own (a critical-value notice raised, escalated) are written by
+`record_step`, in the transaction that takes the step.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -44,5 +47,35 @@ def record(session: Session, access: Access, shared_record: SharedRecord) -> Aud
     session.add(row)
     # No flush: on SQLite the rows are written after the read (hub/core/db/late_writes.py), linked by uid.
     for patient, community in shared_record.community_ids(session, access.patient_ids, access.patient_keys).items():
+        session.add(AuditPatient(audit_uid=row.uid, patient_id=patient[:128], community_id=community))
+    return row
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step the hub took on its own, or on a person's behalf, outside one audited request."""
+
+    actor: str  # who took it: a person's or credential's name, or the part ("critical_values")
+    role: str  # the actor's role, or "system"
+    facility_id: str | None
+    action: str  # e.g. "critical_raised" (at most 32 characters)
+    resource_type: str  # e.g. "Communication"
+    resource_id: str | None
+    patient_id: str | None = None  # the patient it concerns (a member's Patient id)
+    detail: str | None = None  # what else to keep, as text (kept in the row's query column)
+    patient_keys: tuple[str, ...] = ()  # member patient keys (facility/local id) it concerns
+
+
+def record_step(session: Session, step: Step, shared_record: SharedRecord) -> AuditLog:
+    """One audit row for a step taken outside an HTTP request, written in the caller's transaction so
+    the step and its row commit together. Its method and path are empty: no request made it."""
+    row = AuditLog(actor=step.actor[:100], role=step.role[:32], facility_id=step.facility_id,
+                   action=step.action[:32], resource_type=step.resource_type[:64],
+                   resource_id=(step.resource_id or None) and step.resource_id[:64],
+                   patient_id=(step.patient_id or None) and step.patient_id[:100], client=None, method=None,
+                   path=None, query=step.detail, status=None, uid=uuid.uuid4().hex)
+    session.add(row)
+    ids: Iterable[str] = (step.patient_id,) if step.patient_id else ()
+    for patient, community in shared_record.community_ids(session, set(ids), set(step.patient_keys)).items():
         session.add(AuditPatient(audit_uid=row.uid, patient_id=patient[:128], community_id=community))
     return row

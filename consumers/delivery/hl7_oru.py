@@ -242,12 +242,16 @@ def notice_message(header: Header, communication: dict[str, Any], about: Sequenc
         order["code"] = (observations[0].get("code") if observations else None) or {"text": "危急值 critical value"}
     subject = communication.get("subject") if (communication.get("subject") or {}).get("display") else next(
         (r["subject"] for r in about if (r.get("subject") or {}).get("display")), communication.get("subject"))
+    # A withdrawn notice (the result was corrected: Communication entered-in-error) is a correction
+    # (OBR-25 C) whose values are no longer flagged critical.
+    withdrawn = communication.get("status") == "entered-in-error"
     segments = [msh(header), pid(local_id, facility_id, subject), _orc(order),
-                obr(order, coded(order["code"]), "F")]
-    rows = [obx(n, o, critical=True) for n, o in enumerate(observations, start=1)]
+                obr(order, coded(order["code"]), "C" if withdrawn else "F")]
+    rows = [obx(n, o, critical=not withdrawn) for n, o in enumerate(observations, start=1)]
     if not rows:  # the notice's text is its only content: one text result flagged AA
         rows = [obx(1, {"code": {"text": "危急值 critical value"}, "valueString": "\n".join(texts),
-                        "interpretation": [{"coding": [{"code": "AA"}]}]}, critical=True)]
+                        "interpretation": [] if withdrawn else [{"coding": [{"code": "AA"}]}]},
+                    critical=not withdrawn)]
         texts = []
     segments += rows
     segments += [nte(n, text) for n, text in enumerate(texts, start=1)]

@@ -92,6 +92,14 @@ def test_a_critical_value_notice_flags_the_value_and_carries_its_text() -> None:
     assert segment(text, "OBR")[4] == "2345-7^葡萄糖^LN"
 
 
+def test_a_withdrawn_notice_is_a_correction_without_critical_flags() -> None:
+    event = notice_event(value=25.0, flag="H")
+    withdrawn = {**event.resource, "status": "entered-in-error"}
+    text = hl7_oru.notice_message(header(), withdrawn, event.related, "1", "th01").decode()
+    assert segment(text, "OBR")[25] == "C"
+    assert segment(text, "OBX")[8] not in {"HH", "LL", "AA"}
+
+
 def test_a_notice_with_only_text_is_one_text_result_flagged_aa() -> None:
     event = notice_event()
     text = hl7_oru.notice_message(header(), event.resource, (), "1", "th01").decode()

@@ -95,10 +95,10 @@ def parse(level: Level, params: Sequence[tuple[str, str]]) -> Query:
             continue  # no fuzzy matching is offered: matching stays exact, as the standard allows
         else:
             keyword = keyword_of(name)
-            if keyword in KEYS and value != "":
-                query.match[keyword] = value
-            elif keyword not in KEYS:
+            if keyword is None or keyword not in KEYS:
                 query.ignored.append(name)
+            elif value != "":  # an empty key asks for the attribute to be returned, which it is
+                query.match[keyword] = value
     if "StudyDate" in query.match:
         _date_range(query.match["StudyDate"])  # checked before any SQL
     return query
@@ -148,12 +148,14 @@ class Scope:
 
 def _filtered(query: Query, scope: Scope) -> Select[Any]:
     m = query.match
+    stmt: Select[Any]
     if query.level == "study":
-        stmt: Select[Any] = select(ImageStudy)
+        stmt = select(ImageStudy)
     elif query.level == "series":
-        stmt = select(ImageSeries, ImageStudy).join(ImageStudy, ImageStudy.study_uid == ImageSeries.study_uid)
+        stmt = select(ImageSeries, ImageStudy).join(  # type: ignore[assignment]
+            ImageStudy, ImageStudy.study_uid == ImageSeries.study_uid)
     else:
-        stmt = (select(ImageInstance, ImageSeries, ImageStudy)
+        stmt = (select(ImageInstance, ImageSeries, ImageStudy)  # type: ignore[assignment]
                 .join(ImageSeries, ImageSeries.series_uid == ImageInstance.series_uid)
                 .join(ImageStudy, ImageStudy.study_uid == ImageInstance.study_uid))
     if scope.study_uid:

@@ -61,7 +61,7 @@ def parse_window(text: str) -> Window:
         raise RenderError(400, f"window={text!r}: center and width must be finite numbers")
     if width < 1 if function == "linear" else width <= 0:
         raise RenderError(400, f"window width {width:g} is too small: at least 1 for linear, above 0 otherwise")
-    return Window(center, width, function)  # type: ignore[arg-type]
+    return Window(center, width, function)
 
 
 def apply_window(values: np.ndarray, window: Window) -> np.ndarray:

@@ -37,10 +37,10 @@ from hub.core.web.hooks import patients_in
 from tests.api.conftest import Community, auth
 from tests.api.test_referrals_api import load_referrals
 from tests.connectors.dicom_samples import ecg_file
-from tests.image_archive.conftest import ingest as ingest_images
-from tests.image_archive.samples import ct_series
 from tests.consumers.test_recognition import AT, DCM, result_event, store
 from tests.factories import patient_event
+from tests.image_archive.conftest import ingest as ingest_images
+from tests.image_archive.samples import ct_series
 
 # Strings of the fixture's people that must never appear in an answer that is not audited.
 PERSONAL = ("王秀英", "欧阳娜娜", "110101199003074573", "13812345678", "th01-pat-1", "cty01-pat-A77", "th02-pat-9")

@@ -18,7 +18,7 @@ from tests.api.conftest import Community, community, page, served  # noqa: F401 
 READ = "1.2.840.10008.5.1.4.1.1.2"
 
 
-def ingest(community: Community, files: Sequence[bytes], facility: str = "th01") -> list[Event]:
+def ingest(community: Community, files: Sequence[bytes], facility: str = "th01") -> list[Event]:  # noqa: F811
     """Each file as the connector would publish it, applied by the archive and the record store."""
     settings = community.client.app.state.settings
     blobs = FileBlobStore(settings.data_dir / "blobs")
@@ -31,7 +31,7 @@ def ingest(community: Community, files: Sequence[bytes], facility: str = "th01")
     return events
 
 
-def apply(community: Community, events: Sequence[Event]) -> None:
+def apply(community: Community, events: Sequence[Event]) -> None:  # noqa: F811
     settings = community.client.app.state.settings
     consumer = ImageArchiveConsumer(settings)
     with community.db.transaction() as session:

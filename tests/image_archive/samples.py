@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEGBaseline8Bit, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
 
 CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
 CR_CLASS = "1.2.840.10008.5.1.4.1.1.1"

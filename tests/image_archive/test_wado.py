@@ -13,6 +13,7 @@ from PIL import Image
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit
 
 from tests.api.conftest import Community
+from tests.connectors.dicom_samples import ecg_file
 from tests.image_archive.conftest import ingest
 from tests.image_archive.samples import (
     cr_monochrome1,
@@ -23,7 +24,6 @@ from tests.image_archive.samples import (
     sm_rgb,
     undecodable,
 )
-from tests.connectors.dicom_samples import ecg_file
 
 
 def path_of(data: bytes) -> str:

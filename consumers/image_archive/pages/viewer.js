@@ -21,6 +21,7 @@ const state = {
   study: null, series: [], current: null, frames: [], index: 0,
   window: null, // null: the file's default; else {center, width}
   tool: "window", scale: 1, tx: 0, ty: 0, colour: false,
+  aspect: { x: 1, y: 1 }, // non-square pixels are drawn in their true proportions (PixelSpacing)
   measures: [], drawing: null, busy: false, pending: false, loaded: new Map(), shown: "",
 };
 
@@ -83,7 +84,9 @@ async function openStudy(uid) {
     button.dataset.series = value(item, TAG.seriesUid);
     button.setAttribute("aria-pressed", "false");
     button.addEventListener("click", () => openSeries(button.dataset.series));
-    list.append(el("li")).append(button);
+    const row = el("li");
+    row.append(button);
+    list.append(row);
   }
   const wanted = new URLSearchParams(location.search).get("series");
   const first = series.find((s) => value(s, TAG.seriesUid) === wanted)
@@ -223,8 +226,11 @@ function applyTransform() {
 
 function fitToStage(item) {
   const stage = $("stage").getBoundingClientRect();
-  const columns = item.columns || 1;
-  const rows = item.rows || 1;
+  const [rowMm, columnMm] = item.spacing.length === 2 ? item.spacing.map(Number) : [1, 1];
+  const smaller = Math.min(rowMm, columnMm) || 1;
+  state.aspect = { x: columnMm / smaller || 1, y: rowMm / smaller || 1 };
+  const columns = (item.columns || 1) * state.aspect.x;
+  const rows = (item.rows || 1) * state.aspect.y;
   $("image").style.width = columns + "px";
   $("image").style.height = rows + "px";
   state.scale = Math.min(stage.width / columns, stage.height / rows);
@@ -258,7 +264,8 @@ function setWindow(center, width) {
 
 function toImage(event) {
   const stage = $("stage").getBoundingClientRect();
-  return { x: (event.clientX - stage.left - state.tx) / state.scale, y: (event.clientY - stage.top - state.ty) / state.scale };
+  return { x: (event.clientX - stage.left - state.tx) / state.scale / state.aspect.x,
+    y: (event.clientY - stage.top - state.ty) / state.scale / state.aspect.y };
 }
 
 function length(item, a, b) {
@@ -282,7 +289,7 @@ function drawMeasures() {
   overlay.replaceChildren();
   const item = current();
   if (!item) return;
-  const here = (p) => ({ x: state.tx + p.x * state.scale, y: state.ty + p.y * state.scale });
+  const here = (p) => ({ x: state.tx + p.x * state.scale * state.aspect.x, y: state.ty + p.y * state.scale * state.aspect.y });
   const lines = state.measures.filter((m) => m.sop === item.sop && m.frame === item.frame);
   if (state.drawing) lines.push(state.drawing);
   for (const m of lines) {
@@ -334,7 +341,9 @@ function wire() {
     } else go(event.deltaY > 0 ? 1 : -1);
   }, { passive: false });
 
-  stage.addEventListener("keydown", (event) => {
+  // Keys scroll wherever the focus is, except where they type or move a control of their own.
+  document.addEventListener("keydown", (event) => {
+    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement) return;
     const steps = { ArrowDown: 1, ArrowRight: 1, PageDown: 10, ArrowUp: -1, ArrowLeft: -1, PageUp: -10,
       Home: -1e9, End: 1e9 };
     if (event.key in steps) { event.preventDefault(); go(steps[event.key]); }

@@ -244,13 +244,52 @@ def element(keyword: str, value: Any) -> tuple[str, dict[str, Any]]:
     return f"{number:08X}", {"vr": vr, "Value": values}
 
 
-def _first_instance(session: Session, where: Any) -> ImageInstance | None:
-    return session.scalars(select(ImageInstance).where(where)
-                           .order_by(ImageInstance.instance_number, ImageInstance.sop_uid).limit(1)).first()
+@dataclass
+class Facts:
+    """What the answers of one page of matches need from beyond their own rows (counts, modalities, one
+    instance's header per study and series), fetched in a few grouped queries instead of per match."""
+
+    modalities: dict[str, list[str]] = field(default_factory=dict)  # by study
+    series_count: dict[str, int] = field(default_factory=dict)  # by study
+    study_instances: dict[str, int] = field(default_factory=dict)  # by study
+    series_instances: dict[str, int] = field(default_factory=dict)  # by series
+    study_header: dict[str, dict[str, Any]] = field(default_factory=dict)  # one instance's header, by study
+    series_header: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _stored(instance: ImageInstance | None) -> dict[str, Any]:
-    return json.loads(instance.dicom_json) if instance is not None else {}
+def facts(session: Session, matches: Sequence[Match]) -> Facts:
+    found = Facts()
+    studies = sorted({m.study.study_uid for m in matches})
+    series = sorted({m.series.series_uid for m in matches if m.series is not None})
+    for start in range(0, len(studies), 500):
+        chunk = studies[start:start + 500]
+        for study_uid, modality in session.execute(select(ImageSeries.study_uid, ImageSeries.modality)
+                                                   .where(ImageSeries.study_uid.in_(chunk)).distinct()):
+            found.modalities.setdefault(study_uid, []).append(modality)
+        found.series_count.update((key, int(count)) for key, count in session.execute(
+            select(ImageSeries.study_uid, func.count()).where(ImageSeries.study_uid.in_(chunk))
+            .group_by(ImageSeries.study_uid)))
+        found.study_instances.update((key, int(count)) for key, count in session.execute(
+            select(ImageInstance.study_uid, func.count()).where(ImageInstance.study_uid.in_(chunk))
+            .group_by(ImageInstance.study_uid)))
+        samples = select(func.min(ImageInstance.sop_uid)).where(ImageInstance.study_uid.in_(chunk)) \
+            .group_by(ImageInstance.study_uid)
+        for study_uid, header in session.execute(select(ImageInstance.study_uid, ImageInstance.dicom_json)
+                                                 .where(ImageInstance.sop_uid.in_(samples))):
+            found.study_header[study_uid] = json.loads(header)
+    for start in range(0, len(series), 500):
+        chunk = series[start:start + 500]
+        found.series_instances.update((key, int(count)) for key, count in session.execute(
+            select(ImageInstance.series_uid, func.count()).where(ImageInstance.series_uid.in_(chunk))
+            .group_by(ImageInstance.series_uid)))
+        samples = select(func.min(ImageInstance.sop_uid)).where(ImageInstance.series_uid.in_(chunk)) \
+            .group_by(ImageInstance.series_uid)
+        for series_uid, header in session.execute(select(ImageInstance.series_uid, ImageInstance.dicom_json)
+                                                  .where(ImageInstance.sop_uid.in_(samples))):
+            found.series_header[series_uid] = json.loads(header)
+    for values in found.modalities.values():
+        values.sort()
+    return found
 
 
 def _pick(stored: Mapping[str, Any], keywords: Iterable[str], include: set[str]) -> dict[str, Any]:
@@ -262,17 +301,13 @@ def _pick(stored: Mapping[str, Any], keywords: Iterable[str], include: set[str])
     return {k: v for k, v in stored.items() if k in wanted}
 
 
-def study_json(session: Session, study: ImageStudy, include: set[str], base_url: str) -> dict[str, Any]:
-    sample = _first_instance(session, ImageInstance.study_uid == study.study_uid)
-    answer = _pick(_stored(sample), STUDY_ATTRS, include)
+def study_json(known: Facts, study: ImageStudy, include: set[str], base_url: str) -> dict[str, Any]:
+    answer = _pick(known.study_header.get(study.study_uid, {}), STUDY_ATTRS, include)
     if "all" in include:  # the patient and study modules, not one instance's technical attributes
         answer = {k: v for k, v in answer.items() if k[:4] in ("0008", "0010", "0020", "0032")}
-    modalities = sorted(set(session.scalars(select(ImageSeries.modality)
-                                            .where(ImageSeries.study_uid == study.study_uid))))
-    series_count = int(session.scalar(select(func.count()).select_from(ImageSeries)
-                                      .where(ImageSeries.study_uid == study.study_uid)) or 0)
-    instance_count = int(session.scalar(select(func.count()).select_from(ImageInstance)
-                                        .where(ImageInstance.study_uid == study.study_uid)) or 0)
+    modalities = known.modalities.get(study.study_uid, [])
+    series_count = known.series_count.get(study.study_uid, 0)
+    instance_count = known.study_instances.get(study.study_uid, 0)
     computed = [
         ("SpecificCharacterSet", "ISO_IR 192"),
         ("StudyInstanceUID", study.study_uid),
@@ -294,11 +329,9 @@ def study_json(session: Session, study: ImageStudy, include: set[str], base_url:
     return dict(sorted(answer.items()))
 
 
-def series_json(session: Session, series: ImageSeries, include: set[str], base_url: str) -> dict[str, Any]:
-    sample = _first_instance(session, ImageInstance.series_uid == series.series_uid)
-    answer = _pick(_stored(sample), SERIES_ATTRS, include)
-    count = int(session.scalar(select(func.count()).select_from(ImageInstance)
-                               .where(ImageInstance.series_uid == series.series_uid)) or 0)
+def series_json(known: Facts, series: ImageSeries, include: set[str], base_url: str) -> dict[str, Any]:
+    answer = _pick(known.series_header.get(series.series_uid, {}), SERIES_ATTRS, include)
+    count = known.series_instances.get(series.series_uid, 0)
     computed = [
         ("SpecificCharacterSet", "ISO_IR 192"),
         ("StudyInstanceUID", series.study_uid),
@@ -317,7 +350,7 @@ def series_json(session: Session, series: ImageSeries, include: set[str], base_u
 
 
 def instance_json(instance: ImageInstance, include: set[str], base_url: str) -> dict[str, Any]:
-    answer = _pick(_stored(instance), INSTANCE_ATTRS, include)
+    answer = _pick(json.loads(instance.dicom_json), INSTANCE_ATTRS, include)
     spacing = [instance.row_spacing_mm, instance.column_spacing_mm] if instance.row_spacing_mm else None
     computed: list[tuple[str, Any]] = [
         ("SpecificCharacterSet", "ISO_IR 192"),

@@ -156,15 +156,18 @@ def _qido(request: Request, level: queries.Level, scope: queries.Scope) -> JSONR
             matches = queries.search(session, query, scope)
         except queries.QueryError as exc:
             raise FhirError(400, "invalid", str(exc)) from None
+        known = queries.facts(session, matches)
         answer: list[dict[str, Any]] = []
         for match in matches:
             if level == "study":
-                answer.append(queries.study_json(session, match.study, query.include, base))
+                answer.append(queries.study_json(known, match.study, query.include, base))
                 continue
-            item = {} if scope.study_uid else queries.study_json(session, match.study, set(), base)
+            # Above the level searched, the attributes of the levels the path did not fix (PS3.18 8.3.4).
+            item = {} if scope.study_uid else queries.study_json(known, match.study, set(), base)
             assert match.series is not None
-            item.update(queries.series_json(session, match.series, query.include if level == "series" else set(),
-                                            base) if level == "series" or not scope.series_uid else {})
+            if level == "series" or not scope.series_uid:
+                item.update(queries.series_json(known, match.series, query.include if level == "series" else set(),
+                                                base))
             if level == "instance":
                 assert match.instance is not None
                 item.update(queries.instance_json(match.instance, query.include, base))

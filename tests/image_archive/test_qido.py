@@ -134,3 +134,16 @@ def test_bad_queries_get_clear_errors(community: Community, reader: dict[str, st
                       ).status_code == 403
     assert client.get("/dicomweb/studies", headers={"Authorization": f"Bearer {community.tokens['clinician']}"}
                       ).status_code == 200
+
+
+def test_resident_id_numbers_are_masked_for_readers_as_everywhere(community: Community, reader: dict[str, str]) -> None:
+    """Some devices put the resident ID number in PatientID: readers see it masked, clinicians whole."""
+    resident = "110101199003074573"
+    ingest(community, ct_series(1, patient_id=resident))
+    client = community.client
+    for_reader = client.get("/dicomweb/studies", params={"PatientID": resident}, headers=reader)
+    assert for_reader.status_code == 200 and len(for_reader.json()) == 1
+    assert resident not in for_reader.text and for_reader.json()[0]["00100020"]["vr"] == "LO"
+    for_clinician = client.get("/dicomweb/studies", params={"PatientID": resident},
+                               headers={"Authorization": f"Bearer {community.tokens['clinician']}"})
+    assert for_clinician.json()[0]["00100020"]["Value"] == [resident]

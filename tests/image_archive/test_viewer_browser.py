@@ -134,5 +134,13 @@ def test_viewer_zooms_and_pans_a_pathology_slide(community: Community, served: s
     moved = page.locator("#image").bounding_box()
     assert moved["x"] - zoomed["x"] == pytest.approx(60, abs=1.5) and moved["y"] - zoomed["y"] == pytest.approx(30, abs=1.5)
     assert page.text_content("#spacing") == "0.00025 × 0.00025 mm"
+    # A length on a slide: 8 pixels of 0.25 um are 2.0 um.
+    page.click("#tool-buttons button[data-tool=measure]")
+    page.mouse.move(*_image_point(page, 4, 10))
+    page.mouse.down()
+    page.mouse.move(*_image_point(page, 12, 10), steps=4)
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('measurement').textContent === '2.0 µm'")
+    page.screenshot(path=str(Path("/tmp") / "hub-viewer-slide.png"))
     page.click("#zoom-fit")
     assert page.locator("#image").bounding_box()["width"] == pytest.approx(box["width"], abs=1)

@@ -273,7 +273,7 @@ function length(item, a, b) {
   const dy = b.y - a.y;
   if (item.spacing.length === 2) { // PixelSpacing: between rows (vertical), then between columns
     const mm = Math.hypot(dx * Number(item.spacing[1]), dy * Number(item.spacing[0]));
-    return mm.toFixed(1) + " mm";
+    return mm < 1 ? (mm * 1000).toFixed(1) + " µm" : mm.toFixed(1) + " mm"; // slides measure in micrometres
   }
   return Math.hypot(dx, dy).toFixed(1) + " px (" + T("无像素间距", "no pixel spacing") + ")";
 }

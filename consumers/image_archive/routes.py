@@ -17,6 +17,7 @@ from typing import Any
 import pydicom
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from pydicom.encaps import generate_frames
 from pydicom.uid import UID, ExplicitVRLittleEndian
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -351,32 +352,60 @@ def _frame_numbers(text: str) -> list[int]:
     return numbers
 
 
+# Media types of compressed frames sent as kept (PS3.18 8.7.3.5.2).
+FRAME_MEDIA = {
+    "1.2.840.10008.1.2.4.50": "image/jpeg", "1.2.840.10008.1.2.4.51": "image/jpeg",
+    "1.2.840.10008.1.2.4.57": "image/jpeg", "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls", "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2", "1.2.840.10008.1.2.4.91": "image/jp2",
+    "1.2.840.10008.1.2.5": "image/x-dicom-rle",
+}
+
+
+def _frames_wanted(request: Request) -> str | None:
+    """"*" when compressed frames may come as kept, "raw" for uncompressed bytes only, None for neither."""
+    wanted = None
+    for item in accepted(request):
+        if item.media_type not in ("multipart/related", "multipart/*", "*/*"):
+            continue
+        kind = item.params.get("type", "application/octet-stream").lower()
+        if item.media_type == "*/*" or item.params.get("transfer-syntax") == "*" or kind.startswith("image/"):
+            return "*"
+        if kind in ("application/octet-stream", "*/*"):
+            wanted = "raw"
+    return wanted
+
+
 @router.get("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
-            summary="WADO-RS: raw frames of an uncompressed instance (multipart/related octet-stream)")
+            summary="WADO-RS: frames, raw (octet-stream) or as kept when compressed (transfer-syntax=*)")
 def retrieve_frames(study: str, series: str, instance: str, frames: str, request: Request,
                     _principal: Principal = Depends(readers)) -> Response:
     numbers = _frame_numbers(frames)
-    if not any(a.media_type in ("multipart/related", "multipart/*", "*/*")
-               and a.params.get("type", "application/octet-stream").lower() in ("application/octet-stream", "*/*")
-               for a in accepted(request)):
+    wanted = _frames_wanted(request)
+    if wanted is None:
         raise _not_acceptable(request, 'multipart/related; type="application/octet-stream"')
     rows, _ = _selected(request, study, series, instance)
     row = rows[0]
-    if UID(row.transfer_syntax).is_compressed:
-        raise FhirError(406, "not-supported", f"instance {row.sop_uid} is kept compressed "
-                        f"({UID(row.transfer_syntax).name}); ask for /rendered frames or the instance itself")
-    ds = pydicom.dcmread(io.BytesIO(_file(request, row)))
-    if "PixelData" not in ds or row.frames == 0:
+    if row.frames == 0:
         raise FhirError(404, "not-found", f"instance {row.sop_uid} holds no image frames")
-    data = bytes(ds.PixelData)
-    size = len(data) // row.frames
-    parts = []
-    for n in numbers:
-        if n > row.frames:
-            raise FhirError(404, "not-found", f"frame {n} does not exist: instance {row.sop_uid} has "
-                            f"{row.frames} frame(s)")
-        parts.append((data[(n - 1) * size:n * size], "application/octet-stream"))
-    return _multipart(parts, "application/octet-stream")
+    missing = [n for n in numbers if n > row.frames]
+    if missing:
+        raise FhirError(404, "not-found", f"frame {missing[0]} does not exist: instance {row.sop_uid} has "
+                        f"{row.frames} frame(s)")
+    syntax = UID(row.transfer_syntax)
+    ds = pydicom.dcmread(io.BytesIO(_file(request, row)))
+    if not syntax.is_compressed:
+        data = bytes(ds.PixelData)
+        size = len(data) // row.frames
+        return _multipart([(data[(n - 1) * size:n * size], "application/octet-stream") for n in numbers],
+                          "application/octet-stream")
+    if wanted != "*":  # the bytes as kept would not be what an octet-stream promises
+        raise FhirError(406, "not-supported", f"instance {row.sop_uid} is kept compressed ({syntax.name}); ask "
+                        "with transfer-syntax=* for its frames as kept, or for /rendered frames")
+    kept = list(generate_frames(ds.PixelData, number_of_frames=row.frames))
+    media = FRAME_MEDIA.get(str(syntax), "application/octet-stream")
+    parts = [(kept[n - 1], f"{media}; transfer-syntax={syntax}") for n in numbers]
+    return _multipart(parts, media)
 
 
 def _rendered_media(request: Request) -> str:

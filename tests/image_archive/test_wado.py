@@ -81,6 +81,14 @@ def test_a_compressed_instance_is_sent_as_kept_or_decompressed(community: Commun
     other = client.get(path_of(data), headers={**reader, "Accept": 'multipart/related; type="application/dicom"; '
                                                                    "transfer-syntax=1.2.840.10008.1.2.4.80"})
     assert other.status_code == 406 and "Explicit VR Little Endian" in other.json()["issue"][0]["diagnostics"]
+    frames = client.get(path_of(data) + "/frames/1", headers={
+        **reader, "Accept": 'multipart/related; type="application/octet-stream"; transfer-syntax=*'})
+    [(kind, jpeg)] = parts(frames)
+    assert kind == f"image/jpeg; transfer-syntax={JPEGBaseline8Bit}" and jpeg[:2] == b"\xff\xd8"
+    assert np.abs(np.asarray(Image.open(io.BytesIO(jpeg))).astype(int) - pixels.astype(int)).max() <= 2
+    refused = client.get(path_of(data) + "/frames/1", headers={
+        **reader, "Accept": 'multipart/related; type="application/octet-stream"'})
+    assert refused.status_code == 406 and "transfer-syntax=*" in refused.json()["issue"][0]["diagnostics"]
     rendered = client.get(path_of(data) + "/rendered", headers={**reader, "Accept": "image/png"},
                           params={"window": "127.5,256"})
     assert np.abs(png(rendered).astype(int) - pixels.astype(int)).max() <= 3  # decoded by pylibjpeg

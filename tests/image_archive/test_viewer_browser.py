@@ -144,3 +144,22 @@ def test_viewer_zooms_and_pans_a_pathology_slide(community: Community, served: s
     page.screenshot(path=str(Path("/tmp") / "hub-viewer-slide.png"))
     page.click("#zoom-fit")
     assert page.locator("#image").bounding_box()["width"] == pytest.approx(box["width"], abs=1)
+
+
+def test_the_reading_workbench_can_frame_the_viewer_and_nothing_else(community: Community, served: str, page) -> None:
+    """A page of the hub's own origin (stood in for by an intercepted path) frames the viewer; the
+    viewer then hides the header. Other pages still refuse to be framed."""
+    study = _uid(ingest(community, ct_series(2, patient_id="1"))[0])
+    html = (f'<iframe id="viewer" src="/imaging/viewer?study={study}" width="900" height="700"></iframe>'
+            '<iframe id="status" src="/status" width="300" height="200"></iframe>')
+    page.route(f"{served}/workbench-stand-in", lambda route: route.fulfill(body=html, content_type="text/html"))
+    page.goto(served + "/login")
+    page.evaluate(f"sessionStorage.setItem('hub.token', '{community.tokens['reader']}')")
+    page.goto(f"{served}/workbench-stand-in")
+    viewer = page.frame_locator("#viewer")
+    viewer.locator("#position").wait_for()
+    page.wait_for_function("document.getElementById('viewer').contentDocument"
+                           ".getElementById('position').textContent.startsWith('1 / 2')")
+    assert viewer.locator("body.embedded").count() == 1 and viewer.locator("header").is_hidden()
+    status = page.frame(url=f"{served}/status")
+    assert status is None or status.evaluate("document.body === null || document.body.innerHTML === ''")

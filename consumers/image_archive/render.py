@@ -14,6 +14,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -125,14 +126,17 @@ class FrameCache:
 CACHE = FrameCache()
 
 
-def decoded_frame(data: bytes, sha256: str, frame: int, frames: int) -> tuple[np.ndarray, Dataset]:
-    """Frame `frame` (1-based) as modality values (grayscale, float) or RGB (uint8), and the header."""
+def decoded_frame(load: Callable[[], bytes], sha256: str, frame: int, frames: int) -> tuple[np.ndarray, Dataset]:
+    """Frame `frame` (1-based) as modality values (grayscale, float) or RGB (uint8), and the header.
+    `load` reads the file (hash-checked, so not cheap for a large multi-frame object) only when the
+    frame is not kept already."""
     if not 1 <= frame <= max(frames, 0):
         raise RenderError(404, f"frame {frame} does not exist: the instance has {frames} frame(s)"
                           if frames else "the instance holds no image (no Pixel Data), so nothing can be rendered")
     cached = CACHE.get((sha256, frame))
     if cached is not None:
         return cached
+    data = load()
     header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
     check_decodable(str(getattr(header, "file_meta", Dataset()).get("TransferSyntaxUID", "1.2.840.10008.1.2")))
     try:
@@ -164,9 +168,9 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.clip(pixels.astype(np.float64) * scale, 0, 255).astype(np.uint8)
 
 
-def render(data: bytes, sha256: str, frame: int, frames: int, window: Window | None, media_type: str,
-           quality: int = 90) -> bytes:
-    pixels, header = decoded_frame(data, sha256, frame, frames)
+def render(load: Callable[[], bytes], sha256: str, frame: int, frames: int, window: Window | None,
+           media_type: str, quality: int = 90) -> bytes:
+    pixels, header = decoded_frame(load, sha256, frame, frames)
     if pixels.ndim == 3:  # colour: passed through, the window does not apply
         image = Image.fromarray(pixels[..., :3], "RGB")
     else:

@@ -435,7 +435,7 @@ def _render(request: Request, study: str, series: str, instance: str, frame: int
     rows, _ = _selected(request, study, series, instance)
     row = rows[0]
     try:
-        image = render(_file(request, row), row.blob_sha256, frame, row.frames, window, media, quality)
+        image = render(lambda: _file(request, row), row.blob_sha256, frame, row.frames, window, media, quality)
     except RenderError as exc:
         code = {400: "invalid", 404: "not-found", 406: "not-supported"}.get(exc.status, "processing")
         raise FhirError(exc.status, code, f"instance {row.sop_uid}: {exc}") from None

@@ -6,4 +6,5 @@ CONSUMERS: dict[str, str] = {
     "referrals": "consumers.referrals.part:PART",
     "delivery": "consumers.delivery.part:PART",
     "critical_values": "consumers.critical_values.part:PART",
+    "image_archive": "consumers.image_archive.part:PART",
 }

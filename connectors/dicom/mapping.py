@@ -1,7 +1,8 @@
 """A DICOM dataset to FHIR: an ImagingStudy (what arrived) and a ServiceRequest (read it, please).
 
 The blob references ride in ImagingStudy extensions (`urn:hub:blob:dicom`, `urn:hub:blob:ecg`),
-each a valueString `blob:sha256/<hex>`. Priority: `stat` when the study or requested procedure
+each a valueString `blob:sha256/<hex>`; the DICOM file's reference also sits on its instance
+(`series[0].instance[0].extension`, `urn:hub:blob:dicom`). Priority: `stat` when the study or requested procedure
 says urgent (急, 急诊, STAT, URGENT), else the connector's default.
 """
 
@@ -47,6 +48,15 @@ def _when(ds: Dataset) -> str | None:
     return moment.replace(tzinfo=ZoneInfo("Asia/Shanghai")).isoformat()
 
 
+def _integer(value: Any) -> int | None:
+    """A DICOM IS value as FHIR's unsignedInt, or None when absent or not a count."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
 def patient_name(ds: Dataset) -> tuple[str, str]:
     """(family, given), preferring the ideographic (Chinese) component group when present."""
     name = ds.get("PatientName")
@@ -74,6 +84,24 @@ def map_dataset(ds: Dataset, facility: str, dicom_ref: BlobRef, ecg_ref: BlobRef
     if ecg_ref is not None:
         extensions.append({"url": "urn:hub:blob:ecg", "valueString": ecg_ref.uri})
     study_id = _id(f"{facility}-img-{_short(study_uid)}")
+    # The file's blob also rides on its own instance: a study gathered from several files (the image
+    # archive's index) keeps each instance's file, where the study-level extension names only one.
+    instance: dict[str, Any] = {
+        "extension": [{"url": "urn:hub:blob:dicom", "valueString": dicom_ref.uri}],
+        "uid": sop_uid,
+        "sopClass": {"system": "urn:ietf:rfc:3986", "code": f"urn:oid:{ds.get('SOPClassUID', '')}"},
+    }
+    if (number := _integer(ds.get("InstanceNumber"))) is not None:
+        instance["number"] = number
+    series: dict[str, Any] = {
+        "uid": str(ds.get("SeriesInstanceUID", "") or study_uid),
+        "modality": {"system": DCM, "code": modality},
+        "instance": [instance],
+    }
+    if (number := _integer(ds.get("SeriesNumber"))) is not None:
+        series["number"] = number
+    if series_description := str(ds.get("SeriesDescription", "") or ""):
+        series["description"] = series_description
     study: dict[str, Any] = {
         "resourceType": "ImagingStudy",
         "id": study_id,
@@ -85,12 +113,7 @@ def map_dataset(ds: Dataset, facility: str, dicom_ref: BlobRef, ecg_ref: BlobRef
         "subject": patient_ref,
         "numberOfSeries": 1,
         "numberOfInstances": 1,
-        "series": [{
-            "uid": str(ds.get("SeriesInstanceUID", "") or study_uid),
-            "modality": {"system": DCM, "code": modality},
-            "instance": [{"uid": sop_uid, "sopClass": {"system": "urn:ietf:rfc:3986",
-                                                        "code": f"urn:oid:{ds.get('SOPClassUID', '')}"}}],
-        }],
+        "series": [series],
     }
     if started := _when(ds):
         study["started"] = started

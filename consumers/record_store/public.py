@@ -58,6 +58,9 @@ class RecordStoreQueries:
             patients_in(json.loads(content).get("subject"), ids, set())
         return ids
 
+    def patient_keys_of(self, session: Session, patient_id: str) -> list[str]:
+        return queries.patient_keys_for(session, patient_id)
+
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:
         spec = queries.Search(resource_type, identifier=(system, value), facility_id=facility_id)

@@ -25,6 +25,7 @@ class Page:
     title_en: str
     title_zh: str
     nav: bool = True  # has an entry in every page's navigation
+    embeddable: bool = False  # another page of the hub may frame it (same origin only)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ from tests.connectors.dicom_samples import ecg_file
 from tests.consumers.test_recognition import AT, DCM, result_event, store
 from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium
 from tests.factories import BASE_TIME, patient_event
+from tests.factories import patient_event
+from tests.image_archive.conftest import ingest as ingest_images
+from tests.image_archive.samples import ct_series
 
 # Strings of the fixture's people that must never appear in an answer that is not audited.
 PERSONAL = ("王秀英", "欧阳娜娜", "110101199003074573", "13812345678", "th01-pat-1", "cty01-pat-A77", "th02-pat-9")
@@ -100,8 +103,13 @@ def world(community: Community, tmp_path: Path) -> World:
     # A critical potassium of th01-pat-1: an open critical-value notice for th01.
     apply(bound_consumer(settings, community.db, Clock(BASE_TIME)), community.db, lab_event([potassium(7.2)]),
           lab_event([potassium(1.9, n="k2")], report="2"))
+    # A CT slice of th01-pat-1 in the image archive, for the DICOMweb routes.
+    [image] = ingest_images(community, ct_series(1, patient_id="1"))
+    series = image.related[0]["series"][0]
+    uids = {"study": image.related[0]["identifier"][0]["value"].removeprefix("urn:oid:"), "series": series["uid"],
+            "instance": series["instance"][0]["uid"]}
     listed = client.get("/api/mpi/reviews", headers=auth(community.tokens["clinician"])).json()["items"]
-    return World(community, client, blob, "dl-1", sorted(item["id"] for item in listed))
+    return World(community, client, blob, "dl-1", sorted(item["id"] for item in listed), {"image": uids})
 
 
 Recipe = Callable[[World], tuple[httpx.Response, set[str] | None]]
@@ -128,6 +136,12 @@ def _post(path: str | Callable[[World], str], body: Any | Callable[[World], Any]
 def _stow(w: World) -> tuple[httpx.Response, set[str] | None]:
     headers = {**w.h("connector_th01"), "Content-Type": "application/dicom"}
     return w.client.post("/dicomweb/studies", content=ecg_file(patient_id="501"), headers=headers), {"th01-pat-501"}
+
+
+def _image(path: str, accept: str = "*/*", role: str = "reader") -> Recipe:
+    """A DICOMweb read of the archive's CT slice of th01-pat-1; `path` names {study}, {series}, {instance}."""
+    return lambda w: (w.client.get("/dicomweb" + path.format(**w.state["image"]),
+                                   headers={**w.h(role), "Accept": accept}), {"th01-pat-1"})
 
 
 def _login(w: World) -> tuple[httpx.Response, set[str] | None]:
@@ -207,6 +221,28 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/fhir/{resource_type}"): _post("/fhir/Patient", NEW_PATIENT, "connector_th01", {"th01-pat-88001"}),
     ("POST", "/fhir"): _post("/fhir", BATCH, "connector_th01", {"th01-pat-1"}),
     ("POST", "/dicomweb/studies"): _stow,
+    ("GET", "/imaging/viewer"): _get("/imaging/viewer"),
+    ("GET", "/dicomweb/studies"): _image("/studies?PatientID=1"),
+    ("GET", "/dicomweb/series"): _image("/series?Modality=CT"),
+    ("GET", "/dicomweb/instances"): _image("/instances", role="clinician"),
+    ("GET", "/dicomweb/studies/{study}/series"): _image("/studies/{study}/series"),
+    ("GET", "/dicomweb/studies/{study}/instances"): _image("/studies/{study}/instances"),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances"): _image("/studies/{study}/series/{series}/instances"),
+    ("GET", "/dicomweb/studies/{study}"): _image("/studies/{study}"),
+    ("GET", "/dicomweb/studies/{study}/series/{series}"): _image("/studies/{study}/series/{series}"),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances/{instance}"): _image(
+        "/studies/{study}/series/{series}/instances/{instance}", 'multipart/related; type="application/dicom"'),
+    ("GET", "/dicomweb/studies/{study}/metadata"): _image("/studies/{study}/metadata"),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/metadata"): _image("/studies/{study}/series/{series}/metadata"),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances/{instance}/metadata"): _image(
+        "/studies/{study}/series/{series}/instances/{instance}/metadata"),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances/{instance}/rendered"): _image(
+        "/studies/{study}/series/{series}/instances/{instance}/rendered", "image/png"),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances/{instance}/frames/{frames}"): _image(
+        "/studies/{study}/series/{series}/instances/{instance}/frames/1",
+        'multipart/related; type="application/octet-stream"'),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered"): _image(
+        "/studies/{study}/series/{series}/instances/{instance}/frames/1/rendered?window=-600,1500", "image/jpeg"),
     ("GET", "/fhir/AuditEvent"): _get("/fhir/AuditEvent", "admin", {"th01-pat-1"}, patient="th01-pat-1"),
     ("GET", "/fhir/AuditEvent/{audit_id}"): _get("/fhir/AuditEvent/1", "admin", set()),
     ("GET", "/fhir/Patient/{patient_id}/$everything"): lambda w: (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from consumers.dead_letters.consumer import DeadLetterStore
+from consumers.registry import CONSUMERS
 from hub.core.consumer import Delivery
 from hub.core.dead_letter import DeadLetterInfo
 from tests.api.conftest import Community, auth
@@ -34,7 +35,7 @@ def test_status_and_dead_letters(community: Community) -> None:
     headers = auth(community.tokens["admin"])
     status = community.client.get("/api/status", headers=headers).json()
     assert status["database_reachable"] is True
-    assert {c["name"] for c in status["consumers"]} == {"record_store", "dead_letters", "referrals", "delivery"}
+    assert {c["name"] for c in status["consumers"]} == set(CONSUMERS)
     assert status["parts"]["delivery"]["columns"][0] == "destination"
     assert status["connectors"][0]["backlog"] == 3
     assert status["dead_letters_total"] == 1

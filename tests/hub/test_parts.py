@@ -58,6 +58,8 @@ def test_each_part_with_tables_has_its_own_branch(tmp_path: Path) -> None:
     assert lines["record_store"] == ["rs0001", "applied"]
     assert lines["referrals"] == ["ref0001", "applied"]
     assert lines["delivery"] == ["dlv0001", "applied"]
+    assert lines["image_archive"] == ["ia0001", "applied"]
+    assert lines["critical_values"] == ["cv0001", "applied"]
 
 
 def test_a_literal_path_wins_over_a_pattern_whichever_part_added_it() -> None:

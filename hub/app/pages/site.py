@@ -41,6 +41,10 @@ APP_PAGES = (Page("/status", "status.html", "Status", "运行状态"),
 # Another site may not frame the pages (clickjacking a logged-in person's clicks).
 HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'",
            "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+# A page made to be embedded (Page.embeddable, e.g. the image viewer in the reading workbench) may be
+# framed by the hub's own pages, still by no other site.
+EMBEDDABLE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'self'",
+                      "X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "same-origin"}
 
 # The language of the chrome (navigation, titles), chosen with the header's switch (common.js).
 LANGUAGE_COOKIE = "hub_lang"
@@ -101,7 +105,8 @@ def _renderer(env: Environment, placed: PlacedPage, nav: list[Page]) -> Callable
             return en if lang == "en" else zh
 
         html = template.render(page=placed.page, nav=nav, lang=lang, t=t, assets=placed.assets)
-        return HTMLResponse(html, headers={**HEADERS, "Vary": "Cookie"})
+        headers = EMBEDDABLE_HEADERS if placed.page.embeddable else HEADERS
+        return HTMLResponse(html, headers={**headers, "Vary": "Cookie"})
 
     return page
 

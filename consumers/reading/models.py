@@ -65,7 +65,7 @@ class ReadingItem(Base):
     __tablename__ = "reading_item"
     __table_args__ = (
         Index("ix_reading_item_queue", "centre", "state", "due_at"),
-        Index("ix_reading_item_patient", "patient_id"),
+        Index("ix_reading_item_patient", "patient_key"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -35,6 +35,8 @@ ECG_MEASURES: dict[str, tuple[str, str, str]] = {
 }
 RHYTHM = ("8884-9", "Heart rate rhythm")
 FINDINGS = ("59776-5", "Procedure Findings")
+IMPRESSIONS = {"ecg": ("18844-1", "EKG impression"), "imaging": ("19005-8", "Radiology Imaging study [Impression]"),
+               "pathology": ("22637-3", "Pathology report final diagnosis")}
 REPORT_CODES = {
     "ecg": {"coding": [{"system": LOINC, "code": "11524-6", "display": "EKG study"}], "text": "心电图报告"},
     "imaging": {"coding": [{"system": LOINC, "code": "18748-4", "display": "Diagnostic imaging study"}],
@@ -172,9 +174,7 @@ def build(ctx: Context, content: Content, status: str, version: int, interpreter
         obs["valueString"] = content.findings
         by_key["findings"] = obs
         observations.append(obs)
-    conclusion_obs = _observation(ctx, "conclusion", ("59776-5" if ctx.centre != "ecg" else "18844-1",
-                                                      "Impression" if ctx.centre != "ecg" else "EKG impression"),
-                                  obs_status, issued)
+    conclusion_obs = _observation(ctx, "conclusion", IMPRESSIONS[ctx.centre], obs_status, issued)
     conclusion_obs["valueString"] = content.conclusion or ""
     if content.conclusion_codes:
         conclusion_obs["valueCodeableConcept"] = {

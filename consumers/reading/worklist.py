@@ -257,10 +257,9 @@ def release(session: Session, item_id: str, actor: Actor, now: datetime) -> Read
     item = session.get(ReadingItem, item_id)
     if item is None:
         raise ItemConflict(404, f"no reading item {item_id}")
-    if item.state != "claimed" or item.holder != actor.name:
-        if not actor.lead:
-            raise _refusal(item, item_id, actor, now) if item.holder else ItemConflict(
-                409, f"item {item_id} is not held by {actor.name}")
+    if (item.state != "claimed" or item.holder != actor.name) and not actor.lead:
+        raise _refusal(item, item_id, actor, now) if item.holder else ItemConflict(
+            409, f"item {item_id} is not held by {actor.name}")
     if item.state == "claimed":
         log(session, item_id, "released", actor.name, f"held by {item.holder}", now)
         item.state, item.holder, item.lease_until, item.updated_at = "ready", None, None, now

@@ -5,17 +5,16 @@ Revises: rd0001
 Create Date: 2026-11-27 20:45:51.671273
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = 'rd0002'
-down_revision: Union[str, Sequence[str], None] = 'rd0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = 'rd0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -80,7 +79,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('reading_item', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reading_item_facility_id'), ['facility_id'], unique=False)
-        batch_op.create_index('ix_reading_item_patient', ['patient_id'], unique=False)
+        batch_op.create_index('ix_reading_item_patient', ['patient_key'], unique=False)
         batch_op.create_index('ix_reading_item_queue', ['centre', 'state', 'due_at'], unique=False)
 
     op.create_table('reading_item_log',

@@ -166,7 +166,8 @@ def _extension(resource: dict[str, Any], url: str) -> list[str]:
 def read_arrival(study: dict[str, Any], facility: str, request: dict[str, Any] | None) -> Arrival:
     modalities = [str(m.get("code", "")) for m in study.get("modality") or [] if isinstance(m, dict)]
     modality = (modalities[0] if modalities else "") or "OT"
-    waveform = (_extension(study, "urn:hub:blob:ecg") or [None])[0]
+    waveforms = _extension(study, "urn:hub:blob:ecg")
+    waveform = waveforms[0] if waveforms else None
     category = " ".join(_text(c) for c in (request or {}).get("category") or [])
     centre = "ecg" if waveform else centre_of(modality, (request or {}).get("code"), category)
     keys = _identifier_keys(facility, study.get("identifier"))

@@ -56,7 +56,7 @@ def task(item: ReadingItem, community_id: str | None, now: datetime) -> dict[str
     if state == "claimed" and item.holder:
         resource["owner"] = {"display": item.holder}
         resource["executionPeriod"] = {"start": (item.claimed_at or item.updated_at).isoformat()}
-    inputs = []
+    inputs: list[dict[str, Any]] = []
     if item.study_id:
         inputs.append({"type": {"text": "study"}, "valueReference": {"reference": f"ImagingStudy/{item.study_id}"}})
     if item.waveform:

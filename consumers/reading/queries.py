@@ -145,13 +145,14 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def turnaround(session: Session, now: datetime, days: int = 7) -> dict[str, dict[str, Any]]:
     """p50 and p90 turnaround (ready to final report) of the last `days` days, per centre, and breaches."""
-    rows = session.execute(
+    rows: Any = session.execute(
         select(ReadingItem.centre, ReadingItem.ready_at, ReadingItem.done_at)
         .where(ReadingItem.state == "done", ReadingItem.done_at >= now - timedelta(days=days),
                ReadingItem.ready_at.is_not(None))).all()
     by_centre: dict[str, list[float]] = {}
     for centre, ready_at, done_at in rows:
-        by_centre.setdefault(centre, []).append((done_at - ready_at).total_seconds())
+        if ready_at is not None and done_at is not None:
+            by_centre.setdefault(centre, []).append((done_at - ready_at).total_seconds())
     breaches = dict(session.execute(select(ReadingItem.centre, func.count())
                                     .where(ReadingItem.breached_at.is_not(None))
                                     .group_by(ReadingItem.centre)).all())

@@ -440,7 +440,7 @@ def _fall_through(request: Request, path: str, **params: Any) -> Any:
     """Other Task searches and reads are the shared record's (referral and patient-index Tasks): the
     generic FHIR route another part serves answers them, found by its path, not by importing it."""
     for route in _every_route(request.app.router.routes):
-        if (isinstance(route, APIRoute) and route.path == path and "GET" in route.methods
+        if (isinstance(route, APIRoute) and route.path == path and "GET" in (route.methods or ())
                 and not route.endpoint.__module__.startswith("consumers.reading")):
             return route.endpoint(request=request, **params)
     raise FhirError(404, "not-supported", "only the reading centres' Tasks (code ecg-read, imaging-read or "
@@ -478,7 +478,8 @@ def task_search(request: Request, principal: Principal = Depends(task_reader)) -
             holder=params.get("owner") or None, patient_keys=keys,
             facility=principal.facility_id if principal.role == "connector" else None)
         if patient and not keys:
-            rows, total = [], 0
+            rows: list[ReadingItem] = []
+            total = 0
         else:
             rows, found = queries.worklist(session, spec, now, count, offset)
             total = found or 0

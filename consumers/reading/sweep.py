@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from consumers.reading import metrics, queries
 from consumers.reading.config import PRIORITIES, ReadingConfig, load_config
 from consumers.reading.models import ReadingItem
-from consumers.reading.worklist import lapse, log
+from consumers.reading.worklist import changed, lapse, log
 from hub.core.db import Database
 from hub.core.events import utcnow
 from hub.core.parts import PartContext
@@ -46,17 +46,17 @@ def sweep(session: Session, config: ReadingConfig, now: datetime) -> SweepResult
     at_risk = list(session.scalars(select(ReadingItem.id).where(
         ReadingItem.state.in_(_OPEN), ReadingItem.flagged_at_risk.is_(None), ReadingItem.at_risk_at <= now)))
     for item_id in at_risk:
-        if session.execute(update(ReadingItem).where(ReadingItem.id == item_id, ReadingItem.flagged_at_risk.is_(None))
-                           .values(flagged_at_risk=now).execution_options(synchronize_session=False)).rowcount:
+        if changed(session.execute(update(ReadingItem).where(ReadingItem.id == item_id, ReadingItem.flagged_at_risk.is_(None))
+                           .values(flagged_at_risk=now).execution_options(synchronize_session=False))):
             log(session, item_id, "at-risk", None, "past the at-risk share of its target", now)
     breached = list(session.scalars(select(ReadingItem.id).where(
         ReadingItem.state.in_(_OPEN), ReadingItem.breached_at.is_(None), ReadingItem.due_at <= now)))
     for item_id in breached:
         centre, priority = _centre_of(session, item_id)
         backup = ", ".join(config.centre(centre).backup) or None
-        if session.execute(update(ReadingItem).where(ReadingItem.id == item_id, ReadingItem.breached_at.is_(None))
+        if changed(session.execute(update(ReadingItem).where(ReadingItem.id == item_id, ReadingItem.breached_at.is_(None))
                            .values(breached_at=now, escalation=1, escalated_to=backup, updated_at=now)
-                           .execution_options(synchronize_session=False)).rowcount:
+                           .execution_options(synchronize_session=False))):
             log(session, item_id, "breached", None, f"escalated to backup readers: {backup or 'none listed'}", now)
             metrics.BREACHES.labels(centre, priority).inc()
             metrics.ESCALATIONS.labels(centre, "backup").inc()
@@ -65,9 +65,9 @@ def sweep(session: Session, config: ReadingConfig, now: datetime) -> SweepResult
     for item_id in to_duty:
         centre, _ = _centre_of(session, item_id)
         expert = config.centre(centre).duty_expert
-        if session.execute(update(ReadingItem).where(ReadingItem.id == item_id, ReadingItem.escalation == 1)
+        if changed(session.execute(update(ReadingItem).where(ReadingItem.id == item_id, ReadingItem.escalation == 1)
                            .values(escalation=2, escalated_to=expert, updated_at=now)
-                           .execution_options(synchronize_session=False)).rowcount:
+                           .execution_options(synchronize_session=False))):
             log(session, item_id, "escalated", None, f"to the duty expert {expert or '(none listed)'}", now)
             metrics.ESCALATIONS.labels(centre, "duty_expert").inc()
     return SweepResult(len(lapsed), len(at_risk), len(breached), len(to_duty))

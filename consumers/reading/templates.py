@@ -189,7 +189,7 @@ def build(ctx: Context, content: Content, status: str, version: int, interpreter
                                                  "display": CRITICAL_CODES[content.critical.code]}],
                                      "text": "危急值" + (f": {content.critical.note}" if content.critical.note else "")}]
     category, category_display = CATEGORIES[ctx.centre]
-    code = REPORT_CODES[ctx.centre] if ctx.centre == "ecg" or not ctx.order_code else ctx.order_code
+    report_code: dict[str, Any] = REPORT_CODES[ctx.centre] if ctx.centre == "ecg" or not ctx.order_code else ctx.order_code
     report: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": ctx.report_id,
@@ -197,7 +197,7 @@ def build(ctx: Context, content: Content, status: str, version: int, interpreter
         "identifier": [{"system": f"urn:hub:facility:{ctx.reading_facility}:reading-report", "value": ctx.report_id}],
         "status": status,
         "category": [{"coding": [{"system": V2_0074, "code": category, "display": category_display}]}],
-        "code": code,
+        "code": report_code,
         "issued": issued,
         "performer": [{"display": ctx.centre_name, "reference": f"Organization/{ctx.reading_facility}"}],
         "resultsInterpreter": [{"display": name} for name in interpreters],

@@ -50,6 +50,11 @@ def item_id_for(ref: str) -> str:
     return "rd-" + hashlib.sha256(ref.encode()).hexdigest()[:40]
 
 
+def changed(result: Any) -> int:
+    """Rows an UPDATE changed (what makes a conditional update a claim that won)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def log(session: Session, item_id: str, action: str, actor: str | None, detail: str | None, at: datetime) -> None:
     session.add(ReadingItemLog(item_id=item_id, action=action, actor=actor, detail=(detail or None) and detail[:500],
                                at=at))
@@ -218,11 +223,11 @@ def claim(session: Session, item_id: str, actor: Actor, config: ReadingConfig, n
                   or_(_free(now), ReadingItem.holder == actor.name),
                   or_(ReadingItem.stage == "first", ReadingItem.first_reader.is_(None),
                       ReadingItem.first_reader != actor.name)]
-    done = session.execute(
+    done = changed(session.execute(
         update(ReadingItem).where(and_(*conditions))
         .values(state="claimed", holder=actor.name, claimed_at=now, lease_until=until, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     item = session.get(ReadingItem, item_id, populate_existing=True)
     if done != 1 or item is None:
         raise _refusal(item, item_id, actor, now)
@@ -233,7 +238,7 @@ def claim(session: Session, item_id: str, actor: Actor, config: ReadingConfig, n
 def renew(session: Session, item_id: str, actor: Actor, config: ReadingConfig, now: datetime) -> ReadingItem:
     """The open page renews its claim; a lapsed claim nobody else took is taken again."""
     until = now + timedelta(seconds=config.lease_s)
-    done = session.execute(
+    done = changed(session.execute(
         update(ReadingItem)
         .where(ReadingItem.id == item_id, ReadingItem.state.in_(("ready", "claimed")),
                or_(ReadingItem.holder == actor.name, _free(now)),
@@ -241,7 +246,7 @@ def renew(session: Session, item_id: str, actor: Actor, config: ReadingConfig, n
                    ReadingItem.first_reader != actor.name))
         .values(state="claimed", holder=actor.name, lease_until=until, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     item = session.get(ReadingItem, item_id, populate_existing=True)
     if done != 1 or item is None:
         raise _refusal(item, item_id, actor, now)
@@ -288,11 +293,11 @@ def lapse(session: Session, now: datetime) -> list[str]:
         select(ReadingItem.id, ReadingItem.holder)
         .where(ReadingItem.state == "claimed", ReadingItem.lease_until < now)).all())
     for item_id, holder in lapsed:
-        done = session.execute(
+        done = changed(session.execute(
             update(ReadingItem)
             .where(ReadingItem.id == item_id, ReadingItem.state == "claimed", ReadingItem.lease_until < now)
             .values(state="ready", holder=None, lease_until=None, updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)))
         if done:
             log(session, item_id, "lapsed", holder, "the claim's lease ran out", now)
     return [item_id for item_id, _ in lapsed]

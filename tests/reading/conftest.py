@@ -24,11 +24,11 @@ from hub.core.db import Database
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.outbox import OutboxRelay
 from hub.core.web.auth import issue_token
+from tests.api.conftest import Community, auth, community, page, served  # noqa: F401 - fixtures used here
 from tests.conftest import free_port
 from tests.factories import BASE_TIME, patient_event
 from tests.hub.test_consuming import runner_for
 from tests.waiting import wait_for
-from tests.api.conftest import Community, auth, community, page, served  # noqa: F401 - fixtures used here
 
 __all__ = ["LiveHub", "Reading", "auth"]
 LIVE_ADMIN = "reading-live-admin"

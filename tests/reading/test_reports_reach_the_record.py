@@ -21,7 +21,7 @@ from hub.core.outbox import OutboxRelay
 from hub.core.web.auth import issue_token
 from tests.api.conftest import auth
 from tests.factories import patient_event
-from tests.hub.test_consuming import publish, running, runner_for
+from tests.hub.test_consuming import publish, runner_for, running
 from tests.reading.factories import ECG_REPORT, arrival, order
 from tests.waiting import wait_for
 

@@ -18,9 +18,9 @@ def clock(item: ReadingItem, now: datetime) -> str:
     """on-time, at-risk or breached (open items with a due time), else none."""
     if item.due_at is None or item.state not in ("ready", "claimed"):
         return "none"
-    if item.due_at <= now:
+    if item.breached_at is not None or item.due_at <= now:
         return "breached"
-    if item.at_risk_at is not None and item.at_risk_at <= now:
+    if item.flagged_at_risk is not None or (item.at_risk_at is not None and item.at_risk_at <= now):
         return "at-risk"
     return "on-time"
 

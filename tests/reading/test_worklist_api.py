@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from consumers.reading.models import ReadingItem
+from consumers.reading.models import ReadingItem, ReadingReportVersion
 from consumers.reading.sweep import Sweeper
 from hub.core.db.models import ResultOutboxRow
 from hub.core.events import utcnow
@@ -141,8 +141,6 @@ def test_lapsed_lease_second_claimer_and_amendment(reading: Reading) -> None:
 
 
 def _observations(reading: Reading, report_id: str, version: int) -> list[dict]:
-    from consumers.reading.models import ReadingReportVersion
-
     with reading.db.reading() as session:
         row = session.get(ReadingReportVersion, (report_id, version))
         return json.loads(row.observations)

@@ -34,6 +34,7 @@ function clockText(dueIso) {
 
 function clockClass(item) {
   if (!item.due_at || !["ready", "claimed"].includes(item.state)) return "";
+  if (item.clock === "breached") return "breached"; // the hub counted the breach; it stays one
   const now = serverNow();
   if (new Date(item.due_at).getTime() <= now) return "breached";
   if (item.at_risk_at && new Date(item.at_risk_at).getTime() <= now) return "at-risk";
@@ -42,7 +43,7 @@ function clockClass(item) {
 
 function tick() {
   for (const td of document.querySelectorAll("td.clock[data-due]")) {
-    const item = { due_at: td.dataset.due, at_risk_at: td.dataset.risk, state: td.dataset.state };
+    const item = { due_at: td.dataset.due, at_risk_at: td.dataset.risk, state: td.dataset.state, clock: td.dataset.clock };
     td.textContent = clockText(td.dataset.due);
     td.className = "clock " + clockClass(item);
     td.parentElement.classList.toggle("breached", td.classList.contains("breached"));
@@ -94,6 +95,7 @@ function renderRow(tr, item) {
   if (item.due_at) {
     clock.dataset.due = item.due_at;
     clock.dataset.state = item.state;
+    clock.dataset.clock = item.clock;
     if (item.at_risk_at) clock.dataset.risk = item.at_risk_at;
   }
   cell(tr, PRIORITY[item.priority] || item.priority, item.priority === "stat" ? "bad" : "");

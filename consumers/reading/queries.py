@@ -55,9 +55,14 @@ def _filtered(spec: WorklistFilter, now: datetime) -> Select[Any]:
     if "open" in wanted:
         wanted = (wanted - {"open"}) | {"waiting", "ready", "claimed"}
     if spec.states or spec.task_statuses:
-        conditions = [or_(ReadingItem.state == "ready", lapsed) if state == "ready"
-                      else held if state == "claimed" else ReadingItem.state == state
-                      for state in sorted(wanted)]
+        plain = sorted(wanted - {"ready", "claimed"})
+        if {"ready", "claimed"} <= wanted:  # a lapsed claim is ready: both together are simply both states
+            plain += ["ready", "claimed"]
+        conditions = [ReadingItem.state.in_(plain)] if plain else []
+        if "ready" in wanted and "claimed" not in wanted:
+            conditions.append(or_(ReadingItem.state == "ready", lapsed))
+        if "claimed" in wanted and "ready" not in wanted:
+            conditions.append(held)
         query = query.where(or_(*conditions)) if conditions else query.where(false())
     if spec.priorities:
         query = query.where(ReadingItem.priority.in_(spec.priorities))

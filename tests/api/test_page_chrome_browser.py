@@ -11,8 +11,8 @@ from tests.api.conftest import Community
 
 pytestmark = pytest.mark.browser
 
-ZH = ["运行状态", "患者记录", "患者主索引", "双向转诊"]
-EN = ["Status", "Patient", "Patient index", "Referrals"]
+ZH = ["运行状态", "患者记录", "患者主索引", "双向转诊", "远程诊断"]
+EN = ["Status", "Patient", "Patient index", "Referrals", "Reading"]
 
 
 def _labels(page) -> list[str]:  # type: ignore[no-untyped-def]

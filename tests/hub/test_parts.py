@@ -57,6 +57,7 @@ def test_each_part_with_tables_has_its_own_branch(tmp_path: Path) -> None:
     assert lines["core"] == ["0005", "applied"]
     assert lines["record_store"] == ["rs0001", "applied"]
     assert lines["referrals"] == ["ref0001", "applied"]
+    assert lines["reading"] == ["rd0002", "applied"]
 
 
 def test_a_literal_path_wins_over_a_pattern_whichever_part_added_it() -> None:

@@ -9,8 +9,10 @@ from sqlalchemy import func, select, update
 
 from consumers.reading.models import ReadingItem, ReadingReportVersion
 from consumers.reading.sweep import Sweeper
+from consumers.record_store.writer import RecordWriter
 from hub.core.db.models import ResultOutboxRow
-from hub.core.events import utcnow
+from hub.core.events import Event, Source, utcnow
+from tests.factories import BASE_TIME
 from tests.reading.conftest import Reading
 from tests.reading.factories import ECG_REPORT, arrival, order
 
@@ -152,3 +154,19 @@ def test_other_task_searches_are_the_shared_records(reading: Reading) -> None:
     mixed = reading.get("/fhir/Task", code="ecg-read,urn:hub:mpi|possible-match")
     assert mixed.status_code == 400
     assert reading.get("/fhir/Task/not-a-reading-task").status_code == 404
+
+
+def test_a_referral_task_is_still_found_and_read_through_the_shared_record(reading: Reading) -> None:
+    task = {"resourceType": "Task", "id": "th01-task-77", "status": "accepted", "intent": "order",
+            "code": {"coding": [{"system": "urn:hub:task", "code": "referral-accept"}]},
+            "focus": {"reference": "ServiceRequest/th01-ref-1"}, "for": {"reference": "Patient/th01-pat-1"}}
+    event = Event("task-77", "referral", Source("th01", "test", "task-77"), BASE_TIME, BASE_TIME, "th01/1", task)
+    with reading.db.transaction() as session:
+        writer = RecordWriter(session)
+        writer.apply(event)
+        writer.finish()
+    found = reading.get("/fhir/Task", code="urn:hub:task|referral-accept").json()
+    assert [e["resource"]["id"] for e in found["entry"]] == ["th01-task-77"]
+    assert reading.get("/fhir/Task/th01-task-77").json()["status"] == "accepted"
+    unknown = reading.get("/fhir/Task", code="referral-accept", colour="red")
+    assert unknown.status_code == 400 and "colour" in unknown.json()["issue"][0]["diagnostics"]

@@ -4,6 +4,7 @@ by patient across members."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 from connectors.dicom.ingest import ingest_dicom
 from consumers.reading.models import ReadingItem, ReadingItemLog
 from consumers.reading.sweep import Sweeper
+from consumers.reading.worklist import Actor, ItemConflict, claim
 from hub.core.blobs import FileBlobStore
 from hub.core.events import utcnow
 from tests.connectors.dicom_samples import ct_file, ecg_file
@@ -168,3 +170,27 @@ def test_tasks_of_one_person_from_any_member(reading: Reading) -> None:
 def _sample(name: str, **labels: str) -> float:
     value = REGISTRY.get_sample_value(name, labels)
     return float(value) if value is not None else 0.0
+
+
+def test_two_readers_claiming_at_once_one_wins(reading: Reading) -> None:
+    reading.feed([order(number="E1"), arrival(uid="1.2.3.1", based_on="th01-sr-E1")])
+    config, barrier, outcomes = reading.client.app.state.reading_config, threading.Barrier(2), []
+
+    def take(name: str) -> None:
+        barrier.wait()
+        try:
+            with reading.db.transaction() as session:
+                claim(session, "rd-th01-sr-E1", Actor(name), config, utcnow())
+            outcomes.append(name)
+        except ItemConflict as exc:
+            outcomes.append(f"refused: {exc.message}")
+
+    threads = [threading.Thread(target=take, args=(name,)) for name in ("reader-a", "reader-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    winners = [o for o in outcomes if not o.startswith("refused")]
+    assert len(winners) == 1 and len(outcomes) == 2
+    (refusal,) = [o for o in outcomes if o.startswith("refused")]
+    assert f"held by {winners[0]}" in refusal

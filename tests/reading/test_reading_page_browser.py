@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from consumers.reading.models import ReadingItem
 from consumers.reading.sweep import Sweeper
 from hub.core.events import utcnow
 from tests.hub.test_consuming import publish
-from tests.reading.conftest import LiveHub
+from tests.reading.conftest import LiveHub, Reading
 from tests.reading.factories import arrival, order
 from tests.waiting import wait_for
 
@@ -124,3 +126,32 @@ def test_lapsed_lease_second_claimer_and_amendment(live_hub: LiveHub, page) -> N
     assert "v1 final" in other.inner_text("#versions") and "危急值 AA" in other.inner_text("#versions")
     wait_for(lambda: live_hub.api("GET", "/fhir/DiagnosticReport/rdr-th01-sr-E1").json().get("status") == "amended", 60)
     other.close()
+
+
+ECG_VIEWER = """window.HubEcgViewer = { mount(element, options) {
+  element.dataset.leadsUrl = options.leadsUrl; element.dataset.lang = options.lang; element.textContent = "12-lead"; } };"""
+MEASURED = {"observations": [
+    {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+     "valueQuantity": {"value": 71.6, "unit": "/min"}},
+    {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "8636-3"}]},
+     "valueQuantity": {"value": 415, "unit": "ms"}}]}
+
+
+def test_the_ecg_helpers_viewer_and_measurements_are_used_when_served(reading: Reading, served: str, page) -> None:
+    """Once the ECG helper's part is merged, its viewer script and measurements are there: the page mounts
+    the viewer on the waveform and starts the report from the automatic measurements."""
+    app = reading.client.app
+    app.router.routes.insert(0, Route("/static/ecg/ecg-viewer.js",
+                                      lambda _r: Response(ECG_VIEWER, media_type="text/javascript")))
+    app.router.routes.insert(0, Route("/api/ecg/studies/{study_id}", lambda _r: JSONResponse(MEASURED)))
+    reading.feed([order(number="E1"), arrival(uid="1.2.3.1", based_on="th01-sr-E1")])
+    page.goto(f"{served}/reading")
+    page.fill("#token", reading.token("reader"))
+    page.click("text=Use token")
+    page.click(f'#worklist tr[data-id="{ITEM}"] button.claim')
+    page.wait_for_selector("#viewer .ecg-viewer[data-leads-url]")
+    assert page.get_attribute("#viewer .ecg-viewer", "data-leads-url") == "/api/blobs/" + "b" * 64
+    assert page.get_attribute("#viewer .ecg-viewer", "data-lang") == "zh"
+    page.wait_for_function("document.querySelector('#report [name=rate]').value === '72'")
+    assert page.input_value("#report [name=qtc_ms]") == "415"
+    assert "自动测量" in page.inner_text("#report-message")

@@ -420,14 +420,47 @@ function readForm(centre) {
   return content;
 }
 
+// The ECG helper's automatic measurements (GET /api/ecg/studies/{id}), when it is served: a new report
+// starts from them and the reader confirms or corrects. Whatever shape its answer has, Observations with
+// the measurement LOINC codes are read; anything else (404 before it is merged) leaves the form empty.
+const LOINC_FIELDS = { "8867-4": "rate", "8625-6": "pr_ms", "8633-0": "qrs_ms", "8634-8": "qt_ms", "8636-3": "qtc_ms",
+  "8626-4": "p_axis", "8632-2": "qrs_axis", "8638-1": "t_axis" };
+
+function measurementsIn(value, found) {
+  if (Array.isArray(value)) { for (const v of value) measurementsIn(v, found); return found; }
+  if (!value || typeof value !== "object") return found;
+  const codes = ((value.code || {}).coding || []).map((c) => c.code);
+  const field = codes.map((c) => LOINC_FIELDS[c]).find(Boolean);
+  if (field && value.valueQuantity && typeof value.valueQuantity.value === "number") found[field] = value.valueQuantity.value;
+  for (const child of Object.values(value)) measurementsIn(child, found);
+  return found;
+}
+
+async function prefillMeasurements(item) {
+  try {
+    const answer = await getJson(`/api/ecg/studies/${encodeURIComponent(item.study_id)}`);
+    const found = measurementsIn(answer, {});
+    const f = form();
+    for (const [name, value] of Object.entries(found)) if (f[name].value === "") f[name].value = Math.round(value);
+    if (Object.keys(found).length) {
+      $("report-message").className = "muted";
+      $("report-message").textContent = L("已填入自动测量值，请确认或修改", "Automatic measurements filled in: confirm or correct them");
+    }
+  } catch (_) { /* no ECG measurements served (yet): the reader types them */ }
+}
+
 function showReport(detail) {
   const report = detail.report;
   setMode(detail);
+  $("report-message").textContent = "";
   const versions = report ? report.versions : [];
   const last = versions.length ? versions[versions.length - 1].content : {};
   fillForm(report && report.draft ? report.draft : last);
+  const item = detail.item;
+  if (item.centre === "ecg" && item.study_id && item.mine && !(report && (report.draft || versions.length))) {
+    prefillMeasurements(item);
+  }
   $("report-state").textContent = report ? `${report.id} · ${report.status} · v${report.version}` : L("尚未书写", "not started");
-  $("report-message").textContent = "";
   const list = $("versions");
   list.replaceChildren();
   for (const v of versions.slice().reverse()) {

@@ -58,7 +58,7 @@ def _filtered(spec: WorklistFilter, now: datetime) -> Select[Any]:
         plain = sorted(wanted - {"ready", "claimed"})
         if {"ready", "claimed"} <= wanted:  # a lapsed claim is ready: both together are simply both states
             plain += ["ready", "claimed"]
-        conditions = [ReadingItem.state.in_(plain)] if plain else []
+        conditions: list[Any] = [ReadingItem.state.in_(plain)] if plain else []
         if "ready" in wanted and "claimed" not in wanted:
             conditions.append(or_(ReadingItem.state == "ready", lapsed))
         if "claimed" in wanted and "ready" not in wanted:

@@ -12,6 +12,7 @@ from consumers.reading.sweep import Sweeper
 from consumers.record_store.writer import RecordWriter
 from hub.core.db.models import ResultOutboxRow
 from hub.core.events import Event, Source, utcnow
+from hub.core.fhir import validate_resource
 from tests.factories import BASE_TIME
 from tests.reading.conftest import Reading
 from tests.reading.factories import ECG_REPORT, arrival, order
@@ -40,6 +41,14 @@ def test_an_order_waits_for_its_waveform_then_is_ready_sorted_by_due(reading: Re
     assert first["priority"] == "stat" and first["status"] == "ready"
     assert first["restriction"]["period"]["end"] < tasks[1]["restriction"]["period"]["end"]
     assert reading.get("/fhir/Task", code="urn:hub:task|imaging-read").json()["total"] == 0
+    validate_resource(bundle)  # valid R4: the Bundle and every Task in it
+    claimed = reading.post("/api/reading/items/rd-th01-sr-E2/claim")
+    assert claimed.status_code == 200
+    held = reading.get("/fhir/Task/rd-th01-sr-E2").json()
+    assert held["status"] == "in-progress" and held["owner"] == {"display": "reader-zhang"}
+    validate_resource(held)
+    assert reading.get("/fhir/Task", code="ecg-read", status="in-progress").json()["total"] == 1
+    assert reading.get("/fhir/Task", code="ecg-read", status="ready").json()["total"] == 1
 
 
 def test_the_study_first_then_the_order_by_accession(reading: Reading) -> None:

@@ -447,7 +447,7 @@ def _fall_through(request: Request, path: str, **params: Any) -> Any:
                     "pathology-read) are served here", ["Task"])
 
 
-@fhir_router.get("/Task", summary="Search Tasks: the reading centres' worklists (code=ecg-read|imaging-read|"
+@fhir_router.get("/Task", name="search", summary="Search Tasks: the reading centres' worklists (code=ecg-read|imaging-read|"
                  "pathology-read, sorted by due time); other codes are the shared record's")
 def task_search(request: Request, principal: Principal = Depends(task_reader)) -> Any:
     params = dict(request.query_params)
@@ -493,7 +493,7 @@ def task_search(request: Request, principal: Principal = Depends(task_reader)) -
     return fhir_response(bundle)
 
 
-@fhir_router.get("/Task/{task_id}", summary="Read a Task (a reading item, or another part's)")
+@fhir_router.get("/Task/{task_id}", name="read", summary="Read a Task (a reading item, or another part's)")
 def task_read(task_id: str, request: Request, principal: Principal = Depends(task_reader)) -> Any:
     if not task_id.startswith("rd-"):
         return _fall_through(request, "/fhir/{resource_type}/{resource_id}", resource_type="Task",

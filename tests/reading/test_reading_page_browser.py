@@ -155,3 +155,11 @@ def test_the_ecg_helpers_viewer_and_measurements_are_used_when_served(reading: R
     page.wait_for_function("document.querySelector('#report [name=rate]').value === '72'")
     assert page.input_value("#report [name=qtc_ms]") == "415"
     assert "自动测量" in page.inner_text("#report-message")
+    page.click("#language button[data-lang=en]")
+    page.wait_for_selector("html[lang=en]")
+    page.wait_for_selector(f'#worklist tr[data-id="{ITEM}"]')
+    assert "ECG" in page.inner_text("#centres") and "Worklist" in page.inner_text("main")
+    assert "Continue" in page.inner_text(f'#worklist tr[data-id="{ITEM}"]')  # the reader's own claim, in English
+    page.wait_for_selector("#bench:not([hidden])")  # reopened after the reload, still renewing the claim
+    assert "yours" in page.inner_text("#lease") and "Rhythm" in page.inner_text("#report")
+    page.screenshot(path=str(Path("/tmp") / "hub-reading-en.png"), full_page=True)

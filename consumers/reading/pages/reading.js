@@ -15,7 +15,7 @@ const ECG_FIELDS = ["rhythm", "rate", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "p_a
 const NUMBERS = new Set(ECG_FIELDS.filter((f) => f !== "rhythm"));
 
 const view = { centre: sessionStorage.getItem("hub.reading.centre") || "ecg", config: null, offsetMs: 0,
-  current: null, renewTimer: null, viewerScript: null };
+  current: null, renewTimer: null, viewerScript: null, reopened: false };
 
 // Clocks -------------------------------------------------------------------------------------------
 
@@ -86,6 +86,11 @@ async function refresh() {
   $("unordered-total").textContent = "(" + unordered.total + ")";
   fill("unordered", unordered.items, renderUnordered, L("无", "none"));
   tick();
+  const reopen = sessionStorage.getItem("hub.reading.item");
+  if (reopen && !view.current && !view.reopened) {
+    view.reopened = true;
+    openItem(reopen, false);
+  }
 }
 
 function renderRow(tr, item) {
@@ -144,6 +149,7 @@ function renderUnordered(tr, a) {
 // The workbench ------------------------------------------------------------------------------------
 
 async function openItem(id, claimFirst) {
+  sessionStorage.setItem("hub.reading.item", id); // a reload reopens it (and keeps renewing the claim)
   try {
     if (claimFirst) await request("POST", `/api/reading/items/${encodeURIComponent(id)}/claim`);
     const detail = await getJson(`/api/reading/items/${encodeURIComponent(id)}`);
@@ -520,6 +526,7 @@ $("release").addEventListener("click", async () => {
 $("close-bench").addEventListener("click", closeBench);
 
 function closeBench() {
+  sessionStorage.removeItem("hub.reading.item");
   clearInterval(view.renewTimer);
   view.current = null;
   $("bench").hidden = true;

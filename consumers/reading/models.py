@@ -53,6 +53,7 @@ class ReadingKey(Base):
     """A matching key (member + accession/order number, order id or study UID) of an order or arrival."""
 
     __tablename__ = "reading_key"
+    __table_args__ = (Index("ix_reading_key_ref", "kind", "ref"),)  # an order's or arrival's own keys
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # order, arrival
@@ -66,6 +67,8 @@ class ReadingItem(Base):
     __table_args__ = (
         Index("ix_reading_item_queue", "centre", "state", "due_at"),
         Index("ix_reading_item_patient", "patient_key"),
+        Index("ix_reading_item_state", "state", "due_at"),  # the sweep and the figures: open items only
+        Index("ix_reading_item_done", "done_at"),  # turnaround of recent reports
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

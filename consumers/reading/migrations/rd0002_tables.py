@@ -1,9 +1,8 @@
-"""reading tables: orders, arrivals, keys, items, their log, reports and versions
+"""reading: the reading centres' tables: orders and arrivals as seen, their matching keys, the worklist
+items and their history, reports and every signed version.
 
 Revision ID: rd0002
 Revises: rd0001
-Create Date: 2026-11-27 20:45:51.671273
-
 """
 from collections.abc import Sequence
 
@@ -81,6 +80,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reading_item_facility_id'), ['facility_id'], unique=False)
         batch_op.create_index('ix_reading_item_patient', ['patient_key'], unique=False)
         batch_op.create_index('ix_reading_item_queue', ['centre', 'state', 'due_at'], unique=False)
+        batch_op.create_index('ix_reading_item_state', ['state', 'due_at'], unique=False)
+        batch_op.create_index('ix_reading_item_done', ['done_at'], unique=False)
 
     op.create_table('reading_item_log',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -100,6 +101,7 @@ def upgrade() -> None:
     sa.Column('ref', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('key', 'kind', 'ref')
     )
+    op.create_index('ix_reading_key_ref', 'reading_key', ['kind', 'ref'], unique=False)
     op.create_table('reading_order',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('facility_id', sa.String(length=32), nullable=False),
@@ -153,12 +155,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reading_order_item_id'))
 
     op.drop_table('reading_order')
+    op.drop_index('ix_reading_key_ref', table_name='reading_key')
     op.drop_table('reading_key')
     with op.batch_alter_table('reading_item_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reading_item_log_item_id'))
 
     op.drop_table('reading_item_log')
     with op.batch_alter_table('reading_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_reading_item_done')
+        batch_op.drop_index('ix_reading_item_state')
         batch_op.drop_index('ix_reading_item_queue')
         batch_op.drop_index('ix_reading_item_patient')
         batch_op.drop_index(batch_op.f('ix_reading_item_facility_id'))

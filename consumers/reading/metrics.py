@@ -19,8 +19,9 @@ TURNAROUND = Histogram("hub_reading_turnaround_seconds", "From ready to read to 
                        ["centre", "priority"],
                        buckets=(60, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400, 172800, 432000, 864000))
 TURNAROUND_QUANTILE = Gauge("hub_reading_turnaround_quantile_seconds",
-                            "Turnaround of the reports of the last 7 days per centre (quantile 0.5 and 0.9).",
-                            ["centre", "quantile"])
+                            "Turnaround of the reports of the last 7 days (quantile 0.5 and 0.9) per centre and "
+                            "modality (all: the whole centre; unlisted modalities: other).",
+                            ["centre", "modality", "quantile"])
 REPORTS = Counter("hub_reading_reports_total", "Report versions signed.", ["centre", "status"])
 READER_REPORTS = Counter("hub_reading_reader_reports_total", "Final reports signed per reader.", ["centre", "reader"])
 CRITICAL = Counter("hub_reading_critical_total", "Report versions that mark a critical value.", ["centre"])

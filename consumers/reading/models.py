@@ -69,6 +69,7 @@ class ReadingItem(Base):
         Index("ix_reading_item_patient", "patient_key"),
         Index("ix_reading_item_state", "state", "due_at"),  # the sweep and the figures: open items only
         Index("ix_reading_item_done", "done_at"),  # turnaround of recent reports
+        Index("ix_reading_item_breached", "breached_at"),  # breaches of recent days
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -149,22 +149,32 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 
 def turnaround(session: Session, now: datetime, days: int = 7) -> dict[str, dict[str, Any]]:
-    """p50 and p90 turnaround (ready to final report) of the last `days` days, per centre, and breaches."""
+    """Reports, p50 and p90 turnaround (ready to final report) and breaches of the last `days` days, per
+    centre and, within it, per modality (CT, DR, US, ...)."""
+    since = now - timedelta(days=days)
     rows: Any = session.execute(
-        select(ReadingItem.centre, ReadingItem.ready_at, ReadingItem.done_at)
-        .where(ReadingItem.state == "done", ReadingItem.done_at >= now - timedelta(days=days),
-               ReadingItem.ready_at.is_not(None))).all()
-    by_centre: dict[str, list[float]] = {}
-    for centre, ready_at, done_at in rows:
+        select(ReadingItem.centre, ReadingItem.modality, ReadingItem.ready_at, ReadingItem.done_at)
+        .where(ReadingItem.done_at >= since, ReadingItem.state == "done", ReadingItem.ready_at.is_not(None))).all()
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for centre, modality, ready_at, done_at in rows:
         if ready_at is not None and done_at is not None:
-            by_centre.setdefault(centre, []).append((done_at - ready_at).total_seconds())
-    breaches = dict(session.execute(select(ReadingItem.centre, func.count())
-                                    .where(ReadingItem.breached_at.is_not(None))
-                                    .group_by(ReadingItem.centre)).all())
-    centres = set(by_centre) | set(breaches)
-    return {c: {"reports": len(by_centre.get(c, [])), "p50_s": _quantile(by_centre.get(c, []), 0.5),
-                "p90_s": _quantile(by_centre.get(c, []), 0.9), "breaches": int(breaches.get(c, 0))}
-            for c in sorted(centres)}
+            seconds.setdefault((centre, modality), []).append((done_at - ready_at).total_seconds())
+    breaches: dict[tuple[str, str], int] = {
+        (c, m): int(n) for c, m, n in session.execute(
+            select(ReadingItem.centre, ReadingItem.modality, func.count())
+            .where(ReadingItem.breached_at >= since).group_by(ReadingItem.centre, ReadingItem.modality)).all()}
+
+    def figures(keys: list[tuple[str, str]]) -> dict[str, Any]:
+        values = [v for k in keys for v in seconds.get(k, [])]
+        return {"reports": len(values), "p50_s": _quantile(values, 0.5), "p90_s": _quantile(values, 0.9),
+                "breaches": sum(breaches.get(k, 0) for k in keys)}
+
+    pairs = sorted(set(seconds) | set(breaches))
+    answer: dict[str, dict[str, Any]] = {}
+    for centre in sorted({c for c, _ in pairs}):
+        mine = [p for p in pairs if p[0] == centre]
+        answer[centre] = {**figures(mine), "modalities": {m: figures([(c, m)]) for c, m in mine}}
+    return answer
 
 
 def reports_per_reader(session: Session, since: datetime) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from consumers.reading import metrics, queries
+from consumers.reading.classify import ECG_MODALITIES, IMAGING_MODALITIES, PATHOLOGY_MODALITIES
 from consumers.reading.config import PRIORITIES, ReadingConfig, load_config
 from consumers.reading.models import ReadingItem
 from consumers.reading.worklist import changed, lapse, log
@@ -22,6 +23,7 @@ from hub.core.events import utcnow
 from hub.core.parts import PartContext
 
 INTERVAL_S = 15.0
+KNOWN_MODALITIES = frozenset((*ECG_MODALITIES, *IMAGING_MODALITIES, *PATHOLOGY_MODALITIES))  # bounded labels
 log_ = logging.getLogger(__name__)
 _OPEN = ("ready", "claimed")
 
@@ -84,9 +86,14 @@ def refresh_metrics(session: Session, config: ReadingConfig, now: datetime) -> N
     for centre in config.centres:
         metrics.AT_RISK.labels(centre).set(risky.get(centre, 0))
         metrics.UNORDERED.labels(centre).set(waiting.get(centre, 0))
-        for name, key in (("0.5", "p50_s"), ("0.9", "p90_s")):
-            value = figures.get(centre, {}).get(key)
-            metrics.TURNAROUND_QUANTILE.labels(centre, name).set(value if value is not None else float("nan"))
+        modalities = figures.get(centre, {}).get("modalities", {})
+        for modality in sorted(set(modalities) | {"all"}):
+            known = modality if modality == "all" or modality in KNOWN_MODALITIES else "other"
+            values = figures.get(centre, {}) if modality == "all" else modalities[modality]
+            for name, key in (("0.5", "p50_s"), ("0.9", "p90_s")):
+                value = values.get(key)
+                metrics.TURNAROUND_QUANTILE.labels(centre, known, name).set(
+                    value if value is not None else float("nan"))
 
 
 class Sweeper:

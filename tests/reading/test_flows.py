@@ -150,7 +150,9 @@ def test_figures_after_reports(reading: Reading) -> None:
     stats = reading.get("/api/reading/stats").json()
     assert stats["turnaround"]["ecg"]["reports"] == 1 and 1190 < stats["turnaround"]["ecg"]["p50_s"] < 1300
     assert {"centre": "ecg", "reader": "reader-zhang", "status": "final", "count": 1} in stats["reports_per_reader"]
-    assert _sample("hub_reading_turnaround_quantile_seconds", centre="ecg", quantile="0.9") > 1190
+    assert stats["turnaround"]["ecg"]["modalities"]["ECG"]["reports"] == 1
+    assert _sample("hub_reading_turnaround_quantile_seconds", centre="ecg", modality="all", quantile="0.9") > 1190
+    assert _sample("hub_reading_turnaround_quantile_seconds", centre="ecg", modality="ECG", quantile="0.5") > 1190
 
 
 def test_tasks_of_one_person_from_any_member(reading: Reading) -> None:

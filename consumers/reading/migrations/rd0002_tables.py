@@ -82,6 +82,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_reading_item_queue', ['centre', 'state', 'due_at'], unique=False)
         batch_op.create_index('ix_reading_item_state', ['state', 'due_at'], unique=False)
         batch_op.create_index('ix_reading_item_done', ['done_at'], unique=False)
+        batch_op.create_index('ix_reading_item_breached', ['breached_at'], unique=False)
 
     op.create_table('reading_item_log',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -162,6 +163,7 @@ def downgrade() -> None:
 
     op.drop_table('reading_item_log')
     with op.batch_alter_table('reading_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_reading_item_breached')
         batch_op.drop_index('ix_reading_item_done')
         batch_op.drop_index('ix_reading_item_state')
         batch_op.drop_index('ix_reading_item_queue')

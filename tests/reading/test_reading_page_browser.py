@@ -44,6 +44,7 @@ def test_a_reader_walks_the_loop(live_hub: LiveHub, page) -> None:
     page.wait_for_selector(row)
     assert "th01-pat-1" in page.inner_text(row) and "急" in page.inner_text(row)
     assert page.inner_text(f"{row} td.clock").count(":") == 2  # a countdown, hh:mm:ss
+    assert "待诊断 1" in page.inner_text("#figures")
 
     page.click(f"{row} button.claim")
     page.wait_for_selector("#bench:not([hidden])")
@@ -68,6 +69,7 @@ def test_a_reader_walks_the_loop(live_hub: LiveHub, page) -> None:
     page.wait_for_function("document.querySelector('#report-message').textContent.includes('已签发')")
     assert "v1 final" in page.inner_text("#versions")
     page.wait_for_selector(row, state="detached")  # the item left the worklist
+    page.wait_for_function("document.querySelector('#figures').textContent.includes('7天报告 1')")
     page.screenshot(path=str(Path("/tmp") / "hub-reading.png"), full_page=True)
 
     report_id = "rdr-th01-sr-E1"

@@ -64,14 +64,15 @@ function filters() {
 
 async function refresh() {
   if (!haveToken(L("请粘贴诊断医师令牌。", "Paste a bearer token with the reader role."))) return;
-  let list, unordered, counts;
+  let list, unordered, counts, stats;
   try {
     if (!view.config) view.config = await getJson("/api/reading/centres");
-    [list, unordered, counts] = await Promise.all([
+    [list, unordered, counts, stats] = await Promise.all([
       getJson("/api/reading/worklist?" + filters()),
       getJson("/api/reading/unordered?centre=" + view.centre),
       Promise.all(["ecg", "imaging", "pathology"].map((c) =>
         getJson("/api/reading/worklist?state=ready&limit=1&centre=" + c).then((r) => [c, r.total]))),
+      getJson("/api/reading/stats"),
     ]);
   } catch (err) {
     showFailure(err);
@@ -82,6 +83,7 @@ async function refresh() {
   view.offsetMs = new Date(list.now).getTime() - Date.now();
   for (const [centre, total] of counts) document.querySelector(`[data-count="${centre}"]`).textContent = total || "";
   $("total").textContent = "(" + list.total + ")";
+  showFigures(stats);
   fill("worklist", list.items, renderRow, L("没有待办", "nothing here"));
   $("unordered-total").textContent = "(" + unordered.total + ")";
   fill("unordered", unordered.items, renderUnordered, L("无", "none"));
@@ -91,6 +93,20 @@ async function refresh() {
     view.reopened = true;
     openItem(reopen, false);
   }
+}
+
+// The centre's figures: queue by state, at risk, and the last 7 days' turnaround and breaches.
+function showFigures(stats) {
+  const queue = { waiting: 0, ready: 0, claimed: 0 };
+  for (const q of stats.queue) if (q.centre === view.centre) queue[q.state] = (queue[q.state] || 0) + q.count;
+  const t = stats.turnaround[view.centre] || {};
+  const minutes = (s) => (s === null || s === undefined ? "–" : Math.round(s / 60) + L(" 分", " min"));
+  $("figures").textContent = [
+    `${STATE.ready} ${queue.ready}`, `${STATE.claimed} ${queue.claimed}`, `${STATE.waiting} ${queue.waiting}`,
+    `${L("有超时风险", "at risk")} ${stats.at_risk[view.centre] || 0}`,
+    `${L("7天报告", "7-day reports")} ${t.reports || 0}`, `p50 ${minutes(t.p50_s)}`, `p90 ${minutes(t.p90_s)}`,
+    `${L("超时", "breaches")} ${t.breaches || 0}`,
+  ].join(" · ");
 }
 
 function renderRow(tr, item) {

@@ -106,6 +106,9 @@ def test_lapsed_lease_second_claimer_and_amendment(live_hub: LiveHub, page) -> N
     other.click(f"{row} button.claim")
     other.wait_for_function("document.querySelector('#lease').textContent.includes('已认领')")
 
+    page.fill("#reassign-to", "reader-zhang")  # a reader may not take it back by reassigning
+    page.click("#reassign button")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('reading_lead')")
     page.fill("#report [name=rhythm]", "窦性心律")
     page.fill("#report [name=rate]", "70")
     page.fill("#report [name=conclusion]", "正常心电图")

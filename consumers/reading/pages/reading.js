@@ -540,6 +540,18 @@ $("release").addEventListener("click", async () => {
   refresh();
 });
 $("close-bench").addEventListener("click", closeBench);
+$("reassign").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const to = $("reassign-to").value.trim();
+  if (!to || !view.current) return;
+  try {
+    await request("POST", itemUrl("/reassign"), { to });
+    $("reassign-to").value = "";
+    hideError();
+    showBench(await getJson(itemUrl("")));
+  } catch (err) { showError(explain(err)); }
+  refresh();
+});
 
 function closeBench() {
   sessionStorage.removeItem("hub.reading.item");

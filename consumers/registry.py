@@ -4,7 +4,8 @@ CONSUMERS: dict[str, str] = {
     "record_store": "consumers.record_store.part:PART",
     "dead_letters": "consumers.dead_letters.part:PART",
     "referrals": "consumers.referrals.part:PART",
+    "reading": "consumers.reading.part:PART",
+    "image_archive": "consumers.image_archive.part:PART",
     "delivery": "consumers.delivery.part:PART",
     "critical_values": "consumers.critical_values.part:PART",
-    "image_archive": "consumers.image_archive.part:PART",
 }

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from consumers.registry import CONSUMERS
+
 COMMANDS = [
     ["run"], ["broker"], ["connector", "run"], ["connector", "check"], ["consumer", "run"], ["status"],
     ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["replay"], ["bench"], ["mpi", "evaluate"], ["mpi", "rematch"],
@@ -36,7 +38,7 @@ def test_unknown_consumer_is_one_line(tmp_path: Path) -> None:
     result = hub("consumer", "run", "nope", env={"HUB_DATA_DIR": str(tmp_path)})
     assert result.returncode == 2
     assert result.stderr.strip() .splitlines()[-1] == (
-        "hub: error: unknown consumer 'nope'; known consumers: dead_letters, delivery, record_store, referrals"
+        "hub: error: unknown consumer 'nope'; known consumers: " + ", ".join(sorted(CONSUMERS))
     )
 
 

@@ -115,6 +115,11 @@ def map_dataset(ds: Dataset, facility: str, dicom_ref: BlobRef, ecg_ref: BlobRef
         "numberOfInstances": 1,
         "series": [series],
     }
+    accession = str(ds.get("AccessionNumber", "") or "").strip()
+    if accession:  # the member's accession number: how the reading centres match the study to its order
+        study["identifier"].append({
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN"}]},
+            "system": f"urn:hub:facility:{facility}:accession", "value": accession})
     if started := _when(ds):
         study["started"] = started
     if description:

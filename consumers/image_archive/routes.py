@@ -151,7 +151,7 @@ def _qido(request: Request, level: queries.Level, scope: queries.Scope) -> JSONR
         if scope.series_uid and scope.study_uid:
             _series(session, scope.study_uid, scope.series_uid)
         if "PatientID" in query.match:  # a hub Patient id (source or community) finds the person's studies
-            keys = request.app.state.services.shared_record.patient_keys_of(session, query.match["PatientID"])
+            keys = request.app.state.services.shared_record.patient_keys_for(session, query.match["PatientID"])
             scope = queries.Scope(scope.study_uid, scope.series_uid, frozenset(keys))
         try:
             matches = queries.search(session, query, scope)

@@ -46,6 +46,9 @@ class RecordStoreQueries:
     def community_id_for(self, session: Session, patient_id: str) -> str | None:
         return queries.community_id_for(session, patient_id)
 
+    def patient_keys_for(self, session: Session, patient_id: str) -> list[str]:
+        return queries.patient_keys_for(session, patient_id)
+
     def patients_of_blob(self, session: Session, sha256: str) -> set[str]:
         if not sha256 or not all(c in "0123456789abcdef" for c in sha256.lower()):
             return set()
@@ -57,9 +60,6 @@ class RecordStoreQueries:
         for content in contents:
             patients_in(json.loads(content).get("subject"), ids, set())
         return ids
-
-    def patient_keys_of(self, session: Session, patient_id: str) -> list[str]:
-        return queries.patient_keys_for(session, patient_id)
 
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:

@@ -114,6 +114,13 @@ class HubSettings(BaseSettings):
         description="Rules for mutual recognition of results (检查检验结果互认): windows per test and the "
         "accredited laboratories. Unset: consumers/record_store/recognition.yaml.",
     )
+    reading_lease_s: float = Field(
+        600.0, gt=0, description="How long a reader's claim on a reading item lasts unless the open page renews it."
+    )
+    reading_targets: Path | None = Field(
+        None, description="Turnaround targets, at-risk share and escalation lists of the remote reading centres "
+        "(YAML). Unset: consumers/reading/targets.yaml.",
+    )
 
     critical_rules: Path | None = Field(
         None, description="Critical-value (危急值) limits per analyte, acknowledgement times and the county duty "
@@ -130,7 +137,7 @@ class HubSettings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
-        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", "public_base_url",
+        "kafka_bootstrap", "database_url", "schema_registry_url", "recognition_rules", "reading_targets", "public_base_url",
         "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_crlfile", mode="before",
     )
     @classmethod

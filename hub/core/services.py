@@ -29,9 +29,9 @@ class SharedRecord(Protocol):
         """The Patient ids of the studies that reference a stored binary."""
         ...
 
-    def patient_keys_of(self, session: Session, patient_id: str) -> list[str]:
-        """Every member patient key (`facility/local id`) of the person behind a source or community
-        Patient id; empty for an id the record does not know."""
+    def patient_keys_for(self, session: Session, patient_id: str) -> list[str]:
+        """Every member patient key (facility/local id) of the person behind a member or community
+        Patient id: what finds one person's items across members."""
         ...
 
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
@@ -52,7 +52,7 @@ class NoSharedRecord:
     def patients_of_blob(self, session: Session, sha256: str) -> set[str]:
         return set()
 
-    def patient_keys_of(self, session: Session, patient_id: str) -> list[str]:
+    def patient_keys_for(self, session: Session, patient_id: str) -> list[str]:
         return []
 
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,

@@ -33,6 +33,7 @@ from hub.core.outbox import _stored
 from hub.core.schema_registry import make_registry
 from hub.core.serialization import EventCodec
 from hub.core.topics import TopicSpec
+from hub.tools.bench_reading import run_reading_benchmark
 from hub.tools.demo.county import build_county
 from hub.tools.demo.generator import CountySimulator
 from hub.tools.scratch import scratch_database
@@ -92,6 +93,7 @@ def run_benchmark(base: HubSettings, events: int = 20000) -> dict[str, Any]:
         "database": settings.db_url.split(":", 1)[0],
         "connectors": e2e["connectors"],
     }
+    result |= run_reading_benchmark(base)  # the reading centres' worklist and claims at 10,000 open items
     return result
 
 

@@ -23,6 +23,10 @@ from sqlalchemy import func, select
 
 from consumers.delivery.models import OutboundMessage
 from consumers.critical_values.notices import notice_id
+from consumers.reading import reports as reading_reports
+from consumers.reading import worklist as reading_worklist
+from consumers.reading.consumer import ReadingConsumer
+from consumers.reading.templates import Content
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.app.api import accounts
@@ -31,6 +35,7 @@ from hub.core.blobs import FileBlobStore
 from hub.core.connector import ANY_FACILITY
 from hub.core.consumer import Delivery
 from hub.core.db.models import AuditLog, AuditPatient, DeadLetter
+from hub.core.events import utcnow
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
@@ -45,6 +50,7 @@ from tests.factories import BASE_TIME, patient_event
 from tests.factories import patient_event
 from tests.image_archive.conftest import ingest as ingest_images
 from tests.image_archive.samples import ct_series
+from tests.reading.factories import ECG_REPORT, arrival, order
 
 # Strings of the fixture's people that must never appear in an answer that is not audited.
 PERSONAL = ("王秀英", "欧阳娜娜", "110101199003074573", "13812345678", "th01-pat-1", "cty01-pat-A77", "th02-pat-9")
@@ -157,6 +163,33 @@ def _th02_community(w: World) -> str:
 def _refused(w: World) -> int:
     with w.community.db.sessions() as session:
         return int(session.scalars(select(OutboundMessage.id).where(OutboundMessage.message_id == "M1")).one())
+def _seed_reading(w: World) -> None:
+    """Reading items of th01-pat-1: E1 to claim and sign, E2 signed once and waiting for a second reading,
+    and a study without an order."""
+    if "reading" in w.state:
+        return
+    app = w.client.app
+    consumer = ReadingConsumer(app.state.settings)
+    events = [order(number="E1"), arrival(uid="1.2.3.1", based_on="th01-sr-E1"), order(number="E2"),
+              arrival(uid="1.2.3.2", based_on="th01-sr-E2"), arrival(uid="7.7.7")]
+    config, now = app.state.reading_config, utcnow()
+    with w.community.db.transaction() as session:
+        for event in events:
+            consumer.apply(session, Delivery("t", 0, 0, None, None, (), 0, event))
+        session.flush()
+        first = reading_worklist.Actor("reader-li")
+        reading_worklist.claim(session, "rd-th01-sr-E2", first, config, now)
+        reading_reports.sign(session, "rd-th01-sr-E2", first, Content.model_validate(ECG_REPORT), config,
+                             app.state.results, "cty01", now, ask_second=True)
+    w.state["reading"] = True
+
+
+def _reading(method: str, path: str, role: str, expect: set[str] | None, body: Any = None) -> Recipe:
+    def run(w: World) -> tuple[httpx.Response, set[str] | None]:
+        _seed_reading(w)
+        return w.client.request(method, path, json=body, headers=w.h(role)), expect
+
+    return run
 
 
 GOLDEN = "golden"  # replaced by the community patient's id
@@ -267,6 +300,36 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/fhir/Communication"): _get("/fhir/Communication", "connector_th01", {"th01-pat-1"}),
     ("GET", "/fhir/Communication/{notice_id}"): _get(f"/fhir/Communication/{CRITICAL}", "clinician", {"th01-pat-1"}),
     ("POST", "/fhir/Communication"): _post("/fhir/Communication", REPLY, "connector_th01", {"th01-pat-1"}),
+    ("GET", "/reading"): _get("/reading"),
+    ("GET", "/api/reading/centres"): _reading("GET", "/api/reading/centres", "reader", NOT_AUDITED),
+    ("GET", "/api/reading/worklist"): _reading("GET", "/api/reading/worklist", "reader", {"th01-pat-1"}),
+    ("GET", "/api/reading/items/{item_id}"): _reading("GET", "/api/reading/items/rd-th01-sr-E1", "reader",
+                                                      {"th01-pat-1"}),
+    ("POST", "/api/reading/items/{item_id}/claim"): _reading("POST", "/api/reading/items/rd-th01-sr-E1/claim",
+                                                             "reader", {"th01-pat-1"}),
+    ("POST", "/api/reading/items/{item_id}/renew"): _reading("POST", "/api/reading/items/rd-th01-sr-E1/renew",
+                                                             "reader", {"th01-pat-1"}),
+    ("PUT", "/api/reading/items/{item_id}/report"): _reading("PUT", "/api/reading/items/rd-th01-sr-E1/report",
+                                                             "reader", {"th01-pat-1"}, {"content": ECG_REPORT}),
+    ("POST", "/api/reading/items/{item_id}/release"): _reading(
+        "POST", "/api/reading/items/rd-th01-sr-E1/release", "reader", {"th01-pat-1"}),
+    ("POST", "/api/reading/items/{item_id}/reassign"): _reading(
+        "POST", "/api/reading/items/rd-th01-sr-E1/reassign", "admin", {"th01-pat-1"}, {"to": "reader-zhang"}),
+    ("POST", "/api/reading/items/{item_id}/report/sign"): _reading(
+        "POST", "/api/reading/items/rd-th01-sr-E1/report/sign", "reader", {"th01-pat-1"}, {}),
+    ("POST", "/api/reading/items/{item_id}/report/confirm"): _reading(
+        "POST", "/api/reading/items/rd-th01-sr-E2/report/confirm", "reader", {"th01-pat-1"}),
+    ("POST", "/api/reading/reports/{report_id}/amend"): _reading(
+        "POST", "/api/reading/reports/rdr-th01-sr-E1/amend", "reader", {"th01-pat-1"},
+        {"content": {**ECG_REPORT, "conclusion": "窦性心律，大致正常心电图"}, "reason": "措辞"}),
+    ("GET", "/api/reading/reports/{report_id}"): _reading("GET", "/api/reading/reports/rdr-th01-sr-E1", "reader",
+                                                          {"th01-pat-1"}),
+    ("GET", "/api/reading/unordered"): _reading("GET", "/api/reading/unordered", "reader", {"th01-pat-1"}),
+    ("POST", "/api/reading/unordered/{study_id}/accept"): _reading(
+        "POST", "/api/reading/unordered/th01-img-7-7-7/accept", "admin", {"th01-pat-1"}, {}),
+    ("GET", "/api/reading/stats"): _reading("GET", "/api/reading/stats", "reader", NOT_AUDITED),
+    ("GET", "/fhir/Task"): _reading("GET", "/fhir/Task?code=ecg-read", "reader", {GOLDEN}),
+    ("GET", "/fhir/Task/{task_id}"): _reading("GET", "/fhir/Task/rd-th01-sr-E1", "reader", {GOLDEN}),
 }
 
 

@@ -60,6 +60,7 @@ def test_each_part_with_tables_has_its_own_branch(tmp_path: Path) -> None:
     assert lines["delivery"] == ["dlv0001", "applied"]
     assert lines["image_archive"] == ["ia0001", "applied"]
     assert lines["critical_values"] == ["cv0001", "applied"]
+    assert lines["reading"] == ["rd0002", "applied"]
 
 
 def test_a_literal_path_wins_over_a_pattern_whichever_part_added_it() -> None:

@@ -37,7 +37,7 @@ def recognised(
     request: Request,
     facility: str | None = None,
     at: str | None = None,
-    principal: Principal = Depends(require("clinician", "reader")),
+    principal: Principal = Depends(require("clinician", "reader", "reading_lead")),
 ) -> JSONResponse:
     """Results of other members still valid at `at` (default now), newest first, each marked
     recognised or not with the reason. `facility` is the requesting member (default: the token's)."""

@@ -120,7 +120,7 @@ def dead_letter_payload(dead_letter_id: str, request: Request, _principal: Princ
 
 
 @router.get("/api/blobs/{sha256}", summary="A stored binary (DICOM file, ECG waveform JSON), hash-checked")
-def blob(sha256: str, request: Request, _principal: Principal = Depends(require("reader", "clinician"))) -> Response:
+def blob(sha256: str, request: Request, _principal: Principal = Depends(require("reader", "reading_lead", "clinician"))) -> Response:
     store = FileBlobStore(request.app.state.settings.data_dir / "blobs")
     try:
         data = store.get(sha256)

@@ -2,7 +2,8 @@
 
 Roles: `connector` (a member's connector: submits data for its own facility, reads only its own
 records), `clinician` (reads the whole community record), `reader` (remote ECG/imaging reader),
-`pharmacist` (central pharmacy), `admin` (everything, operator routes).
+`pharmacist` (central pharmacy), `reading_lead` (a reading centre's lead: reads and reports like a
+reader, and also reassigns items and accepts unordered studies), `admin` (everything, operator routes).
 
 Only hashes are stored: a token's SHA-256, a session id's SHA-256, a password's argon2 hash
 (hub/app/api/accounts.py). Checks go through a bounded in-memory cache: a positive answer is reused
@@ -36,9 +37,9 @@ from hub.core.web.errors import FhirError
 
 log = logging.getLogger(__name__)
 
-ROLES = ("connector", "clinician", "reader", "pharmacist", "admin")
+ROLES = ("connector", "clinician", "reader", "reading_lead", "pharmacist", "admin")
 # Roles that read patient records of the whole community.
-RECORD_READERS = ("clinician", "reader", "pharmacist", "admin")
+RECORD_READERS = ("clinician", "reader", "reading_lead", "pharmacist", "admin")
 # Roles that see resident ID and phone numbers unmasked.
 UNMASKED = ("clinician", "admin")
 SESSION_COOKIE = "hub_session"

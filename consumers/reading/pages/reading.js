@@ -237,7 +237,7 @@ function keepLease(item) {
 }
 
 // Viewers: the ECG helper's HubEcgViewer when its script is served, else a link to the waveform; the
-// image viewer page as a link (pages refuse to be framed, so no iframe).
+// image archive's viewer framed (it allows the hub's own pages to frame it), with a link beside it.
 function loadEcgViewer() {
   if (window.HubEcgViewer) return Promise.resolve(true);
   if (!view.viewerScript) {
@@ -276,8 +276,13 @@ async function mountStudy(target, study, waveform) {
     }
   }
   if (uid && !waveform) {
-    link(target, L("在影像浏览器中打开", "Open in the image viewer"),
-      "/imaging/viewer?study=" + encodeURIComponent(uid.replace(/^urn:oid:/, "")), "image-viewer-link");
+    // The image archive's viewer may be framed by the hub's own pages (Page.embeddable).
+    const url = "/imaging/viewer?study=" + encodeURIComponent(uid.replace(/^urn:oid:/, ""));
+    const frame = el("iframe", null, "image-viewer");
+    frame.src = url;
+    frame.title = L("影像浏览", "Image viewer");
+    target.appendChild(frame);
+    link(target, L("在新窗口中打开影像浏览器", "Open the image viewer in a new window"), url, "image-viewer-link");
   }
   if (!waveform && !uid) target.appendChild(el("p", L("尚无图像或波形", "no images or waveform yet"), "muted"));
 }

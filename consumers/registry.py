@@ -4,4 +4,5 @@ CONSUMERS: dict[str, str] = {
     "record_store": "consumers.record_store.part:PART",
     "dead_letters": "consumers.dead_letters.part:PART",
     "referrals": "consumers.referrals.part:PART",
+    "ecg": "consumers.ecg.part:PART",
 }

@@ -29,6 +29,10 @@ class SharedRecord(Protocol):
         """The Patient ids of the studies that reference a stored binary."""
         ...
 
+    def source_patient_ids(self, session: Session, community_id: str) -> set[str]:
+        """Every member's Patient id linked to a community patient (empty if it is unknown)."""
+        ...
+
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:
         """Ids (up to `limit`) and total of a member's own stored resources carrying an identifier."""
@@ -45,6 +49,9 @@ class NoSharedRecord:
         return None
 
     def patients_of_blob(self, session: Session, sha256: str) -> set[str]:
+        return set()
+
+    def source_patient_ids(self, session: Session, community_id: str) -> set[str]:
         return set()
 
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,

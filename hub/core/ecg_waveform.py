@@ -53,8 +53,8 @@ def parse_waveform(data: bytes) -> EcgWaveform:
     if not isinstance(raw, dict) or not isinstance(raw.get("leads"), list):
         raise EcgFormatError("the ECG waveform has no list of leads")
     try:
-        frequency = float(raw.get("sampling_frequency"))
-    except (TypeError, ValueError):
+        frequency = float(raw["sampling_frequency"])
+    except (KeyError, TypeError, ValueError):
         raise EcgFormatError("the ECG waveform has no sampling frequency") from None
     scale = 1000.0 if raw.get("units") == "mV" else 1.0
     leads = []

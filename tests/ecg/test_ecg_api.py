@@ -11,7 +11,7 @@ from hub.core.config import HubSettings
 from hub.tools.demo.ecgs import EcgSpec
 from tests.api.conftest import Community, auth
 from tests.ecg.helpers import WHEN, apply, ecg_event, ecg_file
-from tests.hub.test_consuming import publish, running, runner_for
+from tests.hub.test_consuming import publish, runner_for, running
 from tests.waiting import wait_for
 
 

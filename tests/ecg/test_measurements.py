@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -51,7 +52,7 @@ def _angle(a: float, b: float) -> float:
 
 
 def test_agrees_with_a_real_mortara_eli_250_within_iec_60601_2_25() -> None:
-    data = open(get_testdata_file("waveform_ecg.dcm"), "rb").read()
+    data = Path(get_testdata_file("waveform_ecg.dcm")).read_bytes()
     device = read_device(data)
     # What the cart itself measured (WaveformAnnotationSequence), read as the consumer reads it.
     assert device is not None

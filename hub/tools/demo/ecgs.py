@@ -16,9 +16,9 @@ from datetime import datetime
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-TWELVE_LEAD_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
+TWELVE_LEAD_ECG = UID("1.2.840.10008.5.1.4.1.1.9.1.1")
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 # SCP-ECG lead codes (MDC-compatible), as carts write them in ChannelSourceSequence.
 LEAD_CODES = {"I": "5.6.3-9-1", "II": "5.6.3-9-2", "III": "5.6.3-9-61", "aVR": "5.6.3-9-62",
@@ -116,9 +116,9 @@ def simulate(spec: EcgSpec) -> dict[str, np.ndarray]:
 
 def expected_axes(spec: EcgSpec) -> dict[str, float]:
     """The frontal axes the model's net areas give (the QRS lobes add up to slightly off qrs_axis)."""
-    qrs = sum(amplitude * width * _vector(angle, 0)[:2] for _, width, amplitude, angle, _ in [
+    qrs: np.ndarray = sum((amplitude * width * _vector(angle, 0)[:2] for _, width, amplitude, angle, _ in [
         (0.0, 0.34, 0.18, spec.qrs_axis + 150, 0.7), (0.14, 0.62, 1.0, spec.qrs_axis, -0.35),
-        (0.58, 0.42, 0.28, spec.qrs_axis - 150, -0.5)])
+        (0.58, 0.42, 0.28, spec.qrs_axis - 150, -0.5)]), np.zeros(2))
     return {"p": spec.p_axis, "qrs": math.degrees(math.atan2(qrs[1], qrs[0])), "t": spec.t_axis}
 
 
@@ -157,7 +157,8 @@ def ecg_dataset(spec: EcgSpec, subject: Subject, when: datetime, description: st
     ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.SOPClassUID, ds.SOPInstanceUID = TWELVE_LEAD_ECG, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.SOPClassUID = TWELVE_LEAD_ECG
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID = study_uid or generate_uid()
     ds.SeriesInstanceUID = generate_uid()
     ds.Modality = "ECG"

@@ -1,15 +1,17 @@
 """The ECG consumer: every ECG study on `hub.imaging-request.v1` is validated and measured on
 arrival; the outcome (measurements as Observations, or the problems) is stored per study.
 
-Measuring takes about a second per ECG, so a batch is analysed first and written after: on SQLite
-the write lock is held only for the writes. A study sent again (a new event for the same
-ImagingStudy) replaces its earlier outcome; a redelivered event changes nothing.
+Measuring takes about a second per ECG, so it is done in `prepare`, before the batch's transaction
+opens (SQLite takes its write lock when a transaction begins); `apply_batch` only writes what was
+measured (measuring there itself if it was called without `prepare`). A study sent again (a new
+event for the same ImagingStudy) replaces its earlier outcome; a redelivered event changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,9 @@ from hub.core.events import Event, utcnow
 from hub.core.fhir_fields import first_datetime
 
 ECG_LOINC = "11524-6"
-_CACHE = 64  # outcomes kept by blob: a batch retried one event at a time is not measured twice
+# Outcomes kept by blob: what prepare measured is written by apply_batch, and a batch retried one
+# event at a time is not measured twice. More than a batch's ECGs (prepare sees the whole batch).
+_CACHE = 1024
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,15 @@ class EcgConsumer(Consumer):
             self._outcomes.popitem(last=False)
         return outcome
 
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            arrival = ecg_arrival(delivery.event) if delivery.event is not None else None
+            if arrival is not None:
+                self._outcome(arrival)
+
     def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
         measured = []
-        for delivery in deliveries:  # measure first, write after
+        for delivery in deliveries:  # measured in prepare (kept by blob), else now
             event = delivery.event
             arrival = ecg_arrival(event) if event is not None else None
             if event is not None and arrival is not None:

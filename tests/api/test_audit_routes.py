@@ -38,6 +38,9 @@ from tests.api.conftest import Community, auth
 from tests.api.test_referrals_api import load_referrals
 from tests.connectors.dicom_samples import ecg_file
 from tests.consumers.test_recognition import AT, DCM, result_event, store
+from tests.ecg.helpers import apply as apply_ecg
+from tests.ecg.helpers import ecg_event
+from tests.ecg.helpers import ecg_file as ecg_study_file
 from tests.factories import patient_event
 
 # Strings of the fixture's people that must never appear in an answer that is not audited.
@@ -120,6 +123,18 @@ def _stow(w: World) -> tuple[httpx.Response, set[str] | None]:
     return w.client.post("/dicomweb/studies", content=ecg_file(patient_id="501"), headers=headers), {"th01-pat-501"}
 
 
+def _ecg(suffix: str) -> Recipe:
+    def run(w: World) -> tuple[httpx.Response, set[str] | None]:
+        if "ecg" not in w.state:  # an ECG of th01-pat-1, measured by the ECG consumer
+            settings = w.community.client.app.state.settings
+            event = ecg_event(settings.data_dir, ecg_study_file(patient="1"))
+            apply_ecg(w.community.db, settings, event)
+            w.state["ecg"] = event.related[0]["id"]
+        return w.client.get(f"/api/ecg/studies/{w.state['ecg']}{suffix}", headers=w.h("reader")), {"th01-pat-1"}
+
+    return run
+
+
 def _login(w: World) -> tuple[httpx.Response, set[str] | None]:
     return w.client.post("/api/login", json={"username": "nurse-wu", "password": "correct horse battery"}), None
 
@@ -157,6 +172,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/patient"): _get("/patient"),
     ("GET", "/referrals"): _get("/referrals"),
     ("GET", "/mpi"): _get("/mpi"),
+    ("GET", "/ecg/view"): _get("/ecg/view"),
     ("GET", "/login"): _get("/login"),
     ("GET", "/static"): _get("/static/common.js"),
     ("POST", "/api/login"): _login,
@@ -195,6 +211,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/fhir/{resource_type}"): _get("/fhir/Patient", "reader", PERSON | {"th02-pat-9"}, _count="50"),
     ("GET", "/api/referrals"): _get("/api/referrals", "clinician", {"th01-pat-1"}),
     ("GET", "/api/referrals/summary"): _get("/api/referrals/summary", "clinician"),
+    ("GET", "/api/ecg/studies/{study_ref}"): _ecg(""),
+    ("GET", "/api/ecg/studies/{study_ref}/history"): _ecg("/history"),
     ("GET", "/api/patients/{patient_id}/recognised-results"): _get(
         "/api/patients/th01-pat-1/recognised-results", "reader", {GOLDEN}, facility="cty01"),
 }

@@ -162,8 +162,10 @@ class DeviceFleet:
                 break
             try:
                 self.step()
-            except Exception:  # noqa: BLE001 - a demo hiccup (hub still starting) must not stop the devices
-                log.info("demo devices: a study could not be sent; trying again later", exc_info=True)
+            except httpx.HTTPError as exc:  # the hub is still starting, or busy: the next study tries again
+                log.info("demo devices: a study could not be sent (%s)", exc)
+            except Exception:  # noqa: BLE001 - a demo hiccup must not stop the devices
+                log.exception("demo devices: a study could not be made")
         self._client.close()
 
     def step(self) -> str | None:

@@ -36,7 +36,7 @@ def test_unknown_consumer_is_one_line(tmp_path: Path) -> None:
     result = hub("consumer", "run", "nope", env={"HUB_DATA_DIR": str(tmp_path)})
     assert result.returncode == 2
     assert result.stderr.strip() .splitlines()[-1] == (
-        "hub: error: unknown consumer 'nope'; known consumers: dead_letters, record_store, referrals"
+        "hub: error: unknown consumer 'nope'; known consumers: dead_letters, ecg, record_store, referrals"
     )
 
 

@@ -34,7 +34,7 @@ def test_status_and_dead_letters(community: Community) -> None:
     headers = auth(community.tokens["admin"])
     status = community.client.get("/api/status", headers=headers).json()
     assert status["database_reachable"] is True
-    assert {c["name"] for c in status["consumers"]} == {"record_store", "dead_letters", "referrals"}
+    assert {c["name"] for c in status["consumers"]} == {"record_store", "dead_letters", "referrals", "ecg"}
     assert status["connectors"][0]["backlog"] == 3
     assert status["dead_letters_total"] == 1
     letters = community.client.get("/api/dead-letters", headers=headers).json()

@@ -34,7 +34,8 @@ CONFIRM_S = 0.012  # a global onset/offset must be confirmed by three more leads
 CONFIRMING_LEADS = 4
 VELOCITY_FRACTION = 0.04
 MIN_BEATS = 3
-TILED_S = 10.0
+TILED_S = 4.5  # seconds of tiled median beats given to the delineator (it needs about 4)
+MIN_COPIES = 5
 MAINS_HZ = 50.0  # China's mains frequency
 PEAK_LEADS = ("II", "V5", "I", "V2", "aVF", "V4")
 
@@ -165,19 +166,24 @@ def _wave_bounds(median: dict[str, np.ndarray], r: int, fs: float, rr: float,
                  qrs_on: int, qrs_off: int) -> tuple[int | None, int | None]:
     period = int(rr * fs)
     length = len(next(iter(median.values())))
-    copies = max(7, math.ceil(TILED_S / rr) + 1)  # the delineator segments beats only in a long enough signal
-    middle = copies // 2
+    # The delineator segments beats only in a long enough signal; its cost grows with the copies.
+    first = max(MIN_COPIES, math.ceil(TILED_S / rr) + 1)
     p_onsets: list[int] = []
     t_offsets: list[int] = []
     for beat in median.values():
-        signal, peaks = _tiled(beat, r, period, copies)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _, waves = nk.ecg_delineate(signal, rpeaks=peaks, sampling_rate=int(round(fs)), method="dwt")
-        except Exception:  # noqa: BLE001 - a lead the library cannot delineate simply does not vote
+        waves: dict[str, list[float]] | None = None
+        for copies in (first, 2 * first):
+            signal, peaks = _tiled(beat, r, period, copies)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    _, waves = nk.ecg_delineate(signal, rpeaks=peaks, sampling_rate=int(round(fs)), method="dwt")
+                break
+            except Exception:  # noqa: BLE001 - too short for it, or not delineable: a lead that fails twice does not vote
+                waves = None
+        if waves is None:
             continue
-        start = middle * period
+        start = (copies // 2) * period
         for value in waves.get("ECG_P_Onsets", []):
             at = value - start if value == value else None  # NaN: no P wave in that beat
             if at is not None and qrs_on - int(0.40 * fs) <= at <= qrs_on - int(0.04 * fs):

@@ -153,7 +153,7 @@ class DeviceFleet:
         self.rate, self.seed, self.cart_delay_s = rate, seed, cart_delay_s
         self.rng = random.Random(seed ^ int(time.time()))
         self.sent = 0
-        self._client = httpx.Client(timeout=30)
+        self._client = httpx.Client(timeout=10)  # a hub that is stopping must not hold the devices long
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

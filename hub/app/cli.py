@@ -59,12 +59,18 @@ def _database(settings: HubSettings) -> Any:
 
 
 def _part_context() -> Any:
-    """What a part's command gets (`ctx.obj()`): settings, the migrated database, the services."""
+    """What a part's command gets (`ctx.obj()`): settings, the migrated database, the services and the
+    results outbox (events a command adds wait there for the running hub's relay)."""
     from hub.app import parts as registered
     from hub.core.parts import PartContext
+    from hub.core.results import ResultOutbox
+    from hub.core.schema_registry import make_registry
+    from hub.core.serialization import EventCodec
 
     settings = _settings()
-    return PartContext(settings, _database(settings), registered.services())
+    database = _database(settings)
+    codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
+    return PartContext(settings, database, registered.services(), ResultOutbox(database, codec, settings))
 
 
 @app.callback()
@@ -184,6 +190,7 @@ def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. r
     from hub.app.parts import consumer_class
     from hub.core import kafka_io
     from hub.core.consuming import ConsumerRunner
+    from hub.core.outbox import OutboxRelay
     from hub.core.schema_registry import make_registry
     from hub.core.serialization import EventCodec
 
@@ -192,13 +199,19 @@ def consumer_run(name: Annotated[str, typer.Argument(help="Consumer name, e.g. r
         cls = consumer_class(name)
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
-    database = _database(settings)
     codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     kafka_io.ensure_topics(settings)
-    ConsumerRunner(cls(settings), settings, database, codec).run(stop)
+    consumer = cls(settings)
+    context = _part_context()
+    consumer.bind(context)
+    # Events this consumer adds to the results outbox leave through a relay of its own process.
+    relay = OutboxRelay(context.results, settings)
+    context.results.on_added(relay.wake)
+    threading.Thread(target=relay.run, args=(stop,), name="relay-results", daemon=True).start()
+    ConsumerRunner(consumer, settings, context.database, codec).run(stop)
 
 
 # hub status ---------------------------------------------------------------------------------------

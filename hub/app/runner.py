@@ -27,7 +27,9 @@ from hub.core.connector import ConnectorConfig
 from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
+from hub.core.outbox import OutboxRelay
 from hub.core.parts import PartContext
+from hub.core.results import ResultOutbox
 from hub.core.schema_registry import make_registry
 from hub.core.serialization import EventCodec
 from hub.core.services import Services
@@ -95,6 +97,7 @@ class Hub:
         self.server: uvicorn.Server | None = None
         self.database: Database | None = None
         self.services: Services | None = None
+        self.results: ResultOutbox | None = None
         self.runtime = HubRuntime(settings)
 
     # Start ----------------------------------------------------------------------------------------
@@ -126,11 +129,18 @@ class Hub:
         registered.migrate(self.database)
         codec = EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix)
         self.services = registered.services()
-        context = PartContext(settings, self.database, self.services)
+        # The hub's own events (reports, notices), published by one relay like a connector's outbox.
+        self.results = ResultOutbox(self.database, codec, settings)
+        results_relay = OutboxRelay(self.results, settings)
+        self.results.on_added(results_relay.wake)
+        self._thread(results_relay.run, "relay-results", self.stop)
+        context = PartContext(settings, self.database, self.services, self.results)
 
         for part in registered.consumer_parts():
             if part.consumer:
-                runner = ConsumerRunner(registered.consumer_class(part.name)(settings), settings, self.database, codec)
+                consumer = registered.consumer_class(part.name)(settings)
+                consumer.bind(context)
+                runner = ConsumerRunner(consumer, settings, self.database, codec)
                 self.runtime.consumers.append(runner)
                 self._thread(runner.run, f"consumer-{part.name}", self.stop)
             for target in part.workers:
@@ -179,7 +189,7 @@ class Hub:
         # Push connectors that sit behind HTTP routes (FHIR REST ingest, STOW-RS), by kind.
         pushed = {part.name for part in registered.connector_parts() if part.routers}
         sinks = {rt.config.kind: rt.sink for rt in self.runtime.connectors if rt.config.kind in pushed}
-        app = create_app(self.settings, self.database, self.runtime, sinks)
+        app = create_app(self.settings, self.database, self.runtime, sinks, self.results)
         config = uvicorn.Config(
             app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off",
             log_config=None,  # uvicorn's lines go through the hub's handlers, and their masking

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.config import HubSettings, get_settings
 from hub.core.events import Event
+from hub.core.parts import PartContext
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class Consumer(ABC):
 
     def __init__(self, settings: HubSettings | None = None) -> None:
         self.settings = settings or get_settings()
+
+    def bind(self, context: PartContext) -> None:
+        """Called once by the hub before the first batch, with what the application offers parts (the
+        database, services, the results outbox). Consumers that need them keep the context."""
+        return None  # most consumers need nothing beyond their transaction
 
     def dedup_id(self, delivery: Delivery) -> str:
         """The id that makes a redelivered message a duplicate."""

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hub.core import kafka_io, metrics
 from hub.core.config import HubSettings
@@ -187,6 +187,21 @@ class Outbox:
         )
 
 
+class OutboxStore(Protocol):
+    """What a relay publishes from: a connector's SQLite outbox, or the hub's results outbox
+    (hub/core/results.py) in the main database."""
+
+    name: str
+
+    def pending(self, limit: int) -> list[StoredRecord]: ...
+    def mark_published(self, seqs: list[int]) -> None: ...
+    def backlog(self) -> int: ...
+    def mark_for_replay(self, since: float | None = None, topic: str | None = None) -> int: ...
+    def purge(self, retention_hours: float) -> int: ...
+    def get_meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
+
+
 class OutboxRelay:
     """Publishes an outbox to Kafka in order; survives a broker that is down or restarted empty.
 
@@ -201,7 +216,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: OutboxStore,
         settings: HubSettings,
         producer_factory: Callable[[], Any] | None = None,
         batch_size: int = 1000,

@@ -90,3 +90,4 @@ class PartContext:
     settings: Any  # hub.core.config.HubSettings
     database: Any  # hub.core.db.Database, migrated
     services: Any  # hub.core.services.Services
+    results: Any = None  # hub.core.results.ResultOutbox: where a part's own events (reports, notices) go

@@ -18,6 +18,9 @@ from hub.core import metrics
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.pipeline import Sink
+from hub.core.results import ResultOutbox
+from hub.core.schema_registry import make_registry
+from hub.core.serialization import EventCodec
 from hub.core.web import errors
 from hub.core.web.auth import Authenticator
 from hub.core.web.hooks import PatientDataHook
@@ -28,6 +31,7 @@ def create_app(
     database: Database,
     runtime: Runtime | None = None,
     sinks: Mapping[str, Sink] | None = None,
+    results: ResultOutbox | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="County Hub",
@@ -39,6 +43,10 @@ def create_app(
     app.state.database = database
     app.state.runtime = runtime
     app.state.sinks = dict(sinks or {})  # push connectors behind HTTP routes, by kind
+    # Where routes put the hub's own events (a signed report); the hub's results relay publishes them.
+    app.state.results = results or ResultOutbox(
+        database, EventCodec(make_registry(settings.schema_registry_url), settings.topic_prefix), settings
+    )
     app.state.auth = Authenticator(settings, database)
     parts = registered.all_parts()
     app.state.parts = parts

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.core.db.types import UTCDateTime
@@ -62,6 +62,32 @@ class DeadLetter(Base):
     headers: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ResultOutboxRow(Base):
+    """An event the hub itself produced (a reader's report, a notice), written in the same transaction
+    as the change it reports and published by the results relay (hub/core/results.py)."""
+
+    __tablename__ = "result_outbox"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(80), unique=True)
+    producer: Mapped[str] = mapped_column(String(64))  # the part that wrote it
+    topic: Mapped[str] = mapped_column(String(200))
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[float] = mapped_column(Float)
+    published_at: Mapped[float | None] = mapped_column(Float, index=True)
+
+
+class ResultOutboxMeta(Base):
+    """What the results relay remembers between runs (the broker epoch it last published to)."""
+
+    __tablename__ = "result_outbox_meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class ApiToken(Base):

@@ -5,6 +5,7 @@ CONSUMERS: dict[str, str] = {
     "dead_letters": "consumers.dead_letters.part:PART",
     "referrals": "consumers.referrals.part:PART",
     "reading": "consumers.reading.part:PART",
+    "ecg": "consumers.ecg.part:PART",
     "image_archive": "consumers.image_archive.part:PART",
     "delivery": "consumers.delivery.part:PART",
     "critical_values": "consumers.critical_values.part:PART",

@@ -8,13 +8,15 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from hub.core.blobs import BlobRef, BlobStore
+from hub.core.ecg_waveform import CONTENT_TYPE  # the format is shared with the ECG consumer
+
+__all__ = ["CONTENT_TYPE", "ECG_SOP_CLASSES", "extract", "is_ecg", "load_ecg", "store"]
 
 ECG_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.9.1.1": "12-lead ECG",
     "1.2.840.10008.5.1.4.1.1.9.1.2": "General ECG",
     "1.2.840.10008.5.1.4.1.1.9.1.3": "Ambulatory ECG",
 }
-CONTENT_TYPE = "application/vnd.hub.ecg+json"
 
 
 def is_ecg(ds: Dataset) -> bool:

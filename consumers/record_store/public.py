@@ -61,6 +61,10 @@ class RecordStoreQueries:
             patients_in(json.loads(content).get("subject"), ids, set())
         return ids
 
+    def source_patient_ids(self, session: Session, community_id: str) -> set[str]:
+        return set(session.scalars(select(PatientLink.source_patient_id).where(
+            PatientLink.community_patient_id == community_id)))
+
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:
         spec = queries.Search(resource_type, identifier=(system, value), facility_id=facility_id)

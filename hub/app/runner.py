@@ -35,8 +35,9 @@ from hub.core.serialization import EventCodec
 from hub.core.services import Services
 from hub.tools.demo.accounts import ensure_demo_accounts
 from hub.tools.demo.county import build_county
+from hub.tools.demo.devices import DeviceFleet
 from hub.tools.demo.generator import CountySimulator
-from hub.tools.demo.tokens import ensure_demo_tokens
+from hub.tools.demo.tokens import ensure_demo_tokens, saved_tokens
 
 log = logging.getLogger("hub")
 
@@ -176,6 +177,13 @@ class Hub:
         assert self.database is not None
         tokens = ensure_demo_tokens(self.database, county, self.settings.data_dir, self.settings.demo_seed)
         print(_token_banner(self.settings, tokens, ensure_demo_accounts(self.database, county)), flush=True)
+        # ECG carts and DR/CT machines: STOW-RS for members, the inbox for the county hospital; a few
+        # studies a minute (each ECG is measured on arrival).
+        local = self.settings.model_copy(update={"public_base_url": None}).public_base  # the devices are on this machine
+        fleet = DeviceFleet(county, simulator.ecg_orders, simulator.registered, saved_tokens(self.settings.data_dir),
+                            local, self.settings.inbox,
+                            rate=max(0.02, self.settings.demo_rate / 40), seed=self.settings.demo_seed)
+        self._thread(fleet.run, "demo-devices", self.stop)
         return [mllp, *(registered.load_connector_config(path) for path in county.connector_configs)]
 
     def _start_http(self) -> None:

@@ -7,6 +7,7 @@ commits and metrics live in `hub.core.consuming`. A consumer only says how one e
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -64,6 +65,12 @@ class Consumer(ABC):
         """Changes the database for one event inside the caller's transaction. Raise
         `hub.core.errors.PermanentError` for an event that can never be applied (it is dead-lettered
         at once), `hub.core.errors.RetriableError` for one worth trying again later."""
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        """Work on a batch that needs no database (parsing, measuring), done before its transaction
+        opens: SQLite's write lock is taken when a transaction begins, and other consumers wait for it.
+        May see events that turn out to be duplicates; must not raise for bad input (apply decides)."""
+        return None  # most consumers have nothing to do outside their transaction
 
     def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
         """Applies several new events in order; override to prefetch what the batch will touch."""

@@ -160,6 +160,7 @@ class ConsumerRunner:
         if not deliveries:
             return
         started = time.perf_counter()
+        self.consumer.prepare(deliveries)  # outside the transaction: no database lock held meanwhile
         try:
             with self.db.transaction() as session:
                 self._apply_in(session, deliveries)

@@ -34,6 +34,10 @@ class SharedRecord(Protocol):
         Patient id: what finds one person's items across members."""
         ...
 
+    def source_patient_ids(self, session: Session, community_id: str) -> set[str]:
+        """Every member's Patient id linked to a community patient (empty if it is unknown)."""
+        ...
+
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:
         """Ids (up to `limit`) and total of a member's own stored resources carrying an identifier."""
@@ -54,6 +58,9 @@ class NoSharedRecord:
 
     def patient_keys_for(self, session: Session, patient_id: str) -> list[str]:
         return []
+
+    def source_patient_ids(self, session: Session, community_id: str) -> set[str]:
+        return set()
 
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:

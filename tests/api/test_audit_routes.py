@@ -47,6 +47,9 @@ from tests.connectors.dicom_samples import ecg_file
 from tests.consumers.test_recognition import AT, DCM, result_event, store
 from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium
 from tests.factories import BASE_TIME, patient_event
+from tests.ecg.helpers import apply as apply_ecg
+from tests.ecg.helpers import ecg_event
+from tests.ecg.helpers import ecg_file as ecg_study_file
 from tests.factories import patient_event
 from tests.image_archive.conftest import ingest as ingest_images
 from tests.image_archive.samples import ct_series
@@ -148,6 +151,16 @@ def _image(path: str, accept: str = "*/*", role: str = "reader") -> Recipe:
     """A DICOMweb read of the archive's CT slice of th01-pat-1; `path` names {study}, {series}, {instance}."""
     return lambda w: (w.client.get("/dicomweb" + path.format(**w.state["image"]),
                                    headers={**w.h(role), "Accept": accept}), {"th01-pat-1"})
+def _ecg(suffix: str) -> Recipe:
+    def run(w: World) -> tuple[httpx.Response, set[str] | None]:
+        if "ecg" not in w.state:  # an ECG of th01-pat-1, measured by the ECG consumer
+            settings = w.community.client.app.state.settings
+            event = ecg_event(settings.data_dir, ecg_study_file(patient="1"))
+            apply_ecg(w.community.db, settings, event)
+            w.state["ecg"] = event.related[0]["id"]
+        return w.client.get(f"/api/ecg/studies/{w.state['ecg']}{suffix}", headers=w.h("reader")), {"th01-pat-1"}
+
+    return run
 
 
 def _login(w: World) -> tuple[httpx.Response, set[str] | None]:
@@ -224,6 +237,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/patient"): _get("/patient"),
     ("GET", "/referrals"): _get("/referrals"),
     ("GET", "/mpi"): _get("/mpi"),
+    ("GET", "/ecg/view"): _get("/ecg/view"),
     ("GET", "/login"): _get("/login"),
     ("GET", "/static"): _get("/static/common.js"),
     ("POST", "/api/login"): _login,
@@ -288,6 +302,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/delivery/refused"): _get("/api/delivery/refused", "admin", {"th01-pat-1"}),
     ("POST", "/api/delivery/refused/{message_row}/retry"): _post(lambda w: f"/api/delivery/refused/{_refused(w)}/retry",
                                                                   {}, "admin", NOT_AUDITED),
+    ("GET", "/api/ecg/studies/{study_ref}"): _ecg(""),
+    ("GET", "/api/ecg/studies/{study_ref}/history"): _ecg("/history"),
     ("GET", "/api/patients/{patient_id}/recognised-results"): _get(
         "/api/patients/th01-pat-1/recognised-results", "reader", {GOLDEN}, facility="cty01"),
     ("GET", "/critical-values"): _get("/critical-values"),

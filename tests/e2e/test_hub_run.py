@@ -194,10 +194,14 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     from tests.connectors.dicom_samples import ct_file
 
     (inbox / "ct.dcm").write_bytes(ct_file(patient_id="D-2", name="王^秀英", charset="GB18030"))
-    wait_until(lambda: hub.http.get("/fhir/ImagingStudy", params={"_count": 100}).json().get("total", 0) >= 2, RECORD_S,
-               "CT ImagingStudy stored")
-    urgent = hub.http.get("/fhir/ServiceRequest", params={"code": "http://dicom.nema.org/resources/ontology/DCM|CT"})
-    assert [e["resource"]["priority"] for e in urgent.json()["entry"]] == ["stat"]  # "胸部CT 急诊"
+
+    def ct_request():  # the demo's own DR/CT machines send studies too: find this patient's
+        found = hub.http.get("/fhir/ServiceRequest", params={
+            "code": "http://dicom.nema.org/resources/ontology/DCM|CT", "_count": 100}).json().get("entry", [])
+        return [e["resource"] for e in found if e["resource"]["subject"]["reference"] == "Patient/cty01-pat-D-2"]
+
+    urgent = wait_until(ct_request, RECORD_S, "CT request stored")
+    assert [r["priority"] for r in urgent] == ["stat"]  # "胸部CT 急诊"
 
     broker_port = env["HUB_BROKER_PORT"]
     assert broker_pids(broker_port), "the embedded broker should be running"

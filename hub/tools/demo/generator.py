@@ -1,5 +1,6 @@
 """The simulated county at work: registrations, visits, prescriptions, lab reports and ECG orders
-written into each member's own HIS database, at a configurable rate.
+written into each member's own HIS database, at a configurable rate. ECG orders also wait in
+`ecg_orders` for the members' carts (hub/tools/demo/devices.py) to record them.
 
 The same person visits several members and is registered at each under a different local number;
 state that must survive a restart (who is registered where) lives in `demo/sim.db`.
@@ -12,7 +13,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from hub.tools.demo.catalogues import (
     PANELS,
 )
 from hub.tools.demo.county import County, Facility
+from hub.tools.demo.devices import EcgOrder
 from hub.tools.demo.his_schemas import SCHEMAS
 from hub.tools.demo.people import as_registered, person
 from hub.tools.demo.writers import WRITERS, Rows
@@ -40,6 +42,7 @@ CST = ZoneInfo("Asia/Shanghai")
 _WEIGHT = {"county": 4, "township": 2, "village": 1}
 _ECG_REASONS = ("胸闷待查", "心悸", "高血压随访", "术前检查", "头晕", "体检")
 _DOCTORS = ("张医生", "李医生", "王医生", "刘医生", "陈医生", "赵医生")
+_PRIORITIES = (("routine", 0.72), ("urgent", 0.14), ("asap", 0.07), ("stat", 0.07))
 
 
 class _Member:
@@ -104,6 +107,7 @@ class CountySimulator:
         )
         self._state.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)")
         self.registered: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self.ecg_orders: deque[EcgOrder] = deque(maxlen=200)  # for the carts; the oldest are dropped
         self.where: dict[int, set[str]] = defaultdict(set)
         for facility, pid, index in self._state.execute("SELECT facility, pid, person FROM registration"):
             self.registered[facility].append((pid, index))
@@ -227,8 +231,12 @@ class CountySimulator:
             rows.append(self._lab(member, vid, pid, start))
         if rng.random() < (0.1 if kind != "county" else 0.04):
             ecg_table = "ecg_order" if member.facility.vendor == "vendor_a" else "XDTSQ"
-            rows.append(writer.ecg(member.new_id(ecg_table), vid, pid, rng.random() < 0.1,
-                                   rng.choice(_ECG_REASONS), start + timedelta(minutes=20), member.change_time()))
+            order_id, reason = member.new_id(ecg_table), rng.choice(_ECG_REASONS)
+            priority = rng.choices([p for p, _ in _PRIORITIES], [w for _, w in _PRIORITIES])[0]
+            rows.append(writer.ecg(order_id, vid, pid, priority, reason, start + timedelta(minutes=20),
+                                   member.change_time()))
+            index = next((i for p, i in reversed(self.registered[member.facility.id]) if p == pid), 0)
+            self.ecg_orders.append(EcgOrder(member.facility.id, pid, index, order_id, priority, reason, time.monotonic()))
         return rows
 
     def _lab(self, member: _Member, vid: int, pid: str, start: datetime) -> Rows:

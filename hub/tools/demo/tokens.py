@@ -45,6 +45,11 @@ def _save(path: Path, tokens: dict[str, str]) -> None:
     os.replace(partial, path)
 
 
+def saved_tokens(data_dir: Path) -> dict[str, str]:
+    """Every demo token by name (the demo's devices send with their member's connector token)."""
+    return _load(data_dir / FILE_NAME)
+
+
 def ensure_demo_tokens(database: Database, county: Any, data_dir: Path, seed: int | None = None) -> dict[str, str]:
     """Stores the demo's tokens (idempotent) and returns them by name, for the start-up banner."""
     seed = seed if seed is not None else getattr(county, "seed", 0)

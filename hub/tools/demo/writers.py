@@ -79,8 +79,8 @@ class VendorA:
                                       "ref_high": str(test.high), "flag": flag}))
         return Rows(inserts=tuple(rows))
 
-    def ecg(self, order_id: int, vid: int, pid: str, urgent: bool, reason: str, at: datetime, change: str) -> Rows:
-        row = {"order_id": order_id, "pat_id": pid, "visit_id": vid, "priority": "stat" if urgent else "routine",
+    def ecg(self, order_id: int, vid: int, pid: str, priority: str, reason: str, at: datetime, change: str) -> Rows:
+        row = {"order_id": order_id, "pat_id": pid, "visit_id": vid, "priority": priority,
                "reason": reason, "ordered_at": _t(at), "status": "active", "updated_at": change}
         return Rows(inserts=(("ecg_order", row),))
 
@@ -132,8 +132,9 @@ class VendorB:
                                   "BZ": {"H": "↑", "L": "↓"}.get(flag, "")}))
         return Rows(inserts=tuple(rows))
 
-    def ecg(self, order_id: int, vid: int, pid: str, urgent: bool, reason: str, at: datetime, change: str) -> Rows:
-        row = {"SQID": order_id, "BRID": pid, "JZID": vid, "JJ": "1" if urgent else "0", "SQYY": reason,
+    def ecg(self, order_id: int, vid: int, pid: str, priority: str, reason: str, at: datetime, change: str) -> Rows:
+        # This vendor's HIS knows only urgent (急) or not.
+        row = {"SQID": order_id, "BRID": pid, "JZID": vid, "JJ": "0" if priority == "routine" else "1", "SQYY": reason,
                "SQSJ": _t(at), "ZT": "0", "XGSJ": change}
         return Rows(inserts=(("XDTSQ", row),))
 

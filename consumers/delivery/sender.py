@@ -75,7 +75,7 @@ class DestinationSender:
 
     def run(self, stop: threading.Event) -> None:
         key = self.route.key
-        log.info("delivery: sending to %s (%s)", key, self.route.address)
+        log.debug("delivery: sending to %s (%s)", key, self.route.address)
         pruned_at = 0.0
         try:
             while not stop.is_set():
@@ -168,6 +168,8 @@ def run_senders(context: PartContext, stop: threading.Event, pacing: Pacing | No
                 raise
             log.warning("delivery: cannot register destinations yet: %s", type(exc).__name__)
             stop.wait(pacing.down_initial_s)
+    log.info("delivery: sending results to %d destination(s): %s", len(routes),
+             ", ".join(f"{route.key} ({route.address})" for route in routes[:5]) + (" ..." if len(routes) > 5 else ""))
     threads = [threading.Thread(target=DestinationSender(route, context.database, pacing).run, args=(stop,),
                                 name=f"delivery-{route.key}", daemon=True) for route in routes]
     for thread in threads:

@@ -34,8 +34,9 @@ from hub.core.schema_registry import make_registry
 from hub.core.serialization import EventCodec
 from hub.core.services import Services
 from hub.tools.demo.accounts import ensure_demo_accounts
-from hub.tools.demo.county import build_county
+from hub.tools.demo.county import build_county, roster
 from hub.tools.demo.devices import DeviceFleet
+from hub.tools.demo.result_listeners import MemberListeners
 from hub.tools.demo.generator import CountySimulator
 from hub.tools.demo.tokens import ensure_demo_tokens, saved_tokens
 
@@ -165,7 +166,10 @@ class Hub:
         self._start_http()
 
     def _start_demo(self) -> list[ConnectorConfig]:
-        county = build_county(self.settings.data_dir, seed=self.settings.demo_seed)
+        # Each member's HIS listens for its results (reports, critical-value notices) over MLLP.
+        listeners = MemberListeners(roster(self.settings.data_dir))
+        self._thread(listeners.run, "demo-member-listeners", self.stop)
+        county = build_county(self.settings.data_dir, seed=self.settings.demo_seed, deliver_to=listeners.deliver_to())
         # The county data centre's MLLP listener: every member may send HL7 v2, named by MSH-4.
         mllp = ConnectorConfig(
             name="mllp", kind="mllp", facility_id=self.settings.facility_id,

@@ -250,3 +250,5 @@ const HubEcgViewer = (() => {
 
   return { mount, normalise };
 })();
+// A top-level const is not a property of window: other pages (the reading workbench) look for it there.
+window.HubEcgViewer = HubEcgViewer;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -53,8 +54,10 @@ def roster(data_dir: Path) -> tuple[Facility, ...]:
     return tuple(members)
 
 
-def build_county(data_dir: Path, seed: int = 20261123) -> County:
-    """Creates (or reuses) every member's HIS database and one connector config per member."""
+def build_county(data_dir: Path, seed: int = 20261123,
+                 deliver_to: Mapping[str, list[dict[str, object]]] | None = None) -> County:
+    """Creates (or reuses) every member's HIS database and one connector config per member; a member
+    in `deliver_to` gets its results there (the demo's own member listeners)."""
     data_dir = Path(data_dir)
     facilities = roster(data_dir)
     (data_dir / "demo" / "his").mkdir(parents=True, exist_ok=True)
@@ -74,6 +77,8 @@ def build_county(data_dir: Path, seed: int = 20261123) -> County:
             "batch_size": 500,
             "options": {"database_url": facility.database_url, "mapping": facility.vendor},
         }
+        if deliver_to and deliver_to.get(facility.id):
+            config["deliver_to"] = deliver_to[facility.id]
         text = f"# {facility.name} ({facility.kind}, {facility.vendor}); written by the demo\n"
         text += yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
         if not path.exists() or path.read_text(encoding="utf-8") != text:

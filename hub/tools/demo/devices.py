@@ -93,7 +93,9 @@ def ecg_for(order: EcgOrder, seed: int, rng: random.Random, village: bool) -> Da
     description = ("急诊" if urgent else "") + f"十二导联心电图（{order.reason}）"
     ds = ecg_dataset(spec, _subject(seed, order.person, order.patient_id), datetime.now(CST), description,
                      leads=leads)
-    ds.AccessionNumber = f"{order.facility_id}-{order.order_id}"[:16]
+    # The cart takes the order number from its HIS worklist, as DICOM modality worklists do: the hub
+    # matches the study to the member's order by it.
+    ds.AccessionNumber = str(order.order_id)[:16]
     ds.RequestedProcedureDescription = description
     return ds
 

@@ -270,7 +270,7 @@ async function mountStudy(target, study, waveform) {
     if (await loadEcgViewer()) {
       const box = el("div", null, "ecg-viewer");
       target.appendChild(box);
-      window.HubEcgViewer.mount(box, { leadsUrl: blobUrl(waveform), lang: ZH ? "zh" : "en" });
+      window.HubEcgViewer.mount(box, { leadsUrl: blobUrl(waveform), lang: ZH ? "zh" : "en", fetchJson: getJson });
     } else {
       link(target, L("打开心电波形数据", "Open the ECG waveform"), blobUrl(waveform), "waveform-link");
     }

@@ -49,13 +49,13 @@ def test_a_reader_walks_the_loop(live_hub: LiveHub, page) -> None:
     page.click(f"{row} button.claim")
     page.wait_for_selector("#bench:not([hidden])")
     page.wait_for_function("document.querySelector('#lease').textContent.includes('已认领')")
-    # No ECG viewer is served yet: the waveform is a link.
-    page.wait_for_selector("#viewer a.waveform-link")
+    # The ECG part's viewer is mounted (this waveform is a stand-in; test_whole_loop_browser draws a real one).
+    page.wait_for_selector("#viewer .ecg-viewer")
     # The patient's context from the shared record: the earlier ECG at the county hospital, side by side.
     page.wait_for_selector("#context .studies li")
     assert "cty01" in page.inner_text("#context .studies")
     page.click("#context .studies button.compare-button")
-    page.wait_for_selector("#earlier a.waveform-link")
+    page.wait_for_selector("#earlier .ecg-viewer")
 
     page.fill("#report [name=rhythm]", "窦性心动过速")
     page.fill("#report [name=rate]", "112")

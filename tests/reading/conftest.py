@@ -4,7 +4,8 @@ reader and lead tokens, and the reading consumer to feed imaging requests throug
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,12 +104,21 @@ def live_hub(broker_settings: Any, db: Database) -> Iterator[LiveHub]:
                   "reader2": issue_token(session, "reader-li", "reader", "cty01"),
                   "lead": issue_token(session, "lead-wang", "reading_lead", "cty01"), "admin": LIVE_ADMIN}
     app = create_app(settings, db)
+    with serving(app, settings, db, [RecordStoreConsumer(settings), ReadingConsumer(settings)]) as url:
+        yield LiveHub(url, db, settings, tokens, app)
+
+
+@contextmanager
+def serving(app: Any, settings: Any, db: Database, consumers: list[Any],
+            workers: Iterable[tuple[Callable[..., None], tuple[Any, ...]]] = ()) -> Iterator[str]:
+    """The app on uvicorn with the results relay, the consumers on the broker and any part workers
+    (`(function, args)`, each also given the stop event), until the block ends. Yields the base URL."""
     relay = OutboxRelay(app.state.results, settings)
     app.state.results.on_added(relay.wake)
     stop = threading.Event()
     threads = [threading.Thread(target=relay.run, args=(stop, 1.0), daemon=True)]
-    runners = [runner_for(RecordStoreConsumer(settings), settings, db), runner_for(ReadingConsumer(settings), settings, db)]
-    threads += [threading.Thread(target=r.run, args=(stop,), daemon=True) for r in runners]
+    threads += [threading.Thread(target=runner_for(c, settings, db).run, args=(stop,), daemon=True) for c in consumers]
+    threads += [threading.Thread(target=function, args=(*args, stop), daemon=True) for function, args in workers]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     threads.append(threading.Thread(target=server.run, daemon=True))
@@ -116,7 +126,7 @@ def live_hub(broker_settings: Any, db: Database) -> Iterator[LiveHub]:
         thread.start()
     try:
         wait_for(lambda: server.started, 20)
-        yield LiveHub(f"http://127.0.0.1:{port}", db, settings, tokens, app)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         stop.set()

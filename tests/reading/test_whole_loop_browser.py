@@ -6,13 +6,11 @@ the worklist."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from consumers.delivery.consumer import DeliveryConsumer
@@ -27,16 +25,14 @@ from hub.app.api.app import create_app
 from hub.core import kafka_io
 from hub.core.connector import ConnectorConfig
 from hub.core.db import Database
-from hub.core.outbox import OutboxRelay
 from hub.core.parts import PartContext
 from hub.core.web.auth import issue_token
 from hub.tools.demo.ecgs import EcgSpec, Subject, ecg_dataset
-from tests.conftest import free_port
 from tests.delivery.members import MllpMember, field_of
 from tests.ecg.helpers import WHEN, dicom_bytes, ecg_event
 from tests.factories import patient_event
-from tests.hub.test_consuming import publish, runner_for
-from tests.reading.conftest import LIVE_ADMIN, LiveHub
+from tests.hub.test_consuming import publish
+from tests.reading.conftest import LIVE_ADMIN, LiveHub, serving
 from tests.reading.factories import order
 from tests.waiting import wait_for
 
@@ -66,30 +62,14 @@ def whole_hub(broker_settings: Any, db: Database, township: MllpMember) -> Itera
                                         "charset": "GB18030", "timeout_s": 5}])
     app = create_app(settings, db)
     context = PartContext(settings, db, registered.services(), app.state.results, connector_configs=[th01])
-    relay = OutboxRelay(app.state.results, settings)
-    app.state.results.on_added(relay.wake)
-    stop = threading.Event()
     consumers = [RecordStoreConsumer(settings), ReadingConsumer(settings), EcgConsumer(settings),
                  DeliveryConsumer(settings)]
     for consumer in consumers:
         consumer.bind(context)
-    threads = [threading.Thread(target=relay.run, args=(stop, 1.0), daemon=True),
-               threading.Thread(target=run_senders, args=(context, stop, Pacing(down_initial_s=0.2)), daemon=True)]
-    threads += [threading.Thread(target=runner_for(c, settings, db).run, args=(stop,), daemon=True) for c in consumers]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    threads.append(threading.Thread(target=server.run, daemon=True))
-    for thread in threads:
-        thread.start()
-    try:
-        wait_for(lambda: server.started, 20)
-        yield LiveHub(f"http://127.0.0.1:{port}", db, settings, tokens, app)
-    finally:
-        server.should_exit = True
-        stop.set()
-        relay.wake()
-        for thread in threads:
-            thread.join(15)
+    pacing = Pacing(down_initial_s=0.2)
+    senders = (lambda stop: run_senders(context, stop, pacing), ())
+    with serving(app, settings, db, consumers, [senders]) as url:
+        yield LiveHub(url, db, settings, tokens, app)
 
 
 def _item(hub: LiveHub) -> ReadingItem | None:

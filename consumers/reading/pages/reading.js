@@ -242,6 +242,10 @@ function loadEcgViewer() {
   if (window.HubEcgViewer) return Promise.resolve(true);
   if (!view.viewerScript) {
     view.viewerScript = new Promise((resolve) => {
+      const style = document.createElement("link");  // its paper scrolls inside the pane
+      style.rel = "stylesheet";
+      style.href = "/static/ecg/ecg-viewer.css";
+      document.head.appendChild(style);
       const script = document.createElement("script");
       script.src = "/static/ecg/ecg-viewer.js";
       script.onload = () => resolve(Boolean(window.HubEcgViewer));
@@ -271,6 +275,7 @@ async function mountStudy(target, study, waveform) {
       const box = el("div", null, "ecg-viewer");
       target.appendChild(box);
       window.HubEcgViewer.mount(box, { leadsUrl: blobUrl(waveform), lang: ZH ? "zh" : "en", fetchJson: getJson });
+      if (study && study.id) showEcgProblems(target, study.id);
     } else {
       link(target, L("打开心电波形数据", "Open the ECG waveform"), blobUrl(waveform), "waveform-link");
     }
@@ -461,6 +466,18 @@ function measurementsIn(value, found) {
   if (field && value.valueQuantity && typeof value.valueQuantity.value === "number") found[field] = value.valueQuantity.value;
   for (const child of Object.values(value)) measurementsIn(child, found);
   return found;
+}
+
+// What the ECG part found wrong with a recording (missing leads, too short, ...): the reader must see it.
+async function showEcgProblems(target, studyId) {
+  try {
+    const answer = await getJson(`/api/ecg/studies/${encodeURIComponent(studyId)}`);
+    const problems = answer.problems || [];
+    if (!problems.length) return;
+    const box = el("ul", null, "bad ecg-problems");
+    for (const problem of problems) box.appendChild(el("li", ZH ? problem.zh : problem.en));
+    target.appendChild(box);
+  } catch (_) { /* no ECG analysis served: nothing to add */ }
 }
 
 async function prefillMeasurements(item) {

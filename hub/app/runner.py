@@ -36,8 +36,8 @@ from hub.core.services import Services
 from hub.tools.demo.accounts import ensure_demo_accounts
 from hub.tools.demo.county import build_county, roster
 from hub.tools.demo.devices import DeviceFleet
-from hub.tools.demo.result_listeners import MemberListeners
 from hub.tools.demo.generator import CountySimulator
+from hub.tools.demo.result_listeners import MemberListeners
 from hub.tools.demo.tokens import ensure_demo_tokens, saved_tokens
 
 log = logging.getLogger("hub")
@@ -186,7 +186,8 @@ class Hub:
         local = self.settings.model_copy(update={"public_base_url": None}).public_base  # the devices are on this machine
         fleet = DeviceFleet(county, simulator.ecg_orders, simulator.registered, saved_tokens(self.settings.data_dir),
                             local, self.settings.inbox,
-                            rate=max(0.02, self.settings.demo_rate / 40), seed=self.settings.demo_seed)
+                            rate=min(0.2, max(0.02, self.settings.demo_rate / 100)), seed=self.settings.demo_seed,
+                            mllp=("127.0.0.1", self.settings.mllp_port))
         self._thread(fleet.run, "demo-devices", self.stop)
         return [mllp, *(registered.load_connector_config(path) for path in county.connector_configs)]
 

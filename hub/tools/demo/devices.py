@@ -15,6 +15,7 @@ import io
 import logging
 import math
 import random
+import socket
 import threading
 import time
 from collections import deque
@@ -149,12 +150,14 @@ class DeviceFleet:
 
     def __init__(self, county: County, orders: deque[EcgOrder], registered: dict[str, list[tuple[str, int]]],
                  tokens: dict[str, str], base_url: str, inbox: Path, rate: float, seed: int,
-                 cart_delay_s: float = 20.0) -> None:
+                 cart_delay_s: float = 20.0, mllp: tuple[str, int] | None = None) -> None:
         self.county, self.orders, self.registered = county, orders, registered
         self.tokens, self.base_url, self.inbox = tokens, base_url.rstrip("/"), inbox
         self.rate, self.seed, self.cart_delay_s = rate, seed, cart_delay_s
         self.rng = random.Random(seed ^ int(time.time()))
         self.sent = 0
+        self.mllp = mllp  # the hub's HL7 listener: members' RIS order their DR/CT there first
+        self._imaging_orders = 0
         self._client = httpx.Client(timeout=10)  # a hub that is stopping must not hold the devices long
 
     def run(self, stop: threading.Event) -> None:
@@ -183,11 +186,43 @@ class DeviceFleet:
             facility = self.rng.choice(imaging)
             patient_id, index = self.rng.choice(self.registered[facility.id])
             modality = "CT" if facility.kind == "county" and self.rng.random() < 0.5 else "DR"
-            ds = image(modality, _subject(self.seed, index, patient_id), datetime.now(CST), self.rng.random() < 0.15,
+            priority = self.rng.choices(["routine", "urgent", "asap", "stat"], [70, 15, 5, 10])[0]
+            ds = image(modality, _subject(self.seed, index, patient_id), datetime.now(CST), priority == "stat",
                        self.rng)
+            accession = self._order(facility.id, patient_id, modality, priority)
+            if accession:
+                ds.AccessionNumber = accession
             self._send(facility.id, facility.kind, ds)
             return modality
         return None
+
+    def _order(self, facility_id: str, patient_id: str, modality: str, priority: str) -> str | None:
+        """The member's RIS orders the study over HL7 (ORM^O01) before the machine sends it; the
+        machine takes the placer order number as its accession number, as modality worklists do."""
+        if self.mllp is None:
+            return None
+        self._imaging_orders += 1
+        number = f"R{int(time.time()) % 100000:05d}{self._imaging_orders:04d}"
+        service = "CT^胸部CT平扫" if modality == "CT" else "DX^胸部正位片"
+        flag = {"routine": "R", "urgent": "R", "asap": "A", "stat": "S"}[priority]
+        now = datetime.now(CST).strftime("%Y%m%d%H%M%S")
+        message = "\r".join([
+            f"MSH|^~\\&|RIS|{facility_id.upper()}|HUB|COUNTY|{now}||ORM^O01|{number}|P|2.5|||||CHN|UNICODE UTF-8",
+            f"PID|1||{patient_id}^^^{facility_id.upper()}^MR",
+            f"ORC|NW|{number}|||||^^^^^{flag}||{now}",
+            f"OBR|1|{number}||{service}|||{now}" + "|" * 20 + f"^^^^^{flag}",
+        ]) + "\r"
+        try:
+            with socket.create_connection(self.mllp, timeout=10) as conn:
+                conn.sendall(b"\x0b" + message.encode() + b"\x1c\r")
+                answer = conn.recv(4096).decode(errors="replace")
+        except OSError as exc:
+            log.info("demo devices: the RIS order could not be sent (%s)", exc)
+            return None
+        if "MSA|AA" not in answer:
+            log.info("demo devices: the hub did not accept the RIS order %s: %s", number, answer.strip()[-200:])
+            return None
+        return number
 
     def _send(self, facility_id: str, level: str, ds: Dataset) -> None:
         data = _bytes(ds)

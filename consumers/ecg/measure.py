@@ -28,6 +28,7 @@ import numpy as np
 from scipy.signal import filtfilt, iirnotch
 
 from consumers.ecg.leads import TwelveLeads
+from hub.core.errors import PermanentError
 
 INDEPENDENT = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
 CONFIRM_S = 0.012  # a global onset/offset must be confirmed by three more leads within 12 ms
@@ -40,7 +41,7 @@ MAINS_HZ = 50.0  # China's mains frequency
 PEAK_LEADS = ("II", "V5", "I", "V2", "aVF", "V4")
 
 
-class MeasurementError(Exception):
+class MeasurementError(PermanentError):
     """The leads are valid but no beat could be measured (no QRS found, only noise)."""
 
 

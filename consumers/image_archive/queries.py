@@ -18,13 +18,14 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from consumers.image_archive.models import ImageInstance, ImageSeries, ImageStudy
+from hub.core.errors import PermanentError
 
 Level = Literal["study", "series", "instance"]
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
 
-class QueryError(ValueError):
+class QueryError(PermanentError, ValueError):
     """A query key or value QIDO cannot use; the message says which and why."""
 
 

@@ -24,6 +24,7 @@ from consumers.reading.models import (
 )
 from consumers.reading.templates import Content, Context, build, problems
 from consumers.reading.worklist import Actor, ItemConflict, hold, log
+from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 
 PRODUCER = "reading"
@@ -35,7 +36,7 @@ class Results(Protocol):
     def add(self, session: Session, events: list[Event], producer: str) -> list[str]: ...
 
 
-class ReportInvalid(Exception):
+class ReportInvalid(PermanentError):
     """A report that cannot be signed as it is; `problems` are (field, reason)."""
 
     def __init__(self, found: list[tuple[str, str]]) -> None:

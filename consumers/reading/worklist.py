@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from consumers.reading.classify import Arrival, Order
 from consumers.reading.config import ReadingConfig
 from consumers.reading.models import ReadingArrival, ReadingItem, ReadingItemLog, ReadingKey, ReadingOrder
+from hub.core.errors import PermanentError
 
 OPEN_STATES = ("waiting", "ready", "claimed")
 CANCELS = ("revoked", "entered-in-error", "cancelled")
 
 
-class ItemConflict(Exception):
+class ItemConflict(PermanentError):
     """A claim or report refused because of the item's state; `status` is the HTTP status to answer."""
 
     def __init__(self, status: int, message: str, holder: str | None = None,

@@ -103,17 +103,22 @@ def test_a_reader_reads_a_township_ecg_and_the_report_reaches_the_township(
     drawn = set(viewer.get_attribute("data-leads").split(","))
     assert {"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"} <= drawn
     # Calipers: 25 mm across at 25 mm/s is one second; 10 mm up at 10 mm/mV is one millivolt.
-    box = page.locator("#viewer .hub-ecg-canvas").bounding_box()
+    # Measured once the page has settled: the viewer's stylesheet applied, the report form prefilled.
+    page.wait_for_function("getComputedStyle(document.querySelector('#viewer .hub-ecg-paper')).overflow === 'auto'")
+    page.wait_for_function("document.querySelector('#report [name=rate]').value !== ''")
+    canvas = page.locator("#viewer .hub-ecg-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
     x0, y0 = box["x"] + 40 * MM, box["y"] + 30 * MM
     page.mouse.move(x0, y0)
     page.mouse.down()
     page.mouse.move(x0 + 25 * MM, y0 - 10 * MM, steps=5)
     page.mouse.up()
+    page.wait_for_function("document.querySelector('#viewer .ecg-viewer').dataset.caliperMs !== undefined")
     assert float(viewer.get_attribute("data-caliper-ms")) == pytest.approx(1000, abs=15)
     assert float(viewer.get_attribute("data-caliper-mv")) == pytest.approx(1.0, abs=0.03)
 
-    # The report starts from the automatic measurements; the reader concludes and signs.
-    page.wait_for_function("document.querySelector('#report [name=rate]').value !== ''")
+    # The report started from the automatic measurements (above); the reader concludes and signs.
     page.fill("#report [name=rhythm]", "窦性心律")
     page.fill("#report [name=conclusion]", "窦性心律，正常心电图")
     page.click("#sign")

@@ -187,16 +187,16 @@ class DeviceFleet:
             patient_id, index = self.rng.choice(self.registered[facility.id])
             modality = "CT" if facility.kind == "county" and self.rng.random() < 0.5 else "DR"
             priority = self.rng.choices(["routine", "urgent", "asap", "stat"], [70, 15, 5, 10])[0]
-            ds = image(modality, _subject(self.seed, index, patient_id), datetime.now(CST), priority == "stat",
-                       self.rng)
-            accession = self._order(facility.id, patient_id, modality, priority)
+            subject = _subject(self.seed, index, patient_id)
+            ds = image(modality, subject, datetime.now(CST), priority == "stat", self.rng)
+            accession = self._order(facility.id, subject, modality, priority)
             if accession:
                 ds.AccessionNumber = accession
             self._send(facility.id, facility.kind, ds)
             return modality
         return None
 
-    def _order(self, facility_id: str, patient_id: str, modality: str, priority: str) -> str | None:
+    def _order(self, facility_id: str, subject: Subject, modality: str, priority: str) -> str | None:
         """The member's RIS orders the study over HL7 (ORM^O01) before the machine sends it; the
         machine takes the placer order number as its accession number, as modality worklists do."""
         if self.mllp is None:
@@ -208,7 +208,7 @@ class DeviceFleet:
         now = datetime.now(CST).strftime("%Y%m%d%H%M%S")
         message = "\r".join([
             f"MSH|^~\\&|RIS|{facility_id.upper()}|HUB|COUNTY|{now}||ORM^O01|{number}|P|2.5|||||CHN|UNICODE UTF-8",
-            f"PID|1||{patient_id}^^^{facility_id.upper()}^MR",
+            f"PID|1||{subject.patient_id}^^^{facility_id.upper()}^MR||{subject.name}||{subject.birth_date}|{subject.sex}",
             f"ORC|NW|{number}|||||^^^^^{flag}||{now}",
             f"OBR|1|{number}||{service}|||{now}" + "|" * 20 + f"^^^^^{flag}",
         ]) + "\r"

@@ -98,11 +98,12 @@ def small_disk(path: Path, size: str) -> Iterator[Path]:
 def fill(directory: Path) -> Path:
     """Takes every free byte of the filesystem under `directory`."""
     filler = directory / "filler"
-    with filler.open("wb") as out:
+    # Unbuffered: a buffered file would flush its last block again on close, raise ENOSPC out of the
+    # `with`, and leave the disk full for good (the filler never removed).
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler

@@ -198,7 +198,6 @@ def consumer_run(
     from hub.app import parts as registered
     from hub.core import kafka_io
     from hub.core.consuming import ConsumerRunner
-    from hub.core.outbox import OutboxRelay
     from hub.core.schema_registry import make_registry
     from hub.core.serialization import EventCodec
 
@@ -217,9 +216,7 @@ def consumer_run(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     kafka_io.ensure_topics(settings)
     # Events this consumer adds to the results outbox leave through a relay of its own process.
-    relay = OutboxRelay(context.results, settings)
-    context.results.on_added(relay.wake)
-    threading.Thread(target=relay.run, args=(stop,), name="relay-results", daemon=True).start()
+    threading.Thread(target=context.results.relay().run, args=(stop,), name="relay-results", daemon=True).start()
     ConsumerRunner(consumer, settings, context.database, codec).run(stop)
 
 

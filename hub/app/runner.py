@@ -27,7 +27,6 @@ from hub.core.connector import ConnectorConfig
 from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
-from hub.core.outbox import OutboxRelay
 from hub.core.parts import PartContext
 from hub.core.results import ResultOutbox
 from hub.core.schema_registry import make_registry
@@ -132,9 +131,7 @@ class Hub:
         self.services = registered.services()
         # The hub's own events (reports, notices), published by one relay like a connector's outbox.
         self.results = ResultOutbox(self.database, codec, settings)
-        results_relay = OutboxRelay(self.results, settings)
-        self.results.on_added(results_relay.wake)
-        self._thread(results_relay.run, "relay-results", self.stop)
+        self._thread(self.results.relay().run, "relay-results", self.stop)
         # Connector configs before the consumers: consumers and workers are told who the members are and
         # where their results go (`deliver_to`).
         # Push connectors (FHIR REST ingest, the DICOM inbox and STOW-RS) always run: their sinks sit

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hub.core.blobs import BlobRef, BlobStore
 from hub.core.errors import PermanentError
 
 CONTENT_TYPE = "application/vnd.hub.ecg+json"
@@ -64,7 +63,3 @@ def parse_waveform(data: bytes) -> EcgWaveform:
         leads.append(Lead(str(item.get("label") or f"channel {index + 1}"),
                           tuple(_number(v) * scale for v in item["samples"])))
     return EcgWaveform(frequency, tuple(leads))
-
-
-def load_waveform(blobs: BlobStore, ref: BlobRef | str) -> EcgWaveform:
-    return parse_waveform(blobs.get(ref))

@@ -24,7 +24,7 @@ from hub.core.errors import PermanentError
 from hub.core.events import Event
 from hub.core.fhir import validate_resource
 from hub.core.limits import check_event
-from hub.core.outbox import OutboxRecord, StoredRecord
+from hub.core.outbox import OutboxRecord, OutboxRelay, StoredRecord
 from hub.core.serialization import EventCodec
 from hub.core.topics import spec_for
 
@@ -45,6 +45,12 @@ class ResultOutbox:
     def on_added(self, wake: Callable[[], None]) -> None:
         """What to call after a commit that added events: the relay's wake, so they leave at once."""
         self._wake = wake
+
+    def relay(self) -> OutboxRelay:
+        """The relay that publishes this outbox, woken by every commit that adds to it (run it once)."""
+        relay = OutboxRelay(self, self.settings)
+        self.on_added(relay.wake)
+        return relay
 
     # Writing, in the caller's transaction -------------------------------------------------------
 

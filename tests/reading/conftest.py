@@ -23,7 +23,6 @@ from hub.core import kafka_io
 from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.core.events import Event, Source, deterministic_event_id
-from hub.core.outbox import OutboxRelay
 from hub.core.web.auth import issue_token
 from tests.api.conftest import Community, auth, community, page, served  # noqa: F401 - fixtures used here
 from tests.conftest import free_port
@@ -113,8 +112,7 @@ def serving(app: Any, settings: Any, db: Database, consumers: list[Any],
             workers: Iterable[tuple[Callable[..., None], tuple[Any, ...]]] = ()) -> Iterator[str]:
     """The app on uvicorn with the results relay, the consumers on the broker and any part workers
     (`(function, args)`, each also given the stop event), until the block ends. Yields the base URL."""
-    relay = OutboxRelay(app.state.results, settings)
-    app.state.results.on_added(relay.wake)
+    relay = app.state.results.relay()
     stop = threading.Event()
     threads = [threading.Thread(target=relay.run, args=(stop, 1.0), daemon=True)]
     threads += [threading.Thread(target=runner_for(c, settings, db).run, args=(stop,), daemon=True) for c in consumers]

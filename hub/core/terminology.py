@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +24,8 @@ DEFAULT_FILE = Path(__file__).with_name("terminology.yaml")
 LOINC = "http://loinc.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 NHSA_DRUG = "urn:hub:code:nhsa-drug"  # 国家医保药品编码
-COMMUNITY_DRUG = "urn:hub:code:community-drug"  # for a drug with no national code
+COMMUNITY_DRUG = "urn:hub:code:community-drug"  # the community catalogue's own code
+ATC = "http://www.whocc.no/atc"
 SECTIONS = ("drugs", "lab_tests", "lab_panels", "diagnoses")
 _T = TypeVar("_T")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -56,6 +57,11 @@ class Drug:
     route: str
     atc: str | None
     nhsa: str | None  # national drug code
+    generic: str | None = None  # the generic name without the dosage form (阿莫西林), matched with an ATC code
+    essential: bool = False  # 国家基本药物
+    vbp: str | None = None  # the national volume-based procurement (集采) batch that covers it, e.g. "第七批"
+    chronic: tuple[str, ...] = ()  # 两病 coverage: "hypertension", "diabetes"
+    source: str | None = None  # where its facts come from (a public list or label)
 
     def coding(self) -> dict[str, str]:
         if self.nhsa:
@@ -117,6 +123,39 @@ class Terminology:
 
     def drug(self, code: str) -> Drug:
         return self._term("drugs", code)
+
+    def find_drug(self, codings: Iterable[Mapping[str, Any]], text: str | None = None) -> Drug | None:
+        """The catalogue drug that FHIR codings name: a community code, a national (NHSA) code, or an ATC
+        code together with the drug's generic name (in a coding's display or in `text`). None when none
+        does; a member's local codes are the pharmacy's to map."""
+        by_atc: list[tuple[str, str]] = []
+        for coding in codings:
+            system, code = coding.get("system"), coding.get("code")
+            if not isinstance(code, str):
+                continue
+            if system == COMMUNITY_DRUG and code in self._index["drugs"]:
+                return self._index["drugs"][code]
+            if system == NHSA_DRUG and code in self._by_nhsa:
+                return self._by_nhsa[code]
+            if system == ATC:
+                by_atc.append((code, " ".join(filter(None, (coding.get("display"), text)))))
+        for atc, names in by_atc:
+            for drug in self._by_atc.get(atc, ()):
+                if drug.generic and drug.generic in names or drug.name in names:
+                    return drug
+        return None
+
+    @functools.cached_property
+    def _by_nhsa(self) -> Mapping[str, Drug]:
+        return MappingProxyType({d.nhsa: d for d in self.drugs if d.nhsa})
+
+    @functools.cached_property
+    def _by_atc(self) -> Mapping[str, tuple[Drug, ...]]:
+        grouped: dict[str, list[Drug]] = {}
+        for drug in self.drugs:
+            if drug.atc:
+                grouped.setdefault(drug.atc, []).append(drug)
+        return MappingProxyType({atc: tuple(drugs) for atc, drugs in grouped.items()})
 
     def lab_test(self, code: str) -> LabTest:
         return self._term("lab_tests", code)
@@ -221,17 +260,29 @@ def _entries(source: Path, data: dict[str, Any], section: str, make: Callable[[_
 
 
 _FIELDS = {
-    "drugs": ({"code", "name", "form", "strength", "unit", "route", "atc", "nhsa"}, set()),
+    "drugs": ({"code", "name", "form", "strength", "unit", "route", "atc", "nhsa"},
+              {"generic", "essential", "vbp", "chronic", "source"}),
     "lab_tests": ({"code", "name", "loinc", "unit", "low", "high"}, {"decimals"}),
     "lab_panels": ({"code", "name", "loinc", "tests"}, set()),
     "diagnoses": ({"code", "name"}, set()),
 }
 
 
+CHRONIC = ("hypertension", "diabetes")  # 两病
+
+
 def _drug(entry: _Entry) -> Drug:
+    essential = entry.data.get("essential", False)
+    if not isinstance(essential, bool):
+        entry.fail(f"essential must be true or false, not {essential!r}")
+    chronic = entry.data.get("chronic") or []
+    if not isinstance(chronic, list) or any(c not in CHRONIC for c in chronic):
+        entry.fail(f"chronic must be a list of {', '.join(CHRONIC)}, not {chronic!r}")
     return Drug(entry.text("code"), entry.text("name"), entry.text("form"), entry.text("strength", optional=True),
                 entry.text("unit"), entry.text("route"), entry.text("atc", optional=True),
-                entry.text("nhsa", optional=True))
+                entry.text("nhsa", optional=True), generic=entry.text("generic", optional=True),
+                essential=essential, vbp=entry.text("vbp", optional=True), chronic=tuple(chronic),
+                source=entry.text("source", optional=True))
 
 
 def _lab_test(entry: _Entry) -> LabTest:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub.core.terminology import (
+    ATC,
     COMMUNITY_DRUG,
     DEFAULT_FILE,
     ICD10,
@@ -99,3 +100,14 @@ def test_an_unreadable_or_empty_file(tmp_path: Path) -> None:
         load_terminology(tmp_path / "missing.yaml")
     with pytest.raises(TerminologyFileError, match="file: must be a mapping"):
         load_terminology(write(tmp_path, ""))
+
+
+def test_a_drug_is_found_by_community_code_national_code_or_atc_with_its_generic_name() -> None:
+    terms = community_terminology()
+    drug = terms.drug("D0001")
+    assert terms.find_drug([{"system": COMMUNITY_DRUG, "code": "D0001"}]) == drug
+    if drug.nhsa:
+        assert terms.find_drug([{"system": NHSA_DRUG, "code": drug.nhsa}]) == drug
+    assert terms.find_drug([{"system": ATC, "code": drug.atc, "display": drug.name}]) == drug
+    assert terms.find_drug([{"system": ATC, "code": drug.atc}], text="某药") is None  # an ATC code alone is a class
+    assert terms.find_drug([{"system": "urn:hub:code:local-drug:thc-01", "code": "WA-0001"}]) is None

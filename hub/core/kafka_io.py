@@ -11,7 +11,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import AuthorizationError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
@@ -31,6 +31,7 @@ class TopicMismatchError(PermanentError, KafkaError):
 
 __all__ = [
     "KafkaError",
+    "ConsumerRebalanceListener",
     "OffsetAndMetadata",
     "TopicMismatchError",
     "TopicPartition",
@@ -100,7 +101,8 @@ def producer(settings: HubSettings, **overrides: Any) -> KafkaProducer:
     return KafkaProducer(**options)
 
 
-def consumer(settings: HubSettings, group_id: str | None, topics: Iterable[str] = (), **overrides: Any) -> KafkaConsumer:
+def consumer(settings: HubSettings, group_id: str | None, topics: Iterable[str] = (),
+             listener: ConsumerRebalanceListener | None = None, **overrides: Any) -> KafkaConsumer:
     options = {
         **_common(settings),
         "group_id": group_id,
@@ -121,7 +123,10 @@ def consumer(settings: HubSettings, group_id: str | None, topics: Iterable[str] 
         # Some brokers (Tansu) create a topic a consumer merely asks about, whatever the client says:
         # make sure the catalogue's topics exist, with their partition counts, before subscribing.
         ensure_topics(settings, [spec for spec in all_topics() if spec.topic(settings) in topics])
-    return KafkaConsumer(*topics, **options)
+    client = KafkaConsumer(**options)
+    if topics:
+        client.subscribe(topics, listener=listener)
+    return client
 
 
 def admin(settings: HubSettings, **overrides: Any) -> KafkaAdminClient:
@@ -172,7 +177,7 @@ def ensure_topics(settings: HubSettings, specs: Iterable[TopicSpec] | None = Non
         if created:
             log.info("created topics: %s", ", ".join(created))
         wrong = _wrong_partitions(client, settings, chosen)
-        if wrong and _memory_broker(client):
+        if wrong and memory_broker(client):
             _rebuild(client, settings, [spec for spec in chosen if spec.topic(settings) in wrong])
             wrong = _wrong_partitions(client, settings, chosen)
         if wrong:
@@ -216,7 +221,8 @@ def _wrong_partitions(client: KafkaAdminClient, settings: HubSettings, specs: li
     return wrong
 
 
-def _memory_broker(client: KafkaAdminClient) -> bool:
+def memory_broker(client: KafkaAdminClient) -> bool:
+    """True for the hub's own memory-only broker, which forgets everything when it stops."""
     try:
         return client.describe_cluster().get("cluster_id") == MEMORY_CLUSTER_ID
     except KafkaError:

@@ -249,8 +249,10 @@ def _processed(database: Database) -> set[str]:
         ))
 
 
-def topic_event_ids(settings: HubSettings, quiet_s: float = 3.0) -> Counter[str]:
-    """Every event id in the catalogue's topics, read from the start, with how often it is there."""
+def topic_event_ids(settings: HubSettings, quiet_s: float = 3.0,
+                    where: dict[str, list[tuple[str, int, int]]] | None = None) -> Counter[str]:
+    """Every event id in the catalogue's topics, read from the start, with how often it is there (and,
+    into `where`, the topic, partition and offset of each copy)."""
     codec = EventCodec(FileSchemaRegistry())
     consumer = kafka_io.consumer(settings, None, [spec.topic(settings) for spec in CATALOGUE])
     seen: Counter[str] = Counter()
@@ -260,7 +262,10 @@ def topic_event_ids(settings: HubSettings, quiet_s: float = 3.0) -> Counter[str]
             polled = consumer.poll(timeout_ms=500, max_records=5000)
             for batch in polled.values():
                 for message in batch:
-                    seen[codec.decode(message.value).event_id] += 1
+                    event_id = codec.decode(message.value).event_id
+                    seen[event_id] += 1
+                    if where is not None:
+                        where.setdefault(event_id, []).append((message.topic, message.partition, message.offset))
                 last_new = time.monotonic()
     finally:
         consumer.close()
@@ -276,7 +281,8 @@ def compare(scenario: str, settings: HubSettings, database: Database, sent: set[
             wait_for(lambda: all(o.backlog() == 0 for o in outboxes), settle_s, interval_s=0.5)
         wait_for(lambda: applied(database, sent) == len(sent), settle_s, interval_s=0.5)
     in_record = _processed(database)
-    copies = topic_event_ids(settings) if topics else Counter()
+    positions: dict[str, list[tuple[str, int, int]]] = {}
+    copies = topic_event_ids(settings, where=positions) if topics else Counter()
     result = Comparison(
         sent=len(sent),
         lost_in_topics={e for e in sent if not copies[e]} if topics else set(),
@@ -284,6 +290,8 @@ def compare(scenario: str, settings: HubSettings, database: Database, sent: set[
         doubled_in_record=_doubled(database, sent),
         resent_copies=sum(n - 1 for e, n in copies.items() if e in sent and n > 1),
     )
+    if result.lost_in_record and positions:
+        print(_where_lost(result.lost_in_record, positions))
     TALLY.scenarios += 1
     TALLY.compared += result.sent
     TALLY.lost += result.lost
@@ -292,6 +300,23 @@ def compare(scenario: str, settings: HubSettings, database: Database, sent: set[
     TALLY.lines.append(result.line(scenario))
     print(result.line(scenario))
     return result
+
+
+def _where_lost(lost: set[str], positions: dict[str, list[tuple[str, int, int]]]) -> str:
+    """Where the events the record lacks sit in the topics, per partition (offsets first..last of
+    the partition's size): a prefix of a partition points at an offset that was trusted wrongly."""
+    sizes: Counter[tuple[str, int]] = Counter()
+    for copies in positions.values():
+        for topic, partition, _ in copies:
+            sizes[(topic, partition)] += 1
+    spans: dict[tuple[str, int], list[int]] = {}
+    for event_id in lost:
+        for topic, partition, offset in positions.get(event_id, ()):
+            spans.setdefault((topic, partition), []).append(offset)
+    return "lost in record, by partition: " + "; ".join(
+        f"{topic}[{partition}] {len(offsets)} at offsets {min(offsets)}..{max(offsets)} of {sizes[(topic, partition)]}"
+        for (topic, partition), offsets in sorted(spans.items())
+    )
 
 
 def _doubled(database: Database, sent: set[str]) -> set[str]:

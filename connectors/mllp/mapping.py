@@ -23,7 +23,15 @@ from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
 from hub.core.limits import LimitError, check_local_id
-from hub.core.terminology import ICD10, LOINC, NHSA_DRUG
+from hub.core.terminology import (
+    ATC,
+    ICD10,
+    LOCAL_DRUG,
+    LOINC,
+    NHSA_DRUG,
+    UNMAPPED_DRUG_FLAG,
+    local_drug_system,
+)
 
 CST = ZoneInfo("Asia/Shanghai")
 SUPPORTED = {
@@ -35,7 +43,12 @@ REQUIRED = {  # segments each message type needs, in the order they must come
 }
 ECG_CODES = {"11524-6", "93000", "ECG", "EKG", "XDT"}
 # HL7 v2 coding-system names (CE.3) to the FHIR systems the community terminology uses.
-CODE_SYSTEMS = {"LN": LOINC, "I10": ICD10, "NHSA": NHSA_DRUG, "YB": NHSA_DRUG, "SCT": "http://snomed.info/sct"}
+CODE_SYSTEMS = {"LN": LOINC, "I10": ICD10, "NHSA": NHSA_DRUG, "YB": NHSA_DRUG, "SCT": "http://snomed.info/sct",
+                "WC": ATC}  # WC: WHO ATC (HL7 table 0396)
+# RXE-1.2 / RXO timing intervals a member sends, as FHIR Timing.repeat.
+REPEATS = {"QD": (1, 1, "d"), "BID": (2, 1, "d"), "TID": (3, 1, "d"), "QID": (4, 1, "d"), "QN": (1, 1, "d"),
+           "QHS": (1, 1, "d"), "Q12H": (1, 12, "h"), "Q8H": (1, 8, "h"), "Q6H": (1, 6, "h"), "QOD": (1, 2, "d"),
+           "QW": (1, 1, "wk")}
 
 
 class MappingError(PermanentError, ValueError):
@@ -193,11 +206,13 @@ def map_message(ctx: MessageContext, kind: str, trigger: str, received: datetime
     elif kind == "RDE":
         orc = segments(ctx.message, "ORC")[0]
         for rxe in segments(ctx.message, "RXE"):
-            ctx.event("prescription", map_medication(rxe, orc, ctx, patient["id"], "RXE"), local, occurred)
+            rx = map_medication(rxe, orc, ctx, patient["id"], "RXE")
+            ctx.event("prescription", rx, local, occurred, flags=_medication_flags(rx))
     elif kind == "ORM":
         orc = segments(ctx.message, "ORC")[0]
         for rxo in segments(ctx.message, "RXO"):
-            ctx.event("prescription", map_medication(rxo, orc, ctx, patient["id"], "RXO"), local, occurred)
+            rx = map_medication(rxo, orc, ctx, patient["id"], "RXO")
+            ctx.event("prescription", rx, local, occurred, flags=_medication_flags(rx))
         for obr in segments(ctx.message, "OBR"):
             ctx.event("imaging_request", map_order(obr, orc, ctx, patient["id"]), local, occurred)
     return ctx.events
@@ -267,10 +282,15 @@ def map_encounter(pv1: Segment, ctx: MessageContext, trigger: str, patient_id: s
 
 
 def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: str, kind: str) -> dict[str, Any]:
+    """A drug in a coding system the hub knows keeps it; any other code is the member's own, kept with
+    the local-drug system for the central pharmacy to map (never a reason to refuse the message)."""
     give, amount, units = (2, 3, 5) if kind == "RXE" else (1, 2, 4)
-    drug = coding(value(seg, give), ctx.facility, "drug")
+    given = value(seg, give)
+    drug = coding(given, ctx.facility, "drug")
     if drug is None:
         raise MappingError(f"{kind}-{give} holds no drug code", f"{kind}-{give}")
+    if part(given, 2) not in CODE_SYSTEMS:
+        drug["system"] = local_drug_system(ctx.facility)
     order = part(value(orc, 2), 0) or ctx.control_id
     index = segments(ctx.message, kind).index(seg) + 1
     dose = " ".join(filter(None, [value(seg, amount), part(value(seg, units), 0)]))
@@ -286,8 +306,38 @@ def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: 
         "medicationCodeableConcept": {"coding": [drug], "text": drug.get("display")},
         "subject": {"reference": f"Patient/{patient_id}"},
         "authoredOn": fhir_time(hl7_time(value(orc, 9), "ORC-9")),
-        "dosageInstruction": [{"text": dose}] if dose else [],
+        "dosageInstruction": [_dosage(seg, ctx.message, kind, dose, value(seg, amount), part(value(seg, units), 0))],
     })
+
+
+def _dosage(seg: Segment, message: Message, kind: str, text: str, amount: str, unit: str) -> dict[str, Any]:
+    """Dose (RXE-3/5, RXO-2/4), timing (RXE-1.2 interval) and route (the RXR after the segment)."""
+    dosage: dict[str, Any] = {"text": text}
+    try:
+        number = float(amount)
+    except ValueError:
+        number = None
+    if number is not None and unit:
+        dosage["doseAndRate"] = [{"doseQuantity": {"value": int(number) if number.is_integer() else number,
+                                                   "unit": unit}}]
+    interval = part(value(seg, 1), 1).upper() if kind == "RXE" else ""
+    if interval in REPEATS:
+        frequency, period, period_unit = REPEATS[interval]
+        dosage["timing"] = {"code": {"text": interval},
+                            "repeat": {"frequency": frequency, "period": period, "periodUnit": period_unit}}
+    children = list(message.children)
+    position = next((i for i, s in enumerate(children) if s is seg), len(children))
+    rxr = next((s for s in children[position + 1:] if s.name in ("RXR", "RXE", "RXO")), None)
+    if rxr is not None and rxr.name == "RXR":
+        route = value(rxr, 1)
+        dosage["route"] = {"text": part(route, 1) or part(route, 0)}
+    return dosage
+
+
+def _medication_flags(resource: dict[str, Any]) -> tuple[str, ...]:
+    codings = resource.get("medicationCodeableConcept", {}).get("coding", [])
+    return (UNMAPPED_DRUG_FLAG,) if codings and all(c["system"].startswith(LOCAL_DRUG)
+                                                   for c in codings) else ()
 
 
 def map_order(obr: Segment, orc: Segment, ctx: MessageContext, patient_id: str) -> dict[str, Any]:

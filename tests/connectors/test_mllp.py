@@ -169,6 +169,27 @@ def test_ecg_order_and_prescriptions(listener: Listener) -> None:
     validate_resource(rx)
 
 
+def test_a_local_drug_code_nobody_mapped_is_kept_flagged_and_acknowledged(listener: Listener) -> None:
+    """The member's own code reaches the central pharmacy's mapping queue; the prescription is not lost."""
+    rde = "\r".join([msh("RDE^O11", "R2"), PID, "ORC|NW|RX10||||||||20261123081500",
+                     "RXE|^TID^^20261123|YN-0042^院内制剂·止咳合剂^L|10||ml", "RXR|PO^口服",
+                     "RXE|^QD|B01AC06^阿司匹林^WC|100||mg"])
+    assert msa(listener.send(rde))[1] == "AA"
+    assert listener.dead_letters() == []
+    local, atc = [e for e in listener.events() if e.event_type == "prescription"]
+    assert local.resource["medicationCodeableConcept"]["coding"] == [
+        {"system": "urn:hub:code:local-drug:th01", "code": "YN-0042", "display": "院内制剂·止咳合剂"}]
+    assert local.flags == ("unmapped-local-drug-code",)
+    (dosage,) = local.resource["dosageInstruction"]
+    assert dosage["doseAndRate"] == [{"doseQuantity": {"value": 10, "unit": "ml"}}]
+    assert dosage["timing"]["repeat"] == {"frequency": 3, "period": 1, "periodUnit": "d"}
+    assert dosage["route"] == {"text": "口服"}
+    assert atc.resource["medicationCodeableConcept"]["coding"][0]["system"] == "http://www.whocc.no/atc"
+    assert atc.flags == () and "route" not in atc.resource["dosageInstruction"][0]
+    for event in (local, atc):
+        validate_resource(event.resource)
+
+
 def test_merge_is_a_patient_merge_event(listener: Listener) -> None:
     a40 = "\r".join([msh("ADT^A40^ADT_A39", "X1"), "EVN|A40|20261123083000", PID, "MRG|000099^^^TH01^MR"])
     assert msa(listener.send(a40))[1] == "AA"

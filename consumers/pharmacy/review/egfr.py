@@ -33,13 +33,13 @@ def ckd_epi_2021(creatinine_mg_dl: float, age_years: float, female: bool) -> flo
 
 def kidney(patient: PatientContext) -> Kidney | str | None:
     """The patient's eGFR; None when no eGFR or creatinine is on record; a reason when it cannot be used."""
-    if patient.egfr is not None:
-        lab = patient.egfr
-        if _key(lab.unit) not in EGFR_UNITS:
-            return f"eGFR unit {lab.unit!r} is not mL/min/1.73m2"
-        if not math.isfinite(lab.value) or lab.value < 0:
-            return f"eGFR value {lab.value!r} is not usable"
-        return Kidney(float(lab.value), lab, computed=False)
+    egfr = patient.egfr
+    if egfr is not None:
+        if _key(egfr.unit) not in EGFR_UNITS:
+            return f"eGFR unit {egfr.unit!r} is not mL/min/1.73m2"
+        if not math.isfinite(egfr.value) or egfr.value < 0:
+            return f"eGFR value {egfr.value!r} is not usable"
+        return Kidney(float(egfr.value), egfr, computed=False)
     lab = patient.creatinine
     if lab is None:
         return None

@@ -70,7 +70,8 @@ class RuleSet:
         if not texts:
             raise ReviewRulesError(f"review rules {path}: no *.yaml files in the folder")
         starts: list[tuple[int, Path]] = []  # (first line in the joined text, file)
-        parts, line = [], 1
+        parts: list[str] = []
+        line = 1
         for file, text in texts:
             body = text if text.endswith("\n") else text + "\n"
             body = body if not parts else "---\n" + body

@@ -26,7 +26,7 @@ ATC_CODE = re.compile(r"^[A-Z](?:\d\d(?:[A-Z](?:[A-Z](?:\d\d)?)?)?)?$")  # any A
 ATC_LEVEL_LENGTH = {1: 1, 2: 3, 3: 4, 4: 5, 5: 7}
 
 
-class _Located(dict):  # type: ignore[type-arg]
+class _Located(dict):
     """A YAML mapping that remembers the (1-based, whole-text) line it starts on."""
 
     line = 0
@@ -239,9 +239,9 @@ def _rule(raw: Any, where: str, kinds: Mapping[str, KindReader]) -> Any:
     if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
         raise entry.fail("id must be a dotted name of letters, digits, '-' or '_' such as "
                          "'interaction.warfarin-aspirin'")
-    kind = raw.get("kind")
+    kind = str(raw.get("kind"))
     if kind not in kinds:
-        raise entry.fail(f"unknown kind {kind!r}; kinds: {', '.join(sorted(kinds))}")
+        raise entry.fail(f"unknown kind {raw.get('kind')!r}; kinds: {', '.join(sorted(kinds))}")
     reader = kinds[kind]
     extra = sorted(set(raw) - COMMON_FIELDS - reader.fields)
     if extra:
@@ -254,6 +254,6 @@ def _rule(raw: Any, where: str, kinds: Mapping[str, KindReader]) -> Any:
     source = raw.get("source")
     if not isinstance(source, str) or not source.strip():
         raise entry.fail("source is missing; name the label, formulary or guideline the rule comes from")
-    common = Rule(rule_id, str(kind), text["zh"].strip(), text["en"].strip(), entry.choice("severity", SEVERITIES),
+    common = Rule(rule_id, kind, text["zh"].strip(), text["en"].strip(), entry.choice("severity", SEVERITIES),
                   entry.choice("action", ACTIONS), source.strip(), where, dict(raw))
     return reader.parse(entry, common)

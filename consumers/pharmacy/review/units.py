@@ -34,13 +34,14 @@ def amount(dose: Dose, strength_mg: float | None) -> Amount | str:
         return f"dose value {dose.value!r} is not a number"
     if dose.value <= 0:
         return f"dose value {dose.value:g} is not positive"
-    key = unit_key(dose.unit or "")
+    unit = dose.unit if isinstance(dose.unit, str) else ""
+    key = unit_key(unit)
     if key in MASS_TO_MG:
         return Amount(dose.value * MASS_TO_MG[key], "mg")
     if key in SAME_UNIT:
         return Amount(float(dose.value), SAME_UNIT[key])
-    if key in COUNT_UNITS or dose.unit.strip() in COUNT_UNITS:
+    if key in COUNT_UNITS or unit.strip() in COUNT_UNITS:
         if strength_mg is None or not strength_mg > 0:
-            return f"dose in {dose.unit} but the strength in mg per {dose.unit} is not known"
+            return f"dose in {unit} but the strength in mg per {unit} is not known"
         return Amount(dose.value * strength_mg, "mg")
     return f"unknown dose unit {dose.unit!r}"

@@ -23,7 +23,9 @@ class AllergyRule:
 
 def parse(entry: Entry, rule: Rule) -> AllergyRule:
     match = entry.choice("match", MATCHES)
-    length, allergen, drug = 0, (), ()
+    length = 0
+    allergen: tuple[str, ...] = ()
+    drug: tuple[str, ...] = ()
     if match == "same_class":
         level = entry.number("level")
         if level not in (2, 3, 4):
@@ -31,7 +33,7 @@ def parse(entry: Entry, rule: Rule) -> AllergyRule:
         length = ATC_LEVEL_LENGTH[int(level)]
     if match == "cross":
         allergen, drug = entry.atc("allergen"), entry.atc("drug")
-    return AllergyRule(rule, match, length, allergen, drug)  # type: ignore[arg-type]
+    return AllergyRule(rule, match, length, allergen, drug)
 
 
 READER = KindReader({"match", "level", "allergen", "drug"}, parse)

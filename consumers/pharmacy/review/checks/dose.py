@@ -136,18 +136,19 @@ def check(rules: list[DoseRule], ctx: Context) -> list[Finding]:
 
 def _check_limits(rule: DoseRule, ctx: Context, dose: Amount, group: str) -> list[Finding]:
     per_day = ctx.medicine.per_day
-    checks: list[tuple[str, str, Mapping[str, float]]] = []  # (group, limit source, limits)
+    checks: list[tuple[str, Mapping[str, float]]] = []  # (whose limits, the limits)
     if group == "child" and rule.has_child_limits():
         age = ctx.patient.age_years or 0
         band = next((limits for below, limits in rule.child_bands if age < below), None)
-        checks.append(("child", "child", band if band is not None else rule.child))
-        checks.append(("adult", "adult", {k: v for k, v in rule.adult.items() if k.endswith("_max")}))
+        checks.append(("child", band if band is not None else rule.child))
+        # an adult maximum is never right for a child, whatever the weight says
+        checks.append(("adult", {k: v for k, v in rule.adult.items() if k.endswith("_max")}))
     elif group == "elderly" and rule.elderly:
-        checks.append(("elderly", "elderly", {**rule.adult, **rule.elderly}))
+        checks.append(("elderly", {**rule.adult, **rule.elderly}))
     else:
-        checks.append(("adult", "adult", rule.adult))
+        checks.append(("adult", rule.adult))
     out, problems_zh, problems_en, worst, no_weight = [], [], [], "warn", False
-    for name, _, limits in checks:
+    for name, limits in checks:
         for limit, bound in limits.items():
             daily = limit.startswith("daily") or limit == "per_kg_daily_max"
             if limit.startswith("per_kg"):
@@ -179,7 +180,7 @@ def _check_limits(rule: DoseRule, ctx: Context, dose: Amount, group: str) -> lis
     if problems_zh:
         out.append(finding(rule.rule, "；".join(problems_zh), "; ".join(problems_en), kind="dose", action=worst))
     if per_day is None and rule.per_day is None and any(k.startswith("daily") or k == "per_kg_daily_max"
-                                                        for _, _, limits in checks for k in limits):
+                                                        for _, limits in checks for k in limits):
         out.append(_failsafe(rule, "处方没有给药频次，无法核对日剂量", "the prescription has no frequency, so the "
                              "daily dose cannot be checked"))
     return out

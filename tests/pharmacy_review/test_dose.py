@@ -45,7 +45,7 @@ def test_adult_dose_for_a_child_is_held_by_weight() -> None:
     child = patient(age=3, weight=14)
     result = review(med("J01CA04", "阿莫西林胶囊", dose=(500, "mg"), per_day=3), child)  # 107 mg/kg a day
     finding = only(result, "dose")
-    assert result.outcome == "hold" and "child per-kg daily maximum of 1260 mg" in finding.message_en
+    assert result.outcome == "hold" and "child per-kg daily maximum of 1260 mg (90 mg/kg x 14 kg)" in finding.message_en
 
 
 def test_child_dose_by_weight_within_range_passes() -> None:
@@ -121,3 +121,21 @@ def test_unknown_age_fails_safe_where_children_differ() -> None:
     result = review(med("J01CA04", "阿莫西林胶囊", dose=(500, "mg"), per_day=3), patient(age=None))
     assert "age is not known" in only(result, "failsafe").message_en
     assert review(med("C09CA04", "厄贝沙坦片", dose=(150, "mg")), patient(age=None)).outcome == "pass"
+
+
+# Everyday adult prescriptions of the county formulary at their usual doses: none may trip a rule.
+USUAL = [
+    ("J01CA04", (0.5, "g"), 3), ("J01DD08", (100, "mg"), 2), ("J01MA12", (500, "mg"), 1), ("J01FA10", (500, "mg"), 1),
+    ("C08CA05", (20, "mg"), 2), ("C08CA01", (5, "mg"), 1), ("C09CA04", (150, "mg"), 1), ("C09CA03", (80, "mg"), 1),
+    ("C07AB02", (47.5, "mg"), 1), ("C03AA03", (25, "mg"), 1), ("A10BA02", (0.5, "g"), 3), ("A10BB12", (2, "mg"), 1),
+    ("A10BF01", (50, "mg"), 3), ("B01AC06", (100, "mg"), 1), ("C10AA05", (20, "mg"), 1), ("C10AA07", (10, "mg"), 1),
+    ("B01AC04", (75, "mg"), 1), ("A02BC01", (20, "mg"), 1), ("M01AE01", (0.3, "g"), 2), ("N02BE01", (0.5, "g"), 3),
+    ("R05CB06", (30, "mg"), 3), ("R06AX13", (10, "mg"), 1), ("B01AA03", (3, "mg"), 1), ("C01AA05", (0.125, "mg"), 1),
+    ("C03CA01", (20, "mg"), 1), ("C03DA01", (20, "mg"), 2), ("C09AA02", (10, "mg"), 1), ("C09AA01", (25, "mg"), 3),
+]
+
+
+@pytest.mark.parametrize(("atc", "dose", "per_day"), USUAL)
+def test_usual_adult_doses_pass(atc: str, dose: tuple[float, str], per_day: float) -> None:
+    result = review(med(atc, atc, dose=dose, per_day=per_day), patient(age=50))
+    assert result.outcome == "pass", result.findings

@@ -30,6 +30,18 @@ def test_same_class_allergy_holds() -> None:
         assert only(review(penicillin_v, who), "allergy").rule_id == "allergy.same-class"
 
 
+def test_a_shared_atc_level_alone_is_not_an_allergy_class() -> None:
+    aspirin_allergy = patient(allergies=(allergy("阿司匹林", "B01AC06"),))
+    for atc, name in (("B01AA03", "华法林钠片"), ("B01AC04", "氯吡格雷片")):
+        assert "allergy" not in kinds(review(med(atc, name, dose=(3, "mg")), aspirin_allergy))
+
+
+def test_aspirin_allergy_cross_reacts_with_nsaids() -> None:
+    ibuprofen = med("M01AE01", "布洛芬缓释胶囊", dose=(300, "mg"), per_day=2)
+    finding = only(review(ibuprofen, patient(allergies=(allergy("阿司匹林", "B01AC06"),))), "allergy")
+    assert finding.rule_id == "allergy.nsaid-aspirin" and finding.action == "hold"
+
+
 def test_penicillin_cephalosporin_cross_reaction_warns() -> None:
     cefixime = med("J01DD08", "头孢克肟分散片", dose=(100, "mg"), per_day=2)
     finding = only(review(cefixime, patient(allergies=(allergy("青霉素", "J01CE01"),))), "allergy")
@@ -62,6 +74,11 @@ def test_two_nsaids_of_different_subgroups_hold() -> None:
     ibuprofen = med("M01AE01", "布洛芬缓释胶囊", dose=(300, "mg"), per_day=2)
     finding = only(review(ibuprofen, patient(active=(other("M01AB05", "双氯芬酸钠缓释片"),))), "duplicate")
     assert finding.rule_id == "duplicate.nsaid"
+
+
+def test_dual_antiplatelet_therapy_is_not_a_duplicate() -> None:
+    clopidogrel = med("B01AC04", "氯吡格雷片", dose=(75, "mg"))
+    assert "duplicate" not in kinds(review(clopidogrel, patient(active=(other("B01AC06", "阿司匹林肠溶片"),))))
 
 
 def test_different_classes_and_exempt_classes_are_not_duplicates() -> None:

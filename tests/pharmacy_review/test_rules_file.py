@@ -89,6 +89,7 @@ def test_each_problem_is_named(old: str, new: str, problem: str) -> None:
     ("{id: renal.x, kind: renal, atc: A10BA02}", "egfr_below is required"),
     ("{id: age.x, kind: age, atc: J01MA, below_age: 18, at_least_age: 65}", "exactly one of below_age"),
     ("{id: allergy.x, kind: allergy, match: cross, allergen: J01C}", "drug must be"),
+    ("{id: allergy.x, kind: allergy, match: same_class}", "classes must be"),
     ("{id: duplicate.x, kind: duplicate}", "exactly one of level"),
     ("{id: route.x, kind: route, routes: [口服]}", "give atc, forms or both"),
 ])

@@ -1,5 +1,9 @@
-"""Allergies recorded by any member: the same drug, the same ATC class (at a configured level), and listed
-cross-reactions (penicillin - cephalosporin). One finding per allergy: the closest match wins."""
+"""Allergies recorded by any member: the same drug, the same ATC class (an allergy recorded as a class, or
+both in a listed class whose members cross-react, such as the penicillins J01C), and listed cross-reactions
+(penicillin - cephalosporin). One finding per allergy: the closest match wins.
+
+Classes are listed rather than taken at an ATC level because a level groups drugs that do not cross-react:
+B01A holds aspirin and warfarin, B01AC aspirin and clopidogrel (the usual choice for aspirin allergy)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 
 from consumers.pharmacy.review.checks.base import Context, atc_in, finding
 from consumers.pharmacy.review.model import Allergy, Finding, Medicine
-from consumers.pharmacy.review.rules_file import ATC_LEVEL_LENGTH, Entry, KindReader, Rule
+from consumers.pharmacy.review.rules_file import Entry, KindReader, Rule
 
 MATCHES = ("same_drug", "same_class", "cross")
 
@@ -16,27 +20,19 @@ MATCHES = ("same_drug", "same_class", "cross")
 class AllergyRule:
     rule: Rule
     match: str
-    class_length: int  # same_class: how many ATC characters make a class
+    classes: tuple[str, ...]  # same_class: classes whose members cross-react
     allergen: tuple[str, ...]  # cross: the allergy's class(es) ...
     drug: tuple[str, ...]  # ... and the drugs that cross-react
 
 
 def parse(entry: Entry, rule: Rule) -> AllergyRule:
     match = entry.choice("match", MATCHES)
-    length = 0
-    allergen: tuple[str, ...] = ()
-    drug: tuple[str, ...] = ()
-    if match == "same_class":
-        level = entry.number("level")
-        if level not in (2, 3, 4):
-            raise entry.fail("same_class needs level 2, 3 or 4 (the ATC level that makes a class)")
-        length = ATC_LEVEL_LENGTH[int(level)]
-    if match == "cross":
-        allergen, drug = entry.atc("allergen"), entry.atc("drug")
-    return AllergyRule(rule, match, length, allergen, drug)
+    classes = entry.atc("classes") if match == "same_class" else ()
+    allergen, drug = (entry.atc("allergen"), entry.atc("drug")) if match == "cross" else ((), ())
+    return AllergyRule(rule, match, classes, allergen, drug)
 
 
-READER = KindReader({"match", "level", "allergen", "drug"}, parse)
+READER = KindReader({"match", "classes", "allergen", "drug"}, parse)
 
 
 def _name_match(allergy: Allergy, medicine: Medicine) -> bool:
@@ -51,8 +47,8 @@ def _matches(rule: AllergyRule, allergy: Allergy, medicine: Medicine) -> bool:
     if not given or not atc:
         return False
     if rule.match == "same_class":
-        key = given[:rule.class_length]
-        return len(key) <= len(atc) and atc.startswith(key)
+        recorded_class = len(given) < 7 and atc.startswith(given)
+        return recorded_class or any(given.startswith(c) and atc.startswith(c) for c in rule.classes)
     return any(given.startswith(p) or p.startswith(given) for p in rule.allergen) and atc_in(atc, rule.drug)
 
 

@@ -151,11 +151,13 @@ def _check_limits(rule: DoseRule, ctx: Context, dose: Amount, group: str) -> lis
     for name, limits in checks:
         for limit, bound in limits.items():
             daily = limit.startswith("daily") or limit == "per_kg_daily_max"
+            per_kg = ""
             if limit.startswith("per_kg"):
                 weight = ctx.patient.weight_kg
                 if weight is None or not weight > 0:
                     no_weight = True
                     continue
+                per_kg = f" ({number(bound)} {rule.unit}/kg x {number(weight)} kg)"
                 bound = bound * weight
             if daily and per_day is None:
                 continue  # said once, by the frequency check or below
@@ -168,10 +170,11 @@ def _check_limits(rule: DoseRule, ctx: Context, dose: Amount, group: str) -> lis
                 what_zh = "日剂量" if daily else "单次剂量"
                 what_en = "daily dose" if daily else "single dose"
                 problems_zh.append(f"{what_zh} {number(round(value, 3))} {rule.unit} "
-                                   f"{'超过' if too_high else '低于'}{gzh}{zh} {number(round(bound, 3))} {rule.unit}")
+                                   f"{'超过' if too_high else '低于'}{gzh}{zh} {number(round(bound, 3))} {rule.unit}"
+                                   f"{per_kg.replace(' x ', ' × ')}")
                 problems_en.append(f"{what_en} {number(round(value, 3))} {rule.unit} is "
                                    f"{'above' if too_high else 'below'} the {gen} {en} of "
-                                   f"{number(round(bound, 3))} {rule.unit}")
+                                   f"{number(round(bound, 3))} {rule.unit}{per_kg}")
                 if too_high:
                     worst = rule.rule.action
     if no_weight:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from consumers.pharmacy.review import engine
-from tests.pharmacy_review.factories import NOW, RULES, kinds, med, only, patient, review
+from consumers.pharmacy.review import Dose, Medicine, engine
+from tests.pharmacy_review.factories import NOW, RULES, allergy, kinds, lab, med, only, other, patient, review
 
 
 def test_tablet_by_injection_holds() -> None:
@@ -65,3 +67,30 @@ def test_outcome_is_the_strongest_action_and_carries_the_version() -> None:
     result = review(med("J01MA12", "左氧氟沙星片", dose=(500, "mg")), patient(age=12, weight=40))
     assert result.outcome == "warn" and result.rules_version == RULES.version
     assert review(med("C08CA01", "氨氯地平片", dose=(5, "mg"))).outcome == "pass"
+
+
+ATCS = [None, "", "J01CA04", "B01AA03", "A10BA02", "M01A", "ZZZ", "C01AA05", "L04AX03", "R05CB06"]
+UNITS = ["mg", "g", "μg", "IU", "ml", "片", "粒", "", "xyz"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(atc=st.sampled_from(ATCS), other_atc=st.sampled_from(ATCS),
+       value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10**6)),
+       unit=st.sampled_from(UNITS), per_day=st.one_of(st.none(), st.floats(-2, 50)),
+       strength=st.one_of(st.none(), st.floats(-1, 1000)), age=st.one_of(st.none(), st.floats(-1, 120)),
+       weight=st.one_of(st.none(), st.floats(-1, 200)), sex=st.sampled_from([None, "male", "female", "other"]),
+       egfr=st.one_of(st.none(), st.floats(allow_nan=True)), creatinine=st.one_of(st.none(), st.floats(-5, 2000)),
+       route=st.sampled_from([None, "口服", "静脉注射", "鞘内注射"]), form=st.sampled_from([None, "片", "注射液"]))
+def test_review_never_raises(atc: str | None, other_atc: str | None, value: float, unit: str, per_day: float | None,
+                             strength: float | None, age: float | None, weight: float | None, sex: str | None,
+                             egfr: float | None, creatinine: float | None, route: str | None,
+                             form: str | None) -> None:
+    medicine = Medicine("药", atc, None if atc is None else "D1", route, form, strength, Dose(value, unit), per_day,
+                        3)
+    who = patient(age=age, weight=weight, sex=sex,
+                  egfr=None if egfr is None else lab(egfr, "mL/min/1.73m2"),
+                  creatinine=None if creatinine is None else lab(creatinine, "umol/L"),
+                  allergies=(allergy("x", other_atc),), active=(other(other_atc or "J01CA04", "x"),))
+    result = RULES.review(medicine, who, NOW)
+    assert result.outcome in ("pass", "warn", "hold")
+    assert not any(f.rule_id.startswith("review.failsafe.") for f in result.findings), result.findings

@@ -62,7 +62,8 @@ def suggest(holdings: Mapping[tuple[str, str], Holding], parents: Mapping[str, s
             held = holdings.get(key)
             room = 0.0 if held is None else max(0.0, held.on_hand - reserve_days * held.daily_use)
             lots: dict[str, float] = {}
-            for batch in held.batches if held else ():
+            # First to expire first, whatever order the holding lists them in; undated batches last.
+            for batch in sorted(held.batches if held else (), key=lambda b: (b.expiry or date.max, b.lot)):
                 if room <= 0:
                     break
                 if batch.expiry is not None and batch.expiry <= today:

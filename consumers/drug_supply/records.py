@@ -123,7 +123,8 @@ def read_record(event: Event, terminology: Terminology) -> StockRecord:
         raise _fail(event, f"the {EXT}expiry extension must be a date (YYYY-MM-DD), not {expiry_text!r}") from None
     lot = str((_extension(resource, "lot") or {}).get("valueString") or "")
     signed = -float(quantity) if kind in OUTFLOW else float(quantity)
-    name = str(concept.get("text") or (drug.name if drug else "") or codings[0].get("display") or local or "")
+    # The catalogue's name for a drug it knows (members spell names their own way); the member's otherwise.
+    name = drug.name if drug else str(concept.get("text") or codings[0].get("display") or local or "")
     return StockRecord(event.source.facility_id, str(identifiers[0]), kind,
                        community or f"local:{local}", community, local, name, lot, expiry, signed, at)
 

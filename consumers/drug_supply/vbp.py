@@ -31,7 +31,7 @@ class AgreedVolumes:
     source: Path
     year: int
     volumes: dict[tuple[str, str], int]  # (member, community drug code) -> units per year
-    notes: tuple[str, ...]  # entries the catalogue does not mark as 集采
+    notes: tuple[str, ...]  # entries whose drug the catalogue does not mark as 集采 ("member code name")
 
 
 def load_volumes(path: Path, terminology: Terminology) -> AgreedVolumes:
@@ -65,7 +65,7 @@ def load_volumes(path: Path, terminology: Terminology) -> AgreedVolumes:
                                    f"above zero, not {volume!r}")
             drug: Drug = terminology.drug(code)
             if not drug.vbp:
-                notes.append(f"{member} {code} {drug.name}: agreed volume given but the catalogue marks no 集采 batch")
+                notes.append(f"{member} {code} {drug.name}")  # an agreed volume, but no 集采 batch in the catalogue
             volumes[(member, code)] = volume
     return AgreedVolumes(source, year, volumes, tuple(notes))
 

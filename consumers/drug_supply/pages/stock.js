@@ -129,7 +129,8 @@ async function refresh() {
   }, T("无 · none", "none · 无"));
   fill("vbp-missed", vbp.missed, (tr, m) => { cell(tr, m.facility); cell(tr, m.prescriptions, "num"); cell(tr, m.of, "num"); },
     T("无 · none", "none · 无"));
-  $("vbp-notes").replaceChildren(...vbp.notes.map((n) => el("li", n)));
+  $("vbp-notes").replaceChildren(...(vbp.notes.length ? [el("li", T("有约定量但目录未标注集采批次：",
+    "Agreed volume given, but the catalogue marks no 集采 batch: ") + vbp.notes.join("; "))] : []));
   document.body.dataset.refreshed = String(++refreshes);
 }
 

@@ -99,9 +99,11 @@ def _notify(session: Session, desk: Desk, rows: list[StockWarning], now: datetim
 def publish_open(session: Session) -> None:
     """Sets the open-warning gauges from this transaction's view once it commits."""
     counts = count_open(session)
+    unknown = len(session.scalars(select(StockLevel.drug_key).where(StockLevel.community_code.is_(None))).all())
 
     def set_gauges() -> None:
         for kind, number in counts.items():
             metrics.OPEN.labels(kind).set(number)
         metrics.SHORTAGES_OPEN.set(counts[SHORTAGE])
+        metrics.UNKNOWN_DRUGS.set(unknown)
     after_commit(session, set_gauges)

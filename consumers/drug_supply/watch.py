@@ -11,7 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from consumers.drug_supply import metrics
 from consumers.drug_supply.consumer import thresholds_of
+from consumers.drug_supply.deliveries import fill_rate
 from consumers.drug_supply.hierarchy import parents_from, save_parents
 from consumers.drug_supply.levels import Desk, publish_open, refresh_drug
 from consumers.drug_supply.models import StockLevel
@@ -34,6 +36,10 @@ def recheck(database: Database, desk: Desk, now: datetime) -> int:
             refresh_drug(session, desk, facility, drug_key, (community, local, name), now)
     with database.transaction() as session:
         publish_open(session)
+        rate = fill_rate(session)
+    if rate["fill_rate"] is not None:  # after a restart too, not only when a delivery moves
+        metrics.FILL_RATE.set(rate["fill_rate"])
+        metrics.ON_TIME.set(rate["on_time"])
     return len(keys)
 
 

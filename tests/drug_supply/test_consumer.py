@@ -8,10 +8,12 @@ import random
 from datetime import date
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from consumers.drug_supply.models import StockEntry, StockLevel, StockWarning
 from consumers.drug_supply.records import StockRecordError
+from consumers.drug_supply.watch import recheck
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.db.models import ResultOutboxRow
@@ -159,3 +161,15 @@ def test_a_broken_stock_record_is_a_permanent_error_naming_the_problem(settings:
             ext["valueQuantity"]["value"] = -5
     with pytest.raises(StockRecordError, match="a receipt quantity must not be negative"):
         apply(bound_consumer(settings, db), db, event)
+
+
+def test_the_re_check_raises_near_expiry_as_time_passes_and_sets_the_gauges(settings: HubSettings,
+                                                                            db: Database) -> None:
+    apply(bound_consumer(settings, db), db,
+          stock_event("th03", "c1", "snapshot", 40, at(1), lot="L", expiry=date(2027, 2, 24)), *running_out("vc09"))
+    assert [w.kind for w in warnings(db)] == ["stockout"]  # 93 days to expiry: not near yet
+    desk = bound_consumer(settings, db).desk
+    assert recheck(db, desk, at(-5)) == 2  # five days on, no event came
+    assert [(w.kind, w.lot) for w in warnings(db) if w.status == "open"] == [("stockout", ""), ("near_expiry", "L")]
+    assert REGISTRY.get_sample_value("hub_supply_warnings_open", {"kind": "near_expiry"}) == 1
+    assert REGISTRY.get_sample_value("hub_supply_county_shortages_open") == 0

@@ -87,8 +87,8 @@ def reconcile(session: Session, facility: str, drug_key: str, drug_name: str, ca
                            raised_at=now)
         session.add(row)
         raised.append(row)
-    for key, row in by_key.items():
-        if key not in keys:
+    for open_key, row in by_key.items():
+        if open_key not in keys:
             row.status, row.open_key, row.cleared_at = CLEARED, None, now
             cleared.append(row)
     session.flush()

@@ -40,7 +40,8 @@ def villages(parents: Mapping[str, str]) -> list[str]:
 
 def suppliers(parents: Mapping[str, str], village: str) -> list[str]:
     """Where a village clinic is replenished from, nearest first: its township, then the county."""
-    chain, at = [], parents.get(village)
+    chain: list[str] = []
+    at = parents.get(village)
     while at is not None and at not in chain and len(chain) < 2:
         chain.append(at)
         at = parents.get(at)

@@ -96,7 +96,7 @@ def figures(session: Session, volumes: AgreedVolumes, terminology: Terminology, 
         used = dispensed.get((member, code), 0.0)
         use.append({"facility": member, "drug": code, "name": terminology.drug(code).name, "agreed": volume,
                     "dispensed": used, "share": round(used / volume, 4), "expected_share": round(elapsed, 4)})
-    drugs = terminology.section("drugs")
+    drugs = {d.code: d for d in terminology.drugs}
     groups: dict[str, dict[str, Any]] = {}
     for (_facility, key), used in dispensed.items():
         drug = drugs.get(key)

@@ -1,7 +1,7 @@
 """The topic catalogue: which event types exist, where they travel, and how they are keyed.
 
 Keys are the source patient key (`facility/local-patient-id`), so one patient's events from one
-member stay in order on one partition.
+member stay in order on one partition; stock events, which name no patient, are keyed `facility/drug`.
 """
 
 from __future__ import annotations
@@ -69,6 +69,16 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         ("Communication",),
         "Notices a member must acknowledge (critical values, 危急值), flowing back to the member.",
         from_hub=True,
+    ),
+    TopicSpec(
+        "stock",
+        "hub.stock.v1",
+        3,
+        ("Basic",),
+        "Members' drug stock: counts per batch (snapshots) and movements (receipts, dispenses, transfers, losses, "
+        "expiries, adjustments) as hub stock records (FHIR Basic, see consumers/drug_supply/records.py). Keyed "
+        "facility/drug, so one member's movements of one drug stay in order.",
+        personal_data=False,
     ),
     TopicSpec(
         "referral",

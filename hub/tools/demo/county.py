@@ -80,6 +80,8 @@ def build_county(data_dir: Path, seed: int = 20261123,
             "batch_size": 500,
             "options": {"database_url": facility.database_url, "mapping": facility.vendor},
         }
+        if facility.parent:  # the supply hierarchy: a village clinic is replenished from its township
+            config["parent_facility"] = facility.parent
         if deliver_to and deliver_to.get(facility.id):
             config["deliver_to"] = deliver_to[facility.id]
         text = f"# {facility.name} ({facility.kind}, {facility.vendor}); written by the demo\n"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
+from hub.tools.demo.stock_tables import stock_table_a, stock_table_b
+
 
 def vendor_a(metadata: MetaData | None = None) -> MetaData:
     md = metadata or MetaData()
@@ -41,6 +43,7 @@ def vendor_a(metadata: MetaData | None = None) -> MetaData:
           Column("order_id", Integer, primary_key=True), Column("pat_id", String(16), index=True),
           Column("visit_id", Integer), Column("priority", String(8)), Column("reason", Text),
           Column("ordered_at", String(19)), Column("status", String(12)), Column("updated_at", String(26), index=True))
+    stock_table_a(md)
     return md
 
 
@@ -73,6 +76,7 @@ def vendor_b(metadata: MetaData | None = None) -> MetaData:
           Column("SQID", Integer, primary_key=True), Column("BRID", String(16), index=True), Column("JZID", Integer),
           Column("JJ", String(1)), Column("SQYY", Text), Column("SQSJ", String(19)), Column("ZT", String(1)),
           Column("XGSJ", String(26), index=True))
+    stock_table_b(md)
     return md
 
 

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from tests.api.conftest import Community, auth
-from tests.pharmacy.factories import ASPIRIN, IBUPROFEN, METFORMIN, allergy, apply, bound_consumer, coded, prescription
+from tests.pharmacy.factories import (
+    ASPIRIN,
+    IBUPROFEN,
+    METFORMIN,
+    allergy,
+    apply,
+    bound_consumer,
+    coded,
+    prescription,
+)
 
 
 def seed(community: Community, settings) -> None:

@@ -3,7 +3,6 @@ patient index): pass, warn, hold, fail safe, the mapping queue and decisions, ea
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 

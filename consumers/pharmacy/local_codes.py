@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from consumers.pharmacy import reviewing
+from consumers.pharmacy import metrics, reviewing
 from consumers.pharmacy.models import PharmacyLocalCode, PharmacyMedication, PharmacyReview
 from consumers.pharmacy.rulesets import active_rules
 from hub.core.terminology import community_terminology
@@ -68,6 +68,9 @@ def map_code(session: Session, desk: reviewing.Desk, code_id: int, drug_code: st
             done = reviewing.review(session, desk, rules, medication, drug, now)
             if done is not None:
                 reviewed.append(done.id)
+    session.flush()
+    left = count_waiting(session)
+    reviewing.after_commit(session, lambda: metrics.UNMAPPED.set(left))
     return Mapped(row, len(medications), reviewed)
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from consumers.pharmacy import medicines
+from consumers.pharmacy import medicines, metrics
 from consumers.pharmacy.models import (
     PharmacyAllergy,
     PharmacyLab,
@@ -61,6 +61,9 @@ def note_local_code(session: Session, facility: str, coding: dict[str, Any], now
                                       display=(coding.get("display") or None) and str(coding["display"])[:200],
                                       seen=1, first_seen=now, last_seen=now))
         session.flush()
+        waiting = int(session.scalar(select(func.count()).select_from(PharmacyLocalCode)
+                                     .where(PharmacyLocalCode.drug_code.is_(None))) or 0)
+        event.listen(session, "after_commit", lambda _session: metrics.UNMAPPED.set(waiting), once=True)
     else:
         row.seen += 1
         row.last_seen = now

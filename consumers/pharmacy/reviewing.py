@@ -117,10 +117,13 @@ def review(session: Session, desk: Desk, rules: RuleSet, row: PharmacyMedication
            + "; ".join(f"{f.rule_id} {f.action}" for f in outcome.findings))
     send(session, desk, current, now)
     verdict = current.outcome
+    session.flush()
+    depth = queue_depth(session)
     failsafes = [f.rule_id.split(".", 1)[-1] for f in outcome.findings if f.kind in ("failsafe", "unrecognised")]
 
     def count() -> None:
         metrics.REVIEWED.labels(verdict).inc()
+        metrics.QUEUE.set(depth)
         for kind in failsafes:
             metrics.FAILSAFE.labels(kind).inc()
 
@@ -175,9 +178,12 @@ def decide(session: Session, desk: Desk, rid: str, decision: Decision, now: date
            facility=decision.facility_id)
     send(session, desk, row, now)
     action = decision.action
+    session.flush()
+    depth = queue_depth(session)
 
     def count() -> None:
         metrics.DECIDED.labels(action).inc()
+        metrics.QUEUE.set(depth)
         metrics.DECISION_SECONDS.observe(waited)
 
     after_commit(session, count)

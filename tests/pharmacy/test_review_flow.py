@@ -9,6 +9,7 @@ from sqlalchemy import select
 from consumers.pharmacy import consumer as consumer_module
 from consumers.pharmacy import reviewing
 from consumers.pharmacy.models import PharmacyLocalCode, PharmacyReview
+from consumers.pharmacy.status import pharmacy_status
 from hub.core.db.models import AuditLog, ResultOutboxRow
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
@@ -205,3 +206,15 @@ def test_rules_are_data_with_versions(community: Community) -> None:
     now = community.client.get("/api/pharmacy/rules", headers=headers).json()
     assert now["version"] == "local-2" and now["versions"][0]["author"] == "pharmacist-chen"
     assert [r["source"] for r in now["rules"]] == ["本院药事会"]
+
+
+def test_metrics_and_status_show_the_queue_and_the_codes_waiting(community: Community, settings) -> None:
+    apply(bound_consumer(settings, community.db), community.db, prescription("20", local("th01", "Z9", "某药")),
+          prescription("9", coded(ASPIRIN), facility="cty01", local_id="A77", dose=100, unit="mg", per_day=1),
+          prescription("2", coded(IBUPROFEN), dose=0.3, per_day=2))
+    text = community.client.get("/metrics", headers=auth(community.tokens["admin"])).text
+    assert "hub_pharmacy_queue_depth 2.0" in text and "hub_pharmacy_unmapped_codes 1.0" in text
+    assert 'hub_pharmacy_prescriptions_reviewed_total{outcome="hold"}' in text
+    section = pharmacy_status(settings, community.db)
+    assert section.rows[0][:2] == ("held prescriptions", 2) and section.rows[2][:2] == ("unmapped local drug codes", 1)
+    assert section.rows[1][:2] == ("overdue", 2) and section.flagged == (1, 2)  # reviewed days ago (the test clock)

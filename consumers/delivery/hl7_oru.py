@@ -276,7 +276,7 @@ def review_message(header: Header, task: dict[str, Any], related: Sequence[dict[
         order["basedOn"] = [{"identifier": (prescription.get("identifier") or [{}])[0],
                              "reference": f"MedicationRequest/{prescription.get('id')}"}]
     subject = prescription.get("subject") if prescription else None
-    rows = [{"code": {"text": "处方审核结果 prescription review"},
+    rows: list[dict[str, Any]] = [{"code": {"text": "处方审核结果 prescription review"},
              "valueString": f"{code} {outcome.get('text') or ''}".strip()}]
     for issue in issues:
         hold = any(e.get("valueCode") == "hold" for e in issue.get("extension") or [])

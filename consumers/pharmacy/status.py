@@ -26,10 +26,11 @@ def pharmacy_status(settings: HubSettings, database: Database) -> PartStatus:
         waiting = local_codes.waiting(session)
     QUEUE.set(held)
     UNMAPPED.set(len(waiting))
-    rows = (("held prescriptions", held, oldest.isoformat() if oldest else None),
-            ("overdue", overdue, None),
-            ("unmapped local drug codes", len(waiting), min((w.first_seen for w in waiting), default=None) and
-             min(w.first_seen for w in waiting).isoformat()))
+    first = min((w.first_seen for w in waiting), default=None)
+    rows: tuple[tuple[str | int | float | None, ...], ...] = (
+        ("held prescriptions", held, oldest.isoformat() if oldest else None),
+        ("overdue", overdue, None),
+        ("unmapped local drug codes", len(waiting), first.isoformat() if first else None))
     flagged = tuple(i for i, row in enumerate(rows) if i in (1, 2) and row[1])
     notes = ("/pharmacy: the review queue and the mapping queue",) if held or waiting else ()
     return PartStatus("Central pharmacy · review queue", "中心药房 · 审方队列", COLUMNS, rows, notes, flagged, COLUMNS_ZH)

@@ -36,10 +36,11 @@ TASK_CODE = "prescription-review"
 OUTCOME_SYSTEM = "urn:hub:prescription-review:outcome"
 RULE_SYSTEM = "urn:hub:prescription-review:rule"
 REASON_SYSTEM = "urn:hub:prescription-review:return-reason"
-READY, COMPLETED = "ready", "completed"
+READY, COMPLETED, CANCELLED = "ready", "completed", "cancelled"
 OUTCOMES = ("pass", "warn", "hold")
 OUTCOME_TEXT = {"pass": "审核通过", "warn": "审核通过（有提示）", "hold": "待药师审核",
-                "approve": "药师审核通过", "return": "药师退回修改", "override": "药师审核通过（已说明理由）"}
+                "approve": "药师审核通过", "return": "药师退回修改", "override": "药师审核通过（已说明理由）",
+                "withdrawn": "处方已撤销，无需审核"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,14 @@ def review(session: Session, desk: Desk, rules: RuleSet, row: PharmacyMedication
     if current is not None and current.decision is not None:
         return None  # decided: a later copy of the same prescription changes nothing
     if row.status != record.ACTIVE:
+        if current is not None and current.status == READY:  # the prescriber withdrew it: off the queue
+            current.status, current.version, current.updated_at = CANCELLED, current.version + 1, now
+            _audit(session, desk, current, "pharmacy_withdrawn",
+                   f"the prescription is now {row.status}; taken off the queue (version {current.version})")
+            send(session, desk, current, now)
+            session.flush()
+            depth = queue_depth(session)
+            after_commit(session, lambda: metrics.QUEUE.set(depth))
         return None
     found = record.person(session, desk.shared_record, row.patient_id, row.patient_key)
     outcome = run_rules(rules, row, drug, found, session, now)
@@ -165,6 +174,8 @@ def decide(session: Session, desk: Desk, rid: str, decision: Decision, now: date
     row = session.get(PharmacyReview, rid, with_for_update=True)
     if row is None:
         raise KeyError(rid)
+    if row.status == CANCELLED:
+        raise DecisionConflict(f"the prescription of review {rid} was withdrawn by its prescriber; nothing to decide")
     if row.decision is not None or row.status != READY:
         raise DecisionConflict(f"the review {rid} was already {row.decision or row.outcome} "
                                f"({'by ' + row.decided_by if row.decided_by else 'by the rules'}); nothing was changed")
@@ -194,11 +205,12 @@ def decide(session: Session, desk: Desk, rid: str, decision: Decision, now: date
 
 
 def business_status(row: PharmacyReview) -> str:
-    return row.decision or row.outcome
+    return row.decision or ("withdrawn" if row.status == CANCELLED else row.outcome)
 
 
 def task(row: PharmacyReview) -> dict[str, Any]:
-    """The review as a FHIR Task: ready on the queue while held, completed once passed or decided."""
+    """The review as a FHIR Task: ready on the queue while held, completed once passed or decided, cancelled
+    when the prescriber withdrew the prescription first."""
     status = business_status(row)
     resource: dict[str, Any] = {
         "resourceType": "Task",

@@ -57,7 +57,7 @@ def _review(session: Session, review_id: str, for_update: bool = False) -> Pharm
 
 
 @router.get("/queue", summary="Held prescriptions, the nearest due time first (status=ready), or others")
-def queue(request: Request, status: Literal["ready", "completed", "all"] = "ready", limit: int = 100,
+def queue(request: Request, status: Literal["ready", "completed", "cancelled", "all"] = "ready", limit: int = 100,
           offset: int = 0, principal: Principal = Depends(pharmacist)) -> dict[str, Any]:
     now = utcnow()
     with request.app.state.database.reading() as session:
@@ -320,9 +320,10 @@ def task_search(request: Request, principal: Principal = Depends(fhir_reader)) -
                         f"Tasks; supported: {', '.join(sorted(TASK_PARAMS))}", [unknown[0]])
     count, offset = _count(params)
     statuses = set((params.get("status") or "").split(",")) - {""}
-    bad = statuses - {reviewing.READY, reviewing.COMPLETED}
+    bad = statuses - {reviewing.READY, reviewing.COMPLETED, reviewing.CANCELLED}
     if bad:
-        raise FhirError(400, "invalid", f"status {sorted(bad)[0]!r}: prescription reviews are ready or completed", ["status"])
+        raise FhirError(400, "invalid", f"status {sorted(bad)[0]!r}: prescription reviews are ready, completed or "
+                        "cancelled", ["status"])
     status = statuses.pop() if len(statuses) == 1 else "all"
     patient = params.get("patient") or params.get("subject") or params.get("for")
     with request.app.state.database.reading() as session:

@@ -218,3 +218,17 @@ def test_metrics_and_status_show_the_queue_and_the_codes_waiting(community: Comm
     section = pharmacy_status(settings, community.db)
     assert section.rows[0][:2] == ("held prescriptions", 2) and section.rows[2][:2] == ("unmapped local drug codes", 1)
     assert section.rows[1][:2] == ("overdue", 2) and section.flagged == (1, 2)  # reviewed days ago (the test clock)
+
+
+def test_a_withdrawn_prescription_leaves_the_queue(community: Community, settings) -> None:
+    consumer = bound_consumer(settings, community.db)
+    apply(consumer, community.db, prescription("21", local("th01", "Q1", "某药")))
+    apply(consumer, community.db, prescription("21", local("th01", "Q1", "某药"), status="cancelled", version=1))
+    row = reviews(community)["MedicationRequest/th01-rx-21"]
+    assert (row.status, row.version) == ("cancelled", 2)
+    task = review_events(community)[-1].resource
+    assert task["status"] == "cancelled" and task["businessStatus"]["coding"][0]["code"] == "withdrawn"
+    headers = auth(community.tokens["pharmacist"])
+    assert community.client.get("/api/pharmacy/queue", headers=headers).json()["total"] == 0
+    late = community.client.post(f"/api/pharmacy/reviews/{row.id}/decision", json={"action": "approve"}, headers=headers)
+    assert late.status_code == 409

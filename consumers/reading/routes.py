@@ -34,6 +34,7 @@ from consumers.reading.worklist import Actor, ItemConflict, accept_unordered, cl
 from hub.core.events import utcnow
 from hub.core.web.auth import RECORD_READERS, Principal, require
 from hub.core.web.errors import FhirError, fhir_response, outcome
+from hub.core.web.fall_through import hand_on
 from hub.core.web.hooks import no_patient_data
 
 router = APIRouter(prefix="/api/reading", tags=["reading"])
@@ -453,7 +454,7 @@ def task_search(request: Request, principal: Principal = Depends(task_reader)) -
     params = dict(request.query_params)
     codes = _reading_codes(params.get("code"))
     if codes is None:
-        return _fall_through(request, "/fhir/{resource_type}", resource_type="Task", principal=principal)
+        return hand_on(request, "consumers.reading", "Task", principal=principal)
     unknown = sorted(set(params) - TASK_PARAMS)
     if unknown:
         raise FhirError(400, "not-supported", f"unknown search parameter {unknown[0]!r} for the reading Tasks; "

@@ -14,7 +14,8 @@ KAFKA=/opt/kafka/bin
 
 # Topics a member's connector publishes to (hub/topics.py: CATALOGUE and DEAD_LETTER).
 CONNECTOR_TOPICS="hub.patient.v1 hub.patient-merge.v1 hub.encounter.v1 hub.prescription.v1
-hub.lab-result.v1 hub.imaging-request.v1 hub.stock.v1 hub.referral.v1 hub.dead-letter.v1"
+hub.lab-result.v1 hub.imaging-request.v1 hub.dispense.v1 hub.allergy.v1 hub.stock.v1 hub.referral.v1
+hub.dead-letter.v1"
 # Topics a connector may describe but not write (the relay watches its id).
 CONNECTOR_DESCRIBE="hub.broker-epoch"
 

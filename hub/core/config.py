@@ -132,6 +132,9 @@ class HubSettings(BaseSettings):
         None, description="Critical-value (危急值) limits per analyte, acknowledgement times and the county duty "
         "doctors (YAML). Unset: consumers/critical_values/rules.yaml.",
     )
+    pharmacy_review_due_s: float = Field(
+        1800, gt=0, description="Time a pharmacist has to decide a held prescription (the review Task's due time)."
+    )
     critical_ack_s: float = Field(
         600.0, gt=0, description="How long a member has to acknowledge a critical-value notice before it is sent "
         "again (level 1); as long again before the county duty doctors are called (level 2). A rule's ack_s wins.",

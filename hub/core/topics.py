@@ -71,6 +71,29 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         from_hub=True,
     ),
     TopicSpec(
+        "dispense",
+        "hub.dispense.v1",
+        6,
+        ("MedicationDispense",),
+        "Medicines a member's pharmacy handed out (HL7 RDS^O13, FHIR MedicationDispense).",
+    ),
+    TopicSpec(
+        "allergy",
+        "hub.allergy.v1",
+        6,
+        ("AllergyIntolerance",),
+        "Allergies and intolerances a member recorded (HL7 AL1, FHIR AllergyIntolerance).",
+    ),
+    TopicSpec(
+        "prescription_review",
+        "hub.prescription-review.v1",
+        3,
+        ("Task",),
+        "The central pharmacy's review of a prescription (pass, warn, hold, a pharmacist's decision) for the "
+        "prescribing member: a Task with its DetectedIssues in `related`.",
+        from_hub=True,
+    ),
+    TopicSpec(
         "stock",
         "hub.stock.v1",
         3,
@@ -115,6 +138,8 @@ def event_type_for_resource(resource_type: str) -> str:
         "Patient": "patient",
         "Encounter": "encounter",
         "MedicationRequest": "prescription",
+        "MedicationDispense": "dispense",
+        "AllergyIntolerance": "allergy",
         "DiagnosticReport": "lab_result",
         "Observation": "lab_result",
         "ServiceRequest": "imaging_request",

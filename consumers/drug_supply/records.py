@@ -35,7 +35,7 @@ from typing import Any
 from hub.core.errors import PermanentError
 from hub.core.events import Event
 from hub.core.identifiers import fhir_id
-from hub.core.terminology import COMMUNITY_DRUG, Terminology
+from hub.core.terminology import COMMUNITY_DRUG, LOCAL_DRUG, Terminology
 
 RECORD_SYSTEM = "urn:hub:code:stock-record"
 EXT = "urn:hub:ext:stock-"
@@ -43,11 +43,13 @@ SNAPSHOT = "snapshot"
 INFLOW = ("receipt", "transfer_in")
 OUTFLOW = ("dispense", "transfer_out", "loss", "expiry")
 KINDS = (SNAPSHOT, *INFLOW, *OUTFLOW, "adjustment")
-LOCAL_PREFIXES = ("urn:hub:code:local-drug:", "urn:hub:facility:")
 
 
 class StockRecordError(PermanentError, ValueError):
     """A stock event the consumer cannot read; it goes to the dead letters with this reason."""
+
+    def __init__(self, event: Event, problem: str) -> None:
+        super().__init__(f"stock event {event.event_id} from {event.source.facility_id}: {problem}", "validate")
 
 
 @dataclass(frozen=True)
@@ -76,51 +78,47 @@ def _extension(resource: dict[str, Any], name: str) -> dict[str, Any] | None:
     return None
 
 
-def _fail(event: Event, problem: str) -> StockRecordError:
-    return StockRecordError(f"stock event {event.event_id} from {event.source.facility_id}: {problem}", "validate")
-
-
 def read_record(event: Event, terminology: Terminology) -> StockRecord:
     """The stock record an event carries; StockRecordError names what is missing or wrong."""
     resource = event.resource
     if event.resource_type != "Basic":
-        raise _fail(event, f"hub.stock.v1 carries FHIR Basic stock records, not {event.resource_type or 'nothing'}")
+        raise StockRecordError(event, f"hub.stock.v1 carries FHIR Basic stock records, not {event.resource_type or 'nothing'}")
     codes = [c.get("code") for c in (resource.get("code") or {}).get("coding") or []
              if isinstance(c, dict) and c.get("system") == RECORD_SYSTEM]
     if not codes or codes[0] not in KINDS:
-        raise _fail(event, f"Basic.code must be one of {', '.join(KINDS)} in {RECORD_SYSTEM}, not {codes or 'absent'}")
+        raise StockRecordError(event, f"Basic.code must be one of {', '.join(KINDS)} in {RECORD_SYSTEM}, not {codes or 'absent'}")
     kind = str(codes[0])
     identifiers = [i.get("value") for i in resource.get("identifier") or [] if isinstance(i, dict) and i.get("value")]
     if not identifiers:
-        raise _fail(event, "Basic.identifier must carry the movement id (it makes a re-sent movement a duplicate)")
+        raise StockRecordError(event, "Basic.identifier must carry the movement id (it makes a re-sent movement a duplicate)")
     drug_ext = _extension(resource, "drug")
     concept = (drug_ext or {}).get("valueCodeableConcept") or {}
     codings = [c for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("code")]
     if not codings:
-        raise _fail(event, f"the {EXT}drug extension must name the drug with a community or local code")
+        raise StockRecordError(event, f"the {EXT}drug extension must name the drug with a community or local code")
     drug = terminology.find_drug(codings, concept.get("text"))
-    local = next((str(c["code"]) for c in codings if str(c.get("system", "")).startswith(LOCAL_PREFIXES)), None)
+    local = next((str(c["code"]) for c in codings if str(c.get("system", "")).startswith(LOCAL_DRUG)), None)
     if drug is None and local is None:
         local = str(codings[0]["code"])  # a national or other code nobody maps: kept as the member's own
     community = drug.code if drug else None
     quantity_ext = (_extension(resource, "quantity") or {}).get("valueQuantity") or {}
     quantity = quantity_ext.get("value")
     if not isinstance(quantity, int | float) or isinstance(quantity, bool):
-        raise _fail(event, f"the {EXT}quantity extension must hold a number, not {quantity!r}")
+        raise StockRecordError(event, f"the {EXT}quantity extension must hold a number, not {quantity!r}")
     if quantity < 0 and kind != "adjustment":
-        raise _fail(event, f"a {kind} quantity must not be negative ({quantity}); only an adjustment is signed")
+        raise StockRecordError(event, f"a {kind} quantity must not be negative ({quantity}); only an adjustment is signed")
     when = (_extension(resource, "time") or {}).get("valueDateTime")
     try:
         at = datetime.fromisoformat(str(when))
     except ValueError:
-        raise _fail(event, f"the {EXT}time extension must hold a dateTime with its offset, not {when!r}") from None
+        raise StockRecordError(event, f"the {EXT}time extension must hold a dateTime with its offset, not {when!r}") from None
     if at.tzinfo is None:
-        raise _fail(event, f"the {EXT}time {when!r} has no UTC offset")
+        raise StockRecordError(event, f"the {EXT}time {when!r} has no UTC offset")
     expiry_text = (_extension(resource, "expiry") or {}).get("valueDate")
     try:
         expiry = date.fromisoformat(str(expiry_text)) if expiry_text else None
     except ValueError:
-        raise _fail(event, f"the {EXT}expiry extension must be a date (YYYY-MM-DD), not {expiry_text!r}") from None
+        raise StockRecordError(event, f"the {EXT}expiry extension must be a date (YYYY-MM-DD), not {expiry_text!r}") from None
     lot = str((_extension(resource, "lot") or {}).get("valueString") or "")
     signed = -float(quantity) if kind in OUTFLOW else float(quantity)
     # The catalogue's name for a drug it knows (members spell names their own way); the member's otherwise.

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from consumers.pharmacy import metrics, reviewing
 from consumers.pharmacy.models import PharmacyLocalCode, PharmacyMedication, PharmacyReview
 from consumers.pharmacy.rulesets import active_rules
+from hub.core.errors import PermanentError
 from hub.core.terminology import community_terminology
 from hub.core.web.audit import Step, record_step
 
 
-class UnknownDrug(ValueError):
+class UnknownDrug(PermanentError, ValueError):
     """The catalogue has no such drug."""
 
 

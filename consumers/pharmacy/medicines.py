@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from consumers.pharmacy.review import Allergy, Dose, LabValue, Medicine
-from hub.core.terminology import ATC, Drug
+from hub.core.terminology import ATC, LOCAL_DRUG, Drug
 
-LOCAL_DRUG_PREFIX = "urn:hub:code:local-drug:"  # a member's own drug codes, per facility
 EGFR_LOINC = ("33914-3", "48642-3", "62238-1", "98979-8")
 CREATININE_LOINC = ("2160-0", "14682-9")
 _MASS = {"mg": 1.0, "g": 1000.0, "μg": 0.001, "ug": 0.001, "mcg": 0.001}
@@ -21,11 +20,9 @@ _PER_DAY = {"qd": 1.0, "bid": 2.0, "tid": 3.0, "qid": 4.0, "qn": 1.0, "q8h": 3.0
 
 
 def local_drug_codings(codings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A member's own drug codes: `urn:hub:code:local-drug:<facility>` (and the older
-    `urn:hub:facility:<facility>:drug` the HL7 listener writes for codes it does not know)."""
+    """A member's own drug codes (`urn:hub:code:local-drug:<facility>`, as both connectors write them)."""
     return [c for c in codings if isinstance(c.get("code"), str) and isinstance(c.get("system"), str)
-            and (c["system"].startswith(LOCAL_DRUG_PREFIX)
-                 or (c["system"].startswith("urn:hub:facility:") and c["system"].endswith(":drug")))]
+            and c["system"].startswith(LOCAL_DRUG)]
 
 
 def medication_concept(resource: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
@@ -89,6 +86,23 @@ def medicine(resource: dict[str, Any], drug: Drug | None, facility_id: str) -> M
         strength_mg=strength_mg(drug.strength) if drug else None, dose=_dose(dosage), per_day=_per_day(dosage),
         days=_days(resource), facility_id=facility_id, reference=f"{resource.get('resourceType')}/{resource.get('id')}",
     )
+
+
+WEIGHT_LOINC = "29463-7"
+
+
+def written_weight(resource: dict[str, Any]) -> float | None:
+    """The body weight (kg) written on a prescription: a contained Observation (LOINC 29463-7) that
+    `supportingInformation` points at, as the connectors put a child's weight there."""
+    pointed = {str(ref.get("reference") or "").lstrip("#") for ref in resource.get("supportingInformation") or []}
+    for contained in resource.get("contained") or []:
+        codes = {c.get("code") for c in (contained.get("code") or {}).get("coding") or []}
+        if contained.get("id") in pointed and WEIGHT_LOINC in codes:
+            quantity = contained.get("valueQuantity") or {}
+            value, unit = quantity.get("value"), str(quantity.get("unit") or quantity.get("code") or "kg")
+            if isinstance(value, int | float) and value > 0:
+                return float(value) / 1000 if unit == "g" else float(value)
+    return None
 
 
 def dose_text(resource: dict[str, Any]) -> str | None:

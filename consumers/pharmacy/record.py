@@ -217,9 +217,11 @@ def _age(birth: str | None, now: datetime) -> float | None:
     return (now.date() - born).days / 365.25
 
 
-def context(session: Session, found: Person, reviewed: str, now: datetime) -> PatientContext:
+def context(session: Session, found: Person, reviewed: str, now: datetime,
+            weight_kg: float | None = None) -> PatientContext:
     """What the rules know of the person: the latest renal values from any member, every member's
-    allergies and current medicines (not the prescription under review)."""
+    allergies and current medicines (not the prescription under review); `weight_kg` is the weight
+    written on that prescription, which wins over the one the patient record carries."""
     latest: dict[str, LabValue] = {}
     for lab in found.labs:  # newest first
         if lab.analyte not in latest:
@@ -236,5 +238,5 @@ def context(session: Session, found: Person, reviewed: str, now: datetime) -> Pa
     patient = found.patient
     return PatientContext(
         age_years=_age(patient.birth_date if patient else None, now), sex=patient.sex if patient else None,
-        weight_kg=patient.weight_kg if patient else None, pregnant=patient.pregnant if patient else None,
+        weight_kg=weight_kg or (patient.weight_kg if patient else None), pregnant=patient.pregnant if patient else None,
         egfr=latest.get("egfr"), creatinine=latest.get("creatinine"), allergies=known_allergies, active=tuple(active))

@@ -21,9 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consumers.pharmacy import metrics, record
-from consumers.pharmacy.medicines import medicine
+from consumers.pharmacy.medicines import medicine, written_weight
 from consumers.pharmacy.models import PharmacyMedication, PharmacyReview
 from consumers.pharmacy.review import Finding, Review, RuleSet
+from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.results import ResultOutbox
 from hub.core.services import SharedRecord
@@ -71,7 +72,8 @@ def run_rules(rules: RuleSet, row: PharmacyMedication, drug: Drug | None, found:
     """The engine's review, made fail-safe: an error or an unrecognised drug never passes."""
     resource = json.loads(row.resource)
     try:
-        outcome = rules.review(medicine(resource, drug, row.facility_id), record.context(session, found, row.id, now), now)
+        patient = record.context(session, found, row.id, now, weight_kg=written_weight(resource))
+        outcome = rules.review(medicine(resource, drug, row.facility_id), patient, now)
     except Exception as exc:  # noqa: BLE001 - whatever the engine does, the prescription goes to a pharmacist
         finding = failsafe("engine-error", f"审方规则无法运行（{type(exc).__name__}: {exc}），请人工审核",
                             f"the review rules could not run ({type(exc).__name__}: {exc}); review by hand")
@@ -156,7 +158,7 @@ RETURN_REASONS = {
 }
 
 
-class DecisionConflict(ValueError):
+class DecisionConflict(PermanentError, ValueError):
     """The review was decided already (or is not on the queue): 409."""
 
 

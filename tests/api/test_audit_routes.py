@@ -21,8 +21,8 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from consumers.delivery.models import OutboundMessage
 from consumers.critical_values.notices import notice_id
+from consumers.delivery.models import OutboundMessage
 from consumers.reading import reports as reading_reports
 from consumers.reading import worklist as reading_worklist
 from consumers.reading.consumer import ReadingConsumer
@@ -46,11 +46,10 @@ from tests.api.test_referrals_api import load_referrals
 from tests.connectors.dicom_samples import ecg_file
 from tests.consumers.test_recognition import AT, DCM, result_event, store
 from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium
-from tests.factories import BASE_TIME, patient_event
 from tests.ecg.helpers import apply as apply_ecg
 from tests.ecg.helpers import ecg_event
 from tests.ecg.helpers import ecg_file as ecg_study_file
-from tests.factories import patient_event
+from tests.factories import BASE_TIME, patient_event
 from tests.image_archive.conftest import ingest as ingest_images
 from tests.image_archive.samples import ct_series
 from tests.reading.factories import ECG_REPORT, arrival, order

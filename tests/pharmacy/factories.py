@@ -17,9 +17,10 @@ from hub.core.results import ResultOutbox
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
 from hub.core.terminology import ATC, COMMUNITY_DRUG
-from tests.factories import BASE_TIME
+from tests.factories import BASE_TIME, patient_event
 
-METFORMIN, ASPIRIN, IBUPROFEN, CLOPIDOGREL = "D0011", "D0015", "D0021", "D0018"
+METFORMIN, ASPIRIN, IBUPROFEN, CLOPIDOGREL, WARFARIN = "D0011", "D0015", "D0021", "D0018", "D0126"
+OMEPRAZOLE, PANTOPRAZOLE = "D0019", "D0191"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=BASE_TIME.tzinfo)
 
 
@@ -85,9 +86,15 @@ def results_outbox(settings: HubSettings, db: Database) -> ResultOutbox:
     return ResultOutbox(db, EventCodec(FileSchemaRegistry(), settings.topic_prefix), settings)
 
 
-def bound_consumer(settings: HubSettings, db: Database, clock: Callable[[], datetime] = lambda: NOW) -> PharmacyConsumer:
+def bound_consumer(settings: HubSettings, db: Database, clock: Callable[[], datetime] = lambda: NOW,
+                   people: bool = True) -> PharmacyConsumer:
+    """The pharmacy consumer bound to the test's database; with `people`, it has had the patient
+    events of the two records the `community` fixture holds (王秀英, born 1990, at th01 and cty01)."""
     consumer = PharmacyConsumer(settings, clock=clock)
     consumer.bind(PartContext(settings, db, registered.services(), results_outbox(settings, db)))
+    if people:
+        apply(consumer, db, patient_event("th01", "1", name="王秀英", resident_id="110101199003074573"),
+              patient_event("cty01", "A77", name="王秀英", resident_id="110101199003074573"))
     return consumer
 
 

@@ -17,7 +17,7 @@ from hub.core.topics import spec_for
 from tests.api.conftest import Community, auth
 from tests.hub.test_consuming import count, runner_for, running
 from tests.hub.test_outbox import read_all
-from tests.pharmacy.factories import ASPIRIN, IBUPROFEN, bound_consumer, coded, prescription, results_outbox
+from tests.pharmacy.factories import IBUPROFEN, WARFARIN, bound_consumer, coded, prescription, results_outbox
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
@@ -55,8 +55,8 @@ def test_a_held_prescription_and_its_decision_reach_the_prescribing_member(
         community: Community, broker_settings: HubSettings) -> None:
     consumer = bound_consumer(broker_settings, community.db)
     with running(runner_for(consumer, broker_settings, community.db)):
-        # The county hospital's aspirin first (another partition, so in its own time), then th01's ibuprofen.
-        publish(broker_settings, [prescription("9", coded(ASPIRIN), facility="cty01", local_id="A77", dose=100,
+        # The county hospital's warfarin first (another partition, so in its own time), then th01's ibuprofen.
+        publish(broker_settings, [prescription("9", coded(WARFARIN), facility="cty01", local_id="A77", dose=2.5,
                                                unit="mg", per_day=1)])
         wait_for(lambda: count(community.db, PharmacyReview) == 1)
         publish(broker_settings, [prescription("2", coded(IBUPROFEN), dose=0.3, per_day=2)])
@@ -66,7 +66,7 @@ def test_a_held_prescription_and_its_decision_reach_the_prescribing_member(
         assert held is not None and (held.outcome, held.status) == ("hold", "ready")
         rid = held.id
     answer = community.client.post(f"/api/pharmacy/reviews/{rid}/decision",
-                                   json={"action": "return", "reason_code": "interaction", "text": "与县医院阿司匹林合用"},
+                                   json={"action": "return", "reason_code": "interaction", "text": "与县医院华法林合用"},
                                    headers=auth(community.tokens["pharmacist"]))
     assert answer.status_code == 200, answer.text
     relay_results(broker_settings, community)

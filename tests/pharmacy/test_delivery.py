@@ -16,7 +16,7 @@ from hub.core.db.models import ResultOutboxRow
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
 from tests.api.conftest import Community, auth
-from tests.pharmacy.factories import ASPIRIN, IBUPROFEN, apply, bound_consumer, coded, prescription
+from tests.pharmacy.factories import IBUPROFEN, WARFARIN, apply, bound_consumer, coded, prescription
 
 CONFIG = ConnectorConfig(name="th01-his", kind="mllp", facility_id="th01", options={}, deliver_to=[
     {"kind": "mllp", "host": "127.0.0.1", "port": 2576}, {"kind": "fhir", "url": "http://th01.example/fhir"}])
@@ -24,7 +24,7 @@ CONFIG = ConnectorConfig(name="th01-his", kind="mllp", facility_id="th01", optio
 
 def test_a_return_reaches_the_members_destinations(community: Community, settings) -> None:
     apply(bound_consumer(settings, community.db), community.db,
-          prescription("9", coded(ASPIRIN), facility="cty01", local_id="A77", dose=100, unit="mg", per_day=1),
+          prescription("9", coded(WARFARIN), facility="cty01", local_id="A77", dose=2.5, unit="mg", per_day=1),
           prescription("2", coded(IBUPROFEN), dose=0.3, per_day=2))
     headers = auth(community.tokens["pharmacist"])
     [held] = community.client.get("/api/pharmacy/queue", headers=headers).json()["items"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tests.api.conftest import Community, auth
 from tests.pharmacy.factories import (
-    ASPIRIN,
     IBUPROFEN,
     METFORMIN,
+    WARFARIN,
     allergy,
     apply,
     bound_consumer,
@@ -17,7 +17,7 @@ from tests.pharmacy.factories import (
 
 def seed(community: Community, settings) -> None:
     apply(bound_consumer(settings, community.db), community.db,
-          prescription("9", coded(ASPIRIN), facility="cty01", local_id="A77", dose=100, unit="mg", per_day=1),
+          prescription("9", coded(WARFARIN), facility="cty01", local_id="A77", dose=2.5, unit="mg", per_day=1),
           prescription("8", coded(METFORMIN), facility="cty01", local_id="A77", status="stopped"),
           allergy("1", "J01C", "青霉素类", facility="cty01", local_id="A77"),
           prescription("2", coded(IBUPROFEN), dose=0.3, per_day=2))

@@ -19,7 +19,7 @@ def test_hl7_allergies_dispenses_and_prescriptions(community: Community, setting
         for message in (
             "\r".join([msh("ADT^A01", "P1"), PID, PV1, "AL1|1|DA|J01C^青霉素类^ATC|SV|皮疹|20200101"]),
             "\r".join([msh("RDS^O13", "P2"), PID, "ORC|RE|RX5||||||||20261123081500",
-                       "RXD|1|XJ15H555A00101000015^阿司匹林肠溶片^NHSA|20261123090000|30|^片"]),
+                       "RXD|1|B01AC06^阿司匹林肠溶片^WC|20261123090000|30|^片"]),
             "\r".join([msh("RDE^O11", "P3"), PID, "ORC|NW|RX6||||||||20261123081500", "RXE|1|YP-42^本院自制合剂|10||ml"]),
         ):
             assert msa(listener.send(message))[1] == "AA"
@@ -36,6 +36,6 @@ def test_hl7_allergies_dispenses_and_prescriptions(community: Community, setting
         assert medications["dispense"].drug_code == "D0015" and medications["dispense"].status == "completed"
         assert medications["request"].drug_code is None and medications["request"].local_code == "YP-42"
         [code] = session.scalars(select(PharmacyLocalCode)).all()
-        assert (code.system, code.code, code.display) == ("urn:hub:facility:th01:drug", "YP-42", "本院自制合剂")
+        assert (code.system, code.code, code.display) == ("urn:hub:code:local-drug:th01", "YP-42", "本院自制合剂")
         [review] = session.scalars(select(PharmacyReview)).all()
         assert (review.outcome, review.waits_for_mapping) == ("hold", True)

@@ -16,8 +16,8 @@ from hub.core.topics import spec_for
 from tests.api.conftest import Community
 from tests.hub.test_outbox import read_all
 from tests.pharmacy.factories import (
-    ASPIRIN,
     IBUPROFEN,
+    WARFARIN,
     allergy,
     apply,
     bound_consumer,
@@ -40,7 +40,7 @@ def test_a_pharmacist_returns_a_held_prescription_and_the_member_hears_of_it(com
                                                                              page, broker_settings: HubSettings) -> None:
     consumer = bound_consumer(broker_settings, community.db, utcnow)
     apply(consumer, community.db,
-          prescription("9", coded(ASPIRIN, "阿司匹林肠溶片"), facility="cty01", local_id="A77", dose=100, unit="mg",
+          prescription("9", coded(WARFARIN, "华法林钠片"), facility="cty01", local_id="A77", dose=2.5, unit="mg",
                        per_day=1),
           allergy("1", "J01C", "青霉素类", facility="cty01", local_id="A77"), egfr("e1", 52),
           prescription("5", local("th01", "YP-77", "复方丹参片(本院)")))
@@ -63,14 +63,14 @@ def test_a_pharmacist_returns_a_held_prescription_and_the_member_hears_of_it(com
     page.wait_for_selector("#decision-section:not([hidden])")
     assert "interaction" in page.inner_text("#findings tbody") and "说明书" in page.inner_text("#findings tbody")
     other = page.inner_text("#medications tr.other-member")
-    assert "cty01" in other and "阿司匹林肠溶片" in other  # the other member's medicine
+    assert "cty01" in other and "华法林钠片" in other  # the other member's medicine
     assert "青霉素类" in page.inner_text("#allergies tbody") and "cty01" in page.inner_text("#allergies tbody")
     assert "eGFR" in page.inner_text("#labs tbody") and "52" in page.inner_text("#labs tbody")
     page.screenshot(path=str(Path("/tmp") / "hub-pharmacy.png"), full_page=True)
 
     page.select_option("#decision-action", "return")
     page.select_option("#decision-reason", "interaction")
-    page.fill("#decision-text", "与县医院开具的阿司匹林合用，请改用对乙酰氨基酚")
+    page.fill("#decision-text", "与县医院开具的华法林合用，请改用对乙酰氨基酚")
     page.click("#decision-submit")
     page.wait_for_selector("#decision-section", state="hidden")
     page.wait_for_function("document.querySelector('#queue-total').textContent === '(1)'")
@@ -86,5 +86,5 @@ def test_a_pharmacist_returns_a_held_prescription_and_the_member_hears_of_it(com
     task = returned[0].resource
     assert task["focus"] == {"reference": "MedicationRequest/th01-rx-2"}
     assert task["statusReason"]["coding"][0]["code"] == "interaction"
-    assert task["note"][0]["text"] == "与县医院开具的阿司匹林合用，请改用对乙酰氨基酚"
+    assert task["note"][0]["text"] == "与县医院开具的华法林合用，请改用对乙酰氨基酚"
     assert task["owner"] == {"display": "pharmacist-chen"}

@@ -19,6 +19,9 @@ from tests.pharmacy.factories import (
     CLOPIDOGREL,
     IBUPROFEN,
     METFORMIN,
+    OMEPRAZOLE,
+    PANTOPRAZOLE,
+    WARFARIN,
     allergy,
     apply,
     bound_consumer,
@@ -57,7 +60,7 @@ def test_a_plain_prescription_passes_and_the_member_is_told(community: Community
 
 def test_interaction_with_the_other_members_medicine_holds(community: Community, settings) -> None:
     consumer = bound_consumer(settings, community.db)
-    apply(consumer, community.db, prescription("9", coded(ASPIRIN), facility="cty01", local_id="A77", dose=100,
+    apply(consumer, community.db, prescription("9", coded(WARFARIN), facility="cty01", local_id="A77", dose=2.5,
                                                unit="mg", per_day=1))
     apply(consumer, community.db, prescription("2", coded(IBUPROFEN), dose=0.3, per_day=2))
     row = reviews(community)["MedicationRequest/th01-rx-2"]
@@ -73,11 +76,16 @@ def test_interaction_with_the_other_members_medicine_holds(community: Community,
 
 def test_a_dispense_at_the_other_member_counts_as_active(community: Community, settings) -> None:
     consumer = bound_consumer(settings, community.db)
-    apply(consumer, community.db, dispense("1", coded(CLOPIDOGREL)))
-    apply(consumer, community.db, prescription("3", coded(ASPIRIN), dose=100, unit="mg", per_day=1))
+    apply(consumer, community.db, dispense("1", coded(OMEPRAZOLE)))
+    apply(consumer, community.db, prescription("3", coded(PANTOPRAZOLE), dose=40, unit="mg", per_day=1))
     row = reviews(community)["MedicationRequest/th01-rx-3"]
     assert row.outcome == "warn" and row.status == "completed"
-    assert reviewing.findings(row)[0]["kind"] == "duplicate"
+    [finding] = reviewing.findings(row)
+    assert finding["kind"] == "duplicate" and finding["implicated"] == ["MedicationDispense/cty01-disp-1"]
+    # Aspirin with clopidogrel is dual antiplatelet therapy, not a duplicate.
+    apply(consumer, community.db, dispense("2", coded(CLOPIDOGREL)))
+    apply(consumer, community.db, prescription("4", coded(ASPIRIN), dose=100, unit="mg", per_day=1))
+    assert reviews(community)["MedicationRequest/th01-rx-4"].outcome == "pass"
 
 
 def test_allergy_recorded_at_another_member_holds(community: Community, settings) -> None:
@@ -96,7 +104,8 @@ def test_renal_rule_uses_the_latest_egfr_from_any_member(community: Community, s
     assert finding["kind"] == "renal" and finding["implicated"] == ["Observation/cty01-obs-new"]
     apply(consumer, community.db, egfr("newer", 75, when="2026-11-23T08:00:00+08:00"))
     apply(consumer, community.db, prescription("6", coded(METFORMIN)))
-    assert reviews(community)["MedicationRequest/th01-rx-6"].outcome == "pass"
+    # Kidneys fine now; what is left is the held metformin of rx-5, still active (a duplicate).
+    assert [f["kind"] for f in reviewing.findings(reviews(community)["MedicationRequest/th01-rx-6"])] == ["duplicate"]
 
 
 class BrokenRules:
@@ -140,7 +149,8 @@ def test_an_unmapped_local_code_waits_and_is_reviewed_again_once_mapped(communit
         assert session.scalar(select(AuditLog.id).where(AuditLog.action == "pharmacy_code_mapped"))
     # A new prescription with the same code is recognised at once.
     apply(consumer, community.db, prescription("11", local("th01", "YP-0099", "二甲双胍(本院)")))
-    assert reviews(community)["MedicationRequest/th01-rx-11"].outcome == "pass"
+    recognised = reviews(community)["MedicationRequest/th01-rx-11"]  # metformin, beside the other two
+    assert {f["kind"] for f in reviewing.findings(recognised)} == {"duplicate"}
 
 
 def test_mapping_needs_a_pharmacist_and_a_catalogue_drug(community: Community, settings) -> None:
@@ -161,7 +171,7 @@ def test_mapping_needs_a_pharmacist_and_a_catalogue_drug(community: Community, s
 ])
 def test_decisions_are_audited_sent_and_final(community: Community, settings, body: dict, decision: str) -> None:
     consumer = bound_consumer(settings, community.db)
-    apply(consumer, community.db, prescription("9", coded(ASPIRIN), facility="cty01", local_id="A77", dose=100,
+    apply(consumer, community.db, prescription("9", coded(WARFARIN), facility="cty01", local_id="A77", dose=2.5,
                                                unit="mg", per_day=1),
           prescription("2", coded(IBUPROFEN), dose=0.3, per_day=2))
     rid = reviews(community)["MedicationRequest/th01-rx-2"].id
@@ -200,17 +210,19 @@ def test_rules_are_data_with_versions(community: Community) -> None:
     assert shipped["shipped"] is True and all(r["source"] for r in shipped["rules"])
     bad = community.client.post("/api/pharmacy/rules", json={"text": "interactions: [1"}, headers=headers)
     assert bad.status_code == 422
-    text = "version: local-2\ninteractions:\n  - {a: B01AC06, b: M01AE01, action: warn, source: 本院药事会}\n"
+    text = ("version: local-2\nrules:\n  - {id: interaction.aspirin-ibuprofen, kind: interaction, a: B01AC06, "
+            "b: M01AE01, severity: moderate, action: warn, text: {zh: 本院药事会：仅提示, en: 'P&T committee: warn only'}, "
+            "source: 本院药事会}\n")
     made = community.client.post("/api/pharmacy/rules", json={"text": text, "note": "降为提示"}, headers=headers)
     assert made.status_code == 200, made.text
     now = community.client.get("/api/pharmacy/rules", headers=headers).json()
-    assert now["version"] == "local-2" and now["versions"][0]["author"] == "pharmacist-chen"
+    assert now["version"].startswith("local-2+") and now["versions"][0]["author"] == "pharmacist-chen"
     assert [r["source"] for r in now["rules"]] == ["本院药事会"]
 
 
 def test_metrics_and_status_show_the_queue_and_the_codes_waiting(community: Community, settings) -> None:
     apply(bound_consumer(settings, community.db), community.db, prescription("20", local("th01", "Z9", "某药")),
-          prescription("9", coded(ASPIRIN), facility="cty01", local_id="A77", dose=100, unit="mg", per_day=1),
+          prescription("9", coded(WARFARIN), facility="cty01", local_id="A77", dose=2.5, unit="mg", per_day=1),
           prescription("2", coded(IBUPROFEN), dose=0.3, per_day=2))
     text = community.client.get("/metrics", headers=auth(community.tokens["admin"])).text
     assert "hub_pharmacy_queue_depth 2.0" in text and "hub_pharmacy_unmapped_codes 1.0" in text

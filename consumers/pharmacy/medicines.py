@@ -32,13 +32,21 @@ def medication_concept(resource: dict[str, Any]) -> tuple[list[dict[str, Any]], 
     return codings, text
 
 
-def strength_mg(strength: str | None) -> float | None:
-    """mg per count unit from the catalogue's strength text ('0.25g' -> 250, '47.5mg', '100μg/揿' -> 0.1);
-    None for what is not a mass per unit ('250ml', '400IU/10ml')."""
+CONTAINERS = ("支", "瓶", "袋")  # one ampoule, bottle or bag holds the whole strength its label gives
+
+
+def strength_mg(strength: str | None, unit: str | None = None) -> float | None:
+    """mg per count unit from the catalogue's strength text ('0.25g' -> 250, '47.5mg', '100μg/揿' -> 0.1;
+    '10mg/2ml' for a 支 -> 10, as an ampoule's label gives its content); None for what is not one mass
+    per unit ('250ml', '400IU/10ml', a compound '50mg/12.5mg')."""
     if not strength:
         return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(mg|g|μg|ug|mcg)(?:/\S+)?\s*", strength)
-    if not match or ("/" in strength and strength.split("/")[1].strip() not in ("揿", "片", "粒")):
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(mg|g|μg|ug|mcg)(?:/(\S+))?\s*", strength)
+    if not match:
+        return None
+    per = match.group(3)
+    container = per is not None and re.fullmatch(r"\d+(?:\.\d+)?\s*ml", per, re.IGNORECASE) and unit in CONTAINERS
+    if per is not None and per not in ("揿", "片", "粒") and not container:
         return None
     return float(match.group(1)) * _MASS[match.group(2)]
 
@@ -83,7 +91,7 @@ def medicine(resource: dict[str, Any], drug: Drug | None, facility_id: str) -> M
     return Medicine(
         name=drug.name if drug else (text or "?"), atc=atc, code=drug.code if drug else None,
         route=route_text or (drug.route if drug else None), form=drug.form if drug else None,
-        strength_mg=strength_mg(drug.strength) if drug else None, dose=_dose(dosage), per_day=_per_day(dosage),
+        strength_mg=strength_mg(drug.strength, drug.unit) if drug else None, dose=_dose(dosage), per_day=_per_day(dosage),
         days=_days(resource), facility_id=facility_id, reference=f"{resource.get('resourceType')}/{resource.get('id')}",
     )
 

@@ -62,6 +62,16 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
     orm_event.listen(session, "after_commit", lambda _session: action(), once=True)
 
 
+def _failsafe_reason(finding: Finding) -> str:
+    """A bounded label: 'engine-error' or 'unrecognised' (ours), else the kind of rule that could not
+    judge ('dose', 'age', 'renal', ...), never a drug or rule id."""
+    if finding.kind == "unrecognised" or finding.rule_id.endswith("unrecognised"):
+        return "unrecognised"
+    if finding.rule_id.startswith("failsafe."):
+        return finding.rule_id.removeprefix("failsafe.")
+    return finding.rule_id.split(".", 1)[0] if finding.rule_id.split(".", 1)[0] != "review" else "review"
+
+
 def failsafe(code: str, zh: str, en: str) -> Finding:
     return Finding(rule_id=f"failsafe.{code}", kind="failsafe", severity="high", action="hold", message_zh=zh,
                    message_en=en, source="中心药房审方失效保护 (fail-safe of the central pharmacy)")
@@ -130,7 +140,7 @@ def review(session: Session, desk: Desk, rules: RuleSet, row: PharmacyMedication
     verdict = current.outcome
     session.flush()
     depth = queue_depth(session)
-    failsafes = [f.rule_id.split(".", 1)[-1] for f in outcome.findings if f.kind in ("failsafe", "unrecognised")]
+    failsafes = [_failsafe_reason(f) for f in outcome.findings if f.kind in ("failsafe", "unrecognised")]
 
     def count() -> None:
         metrics.REVIEWED.labels(verdict).inc()

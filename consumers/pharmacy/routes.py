@@ -1,7 +1,8 @@
 """The central pharmacy over HTTP: the review queue with clocks, the decision view and decisions, a
 person's county-wide medication list, the mapping queue, the rules and their versions; and the FHIR
-searches it owns (MedicationRequest by patient and status across members, DetectedIssue, AllergyIntolerance,
-Task code=prescription-review). A FHIR search it does not own is handed on to the part that does.
+searches it owns (DetectedIssue, AllergyIntolerance, Task code=prescription-review; a Task search it does not
+own is handed on to the part that does). MedicationRequests are the shared record's to search: its `patient`
+search already finds the whole person across members.
 
 Pharmacists (and admins) decide, map codes and upload rules; each step is audited as a step with the
 person's name. Answers naming patients carry `patient_id`/`patient_key`, so the response hook audits them.
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers.pharmacy import local_codes, queries, record, reviewing, rulesets
+from consumers.pharmacy import local_codes, queries, reviewing, rulesets
 from consumers.pharmacy.models import PharmacyAllergy, PharmacyMedication, PharmacyReview
 from consumers.pharmacy.review import ReviewRulesError
 from hub.core.events import utcnow
@@ -251,24 +252,6 @@ def _person_keys(request: Request, session: Session, params: dict[str, str], pri
 
 def _owns(params: dict[str, str], allowed: set[str]) -> bool:
     return bool(params.get("patient") or params.get("subject")) and set(params) <= allowed
-
-
-MEDICATION_PARAMS = {"patient", "subject", "status", "_count", "_offset", "_format"}
-
-
-@fhir_router.get("/MedicationRequest", summary="Search MedicationRequests: by patient (member or community) and "
-                 "status, across members through the patient index; other searches are the shared record's")
-def medication_search(request: Request, principal: Principal = Depends(fhir_reader)) -> Any:
-    params = dict(request.query_params)
-    if not _owns(params, MEDICATION_PARAMS):
-        return hand_on(request, OWNER, "MedicationRequest", principal=principal)
-    count, offset = _count(params)
-    statuses = set((params.get("status") or "").split(",")) - {""}
-    with request.app.state.database.reading() as session:
-        rows = record.medications(session, _person_keys(request, session, params, principal))
-        found = [json.loads(r.resource) for r in rows
-                 if r.kind == "request" and (not statuses or r.status in statuses)]
-    return _bundle(request, found, count, offset)
 
 
 @fhir_router.get("/DetectedIssue", summary="Search DetectedIssues (prescription review findings) by patient")

@@ -7,10 +7,10 @@ from tests.pharmacy_review.factories import kinds, med, only, patient, review
 LEVOFLOXACIN = med("J01MA12", "左氧氟沙星片", dose=(500, "mg"), per_day=1)
 
 
-def test_fluoroquinolone_for_a_child_warns() -> None:
+def test_fluoroquinolone_for_a_child_holds() -> None:
     result = review(LEVOFLOXACIN, patient(age=12, weight=40))
     finding = only(result, "age")
-    assert finding.rule_id == "age.fluoroquinolone-child" and finding.action == "warn" and result.outcome == "warn"
+    assert finding.rule_id == "age.fluoroquinolone-child" and finding.action == "hold" and result.outcome == "hold"
     assert "under 18" in finding.message_en
 
 

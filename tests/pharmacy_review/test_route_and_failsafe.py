@@ -64,8 +64,10 @@ def test_a_check_that_breaks_holds_instead_of_raising(monkeypatch: pytest.Monkey
 
 
 def test_outcome_is_the_strongest_action_and_carries_the_version() -> None:
-    result = review(med("J01MA12", "左氧氟沙星片", dose=(500, "mg")), patient(age=12, weight=40))
-    assert result.outcome == "warn" and result.rules_version == RULES.version
+    aspirin = med("B01AC06", "阿司匹林肠溶片", dose=(100, "mg"), facility="F-COUNTY", ref="MedicationRequest/rx-a")
+    result = review(med("M01AE01", "布洛芬片", dose=(200, "mg"), per_day=3), patient(active=(aspirin,)))
+    assert result.outcome == "warn" and result.rules_version == RULES.version  # a moderate interaction
+    assert review(med("J01MA12", "左氧氟沙星片", dose=(500, "mg")), patient(age=12, weight=40)).outcome == "hold"
     assert review(med("C08CA01", "氨氯地平片", dose=(5, "mg"))).outcome == "pass"
 
 

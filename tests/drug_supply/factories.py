@@ -29,7 +29,7 @@ def at(days_ago: float) -> datetime:
 
 def stock_event(facility: str, movement: str, kind: str, quantity: float, when: datetime, drug: str = AMLODIPINE,
                 lot: str = "", expiry: date | None = None, local: str | None = None) -> Event:
-    codings = [{"system": f"urn:hub:facility:{facility}:drug", "code": local}] if local else [community_coding(drug)]
+    codings = [{"system": f"urn:hub:code:local-drug:{facility}", "code": local}] if local else [community_coding(drug)]
     resource = stock_resource(facility, movement, kind, codings, local or drug, quantity, when, lot, expiry)
     key = local or drug
     return Event(deterministic_event_id(facility, "test", movement, "1"), "stock", Source(facility, "test", movement),

@@ -37,6 +37,9 @@ def _patient_id(resource: dict[str, object]) -> str | None:
 class PharmacyConsumer(Consumer):
     name = "pharmacy"
     event_types = ("prescription", "dispense", "allergy", "lab_result", "patient")
+    # A review reads the person's county-wide record and runs every rule: ~10-25 ms a prescription on
+    # SQLite. Short transactions keep the one write lock free for the other consumers.
+    max_batch = 25
 
     def __init__(self, settings: HubSettings | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         super().__init__(settings)

@@ -22,7 +22,6 @@ import random
 import statistics
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path

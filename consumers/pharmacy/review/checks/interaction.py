@@ -27,12 +27,20 @@ def parse(entry: Entry, rule: Rule) -> InteractionRule:
 READER = KindReader({"a", "b"}, parse)
 
 
+def concerning(rules: list[InteractionRule], atc: str | None) -> list[InteractionRule]:
+    """The rules with the prescribed drug on one side, in their order: only these can trip."""
+    return [rule for rule in rules if atc_in(atc, rule.a) or atc_in(atc, rule.b)]
+
+
 def check(rules: list[InteractionRule], ctx: Context) -> list[Finding]:
     out = []
+    # Sifted once per prescription rather than per active medicine: a county's interaction table is
+    # long and a person takes several medicines, and this check runs on every prescription.
+    relevant = concerning(rules, ctx.medicine.atc)
     for other in ctx.patient.active:
         if other.reference and other.reference == ctx.medicine.reference:
             continue
-        for rule in rules:
+        for rule in relevant:
             if rule.between(ctx.medicine.atc, other.atc):
                 zh, en = other_medicine(other)
                 out.append(finding(rule.rule, f"与在用药品 {zh} 相互作用", f"interacts with the active {en}",

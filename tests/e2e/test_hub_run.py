@@ -54,7 +54,7 @@ def broker_pids(port: str) -> list[int]:
 # How long an accepted input may take to reach the record before the test calls it lost. Generous on
 # purpose: the demo county's first minutes queue thousands of events ahead of the test's own, and a
 # loaded 2-core machine on PostgreSQL is slow; speed is the benchmark's to judge, not this test's.
-RECORD_S = 120
+RECORD_S = 300  # the pharmacy and stock consumers share the first minutes since issue 11
 
 
 def wait_until(check, timeout_s: float, what: str):
@@ -126,7 +126,7 @@ def outbox_event_ids(data_dir: Path) -> set[str]:
 
 
 # The steps' own waits bound this test; the suite-wide 300 s would cut it short on a loaded machine.
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(2400)
 def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) -> None:
     env = hub_env_fixture
     log = tmp_path / "hub.log"

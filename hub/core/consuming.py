@@ -276,11 +276,12 @@ class ConsumerRunner:
                     self.consumer.name)
         self._epoch = current
         # Seek rather than leave and rejoin the group: Tansu can leave a re-joining member without partitions.
-        # And once more after the next poll: a rebalance under way may hand over other partitions.
+        # Partitions a rebalance hands over later are sought by on_assigned.
         assignment = self._kafka.assignment() if self._kafka is not None else set()
         if assignment:
             self._kafka.seek_to_beginning(*assignment)
-        self._from_start = True
+        else:
+            self._from_start = True
         return False
 
     def on_assigned(self, assigned: Sequence[Any]) -> None:

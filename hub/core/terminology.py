@@ -141,7 +141,7 @@ class Terminology:
                 by_atc.append((code, " ".join(filter(None, (coding.get("display"), text)))))
         for atc, names in by_atc:
             for drug in self._by_atc.get(atc, ()):
-                if drug.generic and drug.generic in names or drug.name in names:
+                if drug.name in names or (drug.generic and drug.generic in names):
                     return drug
         return None
 

@@ -9,4 +9,6 @@ CONSUMERS: dict[str, str] = {
     "image_archive": "consumers.image_archive.part:PART",
     "delivery": "consumers.delivery.part:PART",
     "critical_values": "consumers.critical_values.part:PART",
+    "pharmacy": "consumers.pharmacy.part:PART",
+    "drug_supply": "consumers.drug_supply.part:PART",
 }

@@ -14,6 +14,7 @@ from hub.core.topics import event_type_for
 KIND = {
     "Patient": "pat", "Encounter": "enc", "MedicationRequest": "rx", "DiagnosticReport": "dr",
     "Observation": "obs", "ServiceRequest": "sr", "ImagingStudy": "img", "Task": "task",
+    "MedicationDispense": "disp", "AllergyIntolerance": "alg",
 }
 ACCEPTED = tuple(KIND)
 

@@ -14,8 +14,10 @@ In a template, every string leaf is evaluated:
 Transforms: strip, upper, lower, int, number, id (a record number inside an id), date:FMT (to FHIR date),
 datetime:FMT (to FHIR dateTime, in the file's timezone), code:TABLE (required: an unmapped local
 code rejects the row), code?:TABLE (optional: an unmapped code is kept as a local coding and
-reported), term:SECTION (a community code to its FHIR coding, see below), family / given (split a
-Chinese name), default:VALUE.
+reported), known:TABLE (the table's entry, or nothing for a code not in it), term:SECTION (a
+community code to its FHIR coding, see below), display:COL (the column's text as the display of a
+kept local coding that has none), quantity (text such as "0.5g" or "2片" to a FHIR Quantity),
+then:TEXT (TEXT when the value is present), family / given (split a Chinese name), default:VALUE.
 
 Dict keys whose value is None or empty are dropped, as are None items of lists, so optional
 columns need no special syntax. A key ending in "!" is required by its object: when its value is
@@ -30,6 +32,9 @@ codes, and `term:SECTION` turns the community code into the term's coding (syste
   medicationCodeableConcept: {coding: ["$drug_code|code:drug|term:drugs"]}
 A table entry may still be a whole coding (a hospital-made drug with no community term); `term`
 passes a coding through unchanged, as it does the local coding `code?:` keeps for an unmapped code.
+A local drug code nobody mapped is not an error that loses the prescription: `code?:drug` keeps it as
+the member's own coding (system urn:hub:code:local-drug:<facility>, display from `display:COL`), the
+event is flagged `unmapped-local-drug-code`, and the central pharmacy's mapping queue takes it up.
 Loading checks that every community code a `code:TABLE|term:SECTION` pair can give is in SECTION,
 so a typo in a mapping file stops the connector at start, not row by row.
 
@@ -41,7 +46,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,11 +56,23 @@ import yaml
 
 from hub.core.errors import PermanentError
 from hub.core.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
-from hub.core.terminology import SECTIONS, Terminology, TerminologyFileError, community_terminology
+from hub.core.terminology import (
+    LOCAL_DRUG,
+    SECTIONS,
+    UNMAPPED_DRUG_FLAG,
+    Terminology,
+    TerminologyFileError,
+    community_terminology,
+    local_drug_system,
+)
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.]+)(\|[^}]*)?\}|\{facility\}")
 _REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/(.+)$")
+_QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([^\d\s/%.]+)\s*$")  # "0.5g", "2 片", "10ml"; not "0.5g/100ml"
+# FHIR Quantity codes for the units prescribers write (UCUM); a count unit (片, 粒, 袋) stays text.
+_UCUM = {"mg": "mg", "g": "g", "μg": "ug", "ug": "ug", "ml": "mL", "mL": "mL", "IU": "[iU]", "U": "[iU]",
+         "kg": "kg"}
 _CHAINS = re.compile(r"\$\{[A-Za-z0-9_.]+((?:\|[^|}]*)*)\}")  # the transforms of each ${COL|...}
 # Resources whose ids are made from a member's local numbers (Organization/{facility} is not).
 MEMBER_RESOURCES = {"Patient", "Encounter", "MedicationRequest", "DiagnosticReport", "Observation",
@@ -104,6 +121,7 @@ class VendorMapping:
     tables: tuple[TableSpec, ...]
     source: str  # file path, for error messages
     terminology: Terminology
+    sections: Mapping[str, str] = field(default_factory=dict)  # code table -> terminology section (term_tables)
 
 
 @dataclass
@@ -149,7 +167,7 @@ def load_mapping(name_or_path: str, base_dir: Path | None = None,
     except (KeyError, TypeError) as exc:
         raise MappingFileError(f"mapping file {path}: missing or malformed entry {exc}") from None
     _check_terms(mapping)
-    return mapping
+    return replace(mapping, sections=term_tables(mapping))
 
 
 def term_tables(mapping: VendorMapping) -> dict[str, str]:
@@ -325,7 +343,31 @@ def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
                     column,
                 )
             ctx.notes.append(f"unmapped local code {key!r} (column {column}, code table {arg}); kept as local coding")
+            if ctx.mapping.sections.get(arg) == "drugs":  # the pharmacy's mapping queue reads this system
+                return {"system": local_drug_system(ctx.facility), "code": key}
             return {"system": f"urn:hub:facility:{ctx.facility}:{arg}", "code": key}
+        case "known":
+            table = ctx.mapping.code_tables.get(arg)
+            if table is None:
+                raise MappingError(f"mapping {ctx.mapping.source} has no code table {arg!r}", column)
+            return table.get(str(value).strip())
+        case "display":
+            if isinstance(value, dict) and "display" not in value:
+                name = _column(ctx, arg)
+                return {**value, "display": str(name).strip()} if name is not None else value
+            return value
+        case "quantity":
+            match = _QUANTITY.match(str(value))
+            if match is None:  # "0.5g/100ml", "适量": the text keeps it; no quantity is better than a wrong one
+                ctx.notes.append(f"column {column} value {value!r} is not one number and a unit; no quantity")
+                return None
+            number, unit = float(match.group(1)), match.group(2)
+            quantity: dict[str, Any] = {"value": int(number) if number.is_integer() else number, "unit": unit}
+            if unit in _UCUM:
+                quantity |= {"system": "http://unitsofmeasure.org", "code": _UCUM[unit]}
+            return quantity
+        case "then":
+            return arg
         case "term":
             if isinstance(value, dict):  # already a coding: a table's own, or a kept local one
                 return value
@@ -364,11 +406,19 @@ def map_row(spec: TableSpec, row: Mapping[str, Any], children: Sequence[Mapping[
         if related and resource.get("resourceType") == "DiagnosticReport":
             resource["result"] = [{"reference": f"Observation/{r['id']}"} for r in related]
     flags: list[str] = []
+    if _local_drug_only(resource):
+        flags.append(UNMAPPED_DRUG_FLAG)
     for identifier in resource.get("identifier", []) if resource.get("resourceType") == "Patient" else []:
         if identifier.get("system") == RESIDENT_ID and not resident_id_valid(identifier.get("value")):
             flags.append("resident-id-check-digit")
             notes.append(f"resident ID {identifier.get('value')!r} fails its check digit; kept and flagged")
     return Mapped(resource, related, notes, flags)
+
+
+def _local_drug_only(resource: Mapping[str, Any]) -> bool:
+    """A medicine coded only with a member's own drug code (no community, national or ATC coding)."""
+    codings = (resource.get("medicationCodeableConcept") or {}).get("coding") or []
+    return bool(codings) and all(str(c.get("system", "")).startswith(LOCAL_DRUG) for c in codings)
 
 
 def _fhir_ids(resource: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 ADT A01/A04/A03/A08 -> Patient (+ Encounter from PV1); A40 -> a patient merge event (the
 surviving Patient with a `replaces` link to the merged-away record); ORM^O01 -> ServiceRequest for
 ECG/imaging orders (OBR) or MedicationRequest (RXO); RDE^O11 -> MedicationRequest (RXE);
-ORU^R01 -> DiagnosticReport with its Observations in `related`.
+RDS^O13 -> MedicationDispense (RXD); ORU^R01 -> DiagnosticReport with its Observations in `related`.
+AL1 segments, in whichever message they come with a PID, -> AllergyIntolerance.
 
 Identifiers: PID-3 repetitions with type code MR (or the first) are the member's record number;
 a repetition with type NI (national identifier) or PID-19 holding 18 characters is the resident ID.
@@ -23,19 +24,33 @@ from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
 from hub.core.limits import LimitError, check_local_id
-from hub.core.terminology import ICD10, LOINC, NHSA_DRUG
+from hub.core.terminology import (
+    ATC,
+    ICD10,
+    LOCAL_DRUG,
+    LOINC,
+    NHSA_DRUG,
+    UNMAPPED_DRUG_FLAG,
+    local_drug_system,
+)
 
 CST = ZoneInfo("Asia/Shanghai")
 SUPPORTED = {
     ("ADT", "A01"), ("ADT", "A03"), ("ADT", "A04"), ("ADT", "A08"), ("ADT", "A40"),
-    ("ORM", "O01"), ("RDE", "O11"), ("ORU", "R01"),
+    ("ORM", "O01"), ("RDE", "O11"), ("RDS", "O13"), ("ORU", "R01"),
 }
 REQUIRED = {  # segments each message type needs, in the order they must come
-    "ADT": ("PID",), "ORM": ("PID", "ORC"), "RDE": ("PID", "ORC", "RXE"), "ORU": ("PID", "OBR", "OBX"),
+    "ADT": ("PID",), "ORM": ("PID", "ORC"), "RDE": ("PID", "ORC", "RXE"),
+    "RDS": ("PID", "ORC", "RXD"), "ORU": ("PID", "OBR", "OBX"),
 }
 ECG_CODES = {"11524-6", "93000", "ECG", "EKG", "XDT"}
 # HL7 v2 coding-system names (CE.3) to the FHIR systems the community terminology uses.
-CODE_SYSTEMS = {"LN": LOINC, "I10": ICD10, "NHSA": NHSA_DRUG, "YB": NHSA_DRUG, "SCT": "http://snomed.info/sct"}
+CODE_SYSTEMS = {"LN": LOINC, "I10": ICD10, "NHSA": NHSA_DRUG, "YB": NHSA_DRUG, "SCT": "http://snomed.info/sct",
+                "WC": ATC, "ATC": ATC}  # WC: WHO ATC (HL7 table 0396); some members write ATC
+# RXE-1.2 / RXO timing intervals a member sends, as FHIR Timing.repeat.
+REPEATS = {"QD": (1, 1, "d"), "BID": (2, 1, "d"), "TID": (3, 1, "d"), "QID": (4, 1, "d"), "QN": (1, 1, "d"),
+           "QHS": (1, 1, "d"), "Q12H": (1, 12, "h"), "Q8H": (1, 8, "h"), "Q6H": (1, 6, "h"), "QOD": (1, 2, "d"),
+           "QW": (1, 1, "wk")}
 
 
 class MappingError(PermanentError, ValueError):
@@ -185,19 +200,27 @@ def map_message(ctx: MessageContext, kind: str, trigger: str, received: datetime
         ctx.event("patient", patient, local, occurred, flags=flags)
         for pv1 in segments(ctx.message, "PV1"):
             ctx.event("encounter", map_encounter(pv1, ctx, trigger, patient["id"]), local, occurred)
+        _allergies(ctx, patient["id"], local, occurred)
         return ctx.events
     ctx.event("patient", patient, local, occurred, flags=flags)
+    _allergies(ctx, patient["id"], local, occurred)
     if kind == "ORU":
         for report, observations in map_results(ctx, patient["id"]):
             ctx.event("lab_result", report, local, occurred, related=observations)
     elif kind == "RDE":
         orc = segments(ctx.message, "ORC")[0]
         for rxe in segments(ctx.message, "RXE"):
-            ctx.event("prescription", map_medication(rxe, orc, ctx, patient["id"], "RXE"), local, occurred)
+            rx = map_medication(rxe, orc, ctx, patient["id"], "RXE")
+            ctx.event("prescription", rx, local, occurred, flags=_medication_flags(rx))
+    elif kind == "RDS":
+        orc = segments(ctx.message, "ORC")[0]
+        for rxd in segments(ctx.message, "RXD"):
+            ctx.event("dispense", map_dispense(rxd, orc, ctx, patient["id"]), local, occurred)
     elif kind == "ORM":
         orc = segments(ctx.message, "ORC")[0]
         for rxo in segments(ctx.message, "RXO"):
-            ctx.event("prescription", map_medication(rxo, orc, ctx, patient["id"], "RXO"), local, occurred)
+            rx = map_medication(rxo, orc, ctx, patient["id"], "RXO")
+            ctx.event("prescription", rx, local, occurred, flags=_medication_flags(rx))
         for obr in segments(ctx.message, "OBR"):
             ctx.event("imaging_request", map_order(obr, orc, ctx, patient["id"]), local, occurred)
     return ctx.events
@@ -266,11 +289,22 @@ def map_encounter(pv1: Segment, ctx: MessageContext, trigger: str, patient_id: s
     })
 
 
-def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: str, kind: str) -> dict[str, Any]:
-    give, amount, units = (2, 3, 5) if kind == "RXE" else (1, 2, 4)
-    drug = coding(value(seg, give), ctx.facility, "drug")
+def drug_coding(seg: Segment, field: int, ctx: MessageContext) -> dict[str, Any]:
+    """A drug in a coding system the hub knows keeps it; any other code is the member's own, kept with
+    the local-drug system for the central pharmacy to map (never a reason to refuse the message)."""
+    given = value(seg, field)
+    drug = coding(given, ctx.facility, "drug")
     if drug is None:
-        raise MappingError(f"{kind}-{give} holds no drug code", f"{kind}-{give}")
+        raise MappingError(f"{seg.name}-{field} holds no drug code", f"{seg.name}-{field}")
+    if part(given, 2) not in CODE_SYSTEMS:
+        drug["system"] = local_drug_system(ctx.facility)
+    return drug
+
+
+def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: str, kind: str) -> dict[str, Any]:
+    """RXE or RXO -> MedicationRequest, its dosage included."""
+    give, amount, units = (2, 3, 5) if kind == "RXE" else (1, 2, 4)
+    drug = drug_coding(seg, give, ctx)
     order = part(value(orc, 2), 0) or ctx.control_id
     index = segments(ctx.message, kind).index(seg) + 1
     dose = " ".join(filter(None, [value(seg, amount), part(value(seg, units), 0)]))
@@ -286,7 +320,105 @@ def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: 
         "medicationCodeableConcept": {"coding": [drug], "text": drug.get("display")},
         "subject": {"reference": f"Patient/{patient_id}"},
         "authoredOn": fhir_time(hl7_time(value(orc, 9), "ORC-9")),
-        "dosageInstruction": [{"text": dose}] if dose else [],
+        "dosageInstruction": [_dosage(seg, ctx.message, kind, dose, value(seg, amount), part(value(seg, units), 0))],
+    })
+
+
+def _dosage(seg: Segment, message: Message, kind: str, text: str, amount: str, unit: str) -> dict[str, Any]:
+    """Dose (RXE-3/5, RXO-2/4), timing (RXE-1.2 interval) and route (the RXR after the segment)."""
+    dosage: dict[str, Any] = {"text": text}
+    try:
+        number = float(amount)
+    except ValueError:
+        number = None
+    if number is not None and unit:
+        dosage["doseAndRate"] = [{"doseQuantity": {"value": int(number) if number.is_integer() else number,
+                                                   "unit": unit}}]
+    interval = part(value(seg, 1), 1).upper() if kind == "RXE" else ""
+    if interval in REPEATS:
+        frequency, period, period_unit = REPEATS[interval]
+        dosage["timing"] = {"code": {"text": interval},
+                            "repeat": {"frequency": frequency, "period": period, "periodUnit": period_unit}}
+    children = list(message.children)
+    position = next((i for i, s in enumerate(children) if s is seg), len(children))
+    rxr = next((s for s in children[position + 1:] if s.name in ("RXR", "RXE", "RXO")), None)
+    if rxr is not None and rxr.name == "RXR":
+        route = value(rxr, 1)
+        dosage["route"] = {"text": part(route, 1) or part(route, 0)}
+    return dosage
+
+
+def _medication_flags(resource: dict[str, Any]) -> tuple[str, ...]:
+    codings = resource.get("medicationCodeableConcept", {}).get("coding", [])
+    return (UNMAPPED_DRUG_FLAG,) if codings and all(c["system"].startswith(LOCAL_DRUG)
+                                                   for c in codings) else ()
+
+
+def map_dispense(rxd: Segment, orc: Segment, ctx: MessageContext, patient_id: str) -> dict[str, Any]:
+    """RXD (give code, when, amount and unit) -> a completed MedicationDispense that points at the
+    prescription line it fills (ORC-2 and the RXD's place, as RDE^O11 numbers its RXE lines)."""
+    drug = drug_coding(rxd, 2, ctx)
+    order = part(value(orc, 2), 0) or part(value(rxd, 7), 0) or ctx.control_id
+    index = segments(ctx.message, "RXD").index(rxd) + 1
+    amount = value(rxd, 4).strip()
+    try:
+        quantity = float(amount) if amount else None
+    except ValueError:
+        raise MappingError(f"RXD-4 {amount!r} is not a number (the amount dispensed)", "RXD-4", ack.DATA_TYPE) from None
+    unit = part(value(rxd, 5), 1) or part(value(rxd, 5), 0)
+    status = {"CA": "cancelled", "DC": "stopped"}.get(part(value(orc, 1), 0), "completed")
+    return _prune({
+        "resourceType": "MedicationDispense",
+        "id": clean_id(f"{ctx.facility}-disp-{order}-{index}"),
+        "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
+        "identifier": [{"system": local_system(ctx.facility, "dispense"), "value": f"{order}-{index}"}],
+        "status": status,
+        "medicationCodeableConcept": {"coding": [drug], "text": drug.get("display")},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authorizingPrescription": [{"reference": f"MedicationRequest/{clean_id(f'{ctx.facility}-rx-{order}-{index}')}"}],
+        "quantity": {"value": int(quantity) if quantity is not None and quantity.is_integer() else quantity,
+                     "unit": unit} if quantity is not None else None,
+        "whenHandedOver": fhir_time(hl7_time(value(rxd, 3), "RXD-3")),
+        "performer": [{"actor": {"reference": f"Organization/{ctx.facility}"}}],
+    })
+
+
+# AL1-2 allergen type (HL7 table 0127) and AL1-4 severity (table 0128) in FHIR's words.
+ALLERGEN_CATEGORY = {"DA": "medication", "FA": "food", "EA": "environment", "AA": "environment",
+                     "PA": "environment", "LA": "environment", "MA": None, "MC": None}
+SEVERITY_CRITICALITY = {"SV": "high", "MO": "low", "MI": "low", "U": "unable-to-assess"}
+
+
+def _allergies(ctx: MessageContext, patient_id: str, local: str, occurred: datetime) -> None:
+    for al1 in segments(ctx.message, "AL1"):
+        ctx.event("allergy", map_allergy(al1, ctx, patient_id, local), local, occurred)
+
+
+def map_allergy(al1: Segment, ctx: MessageContext, patient_id: str, local: str) -> dict[str, Any]:
+    """AL1 -> AllergyIntolerance, one per allergen and patient (a resent AL1 updates the same one)."""
+    allergen = value(al1, 3)
+    code = coding(allergen, ctx.facility, "allergen")
+    text = part(allergen, 1) or part(allergen, 0)
+    if not text:
+        raise MappingError("AL1-3 holds no allergen (code or name)", "AL1-3")
+    category = ALLERGEN_CATEGORY.get(part(value(al1, 2), 0).upper())
+    reactions = [unescape(r) for r in (repetitions(al1, 5) or [value(al1, 5)]) if r.strip()]
+    identified = hl7_time(value(al1, 6), "AL1-6")
+    return _prune({
+        "resourceType": "AllergyIntolerance",
+        "id": clean_id(f"{ctx.facility}-alg-{local}-{part(allergen, 0) or text}"),
+        "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                                       "code": "active"}]},
+        "verificationStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "confirmed"}]},
+        "type": "allergy",
+        "category": [category] if category else [],
+        "criticality": SEVERITY_CRITICALITY.get(part(value(al1, 4), 0).upper()),
+        "code": {"coding": [code] if code and part(allergen, 0) else [], "text": text},
+        "patient": {"reference": f"Patient/{patient_id}"},
+        "recordedDate": fhir_time(identified),
+        "reaction": [{"manifestation": [{"text": r}]} for r in reactions],
     })
 
 

@@ -1,4 +1,4 @@
-"""The delivery consumer: each report or notice becomes one queued message per destination of the
+"""The delivery consumer: each report, notice or prescription review becomes one queued message per destination of the
 member it belongs to, written in the consumer's transaction (so it is queued exactly once) and sent by
 the sender (sender.py)."""
 
@@ -25,7 +25,7 @@ from hub.core.parts import PartContext
 
 log = logging.getLogger(__name__)
 HL7_CONTENT_TYPE = "x-application/hl7-v2+er7"
-_EXPECTED = {"diagnostic_report": "DiagnosticReport", "notice": "Communication"}
+_EXPECTED = {"diagnostic_report": "DiagnosticReport", "notice": "Communication", "prescription_review": "Task"}
 
 
 def message_id(event_id: str, destination: str) -> str:
@@ -36,7 +36,7 @@ def message_id(event_id: str, destination: str) -> str:
 
 class DeliveryConsumer(Consumer):
     name = "delivery"
-    event_types = ("diagnostic_report", "notice")
+    event_types = ("diagnostic_report", "notice", "prescription_review")
 
     def __init__(self, settings: HubSettings | None = None, routes: Mapping[str, tuple[Route, ...]] | None = None) -> None:
         super().__init__(settings)
@@ -61,7 +61,8 @@ class DeliveryConsumer(Consumer):
         expected = _EXPECTED.get(event.event_type)
         if expected is None or event.resource_type != expected:
             raise PermanentError(
-                f"delivery carries DiagnosticReport (diagnostic_report) and Communication (notice), "
+                f"delivery carries DiagnosticReport (diagnostic_report), Communication (notice) and Task "
+                f"(prescription_review), "
                 f"not {event.resource_type or 'a resource'} on {event.event_type}", "validate"
             )
         facility, local_id = member_of(event)
@@ -95,6 +96,8 @@ class DeliveryConsumer(Consumer):
         )
         if event.event_type == "notice":
             return HL7_CONTENT_TYPE, hl7_oru.notice_message(header, event.resource, event.related, local_id, facility)
+        if event.event_type == "prescription_review":
+            return HL7_CONTENT_TYPE, hl7_oru.review_message(header, event.resource, event.related, local_id, facility)
         # In the report's own order (DiagnosticReport.result), whatever order `related` has.
         order = {str(r.get("reference", "")).rpartition("/")[2]: i for i, r in enumerate(event.resource.get("result") or [])}
         observations = sorted((r for r in event.related if r.get("resourceType") == "Observation"),

@@ -15,7 +15,7 @@ from typing import Any
 from consumers.delivery.hl7_oru import RenderError
 
 CONTENT_TYPE = "application/fhir+json"
-_CARRIED = ("Observation", "DiagnosticReport", "ImagingStudy", "ServiceRequest")
+_CARRIED = ("Observation", "DiagnosticReport", "ImagingStudy", "ServiceRequest", "DetectedIssue")
 
 
 def transaction(message_id: str, resource: dict[str, Any], related: Sequence[dict[str, Any]], at: datetime) -> bytes:

@@ -1,5 +1,6 @@
-"""HL7 v2.5 ORU^R01 from a report (DiagnosticReport with its Observations) or a critical-value notice
-(Communication about an Observation or report): pure functions, no I/O.
+"""HL7 v2.5 ORU^R01 from a report (DiagnosticReport with its Observations), a critical-value notice
+(Communication about an Observation or report) or a prescription review (Task with its DetectedIssues):
+pure functions, no I/O.
 
 Built by hand rather than with hl7apy: every field below is written on purpose (HL7 escapes, the
 member's character set in MSH-18, China time with its offset), and the same input gives the same bytes.
@@ -255,6 +256,38 @@ def notice_message(header: Header, communication: dict[str, Any], about: Sequenc
         texts = []
     segments += rows
     segments += [nte(n, text) for n, text in enumerate(texts, start=1)]
+    return _encode(segments, header.charset)
+
+
+def review_message(header: Header, task: dict[str, Any], related: Sequence[dict[str, Any]], local_id: str,
+                   facility_id: str) -> bytes:
+    """ORU^R01 for the central pharmacy's review of a prescription (a Task, code prescription-review): OBR for
+    the prescription line (the member's own number as placer), one text OBX with the outcome, one per
+    finding (OBX-8 A for a hold), and the pharmacist's reason or note as NTE."""
+    prescription = next((r for r in related if r.get("resourceType") == "MedicationRequest"), None)
+    issues = [r for r in related if r.get("resourceType") == "DetectedIssue"]
+    outcome = task.get("businessStatus") or {}
+    code = next((c.get("code") for c in outcome.get("coding") or [] if c.get("code")), "")
+    if not code:
+        raise RenderError("the review Task has no businessStatus code (pass, warn, hold, approve, return, override)")
+    order: dict[str, Any] = {"id": task.get("id", ""), "identifier": task.get("identifier") or [],
+                             "effectiveDateTime": task.get("authoredOn"), "issued": task.get("lastModified")}
+    if prescription is not None:
+        order["basedOn"] = [{"identifier": (prescription.get("identifier") or [{}])[0],
+                             "reference": f"MedicationRequest/{prescription.get('id')}"}]
+    subject = prescription.get("subject") if prescription else None
+    rows: list[dict[str, Any]] = [{"code": {"text": "处方审核结果 prescription review"},
+             "valueString": f"{code} {outcome.get('text') or ''}".strip()}]
+    for issue in issues:
+        hold = any(e.get("valueCode") == "hold" for e in issue.get("extension") or [])
+        rows.append({"code": issue.get("code") or {"text": "finding"}, "valueString": str(issue.get("detail") or ""),
+                     "interpretation": [{"coding": [{"code": "A"}]}] if hold else []})
+    notes = [str((task.get("statusReason") or {}).get("text") or "")]
+    notes += [str(n.get("text") or "") for n in task.get("note") or []]
+    segments = [msh(header), pid(local_id, facility_id, subject), _orc(order),
+                obr(order, "prescription-review^处方审核^L", "F")]
+    segments += [obx(n, row) for n, row in enumerate(rows, start=1)]
+    segments += [nte(n, text) for n, text in enumerate([t for t in notes if t], start=1)]
     return _encode(segments, header.charset)
 
 

@@ -9,7 +9,8 @@ HERE = Path(__file__).resolve().parent
 
 PART = Part(
     name="delivery",
-    description="Delivers readers' reports and critical-value notices to the member's MLLP listener or FHIR endpoint.",
+    description="Delivers readers' reports, critical-value notices and prescription reviews to the member's MLLP "
+    "listener or FHIR endpoint.",
     consumer="consumers.delivery.consumer:DeliveryConsumer",
     models="consumers.delivery.models",
     migrations=HERE / "migrations",

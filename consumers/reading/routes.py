@@ -9,7 +9,6 @@ so the response hook audits it (hub/core/web/hooks.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -34,6 +33,7 @@ from consumers.reading.worklist import Actor, ItemConflict, accept_unordered, cl
 from hub.core.events import utcnow
 from hub.core.web.auth import RECORD_READERS, Principal, require
 from hub.core.web.errors import FhirError, fhir_response, outcome
+from hub.core.web.fall_through import every_route, hand_on
 from hub.core.web.hooks import no_patient_data
 
 router = APIRouter(prefix="/api/reading", tags=["reading"])
@@ -425,21 +425,10 @@ def _reading_codes(raw: str | None) -> tuple[str, ...] | None:
     return tuple(ours)
 
 
-def _every_route(routes: list[Any]) -> Iterator[Any]:
-    """The app's routes, also those inside included routers (FastAPI keeps an included router as one
-    entry that holds the original router)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _every_route(inner.routes)
-        else:
-            yield route
-
-
 def _fall_through(request: Request, path: str, **params: Any) -> Any:
     """Other Task searches and reads are the shared record's (referral and patient-index Tasks): the
     generic FHIR route another part serves answers them, found by its path, not by importing it."""
-    for route in _every_route(request.app.router.routes):
+    for route in every_route(request.app.router.routes):
         if (isinstance(route, APIRoute) and route.path == path and "GET" in (route.methods or ())
                 and not route.endpoint.__module__.startswith("consumers.reading")):
             return route.endpoint(request=request, **params)
@@ -453,7 +442,7 @@ def task_search(request: Request, principal: Principal = Depends(task_reader)) -
     params = dict(request.query_params)
     codes = _reading_codes(params.get("code"))
     if codes is None:
-        return _fall_through(request, "/fhir/{resource_type}", resource_type="Task", principal=principal)
+        return hand_on(request, "consumers.reading", "Task", principal=principal)
     unknown = sorted(set(params) - TASK_PARAMS)
     if unknown:
         raise FhirError(400, "not-supported", f"unknown search parameter {unknown[0]!r} for the reading Tasks; "

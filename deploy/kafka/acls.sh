@@ -2,7 +2,7 @@
 # Run once by the `kafka-setup` service (deploy/docker-compose.yml) over the brokers' internal
 # listener: SCRAM users for the hub's principals and the ACLs that keep personal data to them.
 #
-# Every hub topic but hub.broker-epoch carries personal health information (names, resident IDs,
+# Every hub topic but hub.broker-epoch and hub.stock.v1 (drug stock) carries personal health information (names, resident IDs,
 # diagnoses, prescriptions, results; the dead-letter topic holds raw member input). Only the data
 # centre's principal `county-hub` may read them. A member's connector principal may only write
 # the topics it publishes to, and describe the epoch marker; it can read nothing.
@@ -14,7 +14,8 @@ KAFKA=/opt/kafka/bin
 
 # Topics a member's connector publishes to (hub/topics.py: CATALOGUE and DEAD_LETTER).
 CONNECTOR_TOPICS="hub.patient.v1 hub.patient-merge.v1 hub.encounter.v1 hub.prescription.v1
-hub.lab-result.v1 hub.imaging-request.v1 hub.referral.v1 hub.dead-letter.v1"
+hub.lab-result.v1 hub.imaging-request.v1 hub.dispense.v1 hub.allergy.v1 hub.stock.v1 hub.referral.v1
+hub.dead-letter.v1"
 # Topics a connector may describe but not write (the relay watches its id).
 CONNECTOR_DESCRIBE="hub.broker-epoch"
 

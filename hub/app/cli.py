@@ -333,17 +333,36 @@ def bench(
     mpi_indexed: Annotated[
         int, typer.Option(help="Residents already in the patient index for the matching benchmark (0: skip it).")
     ] = 200_000,
+    pharmacy_patients: Annotated[
+        int, typer.Option(help="People with a medication history for the pharmacy review benchmark (0: skip it).")
+    ] = 200_000,
+    pharmacy_prescriptions: Annotated[
+        int, typer.Option(help="New prescriptions the pharmacy consumer reviews in that benchmark.")
+    ] = 2000,
+    only_pharmacy: Annotated[
+        bool, typer.Option("--only-pharmacy", help="Run only the pharmacy review benchmark.")
+    ] = False,
 ) -> None:
     """Benchmark: whole path and bare transport on the same broker, then the patient index and
-    $everything at county size; last line is JSON."""
+    $everything at county size, then the pharmacy's prescription review; last line is JSON."""
     from hub.tools.bench import run_benchmark
     from hub.tools.bench_mpi import run_mpi_benchmark
+    from hub.tools.bench_pharmacy import run_pharmacy_benchmark
 
     settings = _settings()
-    result = run_benchmark(settings, events=events)
-    typer.echo(json.dumps(result))
-    if mpi_indexed > 0:
-        result |= run_mpi_benchmark(settings, indexed=mpi_indexed)
+    if only_pharmacy and pharmacy_patients <= 0:
+        raise CliError("--only-pharmacy needs --pharmacy-patients above 0")
+    if pharmacy_prescriptions < 1:
+        raise CliError("--pharmacy-prescriptions must be at least 1")
+    result: dict[str, Any] = {}
+    if not only_pharmacy:
+        result = run_benchmark(settings, events=events)
+        typer.echo(json.dumps(result))
+        if mpi_indexed > 0:
+            result |= run_mpi_benchmark(settings, indexed=mpi_indexed)
+            typer.echo(json.dumps(result))
+    if pharmacy_patients > 0:
+        result |= run_pharmacy_benchmark(settings, patients=pharmacy_patients, prescriptions=pharmacy_prescriptions)
         typer.echo(json.dumps(result))
 
 

@@ -37,6 +37,7 @@ from hub.tools.demo.county import build_county, roster
 from hub.tools.demo.devices import DeviceFleet
 from hub.tools.demo.generator import CountySimulator
 from hub.tools.demo.result_listeners import MemberListeners
+from hub.tools.demo.stock_keeper import StockKeeper
 from hub.tools.demo.tokens import ensure_demo_tokens, saved_tokens
 
 log = logging.getLogger("hub")
@@ -175,6 +176,10 @@ class Hub:
         simulator = CountySimulator(county, rate=self.settings.demo_rate, seed=self.settings.demo_seed)
         simulator.seed_population()
         self._thread(simulator.run, "demo-county", self.stop)
+        # The members' pharmacies: stock counted and dispensed, a few villages running low.
+        keeper = StockKeeper(county, rate=self.settings.demo_rate, seed=self.settings.demo_seed)
+        keeper.seed_stock()
+        self._thread(keeper.run, "demo-stock", self.stop)
         assert self.database is not None
         tokens = ensure_demo_tokens(self.database, county, self.settings.data_dir, self.settings.demo_seed)
         print(_token_banner(self.settings, tokens, ensure_demo_accounts(self.database, county)), flush=True)

@@ -86,6 +86,12 @@ class HubSettings(BaseSettings):
         description="Referral direction: level of each member by facility id (county, township or village), "
         'e.g. {"qs-hosp": "county"}. Unlisted ids follow the demo convention cty*, th*, vc*.',
     )
+    facility_parents: dict[str, str] = Field(
+        default_factory=dict,
+        description="The supply hierarchy village -> township -> county: each member's parent facility, e.g. "
+        '{"vc01": "th01", "th01": "cty01"}. Village clinics are replenished from their township and the county '
+        "(consumers/drug_supply).",
+    )
     admin_token: SecretStr | None = Field(None, description="Bearer token with the admin role.")
     token_cache_s: float = Field(
         60.0, description="How long a checked token or session is trusted without asking the database again: "
@@ -126,9 +132,34 @@ class HubSettings(BaseSettings):
         None, description="Critical-value (危急值) limits per analyte, acknowledgement times and the county duty "
         "doctors (YAML). Unset: consumers/critical_values/rules.yaml.",
     )
+    pharmacy_review_due_s: float = Field(
+        1800, gt=0, description="Time a pharmacist has to decide a held prescription (the review Task's due time)."
+    )
     critical_ack_s: float = Field(
         600.0, gt=0, description="How long a member has to acknowledge a critical-value notice before it is sent "
         "again (level 1); as long again before the county duty doctors are called (level 2). A rule's ack_s wins.",
+    )
+    supply_low_days: float = Field(
+        7.0, gt=0, description="Drug stock: a member with fewer days of supply than this (stock on hand / average "
+        "daily dispensing of the last 30 days) gets a low-stock warning.",
+    )
+    supply_near_expiry_days: int = Field(
+        90, gt=0, description="Drug stock: a batch that expires within this many days is near expiry.",
+    )
+    supply_shortage_members: int = Field(
+        2, ge=1, description="Drug stock: a county-level shortage is raised when this many members are low on or "
+        "out of the same drug.",
+    )
+    supply_target_days: float = Field(
+        30.0, gt=0, description="Replenishment of village clinics brings each drug to this many days of supply.",
+    )
+    supply_reserve_days: float = Field(
+        14.0, ge=0, description="Replenishment never takes a township's or the county's stock below this many days "
+        "of its own use.",
+    )
+    supply_delivery_hours: float = Field(
+        48.0, gt=0, description="A delivery to a village clinic is on time when received within this many hours "
+        "of its request (配送到位率).",
     )
 
     @field_validator("critical_rules", mode="before")
@@ -195,6 +226,18 @@ class HubSettings(BaseSettings):
         wrong = {k: v for k, v in value.items() if v not in ("county", "township", "village")}
         if wrong:
             raise ValueError(f"facility levels must be county, township or village; fix {wrong}")
+        return value
+
+    @field_validator("facility_parents")
+    @classmethod
+    def _parents_form_a_tree(cls, value: dict[str, str]) -> dict[str, str]:
+        for child in value:  # walking up from any member must end at a root, never come back
+            seen, at = {child}, value[child]
+            while at in value:
+                if at in seen:
+                    raise ValueError(f"facility parents loop through {at!r}; fix HUB_FACILITY_PARENTS")
+                seen.add(at)
+                at = value[at]
         return value
 
     @classmethod

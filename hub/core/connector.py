@@ -48,6 +48,11 @@ class ConnectorConfig(BaseModel):
     poll_interval_s: float = Field(1.0, gt=0, description="Pull connectors: pause when there is nothing new.")
     batch_size: int = Field(500, gt=0, description="Pull connectors: most rows read per poll.")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (see the README).")
+    parent_facility: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="The member this one is supplied from (village clinic -> its township health centre -> the "
+        "county hospital); HUB_FACILITY_PARENTS may say the same for members without a connector.",
+    )
     deliver_to: list[Destination] = Field(
         default_factory=list, description="Where the hub delivers this member's results (MLLP and/or FHIR)."
     )

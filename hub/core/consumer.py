@@ -44,6 +44,10 @@ class Consumer(ABC):
     name: ClassVar[str]  # also names its consumer group: hub.<name>
     event_types: ClassVar[tuple[str, ...]]  # topics, by event type (see hub/topics.py)
     decode: ClassVar[bool] = True  # False: receive raw messages (e.g. the dead-letter store)
+    # The most events it applies in one transaction, below HUB_CONSUMER_BATCH_SIZE: a consumer whose events
+    # cost milliseconds each keeps its transactions short, and with them SQLite's one write lock, which
+    # every other consumer of the hub waits for.
+    max_batch: ClassVar[int | None] = None
 
     def __init__(self, settings: HubSettings | None = None) -> None:
         self.settings = settings or get_settings()

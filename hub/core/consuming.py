@@ -80,6 +80,7 @@ class ConsumerRunner:
         self._last_lag = 0.0
         self.assigned = False
         self.applied_total = 0
+        self.batch_size = min(settings.consumer_batch_size, consumer.max_batch or settings.consumer_batch_size)
 
     # Main loop ------------------------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ class ConsumerRunner:
                 if self._kafka is None:
                     self._epoch = self._broker_epoch()
                     self._kafka = self._kafka_factory()
-                polled = self._kafka.poll(timeout_ms=500, max_records=self.settings.consumer_batch_size)
+                polled = self._kafka.poll(timeout_ms=500, max_records=self.batch_size)
                 assignment = self._kafka.assignment()
                 self.assigned = bool(assignment)
                 metrics.CONSUMER_ASSIGNED.labels(name).set(len(assignment))

@@ -25,9 +25,12 @@ LOINC = "http://loinc.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 NHSA_DRUG = "urn:hub:code:nhsa-drug"  # 国家医保药品编码
 COMMUNITY_DRUG = "urn:hub:code:community-drug"  # the community catalogue's own code
+LOCAL_DRUG = "urn:hub:code:local-drug:"  # + facility id: a member's own drug code nobody has mapped yet
+UNMAPPED_DRUG_FLAG = "unmapped-local-drug-code"  # the event flag of a prescription coded only locally
 ATC = "http://www.whocc.no/atc"
 SECTIONS = ("drugs", "lab_tests", "lab_panels", "diagnoses")
 _T = TypeVar("_T")
+ATC_CODE = re.compile(r"^[A-Z](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?$")  # the five levels of a WHO ATC code
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
@@ -64,9 +67,17 @@ class Drug:
     source: str | None = None  # where its facts come from (a public list or label)
 
     def coding(self) -> dict[str, str]:
-        if self.nhsa:
-            return {"system": NHSA_DRUG, "code": self.nhsa, "display": self.name}
+        """The primary coding: the community code, which every drug has (a national code only some)."""
         return {"system": COMMUNITY_DRUG, "code": self.code, "display": self.name}
+
+    def codings(self) -> list[dict[str, str]]:
+        """Every coding the drug can be known by: community, national (when known) and ATC."""
+        codings = [self.coding()]
+        if self.nhsa:
+            codings.append({"system": NHSA_DRUG, "code": self.nhsa, "display": self.name})
+        if self.atc:
+            codings.append({"system": ATC, "code": self.atc, "display": self.generic or self.name})
+        return codings
 
 
 @dataclass(frozen=True)
@@ -140,9 +151,15 @@ class Terminology:
             if system == ATC:
                 by_atc.append((code, " ".join(filter(None, (coding.get("display"), text)))))
         for atc, names in by_atc:
-            for drug in self._by_atc.get(atc, ()):
-                if drug.name in names or (drug.generic and drug.generic in names):
-                    return drug
+            candidates = self._by_atc.get(atc, ())
+            # The product named in full first (the longest name: 5%葡萄糖注射液(500ml) before 5%葡萄糖注射液),
+            # then the first product of the longest generic named (复方氯化钠 before 氯化钠; forms and strengths
+            # of one generic share an ATC code).
+            named = sorted((d for d in candidates if d.name in names), key=lambda d: len(d.name), reverse=True)
+            generic = sorted((d for d in candidates if d.generic and d.generic in names),
+                             key=lambda d: len(d.generic or ""), reverse=True)
+            if named or generic:
+                return (named or generic)[0]
         return None
 
     @functools.cached_property
@@ -171,6 +188,11 @@ class Terminology:
             return self._index[section][code]
         except KeyError:
             raise KeyError(f"{code!r} is not in {section} of the community terminology {self.source}") from None
+
+
+def local_drug_system(facility_id: str) -> str:
+    """The coding system of a member's own drug codes (kept as sent when no mapping names them)."""
+    return f"{LOCAL_DRUG}{facility_id}"
 
 
 @functools.cache
@@ -260,8 +282,8 @@ def _entries(source: Path, data: dict[str, Any], section: str, make: Callable[[_
 
 
 _FIELDS = {
-    "drugs": ({"code", "name", "form", "strength", "unit", "route", "atc", "nhsa"},
-              {"generic", "essential", "vbp", "chronic", "source"}),
+    "drugs": ({"code", "name", "form", "strength", "unit", "route", "atc"},
+              {"nhsa", "generic", "essential", "vbp", "chronic", "source"}),
     "lab_tests": ({"code", "name", "loinc", "unit", "low", "high"}, {"decimals"}),
     "lab_panels": ({"code", "name", "loinc", "tests"}, set()),
     "diagnoses": ({"code", "name"}, set()),
@@ -278,8 +300,11 @@ def _drug(entry: _Entry) -> Drug:
     chronic = entry.data.get("chronic") or []
     if not isinstance(chronic, list) or any(c not in CHRONIC for c in chronic):
         entry.fail(f"chronic must be a list of {', '.join(CHRONIC)}, not {chronic!r}")
+    atc = entry.text("atc", optional=True)
+    if atc is not None and not ATC_CODE.match(atc):
+        entry.fail(f"atc {atc!r} is not a WHO ATC code (A, A10, A10B, A10BA or A10BA02)")
     return Drug(entry.text("code"), entry.text("name"), entry.text("form"), entry.text("strength", optional=True),
-                entry.text("unit"), entry.text("route"), entry.text("atc", optional=True),
+                entry.text("unit"), entry.text("route"), atc,
                 entry.text("nhsa", optional=True), generic=entry.text("generic", optional=True),
                 essential=essential, vbp=entry.text("vbp", optional=True), chronic=tuple(chronic),
                 source=entry.text("source", optional=True))

@@ -1,7 +1,7 @@
 """The topic catalogue: which event types exist, where they travel, and how they are keyed.
 
 Keys are the source patient key (`facility/local-patient-id`), so one patient's events from one
-member stay in order on one partition.
+member stay in order on one partition; stock events, which name no patient, are keyed `facility/drug`.
 """
 
 from __future__ import annotations
@@ -71,6 +71,39 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         from_hub=True,
     ),
     TopicSpec(
+        "dispense",
+        "hub.dispense.v1",
+        6,
+        ("MedicationDispense",),
+        "Medicines a member's pharmacy handed out (HL7 RDS^O13, FHIR MedicationDispense).",
+    ),
+    TopicSpec(
+        "allergy",
+        "hub.allergy.v1",
+        6,
+        ("AllergyIntolerance",),
+        "Allergies and intolerances a member recorded (HL7 AL1, FHIR AllergyIntolerance).",
+    ),
+    TopicSpec(
+        "prescription_review",
+        "hub.prescription-review.v1",
+        3,
+        ("Task",),
+        "The central pharmacy's review of a prescription (pass, warn, hold, a pharmacist's decision) for the "
+        "prescribing member: a Task with its DetectedIssues in `related`.",
+        from_hub=True,
+    ),
+    TopicSpec(
+        "stock",
+        "hub.stock.v1",
+        3,
+        ("Basic",),
+        "Members' drug stock: counts per batch (snapshots) and movements (receipts, dispenses, transfers, losses, "
+        "expiries, adjustments) as hub stock records (FHIR Basic, see consumers/drug_supply/records.py). Keyed "
+        "facility/drug, so one member's movements of one drug stay in order.",
+        personal_data=False,
+    ),
+    TopicSpec(
         "referral",
         "hub.referral.v1",
         3,
@@ -105,6 +138,8 @@ def event_type_for_resource(resource_type: str) -> str:
         "Patient": "patient",
         "Encounter": "encounter",
         "MedicationRequest": "prescription",
+        "MedicationDispense": "dispense",
+        "AllergyIntolerance": "allergy",
         "DiagnosticReport": "lab_result",
         "Observation": "lab_result",
         "ServiceRequest": "imaging_request",

@@ -21,8 +21,10 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from consumers.delivery.models import OutboundMessage
 from consumers.critical_values.notices import notice_id
+from consumers.delivery.models import OutboundMessage
+from consumers.drug_supply.hierarchy import save_parents
+from consumers.pharmacy.models import PharmacyLocalCode, PharmacyReview
 from consumers.reading import reports as reading_reports
 from consumers.reading import worklist as reading_worklist
 from consumers.reading.consumer import ReadingConsumer
@@ -46,13 +48,14 @@ from tests.api.test_referrals_api import load_referrals
 from tests.connectors.dicom_samples import ecg_file
 from tests.consumers.test_recognition import AT, DCM, result_event, store
 from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium
-from tests.factories import BASE_TIME, patient_event
+from tests.drug_supply import factories as supply_factories
 from tests.ecg.helpers import apply as apply_ecg
 from tests.ecg.helpers import ecg_event
 from tests.ecg.helpers import ecg_file as ecg_study_file
-from tests.factories import patient_event
+from tests.factories import BASE_TIME, patient_event
 from tests.image_archive.conftest import ingest as ingest_images
 from tests.image_archive.samples import ct_series
+from tests.pharmacy import factories as pharmacy_factories
 from tests.reading.factories import ECG_REPORT, arrival, order
 
 # Strings of the fixture's people that must never appear in an answer that is not audited.
@@ -205,6 +208,47 @@ def _reading(method: str, path: str, role: str, expect: set[str] | None, body: A
     return run
 
 
+def _seed_pharmacy(w: World) -> None:
+    """th01-pat-1's ibuprofen held against the warfarin the county hospital gave the same person, a local
+    drug code waiting for its mapping, and village vc01's stock (supplied by th01)."""
+    if "pharmacy" in w.state:
+        return
+    settings, db = w.client.app.state.settings, w.community.db
+    pharmacy = pharmacy_factories.bound_consumer(settings, db, utcnow)
+    pharmacy_factories.apply(pharmacy, db, pharmacy_factories.prescription(
+        "9", pharmacy_factories.coded(pharmacy_factories.WARFARIN), facility="cty01", local_id="A77", dose=2.5,
+        unit="mg", per_day=1))
+    pharmacy_factories.apply(pharmacy, db, pharmacy_factories.prescription(
+        "2", pharmacy_factories.coded(pharmacy_factories.IBUPROFEN), dose=0.3, per_day=2),
+        pharmacy_factories.prescription("3", pharmacy_factories.local("th01", "YP-1", "本院合剂")),
+        pharmacy_factories.allergy("1", "J01C", "青霉素类", facility="cty01", local_id="A77"))
+    with db.transaction() as session:
+        save_parents(session, {"vc01": "th01", "th01": "cty01"})
+    supply = supply_factories.bound_consumer(settings, db, utcnow)
+    now = utcnow()
+    supply_factories.apply(supply, db, *[supply_factories.stock_event(f, f"{f}-s", "snapshot", n, now - timedelta(days=20))
+                                         for f, n in (("vc01", 30), ("th01", 3000))],
+                           *[supply_factories.stock_event("vc01", f"vc01-d{i}", "dispense", 1, now - timedelta(days=i))
+                             for i in range(1, 15)])
+    with db.sessions() as session:
+        w.state["review"] = session.scalars(select(PharmacyReview.id).where(PharmacyReview.status == "ready")).first()
+        w.state["code"] = session.scalar(select(PharmacyLocalCode.id))
+    w.state["pharmacy"] = True
+
+
+def _pharmacy(method: str, path: str | Callable[[World], str], role: str, expect: set[str] | None,
+              body: Any = None, keep: str | None = None) -> Recipe:
+    def run(w: World) -> tuple[httpx.Response, set[str] | None]:
+        _seed_pharmacy(w)
+        response = w.client.request(method, path(w) if callable(path) else path, json=body, headers=w.h(role))
+        if keep and response.status_code < 400:
+            w.state[keep] = response.json()
+        return response, expect
+
+    return run
+
+
+
 GOLDEN = "golden"  # replaced by the community patient's id
 PERSON = {GOLDEN, "th01-pat-1", "cty01-pat-A77"}
 MATCH = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": {
@@ -316,6 +360,45 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/fhir/Communication"): _get("/fhir/Communication", "connector_th01", {"th01-pat-1"}),
     ("GET", "/fhir/Communication/{notice_id}"): _get(f"/fhir/Communication/{CRITICAL}", "clinician", {"th01-pat-1"}),
     ("POST", "/fhir/Communication"): _post("/fhir/Communication", REPLY, "connector_th01", {"th01-pat-1"}),
+    ("GET", "/pharmacy"): _get("/pharmacy"),
+    ("GET", "/api/pharmacy/queue"): _pharmacy("GET", "/api/pharmacy/queue", "pharmacist", {"th01-pat-1"}),
+    ("GET", "/api/pharmacy/reasons"): _pharmacy("GET", "/api/pharmacy/reasons", "pharmacist", NOT_AUDITED),
+    ("GET", "/api/pharmacy/reviews/{review_id}"): _pharmacy(
+        "GET", lambda w: f"/api/pharmacy/reviews/{w.state['review']}", "pharmacist", {"th01-pat-1"}),
+    ("GET", "/api/pharmacy/patients/{patient_id}/medications"): _pharmacy(
+        "GET", "/api/pharmacy/patients/th01-pat-1/medications", "pharmacist", {"th01-pat-1"}),
+    ("GET", "/fhir/DetectedIssue"): _pharmacy("GET", "/fhir/DetectedIssue?patient=th01-pat-1", "pharmacist",
+                                              {"th01-pat-1"}),
+    ("GET", "/fhir/AllergyIntolerance"): _pharmacy("GET", "/fhir/AllergyIntolerance?patient=th01-pat-1",
+                                                   "pharmacist", {"cty01-pat-A77"}),  # recorded at the county
+    ("POST", "/api/pharmacy/reviews/{review_id}/decision"): _pharmacy(
+        "POST", lambda w: f"/api/pharmacy/reviews/{w.state['review']}/decision", "pharmacist", {"th01-pat-1"},
+        {"action": "return", "reason_code": "interaction", "text": "与县医院华法林合用"}),
+    ("GET", "/api/pharmacy/mappings"): _pharmacy("GET", "/api/pharmacy/mappings", "pharmacist", NOT_AUDITED),
+    ("POST", "/api/pharmacy/mappings/{code_id}"): _pharmacy(
+        "POST", lambda w: f"/api/pharmacy/mappings/{w.state['code']}", "pharmacist", NOT_AUDITED, {"drug": "D0011"}),
+    ("GET", "/api/pharmacy/drugs"): _pharmacy("GET", "/api/pharmacy/drugs?q=二甲双胍", "pharmacist", NOT_AUDITED),
+    ("GET", "/api/pharmacy/rules"): _pharmacy("GET", "/api/pharmacy/rules", "pharmacist", NOT_AUDITED),
+    ("POST", "/api/pharmacy/rules"): _pharmacy(
+        "POST", "/api/pharmacy/rules", "pharmacist", NOT_AUDITED, keep="rules",
+        body={"text": "version: local-1\nrules:\n  - {id: interaction.local, kind: interaction, a: B01AA03, b: M01A, "
+              "severity: high, action: hold, text: {zh: 本院规则, en: local rule}, source: 本院药事会}\n"}),
+    ("GET", "/api/pharmacy/rules/versions/{version_id}"): _pharmacy(
+        "GET", lambda w: f"/api/pharmacy/rules/versions/{w.state['rules']['id']}", "pharmacist", NOT_AUDITED),
+    ("GET", "/pharmacy/stock"): _get("/pharmacy/stock"),
+    ("GET", "/api/pharmacy/stock"): _pharmacy("GET", "/api/pharmacy/stock", "pharmacist", NOT_AUDITED),
+    ("GET", "/api/pharmacy/stock/warnings"): _pharmacy("GET", "/api/pharmacy/stock/warnings", "pharmacist", NOT_AUDITED),
+    ("GET", "/api/pharmacy/stock/replenishment"): _pharmacy("GET", "/api/pharmacy/stock/replenishment", "pharmacist",
+                                                            NOT_AUDITED),
+    ("POST", "/api/pharmacy/stock/deliveries"): _pharmacy(
+        "POST", "/api/pharmacy/stock/deliveries", "pharmacist", NOT_AUDITED, keep="delivery",
+        body={"village": "vc01", "source": "th01", "drug": "D0006", "quantity": 20}),
+    ("POST", "/api/pharmacy/stock/deliveries/{delivery_id}"): _pharmacy(
+        "POST", lambda w: f"/api/pharmacy/stock/deliveries/{w.state['delivery']['id']}", "pharmacist", NOT_AUDITED,
+        {"state": "shipped"}),
+    ("GET", "/api/pharmacy/stock/deliveries"): _pharmacy("GET", "/api/pharmacy/stock/deliveries", "pharmacist",
+                                                         NOT_AUDITED),
+    ("GET", "/api/pharmacy/stock/vbp"): _pharmacy("GET", "/api/pharmacy/stock/vbp", "pharmacist", NOT_AUDITED),
     ("GET", "/reading"): _get("/reading"),
     ("GET", "/api/reading/centres"): _reading("GET", "/api/reading/centres", "reader", NOT_AUDITED),
     ("GET", "/api/reading/worklist"): _reading("GET", "/api/reading/worklist", "reader", {"th01-pat-1"}),

@@ -11,8 +11,8 @@ from tests.api.conftest import Community
 
 pytestmark = pytest.mark.browser
 
-ZH = ["运行状态", "患者记录", "患者主索引", "双向转诊", "远程诊断", "危急值"]
-EN = ["Status", "Patient", "Patient index", "Referrals", "Reading", "Critical values"]
+ZH = ["运行状态", "患者记录", "患者主索引", "双向转诊", "远程诊断", "危急值", "中心药房", "药品库存"]
+EN = ["Status", "Patient", "Patient index", "Referrals", "Reading", "Critical values", "Pharmacy", "Drug stock"]
 
 
 def _labels(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -70,7 +70,13 @@ def test_every_row_maps_to_valid_fhir_through_the_sink(county, facility: str, tm
     for event in events:
         for resource in (event.resource, *event.related):
             validate_resource(resource)
-    assert all("not in code table 'drug'" in r.reason for r in rejected)  # only the hospital-made drug
+    assert rejected == []  # a hospital-made drug nobody mapped is kept, not rejected
+    local = [e for e in events if e.event_type == "prescription" and e.flags == ("unmapped-local-drug-code",)]
+    assert all(c["system"] == f"urn:hub:code:local-drug:{facility}"
+                         for e in local for c in e.resource["medicationCodeableConcept"]["coding"])
+    dosed = [e.resource["dosageInstruction"][0] for e in events if e.event_type == "prescription"]
+    assert all("repeat" in d["timing"] and "route" in d for d in dosed)
+    assert sum("doseAndRate" in d for d in dosed) > len(dosed) * 0.8
     reports = [e for e in events if e.event_type == "lab_result"]
     assert all(len(e.related) == len(e.resource["result"]) > 0 for e in reports)
     settings = HubSettings(data_dir=tmp_path)

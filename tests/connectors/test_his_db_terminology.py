@@ -12,10 +12,14 @@ import yaml
 
 from connectors.his_db.mapping import BUILTIN_DIR, MappingFileError, load_mapping, map_row, term_tables
 from hub.core import terminology
-from hub.core.terminology import ICD10, LOINC, NHSA_DRUG, community_terminology
+from hub.core.fhir import validate_resource
+from hub.core.terminology import COMMUNITY_DRUG, ICD10, LOINC, NHSA_DRUG, community_terminology
 
 BUILTIN = sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
-TERM_SYSTEMS = {LOINC, ICD10, NHSA_DRUG}
+TERM_SYSTEMS = {LOINC, ICD10, NHSA_DRUG, COMMUNITY_DRUG}
+ROW_B = {"CFMXID": 1, "CFH": "RX1", "JZID": 1, "BRID": "0000000001", "YPDM": "YP00111", "YPMC": "二甲双胍片",
+         "YL": "0.5g", "PC": "tid", "TS": 7, "SL": 21, "DW": "片", "YF": "口服", "TZ": None,
+         "KFSJ": "2026-11-23 08:00:00", "XGSJ": "2026-11-23 08:00:00.000001"}
 
 
 def test_there_are_built_in_mappings() -> None:
@@ -47,13 +51,51 @@ def test_no_mapping_carries_its_own_copy_of_a_community_code_system(vendor: str)
 def test_a_row_gets_the_term_s_coding() -> None:
     mapping = load_mapping("vendor_b")
     spec = next(s for s in mapping.tables if s.name == "prescriptions")
-    row = {"CFMXID": 1, "CFH": "RX1", "JZID": 1, "BRID": "0000000001", "YPDM": "YP00111", "YPMC": "二甲双胍片",
-           "YL": "0.5g", "PC": "tid", "TS": 7, "SL": 21, "DW": "片", "KFSJ": "2026-11-23 08:00:00",
-           "XGSJ": "2026-11-23 08:00:00.000001"}
-    mapped = map_row(spec, row, [], "th01", mapping)
+    mapped = map_row(spec, ROW_B, [], "th01", mapping)
     drug = community_terminology().drug("D0011")
-    assert mapped.resource["medicationCodeableConcept"]["coding"] == [
-        {"system": NHSA_DRUG, "code": drug.nhsa, "display": "二甲双胍片"}]
+    assert mapped.resource["medicationCodeableConcept"]["coding"] == [drug.coding()]
+    assert drug.coding() == {"system": COMMUNITY_DRUG, "code": "D0011", "display": "二甲双胍片"}
+    assert mapped.flags == [] and "contained" not in mapped.resource  # an adult: no weight written
+    (dosage,) = mapped.resource["dosageInstruction"]
+    assert dosage["doseAndRate"] == [{"doseQuantity": {"value": 0.5, "unit": "g", "system": "http://unitsofmeasure.org",
+                                                       "code": "g"}}]
+    assert dosage["timing"]["repeat"] == {"frequency": 3, "period": 1, "periodUnit": "d"}
+    assert dosage["route"]["coding"][0]["code"] == "26643006" and dosage["route"]["text"] == "口服"
+
+
+@pytest.mark.parametrize("vendor", BUILTIN)
+def test_an_unmapped_local_drug_code_keeps_its_prescription_with_the_local_coding(vendor: str) -> None:
+    """Not an error that loses the prescription: kept, flagged, waiting in the pharmacy's mapping queue."""
+    mapping = load_mapping(vendor)
+    spec = next(s for s in mapping.tables if s.name == "prescriptions")
+    if vendor == "vendor_b":
+        row = {**ROW_B, "YPDM": "YP77777", "YPMC": "院内制剂·止咳合剂", "YL": "10ml", "DW": "瓶", "TZ": "16.5"}
+    else:
+        row = {"rx_line_id": 1, "rx_no": "RX1", "visit_id": 1, "pat_id": "A1", "drug_code": "WA-7777",
+               "drug_name": "院内制剂·止咳合剂", "dose": "10ml", "freq": "tid", "days": 3, "qty": 1, "unit": "瓶",
+               "route": "口服", "weight_kg": "16.5", "prescribed_at": "2026-11-23 08:00:00",
+               "updated_at": "2026-11-23T08:00:00.000001"}
+    mapped = map_row(spec, row, [], "th01", mapping)
+    code = "YP77777" if vendor == "vendor_b" else "WA-7777"
+    assert mapped.resource["medicationCodeableConcept"] == {
+        "coding": [{"system": "urn:hub:code:local-drug:th01", "code": code, "display": "院内制剂·止咳合剂"}],
+        "text": "院内制剂·止咳合剂"}
+    assert mapped.flags == ["unmapped-local-drug-code"]
+    assert any(code in note for note in mapped.notes)
+    (weight,) = mapped.resource["contained"]  # a child's prescription carries the weight
+    assert weight["valueQuantity"]["value"] == 16.5 and weight["code"]["coding"][0]["code"] == "29463-7"
+    assert mapped.resource["supportingInformation"] == [{"reference": "#weight"}]
+    validate_resource(mapped.resource)
+
+
+def test_a_dose_that_is_not_one_amount_keeps_its_text_and_no_quantity() -> None:
+    mapping = load_mapping("vendor_b")
+    spec = next(s for s in mapping.tables if s.name == "prescriptions")
+    mapped = map_row(spec, {**ROW_B, "YL": "0.5g/100ml", "YF": "鼻饲"}, [], "th01", mapping)
+    (dosage,) = mapped.resource["dosageInstruction"]
+    assert "doseAndRate" not in dosage and dosage["text"].startswith("0.5g/100ml")
+    assert dosage["route"] == {"text": "鼻饲"}  # a route the code table does not know keeps its text
+    assert any("not one number and a unit" in note for note in mapped.notes)
 
 
 def _copy(tmp_path: Path, vendor: str, edit: Callable[[dict[str, Any]], object]) -> Path:
@@ -86,7 +128,8 @@ def test_a_table_entry_may_still_be_a_whole_coding(tmp_path: Path) -> None:
     spec = next(s for s in mapping.tables if s.name == "prescriptions")
     row = {"rx_line_id": 1, "rx_no": "RX1", "visit_id": 1, "pat_id": "A1", "drug_code": "WA-9001",
            "drug_name": "院内制剂·止咳合剂", "dose": "10ml", "freq": "tid", "days": 3, "qty": 1, "unit": "瓶",
-           "prescribed_at": "2026-11-23 08:00:00", "updated_at": "2026-11-23T08:00:00.000001"}
+           "route": "口服", "weight_kg": None, "prescribed_at": "2026-11-23 08:00:00",
+           "updated_at": "2026-11-23T08:00:00.000001"}
     assert map_row(spec, row, [], "cty01", mapping).resource["medicationCodeableConcept"]["coding"] == [own]
 
 

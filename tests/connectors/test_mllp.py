@@ -169,6 +169,27 @@ def test_ecg_order_and_prescriptions(listener: Listener) -> None:
     validate_resource(rx)
 
 
+def test_a_local_drug_code_nobody_mapped_is_kept_flagged_and_acknowledged(listener: Listener) -> None:
+    """The member's own code reaches the central pharmacy's mapping queue; the prescription is not lost."""
+    rde = "\r".join([msh("RDE^O11", "R2"), PID, "ORC|NW|RX10||||||||20261123081500",
+                     "RXE|^TID^^20261123|YN-0042^院内制剂·止咳合剂^L|10||ml", "RXR|PO^口服",
+                     "RXE|^QD|B01AC06^阿司匹林^WC|100||mg"])
+    assert msa(listener.send(rde))[1] == "AA"
+    assert listener.dead_letters() == []
+    local, atc = [e for e in listener.events() if e.event_type == "prescription"]
+    assert local.resource["medicationCodeableConcept"]["coding"] == [
+        {"system": "urn:hub:code:local-drug:th01", "code": "YN-0042", "display": "院内制剂·止咳合剂"}]
+    assert local.flags == ("unmapped-local-drug-code",)
+    (dosage,) = local.resource["dosageInstruction"]
+    assert dosage["doseAndRate"] == [{"doseQuantity": {"value": 10, "unit": "ml"}}]
+    assert dosage["timing"]["repeat"] == {"frequency": 3, "period": 1, "periodUnit": "d"}
+    assert dosage["route"] == {"text": "口服"}
+    assert atc.resource["medicationCodeableConcept"]["coding"][0]["system"] == "http://www.whocc.no/atc"
+    assert atc.flags == () and "route" not in atc.resource["dosageInstruction"][0]
+    for event in (local, atc):
+        validate_resource(event.resource)
+
+
 def test_merge_is_a_patient_merge_event(listener: Listener) -> None:
     a40 = "\r".join([msh("ADT^A40^ADT_A39", "X1"), "EVN|A40|20261123083000", PID, "MRG|000099^^^TH01^MR"])
     assert msa(listener.send(a40))[1] == "AA"
@@ -282,3 +303,41 @@ def test_a_10_mb_message_is_refused_and_kept_whole(listener: Listener) -> None:
     kept = FileBlobStore(listener.settings.data_dir / "blobs").get(ref)
     assert kept == huge  # every byte, not the first 4 KB
     assert msa(listener.send(a01("after-huge")))[1] == "AA"
+
+
+def test_allergies_in_an_admission_become_allergy_intolerances(listener: Listener) -> None:
+    adt = "\r".join([msh("ADT^A01", "AL1"), PID, PV1,
+                     "AL1|1|DA|J01CA^青霉素类^ATC|SV|皮疹~呼吸困难|20200101",
+                     "AL1|2|FA|^海鲜|MI||"])
+    assert msa(listener.send(adt))[1] == "AA"
+    allergies = [e for e in listener.events() if e.event_type == "allergy"]
+    assert [a.resource["code"]["text"] for a in allergies] == ["青霉素类", "海鲜"]
+    penicillin = allergies[0].resource
+    assert penicillin["category"] == ["medication"] and penicillin["criticality"] == "high"
+    assert penicillin["code"]["coding"][0] == {"system": "http://www.whocc.no/atc", "code": "J01CA",
+                                               "display": "青霉素类"}
+    assert [r["manifestation"][0]["text"] for r in penicillin["reaction"]] == ["皮疹", "呼吸困难"]
+    assert penicillin["patient"]["reference"] == "Patient/th01-pat-000123"
+    assert allergies[0].patient_key == "th01/000123"
+    for allergy in allergies:
+        validate_resource(allergy.resource)
+
+
+def test_dispense_becomes_medication_dispense(listener: Listener) -> None:
+    rds = "\r".join([msh("RDS^O13", "D1"), PID, "ORC|RE|RX9||||||||20261123081500",
+                     "RXD|1|XJ01^二甲双胍片^NHSA|20261123090000|28|^片"])
+    assert msa(listener.send(rds))[1] == "AA"
+    dispense = next(e for e in listener.events() if e.event_type == "dispense").resource
+    assert dispense["resourceType"] == "MedicationDispense" and dispense["status"] == "completed"
+    assert dispense["quantity"] == {"value": 28, "unit": "片"}
+    assert dispense["authorizingPrescription"][0]["reference"] == "MedicationRequest/th01-rx-RX9-1"
+    assert dispense["medicationCodeableConcept"]["coding"][0]["code"] == "XJ01"
+    validate_resource(dispense)
+
+
+def test_a_dispense_without_a_drug_is_refused_with_the_field(listener: Listener) -> None:
+    rds = "\r".join([msh("RDS^O13", "D2"), PID, "ORC|RE|RX9", "RXD|1||20261123090000|28"])
+    answer = msa(listener.send(rds))
+    assert answer[1] == "AE" and "RXD-2" in answer[3]
+    assert not [e for e in listener.events() if e.event_type == "dispense"]
+    assert len(listener.dead_letters()) == 1

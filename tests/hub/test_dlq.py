@@ -33,9 +33,11 @@ def test_fix_the_mapping_then_replay(broker_settings: HubSettings, db: Database,
     tables = SCHEMAS["vendor_a"](MetaData())
     tables.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(tables.tables["rx_detail"].insert().values(
-            rx_line_id=1, rx_no="RX1", visit_id=1, pat_id="A1", drug_code="WA-9001", drug_name="院内制剂·止咳合剂",
-            dose="10ml", freq="tid", days=3, qty=1, unit="瓶", prescribed_at="2026-11-23 08:00:00",
+        # A visit status the vendor added after the mapping was written: a required code, so the row is
+        # rejected (an unmapped drug is not: it is kept for the pharmacy's mapping queue).
+        conn.execute(tables.tables["op_visit"].insert().values(
+            visit_id=1, pat_id="A1", visit_type="O", dept="全科", doctor="张医生", diag_code="I10",
+            diag_name="原发性高血压", start_time="2026-11-23 08:00:00", end_time=None, status="triaged",
             updated_at="2026-11-23T08:00:00.000001"))
     config_path = tmp_path / "cty01-his.yaml"
     config_path.write_text(yaml.safe_dump({"name": "cty01-his", "kind": "his_db", "facility_id": "cty01",
@@ -48,29 +50,28 @@ def test_fix_the_mapping_then_replay(broker_settings: HubSettings, db: Database,
         DeadLetterStore().apply(session, Delivery(letter.record.topic, 0, 0, letter.record.key, letter.record.value,
                                                   letter.record.headers, 0))
     (row,) = list_dead_letters(db)
-    assert "WA-9001" in row.reason and row.origin == "cty01-his"
+    assert "'triaged'" in row.reason and row.origin == "cty01-his"
 
     # Still failing with the old mapping: nothing is marked replayed.
     report = replay_dead_letters(broker_settings, db, [row.id], config=config_path)
     assert report.failed == 1 and "still failing" in report.lines[0]
 
-    # The IT team adds the hospital-made drug to its own copy of the mapping.
+    # The IT team adds the new status to its own copy of the mapping.
     mapping = yaml.safe_load((MAPPINGS / "vendor_a.yaml").read_text(encoding="utf-8"))
-    mapping["code_tables"]["drug"]["WA-9001"] = {"system": "urn:hub:facility:cty01:drug", "code": "WA-9001",
-                                                 "display": "院内制剂·止咳合剂"}
+    mapping["code_tables"]["visit_status"]["triaged"] = "arrived"
     (tmp_path / "vendor_a_cty01.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True), encoding="utf-8")
     config_path.write_text(yaml.safe_dump({"name": "cty01-his", "kind": "his_db", "facility_id": "cty01",
                                            "options": {"database_url": his, "mapping": "vendor_a_cty01.yaml"}}))
     report = replay_dead_letters(broker_settings, db, [row.id], config=config_path)
     assert (report.replayed, report.failed) == (1, 0)
     assert get_dead_letter(db, row.id).replayed_at is not None
-    (message,) = read_all(broker_settings, spec_for("prescription").topic(broker_settings), 1)
+    (message,) = read_all(broker_settings, spec_for("encounter").topic(broker_settings), 1)
     assert message.key == b"cty01/A1"
 
     env = {**os.environ, "HUB_DATABASE_URL": db.url, "HUB_DATA_DIR": str(broker_settings.data_dir)}
     shown = subprocess.run([sys.executable, "-m", "hub.app.cli", "dlq", "show", row.id], env=env, capture_output=True,
                            text=True, timeout=60)
-    assert shown.returncode == 0 and "WA-9001" in shown.stdout and "replayed_at" in shown.stdout
+    assert shown.returncode == 0 and "triaged" in shown.stdout and "replayed_at" in shown.stdout
     missing = subprocess.run([sys.executable, "-m", "hub.app.cli", "dlq", "show", "nope"], env=env, capture_output=True,
                              text=True, timeout=60)
     assert missing.returncode == 2 and "hub dlq list" in missing.stderr

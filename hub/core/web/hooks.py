@@ -80,6 +80,8 @@ def patients_in(value: Any, ids: set[str], keys: set[str]) -> None:
             for text in item if isinstance(item, list) else [item]:
                 if isinstance(text, str) and text:
                     target.add(text)
+                else:  # a FHIR Reference (DetectedIssue.patient, AllergyIntolerance.patient)
+                    patients_in(text, ids, keys)
         else:
             patients_in(item, ids, keys)
 

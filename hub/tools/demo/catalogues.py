@@ -43,14 +43,20 @@ DIAGNOSES: tuple[Diagnosis, ...] = TERMS.diagnoses
 LAB_TESTS: tuple[LabTest, ...] = TERMS.lab_tests
 PANELS: tuple[LabPanel, ...] = TERMS.lab_panels
 
-# A hospital-made preparation (院内制剂) and a test only one laboratory runs: no community term and
-# no entry in any mapping file, on purpose, so the connector must report them (a dead letter for the
-# drug, a kept local coding for the test). Their local codes are the demo's, by vendor.
-LOCAL_ONLY_DRUGS = (Drug("", "院内制剂·止咳合剂", "合剂", "100ml", "瓶", "口服", atc=None, nhsa=None),)
+# Hospital-made preparations (院内制剂) and a test only one laboratory runs: no community term and
+# no entry in any mapping file, on purpose. The connector keeps them with the member's local coding
+# (a drug's prescription flagged for the central pharmacy's mapping queue). Local codes by vendor.
+LOCAL_ONLY_DRUGS = (
+    Drug("", "院内制剂·止咳合剂", "合剂", "100ml", "瓶", "口服", atc=None, nhsa=None),
+    Drug("", "院内制剂·清热解毒合剂", "合剂", "100ml", "瓶", "口服", atc=None, nhsa=None),
+    Drug("", "院内制剂·复方硼砂含漱液", "含漱液", "250ml", "瓶", "含漱", atc=None, nhsa=None),
+)
 LOCAL_ONLY_LAB = LabTest("", "微量元素锌", loinc="", unit="umol/L", low=11.6, high=23.0, decimals=1)
 _LOCAL_ONLY_CODES: dict[str, dict[str, str]] = {
-    "vendor_a": {"院内制剂·止咳合剂": "WA-9001", "微量元素锌": "LA-ZN"},
-    "vendor_b": {"院内制剂·止咳合剂": "YP99001", "微量元素锌": "JY0999"},
+    "vendor_a": {"院内制剂·止咳合剂": "WA-9001", "院内制剂·清热解毒合剂": "WA-9002",
+                 "院内制剂·复方硼砂含漱液": "WA-9003", "微量元素锌": "LA-ZN"},
+    "vendor_b": {"院内制剂·止咳合剂": "YP99001", "院内制剂·清热解毒合剂": "YP99002",
+                 "院内制剂·复方硼砂含漱液": "YP99003", "微量元素锌": "JY0999"},
 }
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy.engine import Engine
 
 from hub.tools.demo.catalogues import COUNTY_HOSPITAL, TOWNSHIPS, VILLAGES
 from hub.tools.demo.his_schemas import SCHEMAS
@@ -66,7 +67,9 @@ def build_county(data_dir: Path, seed: int = 20261123,
     configs = []
     for facility in facilities:
         engine = create_engine(facility.database_url)
-        SCHEMAS[facility.vendor](MetaData()).create_all(engine)
+        metadata = SCHEMAS[facility.vendor](MetaData())
+        metadata.create_all(engine)
+        _add_new_columns(engine, metadata)
         engine.dispose()
         path = config_dir / f"{facility.id}-his.yaml"
         config = {
@@ -77,6 +80,8 @@ def build_county(data_dir: Path, seed: int = 20261123,
             "batch_size": 500,
             "options": {"database_url": facility.database_url, "mapping": facility.vendor},
         }
+        if facility.parent:  # the supply hierarchy: a village clinic is replenished from its township
+            config["parent_facility"] = facility.parent
         if deliver_to and deliver_to.get(facility.id):
             config["deliver_to"] = deliver_to[facility.id]
         text = f"# {facility.name} ({facility.kind}, {facility.vendor}); written by the demo\n"
@@ -85,3 +90,16 @@ def build_county(data_dir: Path, seed: int = 20261123,
             path.write_text(text, encoding="utf-8")
         configs.append(path)
     return County(data_dir, facilities, tuple(configs))
+
+
+def _add_new_columns(engine: Engine, metadata: MetaData) -> None:
+    """Columns the simulated HIS gained since a member's database was made (a demo kept from an older
+    version): added empty, as a vendor's upgrade script would, so the connector's mapping finds them."""
+    existing = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))

@@ -22,19 +22,21 @@ from sqlalchemy import MetaData, create_engine, func, select, update
 from sqlalchemy.engine import Engine
 
 from hub.core.terminology import LabTest
+from hub.tools.demo import prescribing
 from hub.tools.demo.catalogues import (
     DEPARTMENTS,
     DIAGNOSES,
-    DRUGS,
     FREQUENCIES,
     LOCAL_ONLY_DRUGS,
     LOCAL_ONLY_LAB,
     PANELS,
+    TERMS,
 )
 from hub.tools.demo.county import County, Facility
 from hub.tools.demo.devices import EcgOrder
 from hub.tools.demo.his_schemas import SCHEMAS
 from hub.tools.demo.people import as_registered, person
+from hub.tools.demo.prescribing import Line
 from hub.tools.demo.writers import WRITERS, Rows
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ _WEIGHT = {"county": 4, "township": 2, "village": 1}
 _ECG_REASONS = ("胸闷待查", "心悸", "高血压随访", "术前检查", "头晕", "体检")
 _DOCTORS = ("张医生", "李医生", "王医生", "刘医生", "陈医生", "赵医生")
 _PRIORITIES = (("routine", 0.72), ("urgent", 0.14), ("asap", 0.07), ("stat", 0.07))
+# The people of the review scenarios (prescribing.py): on warfarin at the county hospital, or with an
+# eGFR below 30 from its laboratory. Other members' prescribers do not know, which is the point.
+WARFARIN, LOW_EGFR = "warfarin", "low-egfr"
+_RENAL = TERMS.lab_panel("RENAL")
 
 
 class _Member:
@@ -106,6 +112,10 @@ class CountySimulator:
             "CREATE TABLE IF NOT EXISTS registration (facility TEXT, pid TEXT, person INTEGER, PRIMARY KEY (facility, pid))"
         )
         self._state.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)")
+        self._state.execute("CREATE TABLE IF NOT EXISTS scenario (person INTEGER, kind TEXT, PRIMARY KEY (person, kind))")
+        self.scenario: dict[str, set[int]] = defaultdict(set)
+        for index, kind in self._state.execute("SELECT person, kind FROM scenario"):
+            self.scenario[kind].add(index)
         self.registered: dict[str, list[tuple[str, int]]] = defaultdict(list)
         self.ecg_orders: deque[EcgOrder] = deque(maxlen=200)  # for the carts; the oldest are dropped
         self.where: dict[int, set[str]] = defaultdict(set)
@@ -126,7 +136,7 @@ class CountySimulator:
             batch: list[Rows] = []
             for _ in range(patients_per_facility):
                 batch.extend(self._register(member, self._new_person()))
-                batch.extend(self._visit(member, self.registered[member.facility.id][-1][0]))
+                batch.extend(self._visit(member, *self.registered[member.facility.id][-1]))
             member.apply(batch)
             written += len(batch)
         self._state.commit()
@@ -168,9 +178,9 @@ class CountySimulator:
         roll = self.rng.random()
         if roll < 0.12 or not self.registered[fid]:
             rows = self._register(member, self._pick_person(member))
-            return rows + self._visit(member, self.registered[fid][-1][0])
+            return rows + self._visit(member, *self.registered[fid][-1])
         if roll < 0.80:
-            return self._visit(member, self.rng.choice(self.registered[fid])[0])
+            return self._visit(member, *self.rng.choice(self.registered[fid]))
         if roll < 0.92 and member.open_visits:
             vid, start = member.open_visits.pop(self.rng.randrange(len(member.open_visits)))
             end = max(datetime.now(CST), start + timedelta(minutes=10))
@@ -191,6 +201,9 @@ class CountySimulator:
     def _pick_person(self, member: _Member) -> int:
         """A new resident, or someone already registered at another member (the shared-record case)."""
         fid = member.facility.id
+        scenario = sorted(i for kind in (WARFARIN, LOW_EGFR) for i in self.scenario[kind] if fid not in self.where[i])
+        if member.facility.kind != "county" and scenario and self.rng.random() < 0.15:
+            return self.rng.choice(scenario)  # the county hospital's patient turns up at a township or village
         if self.next_person and self.rng.random() < 0.4:
             for _ in range(5):
                 candidate = self.rng.randrange(self.next_person)
@@ -208,7 +221,7 @@ class CountySimulator:
         self._state.execute("INSERT OR REPLACE INTO registration VALUES (?,?,?)", (fid, pid, index))
         return [member.writer.patient(pid, typed, member.change_time())]
 
-    def _visit(self, member: _Member, pid: str) -> list[Rows]:
+    def _visit(self, member: _Member, pid: str, index: int) -> list[Rows]:
         writer, rng, kind = member.writer, self.rng, member.facility.kind
         inpatient = kind != "village" and rng.random() < 0.1
         start = datetime.now(CST) - timedelta(minutes=rng.randrange(5, 120))
@@ -221,14 +234,11 @@ class CountySimulator:
         if rng.random() < 0.7:
             rx_table = "rx_detail" if member.facility.vendor == "vendor_a" else "CFMX"
             rx_no = f"RX{vid:08d}"
-            for _ in range(rng.randint(1, 3)):
-                drug = rng.choice(LOCAL_ONLY_DRUGS) if rng.random() < 0.01 else rng.choice(DRUGS)
-                freq = rng.choice(FREQUENCIES)[0]
-                days = rng.choice((3, 5, 7, 14, 30))
-                rows.append(writer.rx_line(member.new_id(rx_table), rx_no, vid, pid, drug, freq, days,
-                                           days * rng.randint(1, 3), start + timedelta(minutes=15), member.change_time()))
+            for line in self._prescription(member, index, start):
+                rows.append(writer.rx_line(member.new_id(rx_table), rx_no, vid, pid, line,
+                                           start + timedelta(minutes=15), member.change_time()))
         if rng.random() < 0.3:
-            rows.append(self._lab(member, vid, pid, start))
+            rows.append(self._lab(member, vid, pid, index, start))
         if rng.random() < (0.1 if kind != "county" else 0.04):
             ecg_table = "ecg_order" if member.facility.vendor == "vendor_a" else "XDTSQ"
             order_id, reason = member.new_id(ecg_table), rng.choice(_ECG_REASONS)
@@ -239,17 +249,60 @@ class CountySimulator:
             self.ecg_orders.append(EcgOrder(member.facility.id, pid, index, order_id, priority, reason, time.monotonic()))
         return rows
 
-    def _lab(self, member: _Member, vid: int, pid: str, start: datetime) -> Rows:
+    def _prescription(self, member: _Member, index: int, start: datetime) -> list[Line]:
+        """One to three lines; for a child, paediatric products by weight; now and then a line the
+        central pharmacy's review should stop (see prescribing.py)."""
+        rng, kind = self.rng, member.facility.kind
+        age = prescribing.age_years(person(self.seed, index).birth_date, start.date())
+        weight = prescribing.weight_for_age(age, rng) if age < prescribing.CHILD_AGE else None
+        lines: list[Line] = []
+        for _ in range(rng.randint(1, 3)):
+            if rng.random() < 0.02:
+                drug = rng.choice(LOCAL_ONLY_DRUGS)  # a hospital-made preparation: mapped by nobody
+                lines.append(Line(drug, "10ml", rng.choice(FREQUENCIES)[0], 3, 1, drug.route, weight))
+            elif weight is not None:
+                child = prescribing.adult_dose_for_child if rng.random() < 0.08 else prescribing.child_line
+                lines.append(child(rng, weight))
+            else:
+                lines.append(prescribing.adult_line(rng))
+        if weight is None and kind == "county" and age >= 50 and rng.random() < 0.04:
+            lines.append(prescribing.warfarin())
+            self._remember(WARFARIN, index)
+        if kind != "county" and index in self.scenario[WARFARIN] and rng.random() < 0.5:
+            lines.append(prescribing.interacting_with_warfarin(rng))
+        if weight is None and index in self.scenario[LOW_EGFR] and rng.random() < 0.5:
+            lines.append(prescribing.metformin())
+        return lines
+
+    def _remember(self, kind: str, index: int) -> None:
+        self.scenario[kind].add(index)
+        self._state.execute("INSERT OR IGNORE INTO scenario VALUES (?, ?)", (index, kind))
+
+    def _lab(self, member: _Member, vid: int, pid: str, index: int, start: datetime) -> Rows:
         panel = self.rng.choice(PANELS)
         tests: list[LabTest] = list(panel.tests)
         if self.rng.random() < 0.03:
             tests.append(LOCAL_ONLY_LAB)
         results = [self._result(test) for test in tests]
+        if panel == _RENAL and member.facility.kind == "county" and self._failing_kidneys(index, start):
+            results = [self._renal_failure(test) if test.code in ("CREA", "EGFR") else r
+                       for test, r in zip(tests, results, strict=True)]
+            self._remember(LOW_EGFR, index)
         report_table, item_table = ("lab_report", "lab_item") if member.facility.vendor == "vendor_a" else ("JYBG", "JYMX")
         report_id = member.new_id(report_table)
         first_item = member.new_id(item_table, len(results))
         return member.writer.lab(report_id, first_item, vid, pid, panel, results, start + timedelta(minutes=40),
                                  member.change_time())
+
+    def _failing_kidneys(self, index: int, start: datetime) -> bool:
+        """An older patient's renal panel at the county laboratory shows failing kidneys, now and then."""
+        age = prescribing.age_years(person(self.seed, index).birth_date, start.date())
+        return index in self.scenario[LOW_EGFR] or (age >= 60 and self.rng.random() < 0.25)
+
+    def _renal_failure(self, test: LabTest) -> tuple[LabTest, str, str]:
+        if test.code == "EGFR":  # below 30: metformin is contraindicated (说明书)
+            return test, f"{self.rng.uniform(12, 29):.{test.decimals}f}", "L"
+        return test, f"{self.rng.uniform(230, 420):.{test.decimals}f}", "H"
 
     def _result(self, test: LabTest) -> tuple[LabTest, str, str]:
         span = test.high - test.low

@@ -2,13 +2,15 @@
 
 vendor_a: an English-named product, ISO times, sex M/F, ICD-10 diagnosis codes.
 vendor_b: an older domestic product with pinyin-abbreviation names (HZXX = 患者信息, JZJL =
-就诊记录, CFMX = 处方明细, JYBG/JYMX = 检验报告/明细, XDTSQ = 心电图申请), text dates, sex 1/2,
+就诊记录, CFMX = 处方明细 (YL 剂量, YF 用法, TZ 体重), JYBG/JYMX = 检验报告/明细, XDTSQ = 心电图申请), text dates, sex 1/2,
 its own diagnosis numbers. Every table has a change-time column a poller can read by watermark.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+
+from hub.tools.demo.stock_tables import stock_table_a, stock_table_b
 
 
 def vendor_a(metadata: MetaData | None = None) -> MetaData:
@@ -26,7 +28,8 @@ def vendor_a(metadata: MetaData | None = None) -> MetaData:
           Column("rx_line_id", Integer, primary_key=True), Column("rx_no", String(20)), Column("visit_id", Integer),
           Column("pat_id", String(16), index=True), Column("drug_code", String(16)), Column("drug_name", String(64)),
           Column("dose", String(16)), Column("freq", String(8)), Column("days", Integer), Column("qty", Integer),
-          Column("unit", String(8)), Column("prescribed_at", String(19)), Column("updated_at", String(26), index=True))
+          Column("unit", String(8)), Column("prescribed_at", String(19)), Column("updated_at", String(26), index=True),
+          Column("route", String(16)), Column("weight_kg", String(8)))
     Table("lab_report", md,
           Column("report_id", Integer, primary_key=True), Column("pat_id", String(16), index=True),
           Column("visit_id", Integer), Column("panel_code", String(16)), Column("reported_at", String(19)),
@@ -40,6 +43,7 @@ def vendor_a(metadata: MetaData | None = None) -> MetaData:
           Column("order_id", Integer, primary_key=True), Column("pat_id", String(16), index=True),
           Column("visit_id", Integer), Column("priority", String(8)), Column("reason", Text),
           Column("ordered_at", String(19)), Column("status", String(12)), Column("updated_at", String(26), index=True))
+    stock_table_a(md)
     return md
 
 
@@ -58,7 +62,8 @@ def vendor_b(metadata: MetaData | None = None) -> MetaData:
           Column("CFMXID", Integer, primary_key=True), Column("CFH", String(20)), Column("JZID", Integer),
           Column("BRID", String(16), index=True), Column("YPDM", String(16)), Column("YPMC", String(64)),
           Column("YL", String(16)), Column("PC", String(8)), Column("TS", Integer), Column("SL", Integer),
-          Column("DW", String(8)), Column("KFSJ", String(19)), Column("XGSJ", String(26), index=True))
+          Column("DW", String(8)), Column("KFSJ", String(19)), Column("XGSJ", String(26), index=True),
+          Column("YF", String(16)), Column("TZ", String(8)))
     Table("JYBG", md,
           Column("BGID", Integer, primary_key=True), Column("BRID", String(16), index=True), Column("JZID", Integer),
           Column("XMDM", String(16)), Column("BGSJ", String(19)), Column("ZT", String(1)),
@@ -71,6 +76,7 @@ def vendor_b(metadata: MetaData | None = None) -> MetaData:
           Column("SQID", Integer, primary_key=True), Column("BRID", String(16), index=True), Column("JZID", Integer),
           Column("JJ", String(1)), Column("SQYY", Text), Column("SQSJ", String(19)), Column("ZT", String(1)),
           Column("XGSJ", String(26), index=True))
+    stock_table_b(md)
     return md
 
 

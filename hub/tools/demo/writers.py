@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.core.terminology import Diagnosis, Drug, LabPanel, LabTest
+from hub.core.terminology import Diagnosis, LabPanel, LabTest
 from hub.tools.demo.catalogues import VendorCodes, vendor_codes
 from hub.tools.demo.people import Person
+from hub.tools.demo.prescribing import Line
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,8 @@ def _t(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _dose(drug: Drug) -> str:
-    """One dose as a prescriber writes it: the strength, or one unit of a compound preparation."""
-    return drug.strength or f"1{drug.unit}"
+def _weight(line: Line) -> str | None:
+    return f"{line.weight_kg:g}" if line.weight_kg is not None else None
 
 
 class VendorA:
@@ -59,11 +59,11 @@ class VendorA:
         return Rows(updates=(("op_visit", "visit_id", vid, {"end_time": _t(end), "status": "finished",
                                                             "updated_at": change}),))
 
-    def rx_line(self, line_id: int, rx_no: str, vid: int, pid: str, drug: Drug, freq: str, days: int, qty: int,
-                at: datetime, change: str) -> Rows:
+    def rx_line(self, line_id: int, rx_no: str, vid: int, pid: str, line: Line, at: datetime, change: str) -> Rows:
         row = {"rx_line_id": line_id, "rx_no": rx_no, "visit_id": vid, "pat_id": pid,
-               "drug_code": self.codes.local("drugs", drug), "drug_name": drug.name, "dose": _dose(drug), "freq": freq,
-               "days": days, "qty": qty, "unit": drug.unit, "prescribed_at": _t(at), "updated_at": change}
+               "drug_code": self.codes.local("drugs", line.drug), "drug_name": line.drug.name, "dose": line.dose,
+               "freq": line.freq, "days": line.days, "qty": line.qty, "unit": line.drug.unit, "route": line.route,
+               "weight_kg": _weight(line), "prescribed_at": _t(at), "updated_at": change}
         return Rows(inserts=(("rx_detail", row),))
 
     def lab(self, report_id: int, first_item: int, vid: int, pid: str, panel: LabPanel,
@@ -113,11 +113,10 @@ class VendorB:
     def finish_visit(self, vid: int, end: datetime, change: str) -> Rows:
         return Rows(updates=(("JZJL", "JZID", vid, {"JSSJ": _t(end), "ZT": "1", "XGSJ": change}),))
 
-    def rx_line(self, line_id: int, rx_no: str, vid: int, pid: str, drug: Drug, freq: str, days: int, qty: int,
-                at: datetime, change: str) -> Rows:
-        row = {"CFMXID": line_id, "CFH": rx_no, "JZID": vid, "BRID": pid, "YPDM": self.codes.local("drugs", drug),
-               "YPMC": drug.name, "YL": _dose(drug), "PC": freq, "TS": days, "SL": qty, "DW": drug.unit,
-               "KFSJ": _t(at), "XGSJ": change}
+    def rx_line(self, line_id: int, rx_no: str, vid: int, pid: str, line: Line, at: datetime, change: str) -> Rows:
+        row = {"CFMXID": line_id, "CFH": rx_no, "JZID": vid, "BRID": pid, "YPDM": self.codes.local("drugs", line.drug),
+               "YPMC": line.drug.name, "YL": line.dose, "PC": line.freq, "TS": line.days, "SL": line.qty,
+               "DW": line.drug.unit, "YF": line.route, "TZ": _weight(line), "KFSJ": _t(at), "XGSJ": change}
         return Rows(inserts=(("CFMX", row),))
 
     def lab(self, report_id: int, first_item: int, vid: int, pid: str, panel: LabPanel,

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,6 +45,7 @@ class Pacing:
     retention_h: float = 168.0  # acknowledged messages are forgotten after this long
     batch: int = 50
     hold_s: float = 60.0  # a sender holds its destination this long past its last message (see queue.claim)
+    gauge_s: float = 5.0  # the backlog gauges are counted again this often while nothing is sent
 
 
 def transport_for(route: Route) -> Transport:
@@ -72,6 +74,7 @@ class DestinationSender:
         self.transport = self.transport or transport_for(self.route)
         self.down = Backoff(initial_s=self.pacing.down_initial_s, max_s=self.pacing.down_max_s)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._gauged_at: float | None = None  # when the backlog was last counted; None: count it now
 
     def run(self, stop: threading.Event) -> None:
         key = self.route.key
@@ -102,7 +105,8 @@ class DestinationSender:
     def step(self) -> float:
         """Sends what is due; returns how long to wait before the next step (0: go on at once)."""
         key = self.route.key
-        self._gauges()
+        if self._gauged_at is None or time.monotonic() - self._gauged_at >= self.pacing.gauge_s:
+            self._gauges()  # a count per destination per idle look was most of what the senders cost
         due = queue.due(self.db, key, utcnow(), self.pacing.batch)
         if not due:
             return self.pacing.idle_s
@@ -122,6 +126,7 @@ class DestinationSender:
             delay = retry_delay(message.attempts + 1, self.pacing.retry_initial_s, self.pacing.retry_max_s)
             queue.record(self.db, key, message, outcome, delay)
             self._count(message, outcome)
+            self._gauged_at = None  # the backlog moved
         return 0.0
 
     def _longest_attempt_s(self) -> float:
@@ -147,6 +152,7 @@ class DestinationSender:
                      key, message.message_id, outcome.reason)
 
     def _gauges(self) -> None:
+        self._gauged_at = time.monotonic()
         count, oldest = queue.backlog(self.db, self.route.key)
         metrics.DELIVERY_QUEUED.labels(self.route.key).set(count)
         age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from consumers.pharmacy import medicines, record, reviewing
+from consumers.pharmacy import medicines, metrics, record, reviewing
+from consumers.pharmacy.review import RuleSet
 from consumers.pharmacy.rulesets import active_rules
 from hub.core.config import HubSettings
 from hub.core.consumer import Consumer, Delivery
@@ -45,11 +46,25 @@ class PharmacyConsumer(Consumer):
         super().__init__(settings)
         self.clock = clock
         self.desk: reviewing.Desk | None = None
+        # Within a batch the rule set is read once and the queue counted once, not per prescription.
+        self._in_batch = False
+        self._batch_rules: RuleSet | None = None
+        self._reviewed = False
 
     def bind(self, context: PartContext) -> None:
         if context.results is None:
             raise ValueError("the pharmacy consumer needs the results outbox (PartContext.results)")
         self.desk = reviewing.Desk(context.results, context.services.shared_record, self.settings.pharmacy_review_due_s)
+
+    def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
+        self._in_batch, self._batch_rules, self._reviewed = True, None, False
+        try:
+            super().apply_batch(session, deliveries)
+        finally:
+            self._in_batch, self._batch_rules = False, None
+        if self._reviewed:
+            depth = reviewing.queue_depth(session)
+            reviewing.after_commit(session, lambda: metrics.QUEUE.set(depth))
 
     def apply(self, session: Session, delivery: Delivery) -> None:
         event = delivery.event
@@ -85,4 +100,7 @@ class PharmacyConsumer(Consumer):
                                      _patient_id(event.resource), drug)
         if event.event_type == "prescription":
             session.flush()
-            reviewing.review(session, self.desk, active_rules(session), row, drug, now)
+            rules = self._batch_rules or active_rules(session)
+            if self._in_batch:
+                self._batch_rules, self._reviewed = rules, True
+            reviewing.review(session, self.desk, rules, row, drug, now, count_queue=not self._in_batch)

@@ -94,6 +94,9 @@ class ResourceWriter(ABC):
         self.rules = rules or load_rules()
         self.index = CandidateIndex(session, self.rules)
         self._absent_rows: set[tuple[type, Any]] = set()  # (model, key) a prefetch found missing
+        # The session's identity map holds rows weakly: without this list a prefetched row that the
+        # batch has not touched yet is dropped at once, and the batch loads it again one query at a time.
+        self._prefetched: list[Any] = []
         # Objects added in this batch: pending objects are not in the identity map until a flush,
         # and the batch runs without autoflush, so the writer remembers them itself.
         self._pending: dict[tuple[type, Any], Any] = {}
@@ -138,6 +141,7 @@ class ResourceWriter(ABC):
         for chunk in _chunks(wanted, 300):
             rows: Sequence[Any] = self.session.scalars(select(model).where(where(chunk))).all()
             loaded.extend(rows)
+            self._prefetched.extend(rows)
             present = {self.session.identity_key(instance=row)[1] for row in rows}
             present = {key[0] if len(key) == 1 else key for key in present}
             self._absent_rows |= {(model, k) for k in chunk if k not in present}

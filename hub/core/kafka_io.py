@@ -134,7 +134,7 @@ def admin(settings: HubSettings, **overrides: Any) -> KafkaAdminClient:
 
 
 def broker_reachable(settings: HubSettings, timeout_s: float = 3.0) -> bool:
-    if not any(_port_open(server, timeout_s) for server in settings.bootstrap.split(",")):
+    if not bootstrap_port_open(settings, timeout_s):
         return False  # fail fast: the admin client would wait for its full bootstrap timeout
     try:
         client = admin(settings, request_timeout_ms=int(timeout_s * 1000))
@@ -147,6 +147,11 @@ def broker_reachable(settings: HubSettings, timeout_s: float = 3.0) -> bool:
         return False
     finally:
         client.close()
+
+
+def bootstrap_port_open(settings: HubSettings, timeout_s: float = 3.0) -> bool:
+    """Whether some bootstrap server accepts a TCP connection (not that it speaks Kafka)."""
+    return any(_port_open(server, timeout_s) for server in settings.bootstrap.split(","))
 
 
 def _port_open(server: str, timeout_s: float) -> bool:
@@ -278,7 +283,7 @@ def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, 
 
 def group_lag(settings: HubSettings, group_id: str, topics: list[str], timeout_s: float = 3.0) -> dict[str, int]:
     """Messages behind the end of each partition for a consumer group ("topic[partition]" -> lag)."""
-    if not any(_port_open(server, timeout_s) for server in settings.bootstrap.split(",")):
+    if not bootstrap_port_open(settings, timeout_s):
         raise KafkaError(f"broker {settings.bootstrap} not reachable")
     committed = group_offsets(settings, group_id)
     probe = KafkaConsumer(**{

@@ -9,7 +9,6 @@ can forget. Steps the hub takes on its own (a critical-value notice raised, esca
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -64,6 +63,8 @@ class Step:
     patient_id: str | None = None  # the patient it concerns (a member's Patient id)
     detail: str | None = None  # what else to keep, as text (kept in the row's query column)
     patient_keys: tuple[str, ...] = ()  # member patient keys (facility/local id) it concerns
+    # Patients the caller has resolved already (member Patient id, community id): kept without a lookup.
+    resolved: tuple[tuple[str, str], ...] = ()
 
 
 def record_step(session: Session, step: Step, shared_record: SharedRecord) -> AuditLog:
@@ -75,7 +76,10 @@ def record_step(session: Session, step: Step, shared_record: SharedRecord) -> Au
                    patient_id=(step.patient_id or None) and step.patient_id[:100], client=None, method=None,
                    path=None, query=step.detail, status=None, uid=uuid.uuid4().hex)
     session.add(row)
-    ids: Iterable[str] = (step.patient_id,) if step.patient_id else ()
-    for patient, community in shared_record.community_ids(session, set(ids), set(step.patient_keys)).items():
+    known: dict[str, str | None] = dict(step.resolved)
+    ids = {step.patient_id} - known.keys() if step.patient_id else set()
+    if ids or step.patient_keys:
+        known.update(shared_record.community_ids(session, ids, set(step.patient_keys)))
+    for patient, community in known.items():
         session.add(AuditPatient(audit_uid=row.uid, patient_id=patient[:128], community_id=community))
     return row

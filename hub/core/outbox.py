@@ -261,8 +261,7 @@ class OutboxRelay:
                     self._last_purge = time.monotonic()
                     self.outbox.purge(self.settings.outbox_retention_hours)
                 if sent == 0:
-                    self._wake.wait(idle_s)
-                    self._wake.clear()
+                    self._idle(stop, idle_s)
             except kafka_io.TopicMismatchError as exc:
                 # Never publish into topics whose partitioning differs from the catalogue: say so loudly.
                 log.error("outbox relay %s: %s; holding %d events in the outbox", self.outbox.name, exc,
@@ -277,6 +276,15 @@ class OutboxRelay:
                 self._on_broker_error(exc)
                 stop.wait(backoff.next())
         self.close()
+
+    def _idle(self, stop: threading.Event, idle_s: float) -> None:
+        """Waits for a writer's wake, `stop` or `idle_s`, whichever comes first (in short slices: one
+        thread cannot wait on two events, and a stop must not wait out the idle time)."""
+        deadline = time.monotonic() + idle_s
+        while not stop.is_set() and not self._wake.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                break
+        self._wake.clear()
 
     def _on_broker_error(self, exc: BaseException, quiet: bool = False) -> None:
         if self.broker_up and not quiet:

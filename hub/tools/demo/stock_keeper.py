@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import MetaData, create_engine, func, insert, select
 
 from hub.core.terminology import Drug, community_terminology
-
-log = logging.getLogger(__name__)
 from hub.tools.demo.catalogues import vendor_codes
 from hub.tools.demo.county import County, Facility
 from hub.tools.demo.stock_tables import MOVE_TYPES, stock_table_a, stock_table_b
+
+log = logging.getLogger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")
 STOCKED = ("D0001", "D0005", "D0006", "D0011", "D0015", "D0016", "D0022", "D0024")

@@ -80,6 +80,9 @@ def _patient_id(study: dict[str, Any]) -> str | None:
 class EcgConsumer(Consumer):
     name = "ecg"
     event_types = ("imaging_request",)
+    # Measuring one tracing costs about a second of CPU; a batch of a backlog's worth kept a stopping
+    # hub waiting past its shutdown time. A few a batch keep a stop, and other consumers, prompt.
+    max_batch = 3
 
     def __init__(self, settings: HubSettings | None = None, blobs: BlobStore | None = None) -> None:
         super().__init__(settings)

@@ -46,10 +46,8 @@ class PharmacyConsumer(Consumer):
         super().__init__(settings)
         self.clock = clock
         self.desk: reviewing.Desk | None = None
-        # Within a batch the rule set is read once and the queue counted once, not per prescription.
-        self._in_batch = False
+        # The rule set of the batch being applied: read once a batch, not per prescription.
         self._batch_rules: RuleSet | None = None
-        self._reviewed = False
 
     def bind(self, context: PartContext) -> None:
         if context.results is None:
@@ -57,14 +55,17 @@ class PharmacyConsumer(Consumer):
         self.desk = reviewing.Desk(context.results, context.services.shared_record, self.settings.pharmacy_review_due_s)
 
     def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
-        self._in_batch, self._batch_rules, self._reviewed = True, None, False
+        """Applies the batch with one read of the rule set and one count of the queue, when it holds prescriptions."""
+        if not any(d.event is not None and d.event.event_type == "prescription" for d in deliveries):
+            super().apply_batch(session, deliveries)
+            return
+        self._batch_rules = active_rules(session)
         try:
             super().apply_batch(session, deliveries)
         finally:
-            self._in_batch, self._batch_rules = False, None
-        if self._reviewed:
-            depth = reviewing.queue_depth(session)
-            reviewing.after_commit(session, lambda: metrics.QUEUE.set(depth))
+            self._batch_rules = None
+        depth = reviewing.queue_depth(session)
+        reviewing.after_commit(session, lambda: metrics.QUEUE.set(depth))
 
     def apply(self, session: Session, delivery: Delivery) -> None:
         event = delivery.event
@@ -100,7 +101,5 @@ class PharmacyConsumer(Consumer):
                                      _patient_id(event.resource), drug)
         if event.event_type == "prescription":
             session.flush()
-            rules = self._batch_rules or active_rules(session)
-            if self._in_batch:
-                self._batch_rules, self._reviewed = rules, True
-            reviewing.review(session, self.desk, rules, row, drug, now, count_queue=not self._in_batch)
+            reviewing.review(session, self.desk, self._batch_rules or active_rules(session), row, drug, now,
+                             count_queue=self._batch_rules is None)

@@ -310,12 +310,9 @@ def _audit(session: Session, desk: Desk, row: PharmacyReview, action: str, detai
            role: str = "system", facility: str | None = None) -> None:
     # A review knows its person's community already: four audit rows a prescription looking it up
     # again cost a quarter of a review.
-    if row.patient_id and row.community_id:
-        who: dict[str, Any] = dict(patient_keys=(), resolved=((row.patient_id, row.community_id),))
-    else:
-        who = dict(patient_keys=(row.patient_key,))
+    resolved = ((row.patient_id, row.community_id),) if row.patient_id and row.community_id else ()
     record_step(session, Step(actor, role, facility or row.facility_id, action, "Task", row.id, row.patient_id,
-                              detail, **who), desk.shared_record)
+                              detail, () if resolved else (row.patient_key,), resolved), desk.shared_record)
 
 
 def queue_depth(session: Session) -> int:

@@ -281,8 +281,8 @@ class OutboxRelay:
         """Waits for a writer's wake, `stop` or `idle_s`, whichever comes first (in short slices: one
         thread cannot wait on two events, and a stop must not wait out the idle time)."""
         deadline = time.monotonic() + idle_s
-        while not stop.is_set() and not self._wake.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline:
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self._wake.wait(min(0.2, left)):
                 break
         self._wake.clear()
 

@@ -81,7 +81,10 @@ class PharmacyConsumer(Consumer):
             raise PermanentError(f"a {event.resource_type} without an id cannot be kept", "validate")
         facility = event.source.facility_id
         if event.event_type == "patient":
-            record.keep_patient(session, event.resource, event.patient_key)
+            if record.keep_patient(session, event.resource, event.patient_key):
+                session.flush()
+                reviewing.review_person_again(session, self.desk, lambda: self._batch_rules or active_rules(session),
+                                              event.resource.get("id"), event.patient_key, self.clock())
         elif event.event_type == "allergy":
             record.keep_allergy(session, event.resource, facility, event.patient_key, _patient_id(event.resource))
         elif event.event_type == "lab_result":

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consumers.pharmacy import metrics, reviewing
-from consumers.pharmacy.models import PharmacyLocalCode, PharmacyMedication, PharmacyReview
+from consumers.pharmacy.models import PharmacyLocalCode, PharmacyMedication
 from consumers.pharmacy.rulesets import active_rules
 from hub.core.errors import PermanentError
 from hub.core.terminology import community_terminology
@@ -61,14 +61,9 @@ def map_code(session: Session, desk: reviewing.Desk, code_id: int, drug_code: st
     for medication in medications:
         medication.drug_code, medication.atc, medication.name = drug.code, drug.atc, drug.name
         medication.local_system = medication.local_code = None
-        if medication.kind != "request":
-            continue
-        waiting_review = session.get(PharmacyReview, reviewing.review_id(medication.id))
-        if waiting_review is not None and waiting_review.decision is None:
-            session.flush()
-            done = reviewing.review(session, desk, rules, medication, drug, now)
-            if done is not None:
-                reviewed.append(done.id)
+        done = reviewing.review_waiting(session, desk, rules, medication, drug, now)
+        if done is not None:
+            reviewed.append(done.id)
     session.flush()
     left = count_waiting(session)
     reviewing.after_commit(session, lambda: metrics.UNMAPPED.set(left))

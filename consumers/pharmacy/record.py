@@ -129,7 +129,9 @@ def keep_labs(session: Session, observations: list[dict[str, Any]], facility: st
     return kept
 
 
-def keep_patient(session: Session, resource: dict[str, Any], patient_key: str) -> None:
+def keep_patient(session: Session, resource: dict[str, Any], patient_key: str) -> bool:
+    """Keeps what the rules read of a member's patient; True when that changed (a new patient, or a new
+    birth date, sex, weight or pregnancy status), so that reviews held for want of it are done again."""
     pregnant = None
     weight = None
     for extension in resource.get("extension") or []:  # carried by few members; honoured when there
@@ -144,10 +146,16 @@ def keep_patient(session: Session, resource: dict[str, Any], patient_key: str) -
                   sex=resource.get("gender"), weight_kg=weight, pregnant=pregnant, updated_at=utcnow())
     if row is None:
         session.add(PharmacyPatient(patient_key=patient_key, **values))
-    else:
-        for name, value in values.items():
-            if value is not None or name in ("birth_date", "sex"):
-                setattr(row, name, value)
+        return True
+    changed = False
+    for name, value in values.items():
+        if value is not None or name in ("birth_date", "sex"):
+            changed |= name in _FACTS and getattr(row, name) != value
+            setattr(row, name, value)
+    return changed
+
+
+_FACTS = ("birth_date", "sex", "weight_kg", "pregnant")  # what the rules read of a patient
 
 
 # The county-wide view of one person ---------------------------------------------------------------------

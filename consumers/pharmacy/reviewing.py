@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event as orm_event
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from consumers.pharmacy import metrics, record
@@ -28,7 +28,7 @@ from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.results import ResultOutbox
 from hub.core.services import SharedRecord
-from hub.core.terminology import Drug
+from hub.core.terminology import Drug, community_terminology
 from hub.core.web.audit import Step, record_step
 
 SYSTEM = "pharmacy"  # the source system of review events, the producer in the outbox, the audit actor
@@ -153,6 +153,51 @@ def review(session: Session, desk: Desk, rules: RuleSet, row: PharmacyMedication
 
     after_commit(session, count)
     return current
+
+
+def review_waiting(session: Session, desk: Desk, rules: RuleSet, row: PharmacyMedication, drug: Drug | None,
+                   now: datetime) -> PharmacyReview | None:
+    """Reviews a prescription line again if its review still waits on the queue (held, nobody decided)."""
+    if row.kind != "request":
+        return None
+    waiting = session.get(PharmacyReview, review_id(row.id))
+    if waiting is None or waiting.decision is not None or waiting.status != READY:
+        return None
+    session.flush()
+    return review(session, desk, rules, row, drug, now)
+
+
+def review_person_again(session: Session, desk: Desk, rules: Callable[[], RuleSet], patient_id: str | None,
+                        patient_key: str, now: datetime) -> list[str]:
+    """Reviews again every held, undecided prescription of the person, after what the rules read of them
+    (age, sex, weight, pregnancy) arrived or changed: a prescription reviewed before its patient's record
+    reached the pharmacy was held for the unknown age, and the age is known now."""
+    community = desk.shared_record.community_id_for(session, patient_id) if patient_id else None
+    of_person = PharmacyReview.patient_key == patient_key
+    if community is not None:  # the person's prescriptions at other members, through the patient index
+        of_person = or_(of_person, PharmacyReview.community_id == community)
+    waiting = session.scalars(select(PharmacyReview).where(
+        of_person, PharmacyReview.status == READY, PharmacyReview.decision.is_(None))
+        .order_by(PharmacyReview.created_at, PharmacyReview.id)).all()
+    reviewed: list[str] = []
+    in_force = rules() if waiting else None  # read only when there is something to review
+    for held in waiting:
+        row = session.get(PharmacyMedication, held.prescription)
+        if row is None or in_force is None:
+            continue
+        done = review_waiting(session, desk, in_force, row, _catalogue_drug(row.drug_code), now)
+        if done is not None:
+            reviewed.append(done.id)
+    return reviewed
+
+
+def _catalogue_drug(code: str | None) -> Drug | None:
+    if not code:
+        return None
+    try:
+        return community_terminology().drug(code)
+    except KeyError:  # the catalogue no longer has it: reviewed as unrecognised, which holds
+        return None
 
 
 # Decisions ------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hub.core.db.models import AuditLog, ResultOutboxRow
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
 from tests.api.conftest import Community, auth
+from tests.factories import patient_event
 from tests.pharmacy.factories import (
     ASPIRIN,
     CLOPIDOGREL,
@@ -33,6 +34,7 @@ from tests.pharmacy.factories import (
 )
 
 CODEC = EventCodec(FileSchemaRegistry())
+AZITHROMYCIN = "D0004"
 
 
 def reviews(community: Community) -> dict[str, PharmacyReview]:
@@ -244,3 +246,26 @@ def test_a_withdrawn_prescription_leaves_the_queue(community: Community, setting
     assert community.client.get("/api/pharmacy/queue", headers=headers).json()["total"] == 0
     late = community.client.post(f"/api/pharmacy/reviews/{row.id}/decision", json={"action": "approve"}, headers=headers)
     assert late.status_code == 409
+
+
+def test_a_prescription_held_for_an_unknown_age_is_reviewed_again_when_the_patient_arrives(
+        community: Community, settings) -> None:
+    """The prescription reached the pharmacy before its patient (another topic): held for the unknown age,
+    then reviewed again when the patient's birth date arrives, from the same member or another one."""
+    consumer = bound_consumer(settings, community.db, people=False)
+    apply(consumer, community.db, prescription("30", coded(IBUPROFEN), dose=0.2, per_day=3),
+          prescription("31", coded(AZITHROMYCIN), facility="cty01", local_id="A77", dose=0.5, per_day=1))
+    for ident in ("MedicationRequest/th01-rx-30", "MedicationRequest/cty01-rx-31"):
+        held = reviews(community)[ident]
+        assert (held.outcome, held.status, held.version) == ("hold", "ready", 1)
+        assert any("年龄不明" in f["message_zh"] for f in reviewing.findings(held))
+    # Only th01's record of the person arrives; the index knows cty01/A77 is the same person.
+    apply(consumer, community.db, patient_event("th01", "1", name="王秀英", resident_id="110101199003074573"))
+    for ident in ("MedicationRequest/th01-rx-30", "MedicationRequest/cty01-rx-31"):
+        again = reviews(community)[ident]
+        assert (again.outcome, again.status, again.version) == ("pass", "completed", 2), reviewing.findings(again)
+    assert [e.resource["businessStatus"]["coding"][0]["code"] for e in review_events(community)] == [
+        "hold", "hold", "pass", "pass"]
+    # The same facts again change nothing: no third review.
+    apply(consumer, community.db, patient_event("th01", "1", name="王秀英", resident_id="110101199003074573", version=1))
+    assert reviews(community)["MedicationRequest/th01-rx-30"].version == 2

@@ -31,6 +31,7 @@ from hub.core.limits import LimitError, check_event
 from hub.core.pipeline import Sink
 from hub.core.web.auth import Principal, require
 from hub.core.web.bodies import json_body
+from hub.core.web.capability import both, declares
 from hub.core.web.errors import FhirError, fhir_response, outcome
 from hub.core.web.facilities import sending_facility
 
@@ -109,7 +110,8 @@ def _existing(request: Request, rtype: str, condition: str, facility: str) -> st
     return ids[0] if ids else None
 
 
-@router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)")
+@router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)",
+             openapi_extra=declares("create", ACCEPTED))
 async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
     facility = sending_facility(request, principal)
     resource = await json_body(request)
@@ -133,7 +135,8 @@ async def create(resource_type: str, request: Request, principal: Principal = De
     return fhir_response(event.resource, 200 if result.duplicate else 201, {"Location": location})
 
 
-@router.post("", summary="Batch or transaction Bundle")
+@router.post("", summary="Batch or transaction Bundle",
+             openapi_extra=both(declares("batch"), declares("transaction")))
 async def bundle(request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
     facility = sending_facility(request, principal)
     body = await json_body(request)

@@ -34,6 +34,7 @@ from hub.core.events import utcnow
 from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.web.auth import Principal, require
 from hub.core.web.bodies import json_body
+from hub.core.web.capability import declares, search_params
 from hub.core.web.errors import FhirError, fhir_response
 from hub.core.web.hooks import no_patient_data
 
@@ -196,14 +197,15 @@ def read_reply(resource: dict[str, Any]) -> tuple[str, AckBody]:
 
 
 @fhir_router.post("/Communication", summary="Acknowledge a critical-value notice with a Communication whose "
-                  "inResponseTo names it (the member it belongs to)")
+                  "inResponseTo names it (the member it belongs to)", openapi_extra=declares("create", ("Communication",)))
 async def communication_reply(request: Request, principal: Principal = Depends(member)) -> JSONResponse:
     notice_id, body = read_reply(await json_body(request))
     row, _now = await run_in_threadpool(_acknowledge, request, principal, notice_id, body)
     return fhir_response(current_communication(row))  # the notice as it now stands: completed
 
 
-@fhir_router.get("/Communication/{notice_id}", summary="A critical-value notice as the FHIR Communication it is")
+@fhir_router.get("/Communication/{notice_id}", summary="A critical-value notice as the FHIR Communication it is",
+                 openapi_extra=declares("read", ("Communication",)))
 def communication_read(notice_id: str, request: Request, principal: Principal = Depends(member)) -> JSONResponse:
     scope = _scope(request, principal)
     with request.app.state.database.reading() as session:
@@ -216,7 +218,9 @@ FHIR_STATUS = {"in-progress": OPEN, "completed": ACKNOWLEDGED, "entered-in-error
 
 
 @fhir_router.get("/Communication", summary="The caller's critical-value notices as Communications "
-                 "(status=in-progress|completed, _count, _offset): for members that poll")
+                 "(status=in-progress|completed, _count, _offset): for members that poll",
+                 openapi_extra=declares("search-type", ("Communication",), search=search_params(
+                     "Communication", status=("token", "in-progress | completed | entered-in-error"))))
 def communication_search(request: Request, principal: Principal = Depends(member)) -> JSONResponse:
     params = request.query_params
     unknown = sorted(set(params) - set(SEARCH_PARAMS))

@@ -25,6 +25,7 @@ from hub.core.events import utcnow
 from hub.core.terminology import community_terminology
 from hub.core.web.audit import Step, record_step
 from hub.core.web.auth import RECORD_READERS, Principal, require
+from hub.core.web.capability import declares, search_params
 from hub.core.web.errors import FhirError, fhir_response
 from hub.core.web.fall_through import hand_on
 from hub.core.web.hooks import no_patient_data
@@ -254,7 +255,9 @@ def _owns(params: dict[str, str], allowed: set[str]) -> bool:
     return bool(params.get("patient") or params.get("subject")) and set(params) <= allowed
 
 
-@fhir_router.get("/DetectedIssue", summary="Search DetectedIssues (prescription review findings) by patient")
+@fhir_router.get("/DetectedIssue", summary="Search DetectedIssues (prescription review findings) by patient",
+                 openapi_extra=declares("search-type", ("DetectedIssue",), search=search_params(
+                     "DetectedIssue", patient=("reference", "The patient: findings of every member's prescriptions"))))
 def detected_issue_search(request: Request, principal: Principal = Depends(fhir_reader)) -> Any:
     params = dict(request.query_params)
     if not _owns(params, {"patient", "subject", "_count", "_offset", "_format"}):
@@ -268,11 +271,14 @@ def detected_issue_search(request: Request, principal: Principal = Depends(fhir_
     return _bundle(request, found, count, offset)
 
 
-@fhir_router.get("/AllergyIntolerance", summary="Search AllergyIntolerances by patient, across members")
+@fhir_router.get("/AllergyIntolerance", summary="Search AllergyIntolerances by patient, across members (the "
+                 "pharmacy's copy); other searches are the shared record's",
+                 openapi_extra=declares("search-type", ("AllergyIntolerance",), search=search_params(
+                     "AllergyIntolerance", patient=("reference", "The patient: allergies recorded at every member"))))
 def allergy_search(request: Request, principal: Principal = Depends(fhir_reader)) -> Any:
     params = dict(request.query_params)
     if not _owns(params, {"patient", "subject", "clinical-status", "_count", "_offset", "_format"}):
-        raise FhirError(400, "not-supported", "search AllergyIntolerance by patient (and clinical-status)", ["patient"])
+        return hand_on(request, OWNER, "AllergyIntolerance", principal=principal)  # the shared record's search
     count, offset = _count(params)
     wanted = set((params.get("clinical-status") or "").split(",")) - {""}
     with request.app.state.database.reading() as session:
@@ -292,7 +298,8 @@ def _ours(code: str | None) -> bool:
 
 
 @fhir_router.get("/Task", summary="Search Tasks: the pharmacists' queue (code=prescription-review, sorted by due "
-                 "time); other codes are other parts'")
+                 "time); other codes are other parts'", openapi_extra=declares("search-type", ("Task",), search=search_params(
+                     "Task", code=("token", "prescription-review: the central pharmacy's queue"))))
 def task_search(request: Request, principal: Principal = Depends(fhir_reader)) -> Any:
     params = dict(request.query_params)
     if not _ours(params.get("code")):

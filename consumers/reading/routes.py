@@ -32,6 +32,7 @@ from consumers.reading.templates import Content
 from consumers.reading.worklist import Actor, ItemConflict, accept_unordered, claim, reassign, release, renew
 from hub.core.events import utcnow
 from hub.core.web.auth import RECORD_READERS, Principal, require
+from hub.core.web.capability import declares, search_params
 from hub.core.web.errors import FhirError, fhir_response, outcome
 from hub.core.web.fall_through import every_route, hand_on
 from hub.core.web.hooks import no_patient_data
@@ -437,7 +438,12 @@ def _fall_through(request: Request, path: str, **params: Any) -> Any:
 
 
 @fhir_router.get("/Task", name="search", summary="Search Tasks: the reading centres' worklists (code=ecg-read|imaging-read|"
-                 "pathology-read, sorted by due time); other codes are the shared record's")
+                 "pathology-read, sorted by due time); other codes are the shared record's",
+                 openapi_extra=declares("search-type", ("Task",), search=search_params(
+                     "Task", code=("token", "ecg-read | imaging-read | pathology-read: a reading centre's worklist"),
+                     status=("token", "Task status"), priority=("token", "routine | urgent | asap | stat"),
+                     patient=("reference", "The patient"), subject=("reference", "The patient"),
+                     owner=("reference", "The reader holding the item"))))
 def task_search(request: Request, principal: Principal = Depends(task_reader)) -> Any:
     params = dict(request.query_params)
     codes = _reading_codes(params.get("code"))
@@ -482,7 +488,8 @@ def task_search(request: Request, principal: Principal = Depends(task_reader)) -
     return fhir_response(bundle)
 
 
-@fhir_router.get("/Task/{task_id}", name="read", summary="Read a Task (a reading item, or another part's)")
+@fhir_router.get("/Task/{task_id}", name="read", summary="Read a Task (a reading item, or another part's)",
+                 openapi_extra=declares("read", ("Task",)))
 def task_read(task_id: str, request: Request, principal: Principal = Depends(task_reader)) -> Any:
     if not task_id.startswith("rd-"):
         return _fall_through(request, "/fhir/{resource_type}/{resource_id}", resource_type="Task",

@@ -13,7 +13,8 @@ from hub.core.errors import PermanentError
 
 class RecordStoreConsumer(Consumer):
     name = "record_store"
-    event_types = ("patient", "patient_merge", "encounter", "prescription", "lab_result", "imaging_request", "diagnostic_report", "referral")
+    event_types = ("patient", "patient_merge", "encounter", "prescription", "lab_result", "imaging_request", "diagnostic_report",
+                   "referral", "allergy")
 
     def __init__(self, settings: HubSettings | None = None) -> None:
         super().__init__(settings)

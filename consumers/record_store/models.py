@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.core.db.models import Base
@@ -132,7 +132,28 @@ class ResourceIdentifier(Base):
     value: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
+class SearchValue(Base):
+    """One value a resource is found by, for a search parameter of its type (search/parameters.py): a
+    normalised string (and the string as written), a token (system, code), a date range [low, high), or a
+    reference (system = the type, value = the id). Written with the resource, replaced with it."""
+
+    __tablename__ = "fhir_search_index"
+
+    row_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    id: Mapped[str] = mapped_column(String(64))
+    param: Mapped[str] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(200))
+    value: Mapped[str | None] = mapped_column(String(200))
+    exact: Mapped[str | None] = mapped_column(String(200))
+    low: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    high: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 Index("fhir_resource_subject", StoredResource.subject_id)
+Index("fhir_search_index_resource", SearchValue.resource_type, SearchValue.id)
+Index("fhir_search_index_value", SearchValue.resource_type, SearchValue.param, SearchValue.value)
+Index("fhir_search_index_date", SearchValue.resource_type, SearchValue.param, SearchValue.low)
 Index("fhir_resource_type_updated", StoredResource.resource_type, StoredResource.last_updated)
 Index("fhir_resource_type_date", StoredResource.resource_type, StoredResource.date)
 Index("fhir_resource_code_lookup", ResourceCode.system, ResourceCode.code)

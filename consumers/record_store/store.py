@@ -31,8 +31,10 @@ from consumers.record_store.models import (
     PatientLink,
     ResourceCode,
     ResourceIdentifier,
+    SearchValue,
     StoredResource,
 )
+from consumers.record_store.search.reindex import rows_of
 from hub.core.db.models import core_table
 from hub.core.errors import PermanentError
 from hub.core.events import Event, utcnow
@@ -105,6 +107,7 @@ class ResourceWriter(ABC):
         self._features: dict[str, Features] = {}  # by event id
         # Search rows (codes, identifiers) of every resource written, replaced in bulk by `finish`.
         self._search_rows: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
+        self._search_values: dict[tuple[str, str], list[dict[str, Any]]] = {}  # fhir_search_index rows
         self._replaced: set[tuple[str, str]] = set()  # resources that had rows before this batch
         self._new_patients: dict[str, tuple[str | None, str]] = {}  # source Patient id -> (facility, key)
 
@@ -228,6 +231,7 @@ class ResourceWriter(ABC):
                 identifiers[pair] = None
         codes = {(system, code): None for system, code in codings(resource)}
         self._search_rows[(rtype, rid)] = (list(codes), list(identifiers))
+        self._search_values[(rtype, rid)] = rows_of(stored)
         return True
 
     def _get(self, model: type, key: Any) -> Any:
@@ -409,7 +413,7 @@ class ResourceWriter(ABC):
         """Codes and identifiers of the batch's resources, in a few statements instead of per row."""
         self.index.flush()
         self.session.flush()
-        for model in (ResourceCode, ResourceIdentifier):
+        for model in (ResourceCode, ResourceIdentifier, SearchValue):
             for chunk in _chunks(sorted(self._replaced), 300):
                 self.session.execute(
                     delete(model).where(pairs_in(model.resource_type, model.id, chunk)), execution_options=_NO_SYNC
@@ -428,7 +432,11 @@ class ResourceWriter(ABC):
             self.session.execute(insert(core_table(ResourceCode)), codes)
         if identifiers:
             self.session.execute(insert(core_table(ResourceIdentifier)), identifiers)
+        values = [row for rows in self._search_values.values() for row in rows]
+        if values:
+            self.session.execute(insert(core_table(SearchValue)), values)
         self._search_rows.clear()
+        self._search_values.clear()
         self._replaced.clear()
 
     def _write_golden(

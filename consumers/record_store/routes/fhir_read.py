@@ -14,21 +14,20 @@ from fastapi.responses import JSONResponse
 
 from consumers.record_store import queries
 from consumers.record_store.models import StoredResource
-from hub.core.fhir_search import SearchError, date_range
+from consumers.record_store.search import parameters as search_parameters
+from consumers.record_store.search import query as search_query
+from consumers.record_store.search import run as search_run
+from consumers.record_store.search import shape
+from hub.core.fhir_search import SearchError
 from hub.core.web.auth import RECORD_READERS, Principal, require
-from hub.core.web.errors import FhirError, fhir_response
+from hub.core.web.capability import declares
+from hub.core.web.errors import FhirError, fhir_response, outcome
 
 router = APIRouter(prefix="/fhir", tags=["FHIR read"])
 
-READABLE_TYPES = (
-    "Patient", "Encounter", "MedicationRequest", "Observation", "DiagnosticReport",
-    "ServiceRequest", "ImagingStudy", "Condition", "Task",
-)
-SEARCH_PARAMS = {"patient", "subject", "identifier", "_lastUpdated", "date", "code", "status", "_id", "_tag",
-                 "_count", "_offset", "_format", "_summary"}
-MAX_COUNT = 500
-DEFAULT_COUNT = 50
-GOLDEN_TAG = "urn:hub:tag|golden"
+READABLE_TYPES = search_parameters.served_types()
+MAX_COUNT = search_run.MAX_COUNT
+DEFAULT_COUNT = search_run.DEFAULT_COUNT
 any_reader = require(*RECORD_READERS, "connector")
 
 
@@ -90,18 +89,10 @@ def _bundle(request: Request, rows: list[StoredResource], total: int, offset: in
     }
 
 
-def _reference_id(value: str) -> str:
-    return value.split("/", 1)[1] if value.startswith("Patient/") else value
-
-
-def _token(value: str) -> tuple[str | None, str]:
-    if "|" in value:
-        system, _, code = value.partition("|")
-        return (system or None), code
-    return None, value
-
-
-@router.get("/Patient/{patient_id}/$everything", summary="Patient/$everything")
+@router.get("/Patient/{patient_id}/$everything", summary="Patient/$everything",
+            openapi_extra=declares("operation", ("Patient",), operation="everything",
+                                   definition="http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                                   documentation="The community patient and every member's records of the person"))
 def patient_everything(patient_id: str, request: Request, principal: Principal = Depends(any_reader)) -> JSONResponse:
     if principal.role == "connector":
         raise FhirError(403, "forbidden", "connector tokens may not read the community record")
@@ -115,7 +106,7 @@ def patient_everything(patient_id: str, request: Request, principal: Principal =
     return fhir_response(bundle)
 
 
-@router.get("/{resource_type}/{resource_id}", summary="Read a resource")
+@router.get("/{resource_type}/{resource_id}", summary="Read a resource", openapi_extra=declares("read", READABLE_TYPES))
 def read(resource_type: str, resource_id: str, request: Request, principal: Principal = Depends(any_reader)) -> JSONResponse:
     _check_type(resource_type)
     with _session(request) as session:
@@ -130,45 +121,61 @@ def read(resource_type: str, resource_id: str, request: Request, principal: Prin
     return fhir_response(body, headers={"ETag": f'W/"{version}"'})
 
 
-@router.get("/{resource_type}", summary="Search")
+@router.get("/{resource_type}", summary="Search",
+            description="FHIR search: the parameters, modifiers and result parameters the CapabilityStatement "
+                        "(GET /fhir/metadata) lists for the type. `Prefer: handling=lenient` leaves out unknown "
+                        "parameters (named in an OperationOutcome entry) instead of answering 400.",
+            openapi_extra=declares("search-type", READABLE_TYPES, search=search_parameters.documented(),
+                                   includes=search_parameters.includes(), revincludes=search_parameters.revincludes()))
 def search(resource_type: str, request: Request, principal: Principal = Depends(any_reader)) -> JSONResponse:
     _check_type(resource_type)
-    params = dict(request.query_params)
-    unknown = sorted(set(params) - SEARCH_PARAMS)
-    if unknown:
-        raise FhirError(400, "not-supported", f"unknown search parameter {unknown[0]!r}; supported: "
-                        f"{', '.join(sorted(SEARCH_PARAMS))}", [unknown[0]])
-    count, offset = _count_offset(params)
-    with _session(request) as session:
-        spec_args: dict[str, Any] = {"resource_type": resource_type}
-        patient = params.get("patient") or params.get("subject")
-        if patient:
-            patient_id = _reference_id(patient)
-            keys = queries.patient_keys_for(session, patient_id)
-            spec_args["patient_keys"] = tuple(keys)
-        if "_id" in params:
-            spec_args["ids"] = tuple(params["_id"].split(","))
-        if "identifier" in params:
-            spec_args["identifier"] = _token(params["identifier"])
-        if "code" in params:
-            spec_args["codes"] = tuple(_token(c) for c in params["code"].split(","))
-        if "status" in params:
-            spec_args["statuses"] = tuple(params["status"].split(","))
-        try:
-            if "date" in params:
-                spec_args["date"] = tuple(date_range("date", v) for v in request.query_params.getlist("date"))
-            if "_lastUpdated" in params:
-                spec_args["last_updated"] = tuple(
-                    date_range("_lastUpdated", v) for v in request.query_params.getlist("_lastUpdated")
-                )
-        except SearchError as exc:
-            raise FhirError(400, "invalid", str(exc), [exc.param]) from None
-        if "_tag" in params:
-            if params["_tag"] != GOLDEN_TAG:
-                raise FhirError(400, "not-supported", f"only _tag={GOLDEN_TAG} is supported", ["_tag"])
-            spec_args["golden"] = True
-        if principal.role == "connector":
-            spec_args["facility_id"] = principal.facility_id
-        rows, total = queries.search(session, queries.Search(**spec_args), offset, count)
-        bundle = _bundle(request, rows, total, offset, count)
+    strict = "handling=lenient" not in request.headers.get("prefer", "").replace(" ", "").lower()
+    items = list(request.query_params.multi_items())
+    try:
+        parsed = search_query.parse(resource_type, items, strict)
+        with _session(request) as session:
+            page = search_run.search(session, parsed, _scope(principal))
+            bundle = _searchset(request, parsed, page, items)
+    except SearchError as exc:
+        raise FhirError(400, "invalid" if strict else "not-supported", str(exc), [exc.param]) from None
     return fhir_response(bundle)
+
+
+def _scope(principal: Principal) -> list[Any]:
+    """What a caller may find: a connector token only its own facility's source records."""
+    if principal.role != "connector":
+        return []
+    return [StoredResource.facility_id == principal.facility_id, StoredResource.golden.is_(False)]
+
+
+def _searchset(request: Request, parsed: search_query.Request, page: search_run.Page,
+               items: list[tuple[str, str]]) -> dict[str, Any]:
+    base = request.app.state.settings.public_base  # never the request's Host header
+    used = [(k, v) for k, v in items if k not in parsed.ignored and k not in ("_cursor", "_offset")]
+
+    def url(extra: list[tuple[str, str]]) -> str:
+        query = urlencode(used + extra)
+        return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+    current = [("_cursor", parsed.one("_cursor") or "")] if parsed.one("_cursor") else []
+    links = [{"relation": "self", "url": url(current)}, {"relation": "first", "url": url([])}]
+    if page.next_cursor:
+        links.append({"relation": "next", "url": url([("_cursor", page.next_cursor)])})
+    summary, elements = parsed.one("_summary"), parsed.one("_elements")
+    entries = [_entry(base, row, "match", summary, elements) for row in page.rows]
+    entries += [_entry(base, row, "include", summary, elements) for row in page.included]
+    if parsed.ignored:
+        entries.append({"resource": outcome("not-supported", "these parameters were not used: "
+                                            + ", ".join(parsed.ignored), parsed.ignored, severity="warning"),
+                        "search": {"mode": "outcome"}})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if page.total is not None:
+        bundle["total"] = page.total
+    bundle["link"] = links
+    bundle["entry"] = entries
+    return bundle
+
+
+def _entry(base: str, row: StoredResource, mode: str, summary: str | None, elements: str | None) -> dict[str, Any]:
+    return {"fullUrl": f"{base}/fhir/{row.resource_type}/{row.id}",
+            "resource": shape.shaped(_render(row), summary, elements), "search": {"mode": mode}}

@@ -24,6 +24,7 @@ from consumers.record_store.writer import RecordWriter
 from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.web.auth import RECORD_READERS, Principal, require
 from hub.core.web.bodies import json_body
+from hub.core.web.capability import declares
 from hub.core.web.errors import FhirError, fhir_response
 from hub.core.web.hooks import no_patient_data
 
@@ -182,7 +183,10 @@ def status(request: Request, principal: Principal = Depends(matcher)) -> JSONRes
 # FHIR $match --------------------------------------------------------------------------------------
 
 
-@router.post("/fhir/Patient/$match", summary="Patient/$match: scored candidates for a Patient")
+@router.post("/fhir/Patient/$match", summary="Patient/$match: scored candidates for a Patient",
+             openapi_extra=declares("operation", ("Patient",), operation="match",
+                                    definition="http://hl7.org/fhir/OperationDefinition/Patient-match",
+                                    documentation="Scored candidates from the master patient index"))
 async def match(request: Request, principal: Principal = Depends(matcher)) -> JSONResponse:
     body = await json_body(request)
     patient, only_certain, count = _match_parameters(body)

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute
 
 from hub import __version__
 from hub.app import parts as registered
-from hub.app.api import audit_events, login, ops
+from hub.app.api import audit_events, login, metadata, ops
 from hub.app.pages import site as pages
 from hub.app.status import Runtime
 from hub.core import metrics
@@ -52,7 +52,7 @@ def create_app(
     app.state.parts = parts
     app.state.services = registered.services(parts)
     errors.install(app)
-    routers = [ops.router, login.router, audit_events.router]
+    routers = [ops.router, login.router, audit_events.router, metadata.router]
     routers += [registered.load(target) for part in parts for target in part.routers]
     app.include_router(_literal_paths_first(routers))
     for part in parts:

@@ -18,11 +18,20 @@ from sqlalchemy.orm import Session
 from hub.core.db.models import AuditLog, AuditPatient
 from hub.core.fhir_search import SearchError, date_clause, date_range
 from hub.core.web.auth import Principal, require
+from hub.core.web.capability import declares
 from hub.core.web.errors import FhirError, fhir_response
 
 router = APIRouter(prefix="/fhir", tags=["Audit"])
 admin = require("admin")
 PARAMS = {"patient", "date", "agent", "_count", "_offset"}
+AUDIT_PARAMS = (
+    {"name": "patient", "type": "reference", "definition": "http://hl7.org/fhir/SearchParameter/AuditEvent-patient",
+     "documentation": "Whose records were read or changed"},
+    {"name": "date", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/AuditEvent-date",
+     "documentation": "When (with prefixes)"},
+    {"name": "agent", "type": "reference", "definition": "http://hl7.org/fhir/SearchParameter/AuditEvent-agent",
+     "documentation": "Who (the credential's name)"},
+)
 MAX_COUNT = 500
 _RESTFUL = "http://hl7.org/fhir/restful-interaction"
 # Route names of the FHIR API -> RESTful interaction codes.
@@ -123,7 +132,8 @@ def _filtered(session: Session, request: Request) -> Select[Any]:
     return query
 
 
-@router.get("/AuditEvent/{audit_id}", summary="One audit row as an AuditEvent (admins)")
+@router.get("/AuditEvent/{audit_id}", summary="One audit row as an AuditEvent (admins)",
+            openapi_extra=declares("read", ("AuditEvent",)))
 def audit_event_read(audit_id: str, request: Request, _principal: Principal = Depends(admin)) -> JSONResponse:
     with request.app.state.database.reading() as session:
         row = session.get(AuditLog, int(audit_id)) if audit_id.isdigit() else None
@@ -134,7 +144,8 @@ def audit_event_read(audit_id: str, request: Request, _principal: Principal = De
         return fhir_response(audit_event(row, patients))
 
 
-@router.get("/AuditEvent", summary="The audit log as AuditEvent resources (admins)")
+@router.get("/AuditEvent", summary="The audit log as AuditEvent resources (admins)",
+            openapi_extra=declares("search-type", ("AuditEvent",), search={"AuditEvent": AUDIT_PARAMS}))
 def audit_events(request: Request, _principal: Principal = Depends(admin)) -> JSONResponse:
     unknown = sorted(set(request.query_params) - PARAMS)
     if unknown:

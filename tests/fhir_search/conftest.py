@@ -64,5 +64,5 @@ def ids(bundle: dict[str, Any], mode: str = "match") -> set[str]:
     return {e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == mode}
 
 
-def get(community: Community, url: str, token: str = "clinician", **headers: str) -> Any:
-    return community.client.get(url, headers={**auth(community.tokens[token]), **headers})
+def get(hub: Community, url: str, token: str = "clinician", **headers: str) -> Any:
+    return hub.client.get(url, headers={**auth(hub.tokens[token]), **headers})

@@ -1,5 +1,10 @@
 """Matching rules: weights per field outcome and the thresholds, from YAML, with a version.
 
+Two kinds of rules file: the built-in rules for Chinese county registers (`weights:`, this module,
+fields and outcomes fixed in features.py and scoring.py), and field rules for any data
+(`comparisons:`, field_rules.py). Both offer the matcher the same five methods: extract, dump and
+load features, blocking keys, compare.
+
 The version is a hash of the rules' content, stored with every link the scores made, so a rules
 change is noticed and those links are re-matched.
 """
@@ -9,11 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from hub.core.errors import PermanentError
+
+if TYPE_CHECKING:
+    from consumers.record_store.matching.features import Features
+    from consumers.record_store.matching.field_rules import FieldRules
+    from consumers.record_store.matching.scoring import Score
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "rules.yaml"
 
@@ -102,12 +113,42 @@ class MatchRules(_Strict):
     def version(self) -> str:
         return self._version
 
+    # The matcher's interface (the same as field_rules.FieldRules') --------------------------------
+
+    def extract(self, patient: dict[str, Any]) -> Features:
+        from consumers.record_store.matching.features import features
+
+        return features(patient)
+
+    def load_features(self, text: str) -> Features | None:
+        """Features stored under built-in rules; None for field rules' (re-extracted on re-match)."""
+        from consumers.record_store.matching.features import Features
+
+        return Features.from_json(text) if text.startswith("[") else None
+
+    def dump_features(self, f: Features) -> str:
+        return f.to_json()
+
+    def keys(self, f: Features) -> tuple[str, ...]:
+        from consumers.record_store.matching.blocking import blocking_keys
+
+        return blocking_keys(f)
+
+    def compare(self, a: Features, b: Features) -> Score:
+        from consumers.record_store.matching.scoring import score
+
+        return score(a, b, self)
+
+
+# Either kind of rules file; the matcher only calls what both offer.
+AnyRules: TypeAlias = "MatchRules | FieldRules"
+
 
 class RulesError(PermanentError, ValueError):
     """A rules file that cannot be used; the message names the file and the entry."""
 
 
-def load_rules(path: Path | None = None) -> MatchRules:
+def load_rules(path: Path | None = None) -> MatchRules | FieldRules:
     path = path or DEFAULT_RULES
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -115,7 +156,11 @@ def load_rules(path: Path | None = None) -> MatchRules:
         raise RulesError(f"{path}: cannot read matching rules: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise RulesError(f"{path}: not valid YAML: {exc}") from None
+    from consumers.record_store.matching.field_rules import FieldRules
+
     try:
+        if isinstance(raw, dict) and "comparisons" in raw:
+            return FieldRules.model_validate(raw)
         return MatchRules.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -23,6 +23,7 @@ class Part(NamedTuple):
 class Score:
     total: float
     parts: tuple[Part, ...]
+    certain: bool = False  # a comparison whose agreement alone makes the same person (field rules)
 
     def explain(self) -> str:
         return "; ".join(str(p) for p in self.parts)

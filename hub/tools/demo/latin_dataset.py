@@ -65,6 +65,8 @@ def population(people: int, seed: int) -> list[Person]:
         found.append(base)
         if rng.random() < 0.2 and len(found) < people:  # a household member: same address and phone
             other = _person(fake, rng, len(found))
+            while other.given == base.given:  # parents do not give two children one name
+                other = _person(fake, rng, len(found))
             twin = rng.random() < 0.2
             birth = base.birth if twin else other.birth
             found.append(replace(base, index=len(found), given=other.given, sex=other.sex, birth=birth,

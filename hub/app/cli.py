@@ -390,6 +390,7 @@ def mpi_evaluate(
     from hub.tools.demo import latin_dataset
     from hub.tools.demo.matching_dataset import labelled_set
     from hub.tools.labelled_sets import read
+    from hub.tools.mpi_estimation import rules_version
     from hub.tools.mpi_evaluation import evaluate_set
 
     settings = _settings()
@@ -409,16 +410,16 @@ def mpi_evaluate(
             data = labelled_set(records, seed)
         database = Database(f"sqlite:///{Path(tmp) / 'eval.db'}")
         registered.migrate(database)
-        consumer = registered.consumer_class("record_store")(settings)
-        result = evaluate_set(database, data, consumer)
+        result = evaluate_set(database, data, registered.consumer_class("record_store")(settings))
         database.dispose()
-    typer.echo(f"rules {consumer.rules.version} ({settings.match_rules or 'built-in rules.yaml'})")
+    version = rules_version(settings.match_rules)
+    typer.echo(f"rules {version} ({settings.match_rules or 'built-in rules.yaml'})")
     typer.echo(result.report())
     typer.echo(json.dumps({"records": result.records, "precision": round(result.precision, 4),
                            "recall_links": round(result.recall_links, 4),
                            "recall_links_and_reviews": round(result.recall_with_reviews, 4),
                            "open_reviews": result.reviews, "review_share": round(result.review_share, 4),
-                           "rules_version": consumer.rules.version}))
+                           "rules_version": version}))
 
 
 def mpi_estimate(
@@ -426,30 +427,15 @@ def mpi_estimate(
     out: Annotated[Path, typer.Option(help="Where to write the new rules file (never over the source).")],
     rules: Annotated[Path | None, typer.Option(help="Field rules to start from (default: HUB_MATCH_RULES).")] = None,
     max_pairs: Annotated[int, typer.Option(help="Most blocked pairs to learn from.")] = 200_000,
-    seed: Annotated[int, typer.Option(help="Seed of the pair sampling.")] = 1,
 ) -> None:
     """Estimate m and u of every comparison level from unlabelled records (expectation-maximisation)
     and write them as a new rules file for a person to read and adopt (HUB_MATCH_RULES=<out>)."""
-    from consumers.record_store.matching import estimate
-    from consumers.record_store.matching.field_rules import FieldRules
-    from consumers.record_store.matching.rules import DEFAULT_RULES, load_rules
-    from hub.tools.labelled_sets import read
+    from hub.tools.mpi_estimation import run_estimate
 
-    source = rules or _settings().match_rules or DEFAULT_RULES
-    loaded = load_rules(source)
-    if not isinstance(loaded, FieldRules):
-        raise CliError(f"{source}: estimation needs field rules (a comparisons: list); the built-in rules have fixed fields")
-    if out.resolve() == source.resolve():
-        raise CliError("--out must name a new file: the rules in force are never overwritten")
-    data = read(input_file, labelled=False)
     try:
-        found = estimate.estimate(loaded, [e.resource for e in data.events], max_pairs=max_pairs)
+        typer.echo(run_estimate(input_file, rules or _settings().match_rules, out, max_pairs))
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    typer.echo(estimate.table(loaded, found))
-    written = estimate.write_rules(source, loaded, found, out, f"{len(data.events)} records of {input_file}")
-    typer.echo(f"wrote {out} (rules version {written.version}; in force: {loaded.version}). "
-               f"To adopt it, set HUB_MATCH_RULES={out}; links made under the old version are re-matched.")
 
 
 def mpi_dataset(

@@ -62,7 +62,7 @@ def patient_from_row(row: dict[str, str]) -> dict[str, Any]:
         patient["birthDate"] = cell["birth_date"]
     if cell.get("phone"):
         patient["telecom"] = [{"system": "phone", "value": cell["phone"]}]
-    address = {key: cell[column] for column, key in (("city", "city"), ("postal_code", "postalCode"),
+    address: dict[str, Any] = {key: cell[column] for column, key in (("city", "city"), ("postal_code", "postalCode"),
                                                      ("state", "state"), ("country", "country")) if cell.get(column)}
     if cell.get("line"):
         address["line"] = [cell["line"]]

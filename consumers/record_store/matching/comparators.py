@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -198,8 +199,6 @@ def _initial(a: str, b: str) -> bool:
 
 
 def _days_apart(limit: int) -> Condition:
-    from datetime import date
-
     def holds(a: str, b: str) -> bool:
         try:
             x = date(int(a[:4]), int(a[4:6]), int(a[6:8]))

@@ -9,6 +9,7 @@ level each comparison reaches) and counted, so each round is over distinct vecto
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from consumers.record_store.matching.field_rules import FieldFeatures, FieldRules
+from consumers.record_store.matching.rules import load_rules
 
 Vector = tuple[int | None, ...]
 _FLOOR = 1e-5  # no probability is estimated as zero: a level never seen still has a finite weight
@@ -44,7 +46,8 @@ def expectation_maximisation(
     u = [list(row) for row in u]
     total = sum(vectors.values())
     done = 0
-    for done in range(1, iterations + 1):
+    while done < iterations:
+        done += 1
         m_counts = [[0.0] * n for n in levels]
         u_counts = [[0.0] * n for n in levels]
         matches = 0.0
@@ -122,8 +125,6 @@ def estimate(rules: FieldRules, patients: Sequence[dict[str, Any]], max_pairs: i
 
 def table(rules: FieldRules, found: Estimate) -> str:
     """m, u and the weight per comparison level, for a person to read before adopting them."""
-    import math
-
     lines = [f"estimated from {found.pairs} blocked pairs in {found.iterations} rounds; "
              f"share of pairs that are one person {found.match_share:.4f}",
              f"{'comparison':<14} {'level':<28} {'m':>9} {'u':>9} {'weight':>8} {'was':>8}"]
@@ -137,8 +138,6 @@ def table(rules: FieldRules, found: Estimate) -> str:
 
 def write_rules(source: Path, rules: FieldRules, found: Estimate, target: Path, note: str) -> FieldRules:
     """A new rules file: the source's with m and u for every level; thresholds and blocking kept."""
-    from consumers.record_store.matching.rules import load_rules
-
     raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     for k, comparison in enumerate(raw["comparisons"]):
         for i, level in enumerate(comparison["levels"]):

@@ -22,8 +22,8 @@ import jellyfish
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from consumers.record_store.matching import comparators, paths
-from consumers.record_store.matching.rules import Thresholds
 from consumers.record_store.matching.scoring import Part, Score
+from consumers.record_store.matching.thresholds import Thresholds
 
 
 class _Strict(BaseModel):
@@ -153,7 +153,7 @@ class FieldRules(_Strict):
             return None
         return FieldFeatures(tuple(tuple(stored.get(c.name, ())) for c in self.comparisons))
 
-    def dump_features(self, f: FieldFeatures) -> str:
+    def dump_features(self, f: Any) -> str:  # FieldFeatures (features are opaque to the matcher)
         fields: dict[str, Any] = {c.name: list(v) for c, v in zip(self.comparisons, f.values, strict=True) if v}
         fields["@rules"] = self._fields_signature
         return json.dumps({"fields": fields}, ensure_ascii=False, separators=(",", ":"))
@@ -164,7 +164,7 @@ class FieldRules(_Strict):
         what = [(c.name, c.path, c.comparator) for c in self.comparisons]
         return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:8]
 
-    def keys(self, f: FieldFeatures) -> tuple[str, ...]:
+    def keys(self, f: Any) -> tuple[str, ...]:
         found: list[str] = []
         for number, key in enumerate(self.blocking):
             options: list[list[str]] = []
@@ -193,7 +193,7 @@ class FieldRules(_Strict):
             found.append(reached)
         return tuple(found)
 
-    def compare(self, a: FieldFeatures, b: FieldFeatures) -> Score:
+    def compare(self, a: Any, b: Any) -> Score:
         parts: list[Part] = []
         certain = False
         for (name, _, _, levels, alone), reached in zip(self._compiled, self.levels(a, b), strict=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from consumers.record_store.matching.rules import MatchRules, load_rules
+from consumers.record_store.matching.rules import AnyRules, load_rules
 from consumers.record_store.writer import RecordWriter
 from hub.core.config import HubSettings
 from hub.core.consumer import Consumer, Delivery
@@ -18,7 +18,7 @@ class RecordStoreConsumer(Consumer):
 
     def __init__(self, settings: HubSettings | None = None) -> None:
         super().__init__(settings)
-        self.rules: MatchRules = load_rules(self.settings.match_rules)
+        self.rules: AnyRules = load_rules(self.settings.match_rules)
 
     def apply(self, session: Session, delivery: Delivery) -> None:
         self.apply_batch(session, [delivery])

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consumers.record_store import reviews
-from consumers.record_store.matching.features import Features
 from consumers.record_store.models import LinkHistory, MatchReview, PatientLink
 from consumers.record_store.store import AUTOMATIC_RULES, ResourceWriter, community_patient_id
 from hub.core.errors import PermanentError
@@ -264,7 +263,9 @@ class LinkEditor:
         return len(stale)
 
     def _rematch_one(self, record: PatientLink, version: str) -> None:
-        found = Features.from_json(record.features or "")
+        found = self.writer.rules.load_features(record.features or "")
+        if found is None:  # stored under another kind of rules: extract again from the member's record
+            found = self._extract_again(record)
         excluded = reviews.rejected_communities(self.writer, record.patient_key)
         decision = self.writer.index.match(found, exclude=record.patient_key, excluded=excluded)
         current = record.community_patient_id
@@ -285,6 +286,14 @@ class LinkEditor:
                 if candidate.community_id != record.community_patient_id:
                     reviews.open_review(self.writer, record.patient_key, record.source_patient_id, candidate, utcnow())
         record.rules_version = version
+
+
+    def _extract_again(self, record: PatientLink) -> Any:
+        row = self.writer._stored("Patient", record.source_patient_id)
+        found = self.writer.rules.extract(json.loads(row.content) if row is not None else {})
+        record.features = self.writer.rules.dump_features(found)
+        self.writer.index.remember(record.patient_key, record.community_patient_id, found, new_record=False)
+        return found
 
 
 def stale_links(session: Session, version: str) -> int:

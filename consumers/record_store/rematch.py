@@ -7,7 +7,7 @@ import logging
 import threading
 
 from consumers.record_store.links import LinkEditor, stale_links
-from consumers.record_store.matching.rules import MatchRules, load_rules
+from consumers.record_store.matching.rules import AnyRules, load_rules
 from consumers.record_store.writer import RecordWriter
 from hub.core.db import Database
 from hub.core.parts import PartContext
@@ -15,7 +15,7 @@ from hub.core.parts import PartContext
 log = logging.getLogger(__name__)
 
 
-def rematch_batch(database: Database, rules: MatchRules, limit: int = 300) -> int:
+def rematch_batch(database: Database, rules: AnyRules, limit: int = 300) -> int:
     with database.transaction() as session:
         writer = RecordWriter(session, rules)
         done = LinkEditor(writer, f"re-match (rules {rules.version})").rematch(limit)
@@ -23,7 +23,7 @@ def rematch_batch(database: Database, rules: MatchRules, limit: int = 300) -> in
     return done
 
 
-def rematch_all(database: Database, rules: MatchRules, stop: threading.Event | None = None) -> int:
+def rematch_all(database: Database, rules: AnyRules, stop: threading.Event | None = None) -> int:
     total = 0
     while not (stop and stop.is_set()):
         done = rematch_batch(database, rules)
@@ -36,7 +36,7 @@ def rematch_all(database: Database, rules: MatchRules, stop: threading.Event | N
 class Rematcher:
     """Checks every `interval_s` for links made under other rules and re-matches them."""
 
-    def __init__(self, database: Database, rules: MatchRules, interval_s: float) -> None:
+    def __init__(self, database: Database, rules: AnyRules, interval_s: float) -> None:
         self.database = database
         self.rules = rules
         self.interval_s = interval_s

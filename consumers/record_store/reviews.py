@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consumers.record_store.matching.decision import Candidate
-from consumers.record_store.matching.rules import MatchRules
+from consumers.record_store.matching.rules import AnyRules
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.core.events import utcnow
 
@@ -23,7 +23,7 @@ class RecordWriter(Protocol):
     """What reviews need of the record store's writer (store.py), which opens them."""
 
     session: Session
-    rules: MatchRules
+    rules: AnyRules
 
     def _get(self, model: type, key: Any) -> Any: ...
 

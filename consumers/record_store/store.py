@@ -21,10 +21,8 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from consumers.record_store import reviews
-from consumers.record_store.matching.blocking import blocking_keys
-from consumers.record_store.matching.features import Features, features
 from consumers.record_store.matching.index import CandidateIndex
-from consumers.record_store.matching.rules import MatchRules, load_rules
+from consumers.record_store.matching.rules import AnyRules, load_rules
 from consumers.record_store.models import (
     LinkHistory,
     PatientIdentifier,
@@ -91,7 +89,7 @@ class ResourceWriter(ABC):
     """Resources and member records of one batch. Changing links between communities (merges, moves)
     is links.py's, which builds on this writer; `RecordWriter` (writer.py) joins the two."""
 
-    def __init__(self, session: Session, rules: MatchRules | None = None) -> None:
+    def __init__(self, session: Session, rules: AnyRules | None = None) -> None:
         self.session = session
         self.rules = rules or load_rules()
         self.index = CandidateIndex(session, self.rules)
@@ -104,7 +102,7 @@ class ResourceWriter(ABC):
         self._pending: dict[tuple[type, Any], Any] = {}
         # Community patients to rebuild once, at the end of the batch: id -> (time, replaced by).
         self._dirty: dict[str, tuple[datetime | None, str | None]] = {}
-        self._features: dict[str, Features] = {}  # by event id
+        self._features: dict[str, Any] = {}  # by event id
         # Search rows (codes, identifiers) of every resource written, replaced in bulk by `finish`.
         self._search_rows: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         self._search_values: dict[tuple[str, str], list[dict[str, Any]]] = {}  # fhir_search_index rows
@@ -133,8 +131,8 @@ class ResourceWriter(ABC):
         self._prefetch_rows(PatientLink, PatientLink.patient_key.in_, {row.patient_key for row in found})
         blocks: set[str] = set()
         for event in patients:
-            found_features = self._features[event.event_id] = features(event.resource)
-            blocks.update(blocking_keys(found_features))
+            found_features = self._features[event.event_id] = self.rules.extract(event.resource)
+            blocks.update(self.rules.keys(found_features))
         self.index.prefetch(blocks)
 
     def _prefetch_rows(self, model: type, where: Callable[[list[Any]], Any], keys: set[Any]) -> list[Any]:
@@ -265,7 +263,7 @@ class ResourceWriter(ABC):
         key = event.patient_key
         link = self._get(PatientLink, key)
         identifiers = linking_identifiers(patient, event.source.facility_id)
-        found = self._features.pop(event.event_id, None) or features(patient)
+        found = self._features.pop(event.event_id, None) or self.rules.extract(patient)
         new_record = link is None
         if link is None:
             link = self._link_new(key, patient, identifiers, found, event)
@@ -274,7 +272,7 @@ class ResourceWriter(ABC):
             self._relink_by_identifier(link, identifiers)
         link.source_patient_id = patient["id"]
         link.facility_id = event.source.facility_id
-        link.features = found.to_json()
+        link.features = self.rules.dump_features(found)
         self.index.remember(key, link.community_patient_id, found, new_record)
         for system, value in identifiers:
             if self._get(PatientIdentifier, (system, value)) is None:
@@ -284,7 +282,7 @@ class ResourceWriter(ABC):
             self.rebuild_golden(link.community_patient_id, event.occurred_at)
 
     def _link_new(
-        self, key: str, patient: dict[str, Any], identifiers: list[tuple[str, str]], found: Features, event: Event
+        self, key: str, patient: dict[str, Any], identifiers: list[tuple[str, str]], found: Any, event: Event
     ) -> PatientLink:
         score: float | None = None
         detail = ""

@@ -370,32 +370,83 @@ def bench(
 
 
 def mpi_evaluate(
-    records: Annotated[int, typer.Option(help="Labelled synthetic registrations to match.")] = 10_000,
+    records: Annotated[int, typer.Option(help="Labelled synthetic registrations to match (generated sets).")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of the generator (the same seed gives the same set).")] = 7,
+    dataset: Annotated[str, typer.Option(help="Generated set: county (Chinese, the default) or latin.")] = "county",
+    input_file: Annotated[Path | None, typer.Option("--input", help="A labelled CSV, FHIR Bundle or NDJSON file "
+                                                    "instead of a generated set (see hub/tools/labelled_sets.py).")] = None,
+    rules: Annotated[Path | None, typer.Option(help="Matching rules file (default: HUB_MATCH_RULES).")] = None,
+    label_column: Annotated[str, typer.Option(help="CSV column naming the person.")] = "person",
+    label_system: Annotated[str, typer.Option(help="FHIR identifier system naming the person.")] = "urn:hub:label",
 ) -> None:
-    """Measure precision and recall of the patient index on a labelled synthetic county.
+    """Measure precision, recall and the review share of the patient index on a labelled set.
 
-    Runs the real record store (with HUB_MATCH_RULES) on a fresh temporary SQLite database; the
-    labels stay with the generator. The last line is JSON."""
+    Runs the real record store (with --rules or HUB_MATCH_RULES) on a fresh temporary SQLite
+    database; the labels stay out of the records. The last line is JSON."""
     import tempfile
 
     from hub.app import parts as registered
     from hub.core.db import Database
-    from hub.tools.mpi_evaluation import evaluate
+    from hub.tools.demo import latin_dataset
+    from hub.tools.demo.matching_dataset import labelled_set
+    from hub.tools.labelled_sets import read
+    from hub.tools.mpi_estimation import rules_version
+    from hub.tools.mpi_evaluation import evaluate_set
 
     settings = _settings()
+    if rules is not None:
+        settings = settings.model_copy(update={"match_rules": rules})
     if records < 2:
         raise CliError("--records must be at least 2")
+    if dataset not in ("county", "latin"):
+        raise CliError(f"--dataset must be county or latin, not {dataset!r}")
     with tempfile.TemporaryDirectory(prefix="hub-mpi-eval-") as tmp:
+        if input_file is not None:
+            data = read(input_file, label_column, label_system)
+        elif dataset == "latin":
+            latin_dataset.write_csv(Path(tmp) / "latin.csv", records, seed)
+            data = read(Path(tmp) / "latin.csv")
+        else:
+            data = labelled_set(records, seed)
         database = Database(f"sqlite:///{Path(tmp) / 'eval.db'}")
         registered.migrate(database)
-        result = evaluate(database, records, seed, registered.consumer_class("record_store")(settings))
+        result = evaluate_set(database, data, registered.consumer_class("record_store")(settings))
         database.dispose()
+    version = rules_version(settings.match_rules)
+    typer.echo(f"rules {version} ({settings.match_rules or 'built-in rules.yaml'})")
     typer.echo(result.report())
     typer.echo(json.dumps({"records": result.records, "precision": round(result.precision, 4),
                            "recall_links": round(result.recall_links, 4),
                            "recall_links_and_reviews": round(result.recall_with_reviews, 4),
-                           "open_reviews": result.reviews}))
+                           "open_reviews": result.reviews, "review_share": round(result.review_share, 4),
+                           "rules_version": version}))
+
+
+def mpi_estimate(
+    input_file: Annotated[Path, typer.Argument(help="Unlabelled records: CSV, FHIR Bundle or NDJSON of Patients.")],
+    out: Annotated[Path, typer.Option(help="Where to write the new rules file (never over the source).")],
+    rules: Annotated[Path | None, typer.Option(help="Field rules to start from (default: HUB_MATCH_RULES).")] = None,
+    max_pairs: Annotated[int, typer.Option(help="Most blocked pairs to learn from.")] = 200_000,
+) -> None:
+    """Estimate m and u of every comparison level from unlabelled records (expectation-maximisation)
+    and write them as a new rules file for a person to read and adopt (HUB_MATCH_RULES=<out>)."""
+    from hub.tools.mpi_estimation import run_estimate
+
+    try:
+        typer.echo(run_estimate(input_file, rules or _settings().match_rules, out, max_pairs))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def mpi_dataset(
+    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    records: Annotated[int, typer.Option(help="Registrations to generate.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 11,
+) -> None:
+    """Write the generated labelled Latin-script set (names, street addresses, an insurance number) as CSV."""
+    from hub.tools.demo import latin_dataset
+
+    typer.echo(f"wrote {latin_dataset.write_csv(out, records, seed)} records to {out}")
 
 
 # hub db -------------------------------------------------------------------------------------------
@@ -596,7 +647,7 @@ def _mount_parts() -> None:
     """Each part's verbs (`Part.cli`) as `hub <verb> ...`; tools that belong under a part's verb join it."""
     from hub.app import parts as registered
 
-    tools = {"mpi": {"evaluate": mpi_evaluate}}
+    tools = {"mpi": {"evaluate": mpi_evaluate, "estimate": mpi_estimate, "dataset": mpi_dataset}}
     for part in registered.all_parts():
         if part.cli is None:
             continue

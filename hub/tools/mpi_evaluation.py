@@ -20,7 +20,7 @@ from sqlalchemy import select
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.core.consumer import Consumer, Delivery
 from hub.core.db import Database
-from hub.tools.demo.matching_dataset import labelled_set
+from hub.tools.demo.matching_dataset import LabelledSet, labelled_set
 
 
 @dataclass
@@ -49,10 +49,15 @@ class Evaluation:
     def recall_with_reviews(self) -> float:
         return self.found_with_reviews / self.true_pairs if self.true_pairs else 1.0
 
+    @property
+    def review_share(self) -> float:
+        """Open review tasks per record: the work left to people."""
+        return self.reviews / self.records if self.records else 0.0
+
     def report(self) -> str:
         lines = [
             f"records {self.records}, people {self.people}, community patients {self.communities}, "
-            f"open reviews {self.reviews}, matched in {self.seconds:.1f} s ({self.records / self.seconds:.0f} records/s)",
+            f"open reviews {self.reviews} (review share {self.review_share:.4f}), matched in {self.seconds:.1f} s ({self.records / self.seconds:.0f} records/s)",
             f"true pairs {self.true_pairs}, linked pairs {self.linked_pairs}, correct {self.correct_links}",
             f"precision of automatic links        {self.precision:.4f}",
             f"recall of automatic links           {self.recall_links:.4f}",
@@ -65,7 +70,12 @@ class Evaluation:
 
 
 def evaluate(database: Database, records: int, seed: int, consumer: Consumer, batch: int = 500) -> Evaluation:
-    data = labelled_set(records, seed)
+    """On the synthetic Chinese county (matching_dataset.py)."""
+    return evaluate_set(database, labelled_set(records, seed), consumer, batch)
+
+
+def evaluate_set(database: Database, data: LabelledSet, consumer: Consumer, batch: int = 500) -> Evaluation:
+    """On any labelled set (a generated one, or a CSV / FHIR file read by labelled_sets.py)."""
     started = time.perf_counter()
     for i in range(0, len(data.events), batch):
         chunk = data.events[i : i + batch]

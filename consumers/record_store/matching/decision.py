@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from consumers.record_store.matching.rules import MatchRules
+from consumers.record_store.matching.rules import AnyRules
 from consumers.record_store.matching.scoring import Score
 
 
@@ -24,7 +24,7 @@ class Decision:
     reason: str = ""
 
 
-def decide(candidates: list[Candidate], rules: MatchRules, excluded: frozenset[str] = frozenset()) -> Decision:
+def decide(candidates: list[Candidate], rules: AnyRules, excluded: frozenset[str] = frozenset()) -> Decision:
     """Best candidate per community; link only when the best is clear of the threshold and of the
     runner-up. `excluded` are communities a reviewer already said are someone else."""
     best: dict[str, Candidate] = {}
@@ -38,6 +38,12 @@ def decide(candidates: list[Candidate], rules: MatchRules, excluded: frozenset[s
             best[candidate.community_id] = candidate
     ranked = sorted(best.values(), key=lambda c: (-c.score.total, c.community_id))
     t = rules.thresholds
+    certain = [c for c in ranked if c.score.certain]
+    if len(certain) == 1:
+        return Decision("link", certain[0].community_id, (certain[0], *(c for c in ranked if c is not certain[0]
+                        and c.score.total >= t.possible))[:5], f"certain: {certain[0].score.explain()}")
+    if len(certain) > 1:
+        return Decision("possible", None, tuple(certain[:5]), f"{len(certain)} communities share a value that links alone")
     worth = tuple(c for c in ranked if c.score.total >= t.possible)[:5]
     if not worth:
         return Decision("none", reason="no candidate reached the possible-match threshold")

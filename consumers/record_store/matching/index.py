@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from consumers.record_store.matching.blocking import blocking_keys
 from consumers.record_store.matching.decision import Candidate, Decision, decide
-from consumers.record_store.matching.features import Features
-from consumers.record_store.matching.rules import MatchRules
-from consumers.record_store.matching.scoring import score
+from consumers.record_store.matching.rules import AnyRules
 from consumers.record_store.models import MatchBlock, PatientLink
 from hub.core.db.models import core_table
 
@@ -25,11 +23,11 @@ _CHUNK = 400
 
 
 class CandidateIndex:
-    def __init__(self, session: Session, rules: MatchRules) -> None:
+    def __init__(self, session: Session, rules: AnyRules) -> None:
         self.session = session
         self.rules = rules
         self._blocks: dict[str, set[str]] = {}  # block key -> member record keys
-        self._records: dict[str, tuple[str, Features | None]] = {}  # record key -> (community, features)
+        self._records: dict[str, tuple[str, Any | None]] = {}  # features as the rules extract them  # record key -> (community, features)
         self._keys_of: dict[str, tuple[str, ...]] = {}  # record key -> its stored block keys, when known
         # Blocks of records remembered in this transaction, written in one statement by `flush`.
         self._unwritten: list[dict[str, str]] = []
@@ -62,12 +60,13 @@ class CandidateIndex:
                     PatientLink.patient_key.in_(ordered[i : i + _CHUNK])
                 )
             ):
-                self._records[patient_key] = (community, Features.from_json(text) if text else None)
+                # Features stored under another kind of rules are None: re-matching extracts them again.
+                self._records[patient_key] = (community, self.rules.load_features(text) if text else None)
 
-    def candidates(self, features: Features, exclude: str | None = None) -> list[Candidate]:
+    def candidates(self, features: Any, exclude: str | None = None) -> list[Candidate]:
         """Scores the records sharing a block with `features`, at most max_candidates of them
         (those sharing the most blocks first); blocks above max_block_size are skipped."""
-        keys = blocking_keys(features)
+        keys = self.rules.keys(features)
         if any(k not in self._blocks for k in keys):
             self.prefetch(keys)
         limit = self.rules.thresholds.max_block_size
@@ -84,10 +83,10 @@ class CandidateIndex:
         for patient_key, _ in ranked[: self.rules.thresholds.max_candidates]:
             community, other = self._records.get(patient_key, ("", None))
             if other is not None and community:
-                found.append(Candidate(community, patient_key, score(features, other, self.rules)))
+                found.append(Candidate(community, patient_key, self.rules.compare(features, other)))
         return found
 
-    def match(self, features: Features, exclude: str | None = None, excluded: frozenset[str] = frozenset()) -> Decision:
+    def match(self, features: Any, exclude: str | None = None, excluded: frozenset[str] = frozenset()) -> Decision:
         return decide(self.candidates(features, exclude), self.rules, excluded)
 
     def community_of(self, patient_key: str) -> str | None:
@@ -96,9 +95,9 @@ class CandidateIndex:
 
     # Writing ---------------------------------------------------------------------------------------
 
-    def remember(self, patient_key: str, community: str, features: Features, new_record: bool) -> None:
+    def remember(self, patient_key: str, community: str, features: Any, new_record: bool) -> None:
         """Stores the record's blocks (replacing the old ones when its features changed)."""
-        keys = blocking_keys(features)
+        keys = self.rules.keys(features)
         previous = self._records.get(patient_key)
         self._records[patient_key] = (community, features)
         if not new_record:

@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from consumers.record_store.matching.features import features
 from consumers.record_store.matching.index import CandidateIndex
-from consumers.record_store.matching.rules import MatchRules
+from consumers.record_store.matching.rules import AnyRules
 from consumers.record_store.models import PatientIdentifier, PatientLink
 from consumers.record_store.store import linking_identifiers
 
@@ -23,7 +22,7 @@ class Match:
     explanation: str
 
 
-def match(session: Session, rules: MatchRules, patient: dict[str, Any]) -> list[Match]:
+def match(session: Session, rules: AnyRules, patient: dict[str, Any]) -> list[Match]:
     """Community patients that may be this person, best first."""
     found: dict[str, Match] = {}
     for system, value in linking_identifiers(patient):
@@ -31,7 +30,7 @@ def match(session: Session, rules: MatchRules, patient: dict[str, Any]) -> list[
         link = session.get(PatientLink, row.patient_key) if row else None
         if link is not None and link.community_patient_id not in found:
             found[link.community_patient_id] = Match(link.community_patient_id, "certain", 1.0, f"same identifier {system}")
-    decision = CandidateIndex(session, rules).match(features(patient))
+    decision = CandidateIndex(session, rules).match(rules.extract(patient))
     t = rules.thresholds
     for candidate in decision.candidates:
         if candidate.community_id in found:

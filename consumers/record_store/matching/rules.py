@@ -1,113 +1,40 @@
 """Matching rules: weights per field outcome and the thresholds, from YAML, with a version.
 
+Two kinds of rules file: the built-in rules for Chinese county registers (`weights:`, builtin_rules.py,
+fields and outcomes fixed in features.py and scoring.py), and field rules for any data
+(`comparisons:`, field_rules.py). Both offer the matcher the same five methods: extract, dump and
+load features, blocking keys, compare.
+
 The version is a hash of the rules' content, stored with every link the scores made, so a rules
 change is noticed and those links are re-matched.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
+from typing import TypeAlias
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import ValidationError
 
+from consumers.record_store.matching.builtin_rules import MatchRules
+from consumers.record_store.matching.field_rules import FieldRules
+from consumers.record_store.matching.thresholds import Thresholds
 from hub.core.errors import PermanentError
+
+__all__ = ["DEFAULT_RULES", "AnyRules", "FieldRules", "MatchRules", "RulesError", "Thresholds", "load_rules"]
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "rules.yaml"
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Thresholds(_Strict):
-    link: float
-    possible: float
-    ambiguity_margin: float = Field(ge=0)
-    max_block_size: int = Field(gt=0)
-    max_candidates: int = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Thresholds:
-        if self.possible > self.link:
-            raise ValueError(f"thresholds.possible ({self.possible}) must not exceed thresholds.link ({self.link})")
-        return self
-
-
-class NameWeights(_Strict):
-    same_characters: float
-    same_pinyin: float
-    fuzzy_pinyin: float
-    reordered: float
-    partial: float
-    different: float
-
-
-class SexWeights(_Strict):
-    same: float
-    different: float
-
-
-class BirthWeights(_Strict):
-    same: float
-    swapped_day_month: float
-    one_typo: float
-    different: float
-
-
-class PhoneWeights(_Strict):
-    shared: float
-    different: float
-
-
-class AddressWeights(_Strict):
-    same_village: float
-    same_township: float
-    different: float
-
-
-class ResidentIdWeights(_Strict):
-    one_typo: float
-    different: float
-
-
-class Weights(_Strict):
-    name: NameWeights
-    sex: SexWeights
-    birth_date: BirthWeights
-    phone: PhoneWeights
-    address: AddressWeights
-    resident_id: ResidentIdWeights
-
-
-class MatchRules(_Strict):
-    thresholds: Thresholds
-    weights: Weights
-    _version: str = PrivateAttr("")
-    _table: dict[str, dict[str, float]] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, context: object) -> None:
-        dumped = self.model_dump()
-        self._version = hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:12]
-        self._table = dumped["weights"]
-
-    @property
-    def table(self) -> dict[str, dict[str, float]]:
-        """Weights by field and outcome, as plain dicts (scoring reads them for every pair)."""
-        return self._table
-
-    @property
-    def version(self) -> str:
-        return self._version
+# Either kind of rules file; the matcher only calls what both offer.
+AnyRules: TypeAlias = MatchRules | FieldRules
 
 
 class RulesError(PermanentError, ValueError):
     """A rules file that cannot be used; the message names the file and the entry."""
 
 
-def load_rules(path: Path | None = None) -> MatchRules:
+def load_rules(path: Path | None = None) -> MatchRules | FieldRules:
     path = path or DEFAULT_RULES
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -116,6 +43,8 @@ def load_rules(path: Path | None = None) -> MatchRules:
     except yaml.YAMLError as exc:
         raise RulesError(f"{path}: not valid YAML: {exc}") from None
     try:
+        if isinstance(raw, dict) and "comparisons" in raw:
+            return FieldRules.model_validate(raw)
         return MatchRules.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from consumers.record_store.matching import names
 from consumers.record_store.matching.features import Features
-from consumers.record_store.matching.rules import MatchRules
+
+
+class WeightTable(Protocol):
+    @property
+    def table(self) -> dict[str, dict[str, float]]: ...
 
 
 class Part(NamedTuple):
@@ -23,6 +27,7 @@ class Part(NamedTuple):
 class Score:
     total: float
     parts: tuple[Part, ...]
+    certain: bool = False  # a comparison whose agreement alone makes the same person (field rules)
 
     def explain(self) -> str:
         return "; ".join(str(p) for p in self.parts)
@@ -31,7 +36,7 @@ class Score:
 _NAME_OUTCOMES = {"pinyin": "same_pinyin", "fuzzy": "fuzzy_pinyin", "reordered": "reordered", "partial": "partial"}
 
 
-def score(a: Features, b: Features, rules: MatchRules) -> Score:
+def score(a: Features, b: Features, rules: WeightTable) -> Score:
     w = rules.table  # field -> outcome -> weight
     parts: list[Part] = []
     if a.name and b.name:

@@ -35,7 +35,16 @@ from consumers.record_store.matching.blocking import blocking_keys
 from consumers.record_store.matching.features import features
 from consumers.record_store.matching.index import CandidateIndex
 from consumers.record_store.matching.rules import load_rules
-from consumers.record_store.models import MatchBlock, PatientIdentifier, PatientLink, StoredResource
+from consumers.record_store.models import (
+    MatchBlock,
+    PatientIdentifier,
+    PatientLink,
+    ResourceIdentifier,
+    SearchValue,
+    StoredResource,
+)
+from consumers.record_store.search.extract import pinyin_forms
+from consumers.record_store.search.reindex import rows_of
 from consumers.record_store.store import community_patient_id, linking_identifiers
 from hub.app.api.app import create_app
 from hub.core.config import HubSettings
@@ -43,6 +52,7 @@ from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.core.db.models import core_table
 from hub.core.events import Event, Source
+from hub.core.identifiers import RESIDENT_ID
 from hub.tools.demo.catalogues import TOWNSHIPS, VILLAGES
 from hub.tools.demo.matching_dataset import FACILITIES, GIVEN, register
 from hub.tools.demo.people import Person, resident_id_for
@@ -69,10 +79,13 @@ def _resident(rng: random.Random, index: int, issued: set[str]) -> Person:
     return Person(index, name, sex, birth, rid, phone, TOWNSHIPS[index % 5][2], VILLAGES[(index // 5) % len(VILLAGES)])
 
 
-def _load_index(database: Database, people: list[Person], rules_version: str, rng: random.Random) -> list[str]:
-    """Bulk-loads one county-hospital or township record per resident; returns the community ids."""
+def _load_index(database: Database, people: list[Person], rules_version: str, rng: random.Random,
+                sample: list[dict[str, Any]]) -> list[str]:
+    """Bulk-loads one county-hospital or township record per resident; returns the community ids, and
+    keeps every 20th stored Patient in `sample` (what the search benchmark looks for)."""
     communities: list[str] = []
-    batch: dict[type, list[dict[str, Any]]] = {StoredResource: [], PatientLink: [], MatchBlock: [], PatientIdentifier: []}
+    batch: dict[type, list[dict[str, Any]]] = {StoredResource: [], PatientLink: [], MatchBlock: [], PatientIdentifier: [],
+                                               SearchValue: [], ResourceIdentifier: []}
 
     def flush() -> None:
         with database.transaction() as session:
@@ -88,8 +101,15 @@ def _load_index(database: Database, people: list[Person], rules_version: str, rn
         key, cp = f"{facility}/{local}", community_patient_id(f"{facility}/{local}")
         found = features(resource)
         communities.append(cp)
+        if p.index % 20 == 0:
+            sample.append(resource)
         resource["link"] = [{"other": {"reference": f"Patient/{cp}"}, "type": "refer"}]
-        golden = {**resource, "id": cp, "link": [{"other": {"reference": f"Patient/{resource['id']}"}, "type": "seealso"}]}
+        golden = {**resource, "id": cp, "meta": {"tag": [{"system": "urn:hub:tag", "code": "golden"}]},
+                  "link": [{"other": {"reference": f"Patient/{resource['id']}"}, "type": "seealso"}]}
+        batch[SearchValue] += rows_of(resource) + rows_of(golden)  # what the record store indexes for search
+        batch[ResourceIdentifier] += [{"resource_type": "Patient", "id": rid, "system": i.get("system", ""),
+                                       "value": i["value"]} for rid in (resource["id"], cp)
+                                      for i in resource.get("identifier") or [] if i.get("value")]
         common = {"version_id": 1, "last_updated": _WHEN, "occurred_at": _WHEN, "date": None, "code": None,
                   "status": None, "source_event_id": None}
         batch[StoredResource].append({**common, "resource_type": "Patient", "id": resource["id"], "facility_id": facility,
@@ -101,6 +121,7 @@ def _load_index(database: Database, people: list[Person], rules_version: str, rn
             encounter = {"resourceType": "Encounter", "id": f"{facility}-enc-{local}-{visit}", "status": "finished",
                          "class": {"code": "AMB"}, "subject": {"reference": f"Patient/{resource['id']}"},
                          "period": {"start": start.isoformat()}}
+            batch[SearchValue] += rows_of(encounter)
             batch[StoredResource].append({**common, "resource_type": "Encounter", "id": encounter["id"],
                                           "facility_id": facility, "patient_key": key, "golden": False, "date": start,
                                           "status": "finished", "content": json.dumps(encounter)})
@@ -166,8 +187,32 @@ def _record_store(database: Database, events: list[Event], settings: HubSettings
     return len(events) / (time.perf_counter() - started)
 
 
-def _everything_latency(database: Database, settings: HubSettings, communities: list[str], queries: int,
-                        rng: random.Random) -> list[float]:
+SEARCHES = ("name", "pinyin", "initials_birthdate", "birthdate", "identifier")
+
+
+def _search_url(kind: str, patient: dict[str, Any]) -> str:
+    """A clinician's search for a stored resident: by name, its pinyin, initials with the birth date, birth
+    date, or an identifier, as the member's record has them."""
+    name = patient["name"][0]
+    text = name.get("text") or name.get("family", "") + "".join(name.get("given", []))
+    forms = pinyin_forms(text) or [text, text]
+    born = patient.get("birthDate", "")
+    match kind:
+        case "name":
+            return f"/fhir/Patient?name={text}&_count=20"
+        case "pinyin":
+            return f"/fhir/Patient?name={forms[0]}&_count=20"
+        case "initials_birthdate":
+            return f"/fhir/Patient?name={forms[1]}&birthdate={born}&_count=20"
+        case "birthdate":
+            return f"/fhir/Patient?birthdate={born}&_count=20"
+    ids = sorted(patient["identifier"], key=lambda i: i.get("system") != RESIDENT_ID)
+    return f"/fhir/Patient?identifier={ids[0].get('system', '')}|{ids[0]['value']}&_count=20"
+
+
+def _read_latency(database: Database, settings: HubSettings, communities: list[str], stored: list[dict[str, Any]],
+                  queries: int, rng: random.Random) -> dict[str, list[float]]:
+    """Milliseconds per request over HTTP from a live server: $everything, and each kind of Patient search."""
     token = "bench-" + uuid.uuid4().hex
     app = create_app(settings.model_copy(update={"admin_token": SecretStr(token)}), database)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
@@ -176,16 +221,22 @@ def _everything_latency(database: Database, settings: HubSettings, communities: 
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    timings: list[float] = []
+    timings: dict[str, list[float]] = {"everything": [], **{kind: [] for kind in SEARCHES}}
+    searchable = [p for p in stored if p.get("name") and p.get("birthDate") and p.get("identifier")]
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as client:
             for i in range(queries + 20):
-                started = time.perf_counter()
-                response = client.get(f"/fhir/Patient/{rng.choice(communities)}/$everything")
-                elapsed = (time.perf_counter() - started) * 1000
-                response.raise_for_status()
-                if i >= 20:  # the first requests warm caches and connections
-                    timings.append(elapsed)
+                for kind in timings:
+                    url = (f"/fhir/Patient/{rng.choice(communities)}/$everything" if kind == "everything"
+                           else _search_url(kind, rng.choice(searchable)))
+                    started = time.perf_counter()
+                    response = client.get(url)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    response.raise_for_status()
+                    if kind != "everything" and not response.json().get("total"):
+                        raise RuntimeError(f"the benchmark's search {url} did not find the resident it searched for")
+                    if i >= 20:  # the first requests warm caches and connections
+                        timings[kind].append(elapsed)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -201,18 +252,24 @@ def run_mpi_benchmark(base: HubSettings, indexed: int = 200_000, incoming: int =
         started = time.perf_counter()
         issued: set[str] = set()
         people = [_resident(rng, i, issued) for i in range(indexed)]
-        communities = _load_index(db, people, rules.version, rng)
+        stored: list[dict[str, Any]] = []
+        communities = _load_index(db, people, rules.version, rng, stored)
         with db.engine.begin() as connection:
             connection.execute(text("ANALYZE"))  # planner statistics after a bulk load, as autovacuum would
         log.info("indexed %d residents in %.0f s", indexed, time.perf_counter() - started)
         match_rate = _match_only(db, _incoming(people, incoming, rng, indexed, "m", issued), rules)
         store_rate = _record_store(db, _incoming(people, incoming // 2, rng, indexed + incoming, "s", issued), settings)
-        timings = _everything_latency(db, settings, communities, queries, rng)
-    cuts = statistics.quantiles(timings, n=100)
+        timings = _read_latency(db, settings, communities, stored, queries, rng)
+    cuts = statistics.quantiles(timings["everything"], n=100)
+    searches = [t for kind in SEARCHES for t in timings[kind]]
+    every = statistics.quantiles(searches, n=100)
     return {
         "mpi_indexed": indexed,
         "mpi_match_records_per_s": round(match_rate, 1),
         "mpi_record_store_records_per_s": round(store_rate, 1),
         "everything_ms_p50": round(cuts[49], 2),
         "everything_ms_p99": round(cuts[98], 2),
+        "patient_search_ms_p50": round(every[49], 2),
+        "patient_search_ms_p99": round(every[98], 2),
+        **{f"patient_search_{kind}_ms_p99": round(statistics.quantiles(timings[kind], n=100)[98], 2) for kind in SEARCHES},
     }

@@ -274,6 +274,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/docs/oauth2-redirect"): _get("/docs/oauth2-redirect"),
     ("GET", "/redoc"): _get("/redoc"),
     ("GET", "/healthz"): _get("/healthz"),
+    ("GET", "/fhir/metadata"): _get("/fhir/metadata"),
     ("GET", "/readyz"): _get("/readyz"),
     ("GET", "/metrics"): _get("/metrics"),
     ("GET", "/"): _get("/"),

@@ -150,3 +150,11 @@ def test_reindex_fills_the_index_of_what_is_stored(people: Community, db: Databa
 
 def sources_by_name(community: Community) -> set[str]:
     return {i for i in ids(get(community, "/fhir/Patient?name=wxy").json()) if not i.startswith("cp-")}
+
+
+def test_a_members_identifier_finds_its_own_record_first(people: Community) -> None:
+    from hub.core.identifiers import local_mrn_system
+
+    bundle = get(people, f"/fhir/Patient?identifier={local_mrn_system('th03')}|11").json()
+    found = [e["resource"]["id"] for e in bundle["entry"]]
+    assert found[0] == "th03-pat-11" and all(i.startswith("cp-") for i in found[1:]) and len(found) == 2

@@ -15,6 +15,8 @@ def test_patient_index_benchmark_runs(settings: HubSettings) -> None:
     assert result["mpi_indexed"] == 1500
     assert result["mpi_match_records_per_s"] > 0 and result["mpi_record_store_records_per_s"] > 0
     assert 0 < result["everything_ms_p50"] <= result["everything_ms_p99"]
+    assert 0 < result["patient_search_ms_p50"] <= result["patient_search_ms_p99"]
+    assert all(result[f"patient_search_{kind}_ms_p99"] > 0 for kind in ("name", "pinyin", "birthdate", "identifier"))
 
 
 def test_timed_record_store_is_the_real_one(settings: HubSettings, db: Database) -> None:

@@ -2,8 +2,8 @@
 page's last entry (a keyset cursor), not an offset, so records stored between two pages neither push
 entries onto the next page twice nor make the search skip one.
 
-Sort keys are `_sort`'s parameters (`-` for descending), then the id; the default is newest first
-(`-_lastUpdated`). A parameter with several values sorts by its smallest; a resource without one sorts
+Sort keys are `_sort`'s parameters (`-` for descending), then the id; the default is members' own records
+before community records, each newest first (`-_lastUpdated`). A parameter with several values sorts by its smallest; a resource without one sorts
 first ascending and last descending.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement as Expression
 
 from consumers.record_store.models import ResourceCode, ResourceIdentifier, SearchValue, StoredResource
@@ -38,6 +38,8 @@ class SortKey:
 def sort_keys(resource_type: str, sort: str | None) -> list[SortKey]:
     known = params_of(resource_type)
     keys: list[SortKey] = []
+    if not sort:  # members' own records before the community records built from them
+        keys.append(SortKey("_golden", cast(StoredResource.golden, Integer), False, False))  # 0/1 compare anywhere
     for item in (sort or DEFAULT_SORT).split(","):
         item = item.strip()
         name = item.lstrip("-")
@@ -97,6 +99,7 @@ def decode_cursor(keys: list[SortKey], cursor: str) -> list[Any]:
     except (ValueError, KeyError, TypeError) as exc:
         raise SearchError("_cursor", f"_cursor is not a cursor this search gave out ({exc})") from None
     for key, value in zip(keys, values, strict=True):
-        if key.is_date != isinstance(value, datetime) or not (isinstance(value, str | datetime) or value is None):
+        expected = int if key.name == "_golden" else datetime if key.is_date else str
+        if not isinstance(value, expected) and not (value is None and key.name == "_id"):
             raise SearchError("_cursor", "_cursor does not match the search's sort order")
     return values

@@ -63,7 +63,7 @@ def search(session: Session, request: query.Request, scope: list[ColumnElement[b
     if summary == "count" or count == 0:
         return Page([], [], total, None, count)
     keys = paging.sort_keys(request.resource_type, request.one("_sort"))
-    statement = select(StoredResource, *(k.expression for k in keys)).where(*where)
+    statement = select(StoredResource, *(k.expression.label(f"sort_{i}") for i, k in enumerate(keys))).where(*where)
     cursor = request.one("_cursor")
     if cursor:
         statement = statement.where(paging.after(keys, paging.decode_cursor(keys, cursor)))

@@ -31,6 +31,7 @@ from consumers.record_store.models import (
     PatientLink,
     ResourceCode,
     ResourceIdentifier,
+    ResourceVersion,
     StoredResource,
 )
 from hub.core.db.models import core_table
@@ -107,6 +108,7 @@ class ResourceWriter(ABC):
         self._search_rows: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         self._replaced: set[tuple[str, str]] = set()  # resources that had rows before this batch
         self._new_patients: dict[str, tuple[str | None, str]] = {}  # source Patient id -> (facility, key)
+        self._versions: list[dict[str, Any]] = []  # history rows of every version written, inserted by `finish`
 
     def prefetch(self, events: list[Event]) -> None:
         """Loads every stored row the batch will touch in one query (the identity map keeps them)."""
@@ -215,6 +217,10 @@ class ResourceWriter(ABC):
         row.golden = golden
         row.source_event_id = event_id
         row.content = _dumps(stored)
+        self._versions.append({
+            "resource_type": rtype, "id": rid, "version_id": version, "last_updated": now,
+            "facility_id": row.facility_id, "golden": golden, "deleted": False, "content": row.content,
+        })
         if existed:
             self._replaced.add((rtype, rid))
         try:
@@ -428,6 +434,9 @@ class ResourceWriter(ABC):
             self.session.execute(insert(core_table(ResourceCode)), codes)
         if identifiers:
             self.session.execute(insert(core_table(ResourceIdentifier)), identifiers)
+        if self._versions:  # every version of the batch in one executemany
+            self.session.execute(insert(core_table(ResourceVersion)), self._versions)
+            self._versions = []
         self._search_rows.clear()
         self._replaced.clear()
 

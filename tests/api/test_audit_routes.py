@@ -29,8 +29,8 @@ from consumers.reading import reports as reading_reports
 from consumers.reading import worklist as reading_worklist
 from consumers.reading.consumer import ReadingConsumer
 from consumers.reading.templates import Content
-from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.bulk_export import claim_next, run_job
+from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.app.api import accounts
 from hub.app.api.app import create_app

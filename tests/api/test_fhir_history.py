@@ -3,8 +3,8 @@ ETag / Last-Modified and conditional reads, scoped, masked and audited like a re
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from sqlalchemy import select
 

@@ -1,4 +1,5 @@
-"""FHIR REST ingest: `POST /fhir/{type}` and `POST /fhir` (batch or transaction Bundle).
+"""FHIR REST ingest: `POST /fhir/{type}`, `PUT /fhir/{type}/{id}` (update, with `If-Match`) and
+`POST /fhir` (batch or transaction Bundle); each answers as `Prefer: return=...` asks (prefer.py).
 
 Accepted resources go through the FHIR REST connector's sink (validation, Avro, outbox, relay),
 like every other input. A transaction is all or nothing: one invalid entry and nothing is
@@ -12,9 +13,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from connectors.fhir_rest import prefer
 from connectors.fhir_rest.mapping import (
     ACCEPTED,
     IngestError,
@@ -23,6 +25,7 @@ from connectors.fhir_rest.mapping import (
     patient_key_for,
     rewrite_references,
 )
+from connectors.fhir_rest.prefer import answer
 from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
 from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.fhir_fields import parse_fhir_datetime
@@ -110,7 +113,7 @@ def _existing(request: Request, rtype: str, condition: str, facility: str) -> st
 
 
 @router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)")
-async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
+async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> Response:
     facility = sending_facility(request, principal)
     resource = await json_body(request)
     if resource.get("resourceType") != resource_type:
@@ -130,7 +133,66 @@ async def create(resource_type: str, request: Request, principal: Principal = De
     if not result.accepted:
         raise FhirError(422, "invalid", result.reason or "rejected", [resource_type])
     location = f"/fhir/{resource_type}/{event.resource['id']}"
-    return fhir_response(event.resource, 200 if result.duplicate else 201, {"Location": location})
+    return answer(request, event.resource, 200 if result.duplicate else 201, {"Location": location})
+
+
+def _version_now(request: Request, resource_type: str, resource_id: str) -> tuple[int, str | None] | None:
+    with request.app.state.database.reading() as session:
+        found: tuple[int, str | None] | None = request.app.state.services.shared_record.current_version(
+            session, resource_type, resource_id)
+    return found
+
+
+def _if_match(value: str, current: tuple[int, str | None] | None, reference: str) -> None:
+    """`If-Match: W/"n"`: the update goes ahead only if the shared record holds version n now. Events in
+    flight (accepted, not yet applied) are not counted: the check is as good as the record is current."""
+    wanted = value.strip().removeprefix("W/").strip('"')
+    if not wanted.isdigit():
+        raise FhirError(400, "invalid", f'If-Match must be a version tag like W/"3", not {value!r}', ["If-Match"])
+    if current is None:
+        raise FhirError(412, "conflict", f"{reference} is not in the shared record, so If-Match {value} cannot hold",
+                        ["If-Match"])
+    if current[0] != int(wanted):
+        raise FhirError(412, "conflict", f'{reference} is at version W/"{current[0]}" in the shared record, not '
+                        f"{value}; read it again and resend the update", ["If-Match"])
+
+
+@router.put("/{resource_type}/{resource_id}", summary="Update (If-Match for a version-aware update)")
+async def update(resource_type: str, resource_id: str, request: Request,
+                 principal: Principal = Depends(submitter)) -> Response:
+    """Publishes like a create, with the id from the path. An update of a resource not yet stored creates
+    it (201), under an id of the member's own (`<facility>-...`; a Patient's comes from its record number)."""
+    facility = sending_facility(request, principal)
+    resource = await json_body(request)
+    if resource.get("resourceType") != resource_type:
+        raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a {resource_type}",
+                        [f"{resource_type}.resourceType"])
+    if resource.get("id") != resource_id:
+        raise FhirError(400, "invalid", f"the body's id {resource.get('id')!r} must be the id in the URL, {resource_id!r}",
+                        [f"{resource_type}.id"])
+    reference = f"{resource_type}/{resource_id}"
+    current = _version_now(request, resource_type, resource_id)
+    if current is not None and current[1] != facility:
+        raise FhirError(403, "forbidden", f"{reference} is not a record of facility {facility}; update only your own",
+                        [f"{resource_type}.id"])
+    if current is None and not resource_id.startswith(f"{facility}-"):
+        raise FhirError(400, "invalid", f"a new record of facility {facility} has an id starting {facility}- "
+                        f"(POST /fhir/{resource_type} assigns one)", [f"{resource_type}.id"])
+    condition = request.headers.get("if-match")
+    if condition is not None:
+        _if_match(condition, current, reference)
+    try:
+        if resource_type == "Patient" and assign_id(resource, facility) != resource_id:
+            raise IngestError(f"a Patient's id comes from its record number: {assign_id(resource, facility)!r} "
+                              f"for this one, not {resource_id!r}", "Patient.id", 400)
+        event = _prepare(resource, facility, resource_type, _limit(request), assigned=resource_id)
+    except IngestError as exc:
+        code = {413: "too-costly", 403: "forbidden"}.get(exc.status, "invalid")
+        raise FhirError(exc.status, code, str(exc), [exc.expression]) from None
+    result = _sink(request).accept(PollResult(events=[event])).outcomes[0]
+    if not result.accepted:
+        raise FhirError(422, "invalid", result.reason or "rejected", [resource_type])
+    return answer(request, event.resource, 201 if current is None else 200, {"Location": f"/fhir/{reference}"})
 
 
 @router.post("", summary="Batch or transaction Bundle")
@@ -180,7 +242,7 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
             return fhir_response({"resourceType": "OperationOutcome", "issue": issues}, status)
         events = [p for p in prepared if isinstance(p, Event)]
         report = sink.accept(PollResult(events=events))  # one outbox transaction: all or nothing
-        responses = [_entry(e.resource, o.duplicate) for e, o in zip(events, report.outcomes, strict=True)]
+        responses = [_entry(request, e.resource, o.duplicate) for e, o in zip(events, report.outcomes, strict=True)]
         return fhir_response({"resourceType": "Bundle", "type": "transaction-response", "entry": responses})
     events = [p for p in prepared if isinstance(p, Event)]
     rejected = [
@@ -193,15 +255,15 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
     for p in prepared:
         if isinstance(p, Event):
             result = next(outcomes)
-            responses.append(_entry(p.resource, result.duplicate) if result.accepted else _failed(422, result.reason or ""))
+            responses.append(_entry(request, p.resource, result.duplicate) if result.accepted
+                             else _failed(422, result.reason or ""))
         else:
             responses.append(_failed(p.status, str(p), p.expression))
     return fhir_response({"resourceType": "Bundle", "type": "batch-response", "entry": responses})
 
 
-def _entry(resource: dict[str, Any], duplicate: bool) -> dict[str, Any]:
-    location = f"{resource['resourceType']}/{resource['id']}"
-    return {"resource": resource, "response": {"status": "200 OK" if duplicate else "201 Created", "location": location}}
+def _entry(request: Request, resource: dict[str, Any], duplicate: bool) -> dict[str, Any]:
+    return prefer.entry(request, resource, 200 if duplicate else 201)
 
 
 def _failed(status: int, message: str, expression: str | None = None) -> dict[str, Any]:

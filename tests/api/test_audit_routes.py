@@ -251,6 +251,8 @@ def _pharmacy(method: str, path: str | Callable[[World], str], role: str, expect
 
 
 ASYNC = {"Prefer": "respond-async"}
+VISIT = {"resourceType": "Encounter", "id": "th01-enc-1", "status": "cancelled", "subject": {"reference": "Patient/th01-pat-1"},
+         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}}
 
 
 def _export_patients(w: World) -> tuple[httpx.Response, set[str] | None]:
@@ -328,6 +330,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/fhir/Patient/$match"): _post("/fhir/Patient/$match", MATCH, "reader", {GOLDEN}),
     ("POST", "/fhir/{resource_type}"): _post("/fhir/Patient", NEW_PATIENT, "connector_th01", {"th01-pat-88001"}),
     ("POST", "/fhir"): _post("/fhir", BATCH, "connector_th01", {"th01-pat-1"}),
+    ("PUT", "/fhir/{resource_type}/{resource_id}"): lambda w: (w.client.put(
+        "/fhir/Encounter/th01-enc-1", json=VISIT, headers={**w.h("connector_th01"), "If-Match": 'W/"1"'}), {"th01-pat-1"}),
     ("POST", "/dicomweb/studies"): _stow,
     ("GET", "/imaging/viewer"): _get("/imaging/viewer"),
     ("GET", "/dicomweb/studies"): _image("/studies?PatientID=1"),

@@ -36,6 +36,7 @@ POLL_S = 2.0  # how often the worker looks for jobs another process stored
 CHUNK = 500  # resources per query and per heartbeat
 WAKE = threading.Event()  # set by a kick-off in this process, so the worker starts at once
 RUNNING = ("accepted", "in-progress")
+KEEP_FOR = timedelta(hours=24)  # a finished job's files are removed this long after it finished
 
 
 def export_dir(data_dir: Path, job_id: str) -> Path:
@@ -181,6 +182,17 @@ def _finish(database: Database, job_id: str, status: str, output: list[dict[str,
         job.progress = status
 
 
+def remove_expired(database: Database, data_dir: Path, keep_for: timedelta = KEEP_FOR) -> int:
+    """Removes jobs (and their files) that finished or were cancelled more than `keep_for` ago."""
+    with database.transaction() as session:
+        expired = session.scalars(select(ExportJob).where(
+            ExportJob.status.not_in(RUNNING), ExportJob.finished_at < utcnow() - keep_for)).all()
+        for job in expired:
+            shutil.rmtree(export_dir(data_dir, job.id), ignore_errors=True)
+            session.delete(job)
+    return len(expired)
+
+
 class Exporter:
     """Runs export jobs one at a time, woken by a kick-off in this process or every `poll_s`."""
 
@@ -192,6 +204,7 @@ class Exporter:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
+                remove_expired(self.database, self.data_dir)
                 job_id = claim_next(self.database)
                 if job_id is not None:
                     run_job(self.database, self.data_dir, job_id, stop)

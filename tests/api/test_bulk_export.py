@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from consumers.record_store.bulk_export import Exporter, claim_next
+from consumers.record_store.bulk_export import KEEP_FOR, Exporter, claim_next, remove_expired
 from consumers.record_store.models import ExportJob
 from consumers.record_store.writer import RecordWriter
 from hub.app.api.app import create_app
@@ -196,3 +196,17 @@ def test_a_running_job_is_not_taken_by_a_second_runner(community: Community) -> 
     assert claim_next(community.db) is None  # its runner is alive (beating): nobody else takes it
 
 
+
+
+def test_finished_jobs_expire_with_their_files(community: Community, exporter: None) -> None:
+    status_url = _kick_off(community, "/fhir/$export", _type="Patient")
+    _manifest(community, status_url)
+    answer = community.client.get(status_url, headers=auth(community.tokens["clinician"]))
+    assert answer.headers["expires"]  # the manifest says how long its files stay
+    folder = community.client.app.state.settings.data_dir / "bulk-export" / status_url.rsplit("/", 1)[1]
+    assert remove_expired(community.db, community.client.app.state.settings.data_dir) == 0 and folder.exists()
+    with community.db.transaction() as session:
+        session.execute(update(ExportJob).values(finished_at=utcnow() - KEEP_FOR - timedelta(minutes=1)))
+    assert remove_expired(community.db, community.client.app.state.settings.data_dir) == 1
+    assert not folder.exists()
+    assert community.client.get(status_url, headers=auth(community.tokens["clinician"])).status_code == 404

@@ -21,8 +21,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
-from consumers.record_store.bulk_export import RUNNING, WAKE, export_dir
+from consumers.record_store.bulk_export import KEEP_FOR, RUNNING, WAKE, export_dir
 from consumers.record_store.models import ExportJob, PatientLink
+from consumers.record_store.routes.conditional import http_date
 from consumers.record_store.routes.fhir_read import READABLE_TYPES, any_reader
 from hub.core.events import utcnow
 from hub.core.fhir_fields import parse_fhir_datetime
@@ -127,7 +128,7 @@ def _own_job(request: Request, session: Any, job_id: str, principal: Principal) 
 def export_status(job_id: str, request: Request, principal: Principal = Depends(any_reader)) -> Response:
     with request.app.state.database.reading() as session:
         job = _own_job(request, session, job_id, principal)
-        status, progress, error, output = job.status, job.progress, job.error, job.output
+        status, progress, error, output, finished = job.status, job.progress, job.error, job.output, job.finished_at
         manifest_base = {"transactionTime": job.transaction_time.isoformat(), "request": job.request_url,
                          "requiresAccessToken": True}
     if status in RUNNING:
@@ -139,7 +140,8 @@ def export_status(job_id: str, request: Request, principal: Principal = Depends(
     manifest = {**manifest_base, "output": [
         {"type": f["type"], "url": f"{base}/fhir/$export-file/{job_id}/{f['file']}", "count": f["count"]} for f in files
     ], "error": []}
-    return Response(json.dumps(manifest), media_type="application/json")
+    expires = {"Expires": http_date(finished + KEEP_FOR)} if finished is not None else {}
+    return Response(json.dumps(manifest), media_type="application/json", headers=expires)
 
 
 @router.delete("/$export-status/{job_id}", summary="Cancel a Bulk Data export and remove its files")

@@ -116,3 +116,34 @@ def test_update_of_a_new_own_id_creates(door, community: Community) -> None:
     assert created.status_code == 201 and created.json()["id"] == "th01-pat-88001"
     assert client.put("/fhir/Encounter/th01-enc-1", json=VISIT, headers=auth(community.tokens["reader"])).status_code == 403
     assert [e.resource["id"] for e in events_in(outbox)] == ["th01-pat-88001"]
+
+
+def _put(resource: dict, if_match: str | None = None) -> dict:
+    request = {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}
+    if if_match:
+        request["ifMatch"] = if_match
+    return {"resource": resource, "request": request}
+
+
+def test_bundle_updates_check_if_match_per_entry(door, community: Community) -> None:
+    client, outbox = door
+    headers = auth(community.tokens["connector_th01"])
+    stale = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        _put(VISIT, 'W/"1"'), _put({**VISIT, "id": "th01-enc-88"}), _put({**VISIT, "id": "th01-enc-2"}, 'W/"1"')]}
+    refused = client.post("/fhir", json=stale, headers=headers)
+    assert refused.status_code == 412  # th01-enc-2 is not stored: nothing of the transaction is published
+    assert refused.json()["issue"][0]["expression"] == ["Bundle.entry[2].request.ifMatch"]
+    assert outbox.count() == 0
+    stale["entry"].pop()
+    done = client.post("/fhir", json=stale, headers=headers)
+    assert done.status_code == 200
+    assert [e["response"]["status"] for e in done.json()["entry"]] == ["200 OK", "201 Created"]
+    assert sorted(e.resource["id"] for e in events_in(outbox)) == ["th01-enc-1", "th01-enc-88"]
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        _put(VISIT, 'W/"5"'), _put({**VISIT, "id": "th02-enc-3"}), {**_put(VISIT), "request": {"method": "PUT", "url": "Encounter"}},
+        _put({**VISIT, "id": "th01-enc-89"})]}
+    answered = client.post("/fhir", json=batch, headers={**headers, "Prefer": "return=minimal"})
+    assert [e["response"]["status"] for e in answered.json()["entry"]] == ["412", "403", "400", "201 Created"]
+    assert "resource" not in answered.json()["entry"][3]
+    delete = {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": VISIT, "request": {"method": "DELETE"}}]}
+    assert client.post("/fhir", json=delete, headers=headers).json()["entry"][0]["response"]["status"] == "400"

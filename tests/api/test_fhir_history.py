@@ -82,6 +82,8 @@ def test_type_history_pages_stay_still_while_versions_arrive(community: Communit
     since = fresh["entry"][1]["resource"]["meta"]["lastUpdated"]
     changed = community.client.get("/fhir/Encounter/_history", params={"_since": since}, headers=headers).json()
     assert [(e["resource"]["id"], e["response"]["etag"]) for e in changed["entry"]] == [("th01-enc-1", 'W/"2"')]
+    unencoded = community.client.get(f"/fhir/Encounter/_history?_since={since}", headers=headers).json()
+    assert unencoded["total"] == 1  # "+00:00" written as is in the URL arrives as " 00:00"
     assert community.client.get("/fhir/Encounter/_history?_since=yesterday", headers=headers).status_code == 400
     assert community.client.get("/fhir/Encounter/_history?_sort=x", headers=headers).status_code == 400
 

@@ -102,6 +102,7 @@ def _types(value: str | None) -> list[str]:
 def _since(value: str | None) -> datetime | None:
     if not value:
         return None
+    value = value.replace(" ", "+")  # an offset's unencoded "+" arrives as a space
     parsed = parse_fhir_datetime(value) if "T" in value else None
     if parsed is None:
         raise FhirError(400, "invalid", f"_since must be a FHIR instant like 2026-11-20T09:00:00+08:00, not {value!r}",

@@ -82,7 +82,7 @@ def type_history(resource_type: str, request: Request, principal: Principal = De
 def _instant(params: dict[str, str], name: str) -> datetime | None:
     if name not in params:
         return None
-    value = params[name]
+    value = params[name].replace(" ", "+")  # an offset's unencoded "+" arrives as a space
     parsed = parse_fhir_datetime(value) if "T" in value else None
     if parsed is None:
         raise FhirError(400, "invalid", f"{name} must be a FHIR instant like 2026-11-20T09:00:00+08:00, not {value!r}", [name])

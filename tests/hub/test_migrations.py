@@ -60,7 +60,7 @@ def test_0004i_files_stored_results_under_the_patient_they_name(db: Database) ->
     assert subjects["th01-obs-1"] == "th01-pat-obs-t1" and subjects["th01-pat-obs-t1"] is None
 
 
-def test_rs0002_keeps_each_stored_resource_as_its_first_known_version(db: Database) -> None:
+def test_rs0002h_keeps_each_stored_resource_as_its_first_known_version(db: Database) -> None:
     """A database from before the history serves vread of what it holds: the current version of each
     resource becomes a history row, with its facility and whether it is a community record."""
     config = _config(db)

@@ -3,7 +3,7 @@
 The current version of each stored resource becomes its first history row, so a database made by an
 earlier version serves vread of what it holds; older versions were never kept and stay unknown.
 
-Revision ID: rs0002
+Revision ID: rs0002h
 Revises: rs0001
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "rs0002"
+revision: str = "rs0002h"
 down_revision: str | Sequence[str] | None = "rs0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

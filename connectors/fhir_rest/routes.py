@@ -1,4 +1,5 @@
-"""FHIR REST ingest: `POST /fhir/{type}` and `POST /fhir` (batch or transaction Bundle).
+"""FHIR REST ingest: `POST /fhir/{type}`, `PUT /fhir/{type}/{id}` (update, with `If-Match`) and
+`POST /fhir` (batch or transaction Bundle); each answers as `Prefer: return=...` asks (prefer.py).
 
 Accepted resources go through the FHIR REST connector's sink (validation, Avro, outbox, relay),
 like every other input. A transaction is all or nothing: one invalid entry and nothing is
@@ -12,9 +13,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from connectors.fhir_rest import prefer
 from connectors.fhir_rest.mapping import (
     ACCEPTED,
     IngestError,
@@ -23,6 +25,7 @@ from connectors.fhir_rest.mapping import (
     patient_key_for,
     rewrite_references,
 )
+from connectors.fhir_rest.prefer import answer
 from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
 from hub.core.fhir import FhirValidationError, validate_resource
 from hub.core.fhir_fields import parse_fhir_datetime
@@ -112,7 +115,7 @@ def _existing(request: Request, rtype: str, condition: str, facility: str) -> st
 
 @router.post("/{resource_type}", status_code=201, summary="Create (conditional with If-None-Exist)",
              openapi_extra=declares("create", ACCEPTED))
-async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> JSONResponse:
+async def create(resource_type: str, request: Request, principal: Principal = Depends(submitter)) -> Response:
     facility = sending_facility(request, principal)
     resource = await json_body(request)
     if resource.get("resourceType") != resource_type:
@@ -125,14 +128,78 @@ async def create(resource_type: str, request: Request, principal: Principal = De
     try:
         event = _prepare(resource, facility, resource_type, _limit(request))
     except IngestError as exc:
-        code = {413: "too-costly", 403: "forbidden"}.get(exc.status, "invalid")
-        raise FhirError(exc.status, code, str(exc), [exc.expression]) from None
+        raise _refusal(exc) from None
     report = _sink(request).accept(PollResult(events=[event]))
     result = report.outcomes[0]
     if not result.accepted:
         raise FhirError(422, "invalid", result.reason or "rejected", [resource_type])
     location = f"/fhir/{resource_type}/{event.resource['id']}"
-    return fhir_response(event.resource, 200 if result.duplicate else 201, {"Location": location})
+    return answer(request, event.resource, 200 if result.duplicate else 201, {"Location": location})
+
+
+def _version_now(request: Request, resource_type: str, resource_id: str) -> tuple[int, str | None] | None:
+    with request.app.state.database.reading() as session:
+        found: tuple[int, str | None] | None = request.app.state.services.shared_record.current_version(
+            session, resource_type, resource_id)
+    return found
+
+
+def _check_update(request: Request, facility: str, rtype: str, rid: str, resource: dict[str, Any], condition: str | None,
+                  where: str, condition_at: str) -> bool:
+    """What an update must hold before it is published (alone or as a Bundle entry); True when it
+    creates. `If-Match: W/"n"` holds only if the shared record has version n now: events in flight
+    (accepted, not yet applied) are not counted, so the check is as good as the record is current."""
+    if resource.get("id") != rid:
+        raise IngestError(f"the resource's id {resource.get('id')!r} must be the id in the URL, {rid!r}", f"{where}.id", 400)
+    reference = f"{rtype}/{rid}"
+    current = _version_now(request, rtype, rid)
+    if current is not None and current[1] != facility:
+        raise IngestError(f"{reference} is not a record of facility {facility}; update only your own", f"{where}.id", 403)
+    if current is None and not rid.startswith(f"{facility}-"):
+        raise IngestError(f"a new record of facility {facility} has an id starting {facility}- "
+                          f"(POST /fhir/{rtype} assigns one)", f"{where}.id", 400)
+    if rtype == "Patient" and (derived := assign_id(resource, facility)) != rid:
+        raise IngestError(f"a Patient's id comes from its record number: {derived!r} for this one, not {rid!r}",
+                          f"{where}.id", 400)
+    if condition is not None:
+        wanted = condition.strip().removeprefix("W/").strip('"')
+        if not wanted.isdigit():
+            raise IngestError(f'If-Match must be a version tag like W/"3", not {condition!r}', condition_at, 400)
+        if current is None:
+            raise IngestError(f"{reference} is not in the shared record, so If-Match {condition} cannot hold",
+                              condition_at, 412)
+        if current[0] != int(wanted):
+            raise IngestError(f'{reference} is at version W/"{current[0]}" in the shared record, not {condition}; '
+                              "read it again and resend the update", condition_at, 412)
+    return current is None
+
+
+def _refusal(exc: IngestError) -> FhirError:
+    code = {413: "too-costly", 403: "forbidden", 412: "conflict"}.get(exc.status, "invalid")
+    return FhirError(exc.status, code, str(exc), [exc.expression])
+
+
+@router.put("/{resource_type}/{resource_id}", summary="Update (If-Match for a version-aware update)",
+            openapi_extra=declares("update", ACCEPTED))
+async def update(resource_type: str, resource_id: str, request: Request,
+                 principal: Principal = Depends(submitter)) -> Response:
+    """Publishes like a create, with the id from the path. An update of a resource not yet stored creates
+    it (201), under an id of the member's own (`<facility>-...`; a Patient's comes from its record number)."""
+    facility = sending_facility(request, principal)
+    resource = await json_body(request)
+    if resource.get("resourceType") != resource_type:
+        raise FhirError(400, "invalid", f"the body is a {resource.get('resourceType')!r}, not a {resource_type}",
+                        [f"{resource_type}.resourceType"])
+    try:
+        created = _check_update(request, facility, resource_type, resource_id, resource,
+                                request.headers.get("if-match"), resource_type, "If-Match")
+        event = _prepare(resource, facility, resource_type, _limit(request), assigned=resource_id)
+    except IngestError as exc:
+        raise _refusal(exc) from None
+    result = _sink(request).accept(PollResult(events=[event])).outcomes[0]
+    if not result.accepted:
+        raise FhirError(422, "invalid", result.reason or "rejected", [resource_type])
+    return answer(request, event.resource, 201 if created else 200, {"Location": f"/fhir/{resource_type}/{resource_id}"})
 
 
 @router.post("", summary="Batch or transaction Bundle",
@@ -155,20 +222,32 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") in ACCEPTED:
-            assigned[i] = assign_id(resource, facility)
+            url = str((entry.get("request") or {}).get("url") or "")
+            put = (entry.get("request") or {}).get("method") == "PUT" and "/" in url
+            assigned[i] = url.partition("/")[2] if put else assign_id(resource, facility)  # an update keeps its id
             if resource["resourceType"] == "Patient":
                 patients[assigned[i]] = patient_key_for(resource, facility, f"Bundle.entry[{i}].resource")
             if entry.get("fullUrl"):
                 references[entry["fullUrl"]] = f"{resource['resourceType']}/{assigned[i]}"
     prepared: list[Event | IngestError] = []
+    created: dict[int, bool] = {}  # updates (PUT entries): whether each creates
     for i, entry in enumerate(entries):
         where = f"Bundle.entry[{i}].resource"
         try:
             if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
                 raise IngestError("entry has no resource", f"Bundle.entry[{i}]", 400)
-            method = (entry.get("request") or {}).get("method", "POST")
-            if method != "POST":
-                raise IngestError(f"request.method {method} is not supported; use POST", f"Bundle.entry[{i}].request.method", 400)
+            asked = entry.get("request") or {}
+            method = asked.get("method", "POST")
+            if method == "PUT":
+                rtype, _, rid = str(asked.get("url") or "").partition("/")
+                if rtype != entry["resource"].get("resourceType") or not rid:
+                    raise IngestError("request.url of a PUT entry is <type>/<id> of its resource",
+                                      f"Bundle.entry[{i}].request.url", 400)
+                created[i] = _check_update(request, facility, rtype, rid, entry["resource"], asked.get("ifMatch"), where,
+                                           f"Bundle.entry[{i}].request.ifMatch")
+            elif method != "POST":
+                raise IngestError(f"request.method {method} is not supported; use POST or PUT",
+                                  f"Bundle.entry[{i}].request.method", 400)
             resource = rewrite_references(entry["resource"], references)
             prepared.append(_prepare(resource, facility, where, _limit(request), assigned.get(i), patients))
         except IngestError as exc:
@@ -179,11 +258,14 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
         if errors:
             issues = [{"severity": "error", "code": "invalid", "diagnostics": str(e), "expression": [e.expression]}
                       for e in errors]
-            status = 413 if all(e.status == 413 for e in errors) else 422 if all(e.status != 400 for e in errors) else 400
+            status = next((same for same in (413, 412) if all(e.status == same for e in errors)), None)
+            status = status or (422 if all(e.status != 400 for e in errors) else 400)
             return fhir_response({"resourceType": "OperationOutcome", "issue": issues}, status)
         events = [p for p in prepared if isinstance(p, Event)]
         report = sink.accept(PollResult(events=events))  # one outbox transaction: all or nothing
-        responses = [_entry(e.resource, o.duplicate) for e, o in zip(events, report.outcomes, strict=True)]
+        # No entry failed, so `events` is `prepared` and its indexes are the entries'.
+        responses = [_entry(request, e.resource, _status(created.get(i), o.duplicate))
+                     for i, (e, o) in enumerate(zip(events, report.outcomes, strict=True))]
         return fhir_response({"resourceType": "Bundle", "type": "transaction-response", "entry": responses})
     events = [p for p in prepared if isinstance(p, Event)]
     rejected = [
@@ -193,18 +275,25 @@ async def bundle(request: Request, principal: Principal = Depends(submitter)) ->
     report = sink.accept(PollResult(events=events, rejected=rejected))
     outcomes = iter(report.outcomes)
     responses = []
-    for p in prepared:
+    for i, p in enumerate(prepared):
         if isinstance(p, Event):
             result = next(outcomes)
-            responses.append(_entry(p.resource, result.duplicate) if result.accepted else _failed(422, result.reason or ""))
+            responses.append(_entry(request, p.resource, _status(created.get(i), result.duplicate)) if result.accepted
+                             else _failed(422, result.reason or ""))
         else:
             responses.append(_failed(p.status, str(p), p.expression))
     return fhir_response({"resourceType": "Bundle", "type": "batch-response", "entry": responses})
 
 
-def _entry(resource: dict[str, Any], duplicate: bool) -> dict[str, Any]:
-    location = f"{resource['resourceType']}/{resource['id']}"
-    return {"resource": resource, "response": {"status": "200 OK" if duplicate else "201 Created", "location": location}}
+def _status(creates: bool | None, duplicate: bool) -> int:
+    """201 for what is new: a create that is not a resend, an update of an id not yet stored."""
+    if creates is not None:
+        return 201 if creates else 200
+    return 200 if duplicate else 201
+
+
+def _entry(request: Request, resource: dict[str, Any], status: int) -> dict[str, Any]:
+    return prefer.entry(request, resource, status)
 
 
 def _failed(status: int, message: str, expression: str | None = None) -> dict[str, Any]:

@@ -150,11 +150,53 @@ class SearchValue(Base):
     high: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+
+class ResourceVersion(Base):
+    """Every version of every resource as it was served (vread, `_history`): written with the current
+    row in the same transaction, never changed afterwards. `facility_id` and `golden` scope reads."""
+
+    __tablename__ = "fhir_resource_history"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_updated: Mapped[datetime] = mapped_column(UTCDateTime())
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    golden: Mapped[bool] = mapped_column(default=False)
+    deleted: Mapped[bool] = mapped_column(default=False)  # a delete is a version without content
+    content: Mapped[str | None] = mapped_column(Text)
+
+
+class ExportJob(Base):
+    """A Bulk Data export ($export): kept in the database so a restart resumes it (bulk_export.py)."""
+
+    __tablename__ = "fhir_export_job"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # accepted | in-progress | completed | failed | cancelled
+    level: Mapped[str] = mapped_column(String(16))  # system | patient | group
+    group_id: Mapped[str | None] = mapped_column(String(64))
+    types: Mapped[str] = mapped_column(Text)  # comma-separated resource types
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    transaction_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    request_url: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    facility_id: Mapped[str | None] = mapped_column(String(32))
+    progress: Mapped[str | None] = mapped_column(String(200))
+    output: Mapped[str | None] = mapped_column(Text)  # JSON list of {type, file, count}
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a runner that stops beating is replaced
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 Index("fhir_resource_subject", StoredResource.subject_id)
-Index("fhir_search_index_resource", SearchValue.resource_type, SearchValue.id)
-Index("fhir_search_index_value", SearchValue.resource_type, SearchValue.param, SearchValue.value)
-Index("fhir_search_index_date", SearchValue.resource_type, SearchValue.param, SearchValue.low)
+Index("fhir_resource_history_type_updated", ResourceVersion.resource_type, ResourceVersion.last_updated)
 Index("fhir_resource_type_updated", StoredResource.resource_type, StoredResource.last_updated)
 Index("fhir_resource_type_date", StoredResource.resource_type, StoredResource.date)
 Index("fhir_resource_code_lookup", ResourceCode.system, ResourceCode.code)
 Index("fhir_resource_identifier_lookup", ResourceIdentifier.value, ResourceIdentifier.system)
+Index("fhir_search_index_resource", SearchValue.resource_type, SearchValue.id)
+Index("fhir_search_index_value", SearchValue.resource_type, SearchValue.param, SearchValue.value)
+Index("fhir_search_index_date", SearchValue.resource_type, SearchValue.param, SearchValue.low)

@@ -70,3 +70,9 @@ class RecordStoreQueries:
         spec = queries.Search(resource_type, identifier=(system, value), facility_id=facility_id)
         rows, total = queries.search(session, spec, 0, limit)
         return [row.id for row in rows], total
+
+    def current_version(self, session: Session, resource_type: str, resource_id: str) -> tuple[int, str | None] | None:
+        row = queries.get(session, resource_type, resource_id)
+        if row is None:
+            return None
+        return row.version_id, (None if row.golden else row.facility_id)

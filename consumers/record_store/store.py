@@ -29,6 +29,7 @@ from consumers.record_store.models import (
     PatientLink,
     ResourceCode,
     ResourceIdentifier,
+    ResourceVersion,
     SearchValue,
     StoredResource,
 )
@@ -108,6 +109,7 @@ class ResourceWriter(ABC):
         self._search_values: dict[tuple[str, str], list[dict[str, Any]]] = {}  # fhir_search_index rows
         self._replaced: set[tuple[str, str]] = set()  # resources that had rows before this batch
         self._new_patients: dict[str, tuple[str | None, str]] = {}  # source Patient id -> (facility, key)
+        self._versions: list[dict[str, Any]] = []  # history rows of every version written, inserted by `finish`
 
     def prefetch(self, events: list[Event]) -> None:
         """Loads every stored row the batch will touch in one query (the identity map keeps them)."""
@@ -216,6 +218,10 @@ class ResourceWriter(ABC):
         row.golden = golden
         row.source_event_id = event_id
         row.content = _dumps(stored)
+        self._versions.append({
+            "resource_type": rtype, "id": rid, "version_id": version, "last_updated": now,
+            "facility_id": row.facility_id, "golden": golden, "deleted": False, "content": row.content,
+        })
         if existed:
             self._replaced.add((rtype, rid))
         try:
@@ -433,6 +439,9 @@ class ResourceWriter(ABC):
         values = [row for rows in self._search_values.values() for row in rows]
         if values:
             self.session.execute(insert(core_table(SearchValue)), values)
+        if self._versions:  # every version of the batch in one executemany
+            self.session.execute(insert(core_table(ResourceVersion)), self._versions)
+            self._versions = []
         self._search_rows.clear()
         self._search_values.clear()
         self._replaced.clear()

@@ -43,6 +43,11 @@ class SharedRecord(Protocol):
         """Ids (up to `limit`) and total of a member's own stored resources carrying an identifier."""
         ...
 
+    def current_version(self, session: Session, resource_type: str, resource_id: str) -> tuple[int, str | None] | None:
+        """(version id, facility) of a stored resource as the record holds it now (None for a community
+        record's facility), or None when it is not stored: what `If-Match` on an update compares."""
+        ...
+
 
 class NoSharedRecord:
     """Where no part keeps a shared record (a connector-only installation): nobody is known."""
@@ -65,6 +70,9 @@ class NoSharedRecord:
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:
         return [], 0
+
+    def current_version(self, session: Session, resource_type: str, resource_id: str) -> tuple[int, str | None] | None:
+        return None
 
 
 DEFAULTS: Mapping[str, Any] = {SHARED_RECORD: NoSharedRecord()}

@@ -29,6 +29,7 @@ from consumers.reading import reports as reading_reports
 from consumers.reading import worklist as reading_worklist
 from consumers.reading.consumer import ReadingConsumer
 from consumers.reading.templates import Content
+from consumers.record_store.bulk_export import claim_next, run_job
 from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.app.api import accounts
@@ -249,6 +250,24 @@ def _pharmacy(method: str, path: str | Callable[[World], str], role: str, expect
 
 
 
+ASYNC = {"Prefer": "respond-async"}
+VISIT = {"resourceType": "Encounter", "id": "th01-enc-1", "status": "cancelled", "subject": {"reference": "Patient/th01-pat-1"},
+         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}}
+
+
+def _export_patients(w: World) -> tuple[httpx.Response, set[str] | None]:
+    response = w.client.get("/fhir/Patient/$export?_type=Patient", headers={**w.h("reader"), **ASYNC})
+    w.state["export"] = response.headers["content-location"].rsplit("/", 1)[1]
+    return response, set()
+
+
+def _exported(w: World) -> str:
+    """The reader's Patient export, completed here rather than by the worker."""
+    while (job_id := claim_next(w.community.db)) is not None:
+        run_job(w.community.db, w.client.app.state.settings.data_dir, job_id)
+    return str(w.state["export"])
+
+
 GOLDEN = "golden"  # replaced by the community patient's id
 PERSON = {GOLDEN, "th01-pat-1", "cty01-pat-A77"}
 MATCH = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": {
@@ -312,6 +331,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/fhir/Patient/$match"): _post("/fhir/Patient/$match", MATCH, "reader", {GOLDEN}),
     ("POST", "/fhir/{resource_type}"): _post("/fhir/Patient", NEW_PATIENT, "connector_th01", {"th01-pat-88001"}),
     ("POST", "/fhir"): _post("/fhir", BATCH, "connector_th01", {"th01-pat-1"}),
+    ("PUT", "/fhir/{resource_type}/{resource_id}"): lambda w: (w.client.put(
+        "/fhir/Encounter/th01-enc-1", json=VISIT, headers={**w.h("connector_th01"), "If-Match": 'W/"1"'}), {"th01-pat-1"}),
     ("POST", "/dicomweb/studies"): _stow,
     ("GET", "/imaging/viewer"): _get("/imaging/viewer"),
     ("GET", "/dicomweb/studies"): _image("/studies?PatientID=1"),
@@ -341,6 +362,22 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         w.client.get(f"/fhir/Patient/{w.community.golden}/$everything", headers=w.h("reader")), PERSON),
     ("GET", "/fhir/{resource_type}/{resource_id}"): _get("/fhir/Observation/th01-obs-1", "pharmacist", {"th01-pat-1"}),
     ("GET", "/fhir/{resource_type}"): _get("/fhir/Patient", "reader", PERSON | {"th02-pat-9"}, _count="50"),
+    ("GET", "/fhir/{resource_type}/{resource_id}/_history/{version_id}"): _get(
+        "/fhir/Observation/th01-obs-1/_history/1", "pharmacist", {"th01-pat-1"}),
+    ("GET", "/fhir/{resource_type}/{resource_id}/_history"): _get("/fhir/Patient/th01-pat-1/_history", "reader",
+                                                                  {"th01-pat-1"}),
+    ("GET", "/fhir/{resource_type}/_history"): _get("/fhir/Patient/_history", "reader", PERSON | {"th02-pat-9"}),
+    # Bulk Data export: who asked is audited; the files with every patient in them.
+    ("GET", "/fhir/$export"): lambda w: (w.client.get("/fhir/$export", headers={**w.h("reader"), **ASYNC}), set()),
+    ("GET", "/fhir/Patient/$export"): _export_patients,
+    ("GET", "/fhir/Group/{group_id}/$export"): lambda w: (
+        w.client.get("/fhir/Group/th01/$export", headers={**w.h("reader"), **ASYNC}), set()),
+    ("GET", "/fhir/$export-status/{job_id}"): lambda w: (
+        w.client.get(f"/fhir/$export-status/{_exported(w)}", headers=w.h("reader")), set()),
+    ("GET", "/fhir/$export-file/{job_id}/{file_name}"): lambda w: (
+        w.client.get(f"/fhir/$export-file/{_exported(w)}/Patient.ndjson", headers=w.h("reader")), PERSON),
+    ("DELETE", "/fhir/$export-status/{job_id}"): lambda w: (
+        w.client.delete(f"/fhir/$export-status/{_exported(w)}", headers=w.h("reader")), set()),
     ("GET", "/api/referrals"): _get("/api/referrals", "clinician", {"th01-pat-1"}),
     ("GET", "/api/referrals/summary"): _get("/api/referrals/summary", "clinician"),
     ("GET", "/api/delivery"): _get("/api/delivery", "admin"),

@@ -47,7 +47,7 @@ def test_nothing_is_declared_that_the_app_does_not_route(people: Community) -> N
     assert len(declarations(kept)) == len(declarations(routes)) - 1
     body = statement(kept, "http://hub", "county-hub", "test", "2026-11-28")
     patient = next(r for r in body["rest"][0]["resource"] if r["type"] == "Patient")
-    assert {o["name"] for o in patient["operation"]} == {"match"}
+    assert {o["name"] for o in patient["operation"]} == {"match", "export"}
 
 
 def test_every_fhir_route_declares_what_it_serves(people: Community) -> None:
@@ -57,6 +57,7 @@ def test_every_fhir_route_declares_what_it_serves(people: Community) -> None:
 
     undeclared = [f"{sorted(r.methods)} {r.path}" for r in every_route(people.client.app.router.routes)
                   if isinstance(r, APIRoute) and r.path.startswith("/fhir/") and r.path != "/fhir/metadata"
+                  and "$export-" not in r.path  # the status and file URLs of the export operation's protocol
                   and not (r.openapi_extra or {}).get("x-fhir")]
     assert undeclared == []
 

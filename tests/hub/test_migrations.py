@@ -58,3 +58,44 @@ def test_0004i_files_stored_results_under_the_patient_they_name(db: Database) ->
         subjects = dict(connection.execute(text("SELECT id, subject_id FROM fhir_resource")).all())
     assert found == {"th01-pat-obs-t1": "th01/OBS-T1", "th01-obs-1": "th01/OBS-T1", "th02-obs-1": "th02/obs-t1"}
     assert subjects["th01-obs-1"] == "th01-pat-obs-t1" and subjects["th01-pat-obs-t1"] is None
+
+
+def test_rs0002h_keeps_each_stored_resource_as_its_first_known_version(db: Database) -> None:
+    """A database from before the history serves vread of what it holds: the current version of each
+    resource becomes a history row, with its facility and whether it is a community record."""
+    config = _config(db)
+    command.downgrade(config, "rs0001")
+    with db.engine.begin() as connection:
+        for rid, version, facility, golden in (("th01-enc-1", 3, "th01", False), ("cp-1", 1, None, True)):
+            connection.execute(text(
+                "INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, occurred_at, facility_id, "
+                "patient_key, golden, content) VALUES ('Encounter', :i, :v, :now, :now, :f, NULL, :g, :c)"),
+                {"i": rid, "v": version, "now": "2026-11-23 00:00:00+00:00", "f": facility, "g": golden,
+                 "c": f'{{"resourceType": "Encounter", "id": "{rid}"}}'})
+    command.upgrade(config, "heads")
+    with db.engine.connect() as connection:
+        kept = connection.execute(text(
+            "SELECT id, version_id, facility_id, golden, deleted, content FROM fhir_resource_history ORDER BY id")).all()
+    assert [(r[0], r[1], r[2], bool(r[3]), bool(r[4])) for r in kept] == [
+        ("cp-1", 1, None, True, False), ("th01-enc-1", 3, "th01", False, False)]
+    assert kept[1][5] == '{"resourceType": "Encounter", "id": "th01-enc-1"}'
+
+
+def test_rs0003_indexes_what_is_stored_for_search(db: Database) -> None:
+    """A database from before the search index finds its patients by name, pinyin and initials at once."""
+    config = _config(db)
+    command.downgrade(config, "rs0002h")
+    patient = '{"resourceType": "Patient", "id": "th01-pat-9", "name": [{"text": "王秀英"}], "birthDate": "1962-03-05"}'
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, occurred_at, facility_id, "
+            "patient_key, golden, content) VALUES ('Patient', 'th01-pat-9', 1, :now, :now, 'th01', 'th01/9', :g, :c)"),
+            {"now": "2026-11-23 00:00:00+00:00", "g": False, "c": patient})
+    command.upgrade(config, "heads")
+    with db.engine.connect() as connection:
+        values = set(connection.execute(text(
+            "SELECT param, value FROM fhir_search_index WHERE id = 'th01-pat-9'")).all())
+        born = connection.execute(text(
+            "SELECT low FROM fhir_search_index WHERE id = 'th01-pat-9' AND param = 'birthdate'")).scalar()
+    assert {("name", "王秀英"), ("name", "wangxiuying"), ("name", "wxy")} <= values
+    assert born is not None

@@ -10,10 +10,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from consumers.record_store import queries
 from consumers.record_store.models import StoredResource
+from consumers.record_store.routes.conditional import not_modified, version_headers
 from consumers.record_store.search import parameters as search_parameters
 from consumers.record_store.search import query as search_query
 from consumers.record_store.search import run as search_run
@@ -107,7 +108,7 @@ def patient_everything(patient_id: str, request: Request, principal: Principal =
 
 
 @router.get("/{resource_type}/{resource_id}", summary="Read a resource", openapi_extra=declares("read", READABLE_TYPES))
-def read(resource_type: str, resource_id: str, request: Request, principal: Principal = Depends(any_reader)) -> JSONResponse:
+def read(resource_type: str, resource_id: str, request: Request, principal: Principal = Depends(any_reader)) -> Response:
     _check_type(resource_type)
     with _session(request) as session:
         row = queries.get(session, resource_type, resource_id)
@@ -117,8 +118,11 @@ def read(resource_type: str, resource_id: str, request: Request, principal: Prin
             raise FhirError(403, "forbidden",
                             f"a token of facility {principal.facility_id} may not read records of another facility")
         body = _render(row)
-        version = row.version_id
-    return fhir_response(body, headers={"ETag": f'W/"{version}"'})
+        version, last_updated = row.version_id, row.last_updated
+    unchanged = not_modified(request, version, last_updated)
+    if unchanged is not None:
+        return unchanged
+    return fhir_response(body, headers=version_headers(version, last_updated))
 
 
 @router.get("/{resource_type}", summary="Search",

@@ -4,6 +4,7 @@ the parameters change (`hub record reindex`)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,11 +15,12 @@ from consumers.record_store.search.extract import entries
 from hub.core.db.models import core_table
 
 CHUNK = 1000
+log = logging.getLogger(__name__)
 
 
-def rows_of(resource: dict[str, Any]) -> list[dict[str, Any]]:
-    """The fhir_search_index rows of one resource, as insert parameters."""
-    rtype, rid = resource["resourceType"], resource["id"]
+def rows_of(resource: dict[str, Any], key: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """The fhir_search_index rows of one resource, as insert parameters; `key` (type, id) as it is stored."""
+    rtype, rid = key or (resource["resourceType"], resource["id"])
     return [{"resource_type": rtype, "id": rid, "param": e.param, "system": e.system, "value": e.value,
              "exact": e.exact, "low": e.low, "high": e.high} for e in entries(resource)]
 
@@ -40,10 +42,19 @@ def reindex_all(connection: Connection, progress: Callable[[int], None] | None =
         for rtype in {rtype for rtype, _ in keys}:
             connection.execute(delete(index).where(index.c.resource_type == rtype,
                                                    index.c.id.in_([rid for t, rid in keys if t == rtype])))
-        values = [row for _, _, content in chunk for row in rows_of(json.loads(content))]
+        values = [row for rtype, rid, content in chunk for row in rows_of(_parsed(content, rtype), (rtype, rid))]
         if values:
             connection.execute(insert(index), values)
         done += len(chunk)
         last = keys[-1]
         if progress is not None:
             progress(done)
+
+
+def _parsed(content: str, rtype: str) -> dict[str, Any]:
+    try:
+        resource = json.loads(content)
+    except ValueError:
+        log.warning("a stored %s is not JSON; it is not indexed for search", rtype)
+        return {"resourceType": rtype}
+    return {**resource, "resourceType": rtype} if isinstance(resource, dict) else {"resourceType": rtype}

@@ -1,8 +1,8 @@
 """record_store: fhir_search_index, the values every search parameter finds a resource by, filled for the
 resources already stored (search/extract.py).
 
-Revision ID: rs0002
-Revises: rs0001
+Revision ID: rs0003
+Revises: rs0002h
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "rs0002"
-down_revision: str | Sequence[str] | None = "rs0001"
+revision: str = "rs0003"
+down_revision: str | Sequence[str] | None = "rs0002h"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

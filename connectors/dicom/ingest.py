@@ -1,4 +1,4 @@
-"""One DICOM file in, one remote-read request out (or a rejection with its reason).
+"""One DICOM file in, its patient and one remote-read request out (or a rejection with its reason).
 
 Used by the inbox connector and by STOW-RS (`POST /dicomweb/studies`).
 """
@@ -15,6 +15,7 @@ from pydicom.errors import InvalidDicomError
 from connectors.dicom import ecg
 from connectors.dicom.charset import DicomCharsetError, check_charset
 from connectors.dicom.mapping import DicomMappingError, map_dataset
+from connectors.dicom.patient import map_patient
 from hub.core.blobs import BlobStore
 from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
 
@@ -42,16 +43,28 @@ def ingest_dicom(data: bytes, name: str, facility: str, blobs: BlobStore, defaul
         dicom_ref = blobs.put(data, "application/dicom")
         ecg_ref = ecg.store(ds, blobs) if ecg.is_ecg(ds) else None
         request, study, patient = map_dataset(ds, facility, dicom_ref, ecg_ref, default_priority)
+        person = map_patient(ds, facility, patient)
     except (DicomMappingError, ValueError, AttributeError, KeyError) as exc:
         return reject(str(exc))
+    now = datetime.now(UTC)
+    # The study's patient (its own topic): the record the study names, from the patient module.
+    known = Event(
+        event_id=deterministic_event_id(facility, "dicom", f"patient:{patient}", sha),
+        event_type="patient",
+        source=Source(facility, "dicom", name),
+        occurred_at=now,
+        recorded_at=now,
+        patient_key=f"{facility}/{patient}",
+        resource=person,
+    )
     event = Event(
         event_id=deterministic_event_id(facility, "dicom", str(ds.SOPInstanceUID), sha),
         event_type="imaging_request",
         source=Source(facility, "dicom", name),
-        occurred_at=datetime.now(UTC),
-        recorded_at=datetime.now(UTC),
+        occurred_at=now,
+        recorded_at=now,
         patient_key=f"{facility}/{patient}",
         resource=request,
         related=(study,),
     )
-    return PollResult(events=[event])
+    return PollResult(events=[event, known])

@@ -62,9 +62,10 @@ async def store_instances(request: Request, principal: Principal = Depends(submi
     for index, part in enumerate(_parts(request.headers.get("content-type", ""), body)):
         result: PollResult = ingest_dicom(part, f"stow-{index}", facility, blobs)
         report = sink.accept(result)
-        if result.events and report.rejected == 0:
-            patients_in(result.events[0].resource, patients, set())
-            study = result.events[0].related[0]
+        studies = [e for e in result.events if e.event_type == "imaging_request"]
+        if studies and report.rejected == 0:
+            patients_in(studies[0].resource, patients, set())
+            study = studies[0].related[0]
             instance = study["series"][0]["instance"][0]
             stored.append({"00081150": {"vr": "UI", "Value": [instance["sopClass"]["code"].removeprefix("urn:oid:")]},
                            "00081155": {"vr": "UI", "Value": [instance["uid"]]},

@@ -21,6 +21,7 @@ from consumers.pharmacy.models import (
 )
 from consumers.pharmacy.review import LabValue, Medicine, PatientContext
 from hub.core.events import utcnow
+from hub.core.fhir_fields import from_image_archive
 from hub.core.services import SharedRecord
 from hub.core.terminology import Drug, community_terminology
 
@@ -142,6 +143,8 @@ def keep_patient(session: Session, resource: dict[str, Any], patient_key: str) -
             quantity = extension.get("valueQuantity") or {}
             weight = quantity.get("value") if isinstance(quantity.get("value"), int | float) else None
     row = session.get(PharmacyPatient, patient_key)
+    if row is not None and from_image_archive(resource):
+        return False  # an image's patient module never overwrites what the registration system said
     values = dict(patient_id=resource.get("id"), birth_date=str(resource.get("birthDate") or "")[:10] or None,
                   sex=resource.get("gender"), weight_kg=weight, pregnant=pregnant, updated_at=utcnow())
     if row is None:

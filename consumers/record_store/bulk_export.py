@@ -24,6 +24,7 @@ from sqlalchemy import Select, and_, or_, select, update
 
 from consumers.record_store.models import ExportJob, PatientLink, StoredResource
 from hub.core.db import Database
+from hub.core.errors import PermanentError, RetriableError
 from hub.core.events import utcnow
 from hub.core.parts import PartContext
 from hub.core.web.auth import UNMASKED
@@ -43,11 +44,11 @@ def export_dir(data_dir: Path, job_id: str) -> Path:
     return data_dir / "bulk-export" / job_id
 
 
-class Cancelled(Exception):
+class Cancelled(PermanentError):
     """The job was cancelled (DELETE on its status URL) while it ran."""
 
 
-class Interrupted(Exception):
+class Interrupted(RetriableError):
     """The hub is stopping: the job goes back to the queue and is written again after the restart."""
 
 

@@ -37,7 +37,7 @@ from consumers.record_store.search.reindex import rows_of
 from hub.core.db.models import core_table
 from hub.core.errors import PermanentError
 from hub.core.events import Event, utcnow
-from hub.core.fhir_fields import clinical_date, codings, main_code, patient_reference
+from hub.core.fhir_fields import clinical_date, codings, from_image_archive, main_code, patient_reference
 from hub.core.identifiers import (
     FHIR_ID_MAX,
     INSURANCE_ID,
@@ -163,11 +163,13 @@ class ResourceWriter(ABC):
 
     # Any resource ---------------------------------------------------------------------------------
 
-    def upsert(self, resource: dict[str, Any], event: Event, patient_key: str | None, golden: bool = False) -> bool:
-        """Stores the resource unless a newer version (by source time) is already there."""
+    def upsert(self, resource: dict[str, Any], event: Event, patient_key: str | None, golden: bool = False,
+               force: bool = False) -> bool:
+        """Stores the resource unless a newer version (by source time) is already there (`force`: even so)."""
         if resource.get("resourceType") != "Patient" and not golden:
             patient_key = self._filed_under(resource, event.source.facility_id, patient_key)
-        return self.write(resource, event.occurred_at, event.source.facility_id, event.event_id, patient_key, golden)
+        return self.write(resource, event.occurred_at, event.source.facility_id, event.event_id, patient_key, golden,
+                          force)
 
     def _filed_under(self, resource: dict[str, Any], facility_id: str, patient_key: str | None) -> str | None:
         """The patient key of the member's own Patient the resource names (`subject`), when that
@@ -267,6 +269,10 @@ class ResourceWriter(ABC):
     def upsert_patient(self, event: Event) -> None:
         patient = dict(event.resource)
         key = event.patient_key
+        stored = self._stored("Patient", patient["id"])
+        was_from_images = stored is not None and from_image_archive(json.loads(stored.content))
+        if from_image_archive(patient) and stored is not None and not was_from_images:
+            return  # the member's registration system knows this patient better than its image archive
         link = self._get(PatientLink, key)
         identifiers = linking_identifiers(patient, event.source.facility_id)
         found = self._features.pop(event.event_id, None) or self.rules.extract(patient)
@@ -284,7 +290,8 @@ class ResourceWriter(ABC):
             if self._get(PatientIdentifier, (system, value)) is None:
                 self._add(PatientIdentifier(system=system, value=value, patient_key=key), (system, value))
         patient["link"] = [{"other": {"reference": f"Patient/{link.community_patient_id}"}, "type": "refer"}]
-        if self.upsert(patient, event, key):
+        # A registration replaces what an image's patient module said, whichever is newer.
+        if self.upsert(patient, event, key, force=was_from_images and not from_image_archive(patient)):
             self.rebuild_golden(link.community_patient_id, event.occurred_at)
 
     def _link_new(

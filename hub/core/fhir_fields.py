@@ -90,3 +90,14 @@ def patient_reference(resource: dict[str, Any]) -> str | None:
             if kind == "Patient" and rid:
                 return rid
     return None
+
+
+# A Patient a connector made from an image's patient module (DICOM) rather than from the member's
+# registration system: it fills a gap, and never replaces what the registration system sent.
+IMAGE_ORIGIN = {"system": "urn:hub:origin", "code": "dicom-patient-module"}
+
+
+def from_image_archive(resource: dict[str, Any]) -> bool:
+    tags = (resource.get("meta") or {}).get("tag") or []
+    return any(isinstance(t, dict) and t.get("system") == IMAGE_ORIGIN["system"] and t.get("code") == IMAGE_ORIGIN["code"]
+               for t in tags)

@@ -21,6 +21,7 @@ from hub.core.config import HubSettings
 from hub.core.connector import ConnectorConfig
 from hub.core.errors import PermanentError
 from hub.core.events import Event, PollResult
+from hub.core.fhir_fields import IMAGE_ORIGIN
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.tools.demo.his_schemas import SCHEMAS
@@ -232,8 +233,9 @@ def test_his_db_rows_reach_every_view(community: Community, tmp_path: Path, orde
 @pytest.mark.parametrize("patient_id", ["000888", "CT_888"], ids=["readable-id", "hashed-id"])
 def test_a_dicom_study_reaches_the_patient_another_door_registered(community: Community, listener: Listener,
                                                                    tmp_path: Path, order: str, patient_id: str) -> None:
-    """DICOM sends no Patient: its study joins the Patient the member registered over HL7 (same
-    PatientID and PID-3, so the same id at both doors)."""
+    """A study joins the Patient the member registered over HL7 (same PatientID and PID-3, so the same id
+    at both doors). The study also brings that Patient from its patient module, which fills the gap until
+    the registration arrives and never replaces it, in either order."""
     result = ingest_dicom(ct_file(patient_id=patient_id), "ct.dcm", "th01", FileBlobStore(tmp_path / "blobs"))
     assert result.events, [r.reason for r in result.rejected]
     outbox = Outbox(tmp_path / "dicom.db", "dicom")
@@ -248,9 +250,14 @@ def test_a_dicom_study_reaches_the_patient_another_door_registered(community: Co
     else:
         apply(community.db, studies)
         apply(community.db, registered)
-    assert {r["resourceType"] for r in resources(studies)} == {"ServiceRequest", "ImagingStudy"}
+    assert {r["resourceType"] for r in resources(studies)} == {"Patient", "ServiceRequest", "ImagingStudy"}
     for resource in resources(studies):
-        assert_in_every_view(community.client, _admin(community), resource)
+        if resource["resourceType"] != "Patient":
+            assert_in_every_view(community.client, _admin(community), resource)
+    [from_images] = [r for r in resources(studies) if r["resourceType"] == "Patient"]
+    stored = community.client.get(f"/fhir/Patient/{from_images['id']}", headers=_admin(community)).json()
+    assert IMAGE_ORIGIN not in stored["meta"].get("tag", []), "the image's patient module replaced the registration"
+    assert stored["meta"]["versionId"] == ("1" if order == "patient-first" else "2")
 
 
 def test_stow_rs_stores_what_it_acknowledges_and_refuses_what_it_cannot(community: Community, listener: Listener,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -105,3 +106,11 @@ WRONG_CHARSETS = [
      "bytes are UTF-8"),
     ("undeclared", lambda: declaring(ct_file(name="欧阳^娜娜", charset="GB18030"), ""), "declares no character set"),
 ]
+
+
+def with_patient(data: bytes, **values: str) -> bytes:
+    """The same file with patient module attributes changed (a modality's own idea of a birth date)."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    return _bytes(ds)

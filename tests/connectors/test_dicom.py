@@ -16,12 +16,14 @@ from hub.core.config import HubSettings
 from hub.core.connector import ConnectorConfig
 from hub.core.dead_letter import H_REASON
 from hub.core.fhir import validate_resource
+from hub.core.fhir_fields import IMAGE_ORIGIN
+from hub.core.identifiers import local_mrn_system
 from hub.core.outbox import Outbox
 from hub.core.pipeline import Sink
 from hub.core.schema_registry import FileSchemaRegistry
 from hub.core.serialization import EventCodec
 from hub.core.topics import DEAD_LETTER
-from tests.connectors.dicom_samples import WRONG_CHARSETS, ct_file, ecg_file
+from tests.connectors.dicom_samples import WRONG_CHARSETS, ct_file, ecg_file, with_patient
 from tests.waiting import wait_for
 
 CODEC = EventCodec(FileSchemaRegistry())
@@ -45,8 +47,15 @@ class Inbox:
         partial.write_bytes(data)
         partial.rename(self.path / name)
 
-    def events(self) -> list:
+    def published(self) -> list:
         return [CODEC.decode(r.record.value) for r in self.outbox.pending(1000) if r.record.topic != DEAD_LETTER.name]
+
+    def events(self) -> list:
+        """The remote-read requests (each file's study)."""
+        return [e for e in self.published() if e.event_type == "imaging_request"]
+
+    def patients(self) -> list:
+        return [e for e in self.published() if e.event_type == "patient"]
 
     def dead(self) -> list:
         return [r for r in self.outbox.pending(1000) if r.record.topic == DEAD_LETTER.name]
@@ -155,3 +164,33 @@ def test_a_wrong_or_unknown_character_set_is_quarantined(inbox: Inbox, case: str
     assert "(0008,0005)" in quarantined.with_name(name + ".reason.txt").read_text(encoding="utf-8")
     assert quarantined.read_bytes() == data
     assert inbox.events() == []
+
+
+def test_every_study_brings_its_patient_from_the_patient_module(inbox: Inbox) -> None:
+    inbox.drop("ecg2.dcm", ecg_file(patient_id="000777", name="Wang^Xiuying=王^秀英", charset="ISO_IR 192"))
+    inbox.drop("ct2.dcm", ct_file(patient_id="000888", name="欧阳^娜娜", charset="GB18030"))
+    inbox.wait(lambda: len(inbox.patients()) == 2)
+    by_id = {e.resource["id"]: e for e in inbox.patients()}
+    ecg_patient = by_id["th01-pat-000777"]
+    study = next(e for e in inbox.events() if e.patient_key == "th01/000777").related[0]
+    assert study["subject"] == {"reference": "Patient/th01-pat-000777"}  # the record the study names now exists
+    assert ecg_patient.patient_key == "th01/000777"
+    resource = ecg_patient.resource
+    validate_resource(resource)
+    assert [n["text"] for n in resource["name"]] == ["王秀英", "Xiuying Wang"]
+    assert resource["name"][0]["family"] == "王" and resource["name"][0]["given"] == ["秀英"]
+    assert (resource["gender"], resource["birthDate"]) == ("female", "1992-06-10")
+    assert resource["identifier"][0] == {"system": local_mrn_system("th01"), "value": "000777"}
+    assert IMAGE_ORIGIN in resource["meta"]["tag"]
+    ct_patient = by_id["th01-pat-000888"].resource
+    assert ct_patient["name"] == [{"text": "欧阳娜娜", "family": "欧阳", "given": ["娜娜"]}]  # GB18030 decoded
+
+
+def test_bad_patient_values_are_left_out_and_the_study_kept(inbox: Inbox) -> None:
+    inbox.drop("ct3.dcm", with_patient(ct_file(patient_id="000999", name="李^四", charset="GB18030"),
+                                       PatientBirthDate="19620352", PatientSex="X", IssuerOfPatientID="HIS-A"))
+    inbox.wait(lambda: len(inbox.patients()) == 1 and len(inbox.events()) == 1)
+    resource = inbox.patients()[0].resource
+    validate_resource(resource)
+    assert "birthDate" not in resource and "gender" not in resource
+    assert resource["identifier"][0]["assigner"] == {"display": "HIS-A"}

@@ -21,6 +21,7 @@ from consumers.record_store.matching import names
 from consumers.record_store.matching.features import _address as chinese_address
 from consumers.record_store.matching.features import _birth as fhir_date
 from consumers.record_store.matching.scoring import one_keystroke
+from hub.core.errors import PermanentError
 
 Condition = Callable[[str, str], bool]
 
@@ -58,7 +59,7 @@ _NICKNAMES = {
 _CANONICAL_NAME = {nick: full for full, nicks in _NICKNAMES.items() for nick in nicks} | {f: f for f in _NICKNAMES}
 
 
-class ConditionError(ValueError):
+class ConditionError(PermanentError, ValueError):
     """A level's condition that the comparator does not know; the message lists what it knows."""
 
 

@@ -24,8 +24,9 @@ def _reference_param(spec: str, name: str, searched: str, reverse: bool) -> tupl
     target = parts[2] if len(parts) == 3 else None
     param = params_of(source).get(param_name)
     if param is None or param.kind != "reference":
-        raises = sorted(n for n, p in params_of(source).items() if p.kind == "reference")
-        raise SearchError(name, f"{name}: {source} has no reference parameter {param_name!r}; it has {', '.join(raises)}")
+        references = sorted(n for n, p in params_of(source).items() if p.kind == "reference")
+        raise SearchError(name, f"{name}: {source} has no reference parameter {param_name!r}; it has "
+                                f"{', '.join(references)}")
     if not reverse and source != searched:
         raise SearchError(name, f"_include names parameters of the searched type {searched}, not {source}")
     if reverse and param.targets and searched not in param.targets:

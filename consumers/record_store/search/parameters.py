@@ -57,7 +57,7 @@ _WHO = ("Practitioner", "PractitionerRole", "Organization")
 _STATUS = _p("status", "token", where="column", column="status", doc="Status")
 _IDENTIFIER = _p("identifier", "token", where="identifier", doc="An identifier (system|value)")
 _CODE = _p("code", "token", where="code", doc="A code of the resource (system|code), any of its codings")
-# Not an R4 parameter of Encounter or ImagingStudy; kept because the hub has answered it from the start.
+# Not an R4 parameter of Encounter; kept because the hub has answered it from the start.
 _ANY_CODE = _p("code", "token", where="code", doc="Any coding of the resource: reason, type, class or modality "
                                                  "(a hub extension)")
 
@@ -159,7 +159,7 @@ PARAMETERS: dict[str, tuple[SearchParam, ...]] = {
         _p("conclusion", "token", "conclusionCode", spec="DiagnosticReport-conclusion", doc="Coded conclusion"),
     ),
     "ImagingStudy": (
-        _p("started", "date", "started", spec="ImagingStudy-started", doc="When the study started"), _ANY_CODE,
+        _p("started", "date", "started", spec="ImagingStudy-started", doc="When the study started"),
         _p("modality", "token", "series.modality|modality", spec="ImagingStudy-modality",
            doc="Modality of a series (ECG, CT, DX, ...)"),
         _STATUS, _IDENTIFIER, *_subject("ImagingStudy"),

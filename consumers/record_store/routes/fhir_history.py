@@ -14,10 +14,15 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from consumers.record_store import history, queries
+from consumers.record_store import history
 from consumers.record_store.models import ResourceVersion
 from consumers.record_store.routes.conditional import etag, not_modified, version_headers
-from consumers.record_store.routes.fhir_read import READABLE_TYPES, _check_type, _visible, any_reader
+from consumers.record_store.routes.fhir_read import (
+    READABLE_TYPES,
+    _check_type,
+    any_reader,
+    readable,
+)
 from hub.core.events import utcnow
 from hub.core.fhir_fields import parse_fhir_datetime
 from hub.core.web.auth import Principal
@@ -30,10 +35,6 @@ DEFAULT_COUNT = 50
 MAX_COUNT = 500
 
 
-def _forbidden(principal: Principal) -> FhirError:
-    return FhirError(403, "forbidden", f"a token of facility {principal.facility_id} may not read records of another facility")
-
-
 @router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="Read one version (vread)",
             openapi_extra=declares("vread", READABLE_TYPES))
 def vread(resource_type: str, resource_id: str, version_id: str, request: Request,
@@ -42,11 +43,7 @@ def vread(resource_type: str, resource_id: str, version_id: str, request: Reques
     if not version_id.isdigit():
         raise FhirError(400, "invalid", f"a version id is a whole number, not {version_id!r}", [f"{resource_type}.meta.versionId"])
     with request.app.state.database.reading() as session:
-        current = queries.get(session, resource_type, resource_id)
-        if current is None:
-            raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known", [f"{resource_type}.id"])
-        if not _visible(current, principal):
-            raise _forbidden(principal)
+        current = readable(session, resource_type, resource_id, principal)
         row = history.version(session, resource_type, resource_id, int(version_id))
         if row is None:
             raise FhirError(404, "not-found", f"{resource_type}/{resource_id} has no version {version_id} "
@@ -67,11 +64,7 @@ def instance_history(resource_type: str, resource_id: str, request: Request,
                      principal: Principal = Depends(any_reader)) -> Response:
     _check_type(resource_type)
     with request.app.state.database.reading() as session:
-        current = queries.get(session, resource_type, resource_id)
-        if current is None:
-            raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known", [f"{resource_type}.id"])
-        if not _visible(current, principal):
-            raise _forbidden(principal)
+        readable(session, resource_type, resource_id, principal)
         return _history_bundle(request, session, resource_type, resource_id, principal)
 
 

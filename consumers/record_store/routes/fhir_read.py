@@ -51,6 +51,17 @@ def _visible(row: StoredResource, principal: Principal) -> bool:
     return principal.role != "connector" or (row.facility_id == principal.facility_id and not row.golden)
 
 
+def readable(session: Any, resource_type: str, resource_id: str, principal: Principal) -> StoredResource:
+    """The current version, if the caller may read it: 404 when unknown, 403 when another facility's."""
+    row = queries.get(session, resource_type, resource_id)
+    if row is None:
+        raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known", [f"{resource_type}.id"])
+    if not _visible(row, principal):
+        raise FhirError(403, "forbidden",
+                        f"a token of facility {principal.facility_id} may not read records of another facility")
+    return row
+
+
 def _count_offset(params: dict[str, str]) -> tuple[int, int]:
     try:
         count = int(params.get("_count", DEFAULT_COUNT))
@@ -111,12 +122,7 @@ def patient_everything(patient_id: str, request: Request, principal: Principal =
 def read(resource_type: str, resource_id: str, request: Request, principal: Principal = Depends(any_reader)) -> Response:
     _check_type(resource_type)
     with _session(request) as session:
-        row = queries.get(session, resource_type, resource_id)
-        if row is None:
-            raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known", [f"{resource_type}.id"])
-        if not _visible(row, principal):
-            raise FhirError(403, "forbidden",
-                            f"a token of facility {principal.facility_id} may not read records of another facility")
+        row = readable(session, resource_type, resource_id, principal)
         body = _render(row)
         version, last_updated = row.version_id, row.last_updated
     unchanged = not_modified(request, version, last_updated)

@@ -19,6 +19,7 @@ from pathlib import Path
 from faker import Faker
 
 from consumers.record_store.matching.comparators import _NICKNAMES
+from hub.tools.demo.matching_dataset import mistyped_birth
 
 INSURANCE_SYSTEM = "http://example.org/insurance"
 COLUMNS = ("record_id", "facility", "person", "given", "family", "birth_date", "sex", "phone", "line", "city",
@@ -105,20 +106,7 @@ def register(p: Person, facility: str, record_id: str, rng: random.Random) -> di
         errors.append("family-typo")
     if rng.random() < 0.1:
         given, family = given.upper(), family.upper()
-    birth = p.birth.isoformat()
-    if p.birth.day <= 12 and p.birth.day != p.birth.month and rng.random() < 0.04:
-        birth = p.birth.replace(month=p.birth.day, day=p.birth.month).isoformat()
-        errors.append("day-month-swapped")
-    elif rng.random() < 0.04:
-        digits = list(p.birth.strftime("%Y%m%d"))
-        position = rng.choice((2, 3, 7))
-        digits[position] = str((int(digits[position]) + rng.randrange(1, 9)) % 10)
-        text = "".join(digits)
-        try:
-            birth = date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
-            errors.append("birth-typo")
-        except ValueError:
-            pass
+    birth, _ = mistyped_birth(p.birth, rng, errors, swapped=0.04, typo=0.04, positions=(2, 3, 7))
     sex = p.sex
     if rng.random() < 0.1:
         sex = ""

@@ -97,25 +97,35 @@ def _typed_name(p: Person, rng: random.Random, village_clinic: bool, errors: lis
     return name
 
 
+def mistyped_birth(born: date, rng: random.Random, errors: list[str], swapped: float, typo: float,
+                   positions: tuple[int, ...]) -> tuple[str, bool]:
+    """A birth date as a clerk may type it: day and month swapped (share `swapped`, where it makes a date),
+    or one digit wrong at one of `positions` of YYYYMMDD (share `typo`; kept right when the typo is no date).
+    Returns the date and whether a mistake was tried, naming it in `errors`."""
+    if born.day <= 12 and born.day != born.month and rng.random() < swapped:
+        errors.append("day-month-swapped")
+        return born.replace(month=born.day, day=born.month).isoformat(), True
+    if rng.random() < typo:
+        digits = list(born.strftime("%Y%m%d"))
+        position = rng.choice(positions)
+        digits[position] = str((int(digits[position]) + rng.randrange(1, 9)) % 10)
+        text = "".join(digits)
+        try:
+            typed = date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
+        except ValueError:
+            return born.isoformat(), True
+        errors.append("birth-typo")
+        return typed, True
+    return born.isoformat(), False
+
+
 def register(p: Person, facility: str, local_id: str, rng: random.Random) -> tuple[dict, tuple[str, ...]]:
     village_clinic = facility.startswith("vc")
     errors: list[str] = []
     name = _typed_name(p, rng, village_clinic, errors)
-    birth: str | None = p.birth_date.isoformat()
-    if p.birth_date.day <= 12 and p.birth_date.day != p.birth_date.month and rng.random() < 0.04:
-        birth = p.birth_date.replace(month=p.birth_date.day, day=p.birth_date.month).isoformat()
-        errors.append("day-month-swapped")
-    elif rng.random() < 0.03:
-        digits = list(p.birth_date.strftime("%Y%m%d"))
-        position = rng.choice((2, 3, 5, 7))
-        digits[position] = str((int(digits[position]) + rng.randrange(1, 9)) % 10)
-        text = "".join(digits)
-        try:
-            birth = date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
-            errors.append("birth-typo")
-        except ValueError:
-            pass
-    elif village_clinic and rng.random() < 0.02:
+    typed, mistyped = mistyped_birth(p.birth_date, rng, errors, swapped=0.04, typo=0.03, positions=(2, 3, 5, 7))
+    birth: str | None = typed
+    if not mistyped and village_clinic and rng.random() < 0.02:
         birth = None
         errors.append("no-birth-date")
     rid = p.resident_id

@@ -76,3 +76,13 @@ def test_errors_that_quote_input_are_masked_too(leaky: Community) -> None:
                                 headers=auth(leaky.tokens["reader"]))
     assert response.status_code == 400
     assert _leaks(response.text) == []
+
+
+def test_patient_data_is_never_kept_by_a_browser_nor_served_to_another_credential(community: Community) -> None:
+    """Masking depends on the credential: a browser that kept a reader's masked copy must not answer a
+    clinician's request from it (a 304 to If-None-Match), nor keep it on a shared workstation's disk."""
+    read = community.client.get(f"/fhir/Patient/{community.golden}", headers=auth(community.tokens["reader"]))
+    assert read.headers["cache-control"] == "no-store, private"
+    assert read.headers["vary"] == "Authorization, Cookie"
+    assert read.headers["etag"].startswith('W/"')
+    assert community.client.get("/fhir/metadata").headers.get("cache-control") != "no-store, private"

@@ -143,6 +143,11 @@ def _finish(scope: Scope, principal: Principal, start: Message, body: bytes) -> 
         body = json.dumps(mask_json(parsed), ensure_ascii=False, separators=(",", ":")).encode()
         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
+    if audited(route):
+        # Patient data is masked per credential: a browser must neither keep it on a shared workstation's
+        # disk nor answer one user's request (a 304 to If-None-Match) with what it fetched for another.
+        headers = [(k, v) for k, v in headers if k.lower() not in (b"cache-control", b"vary")]
+        headers += [(b"cache-control", b"no-store, private"), (b"vary", b"Authorization, Cookie")]
     return status, headers, body
 
 

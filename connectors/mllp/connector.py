@@ -213,11 +213,11 @@ class MllpConnector(Connector):
 
     def _map(self, text: str, header: RawHeader, facility: str) -> tuple[PollResult, list[FieldIssue]]:
         message_type = header.get(9)
-        kind, trigger = message_type.split("^")[0], (message_type.split("^") + [""])[1]
+        kind, trigger = header.component(9), header.component(9, 1)  # in the sender's own separators
         if (kind, trigger) not in SUPPORTED:
             raise _Reject("AR", f"unsupported message type {message_type!r}; supported: "
                                 f"{', '.join(f'{k}^{t}' for k, t in sorted(SUPPORTED))}", acks.UNSUPPORTED_TYPE, "MSH-9")
-        version = header.get(12).split("^")[0]
+        version = header.component(12)
         if version not in VERSIONS:
             raise _Reject("AR", f"HL7 version {version!r} is not supported (2.3 to 2.5)", acks.UNSUPPORTED_VERSION, "MSH-12")
         if not header.get(10):

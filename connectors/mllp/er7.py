@@ -73,6 +73,8 @@ def is_null(text: str) -> bool:
 
 def value(segment: Segment, n: int) -> str:
     """The first repetition of field n, escaped as sent; '' when absent, empty or null."""
+    if segment.name == "MSH" and n <= 2:
+        return segment.field(n)  # the separators themselves
     text = segment.field(n).split("~")[0]
     return "" if is_null(text) else text
 

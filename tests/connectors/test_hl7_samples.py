@@ -100,6 +100,13 @@ def _prescription(by: dict[str, Any]) -> None:
     assert dosage["timing"]["repeat"]["frequency"] == 2 and dosage["route"] == {"text": "口服"}
 
 
+def _own_separators(by: dict[str, Any]) -> None:
+    patient = by["patient"].resource
+    assert patient["id"] == "th01-pat-000555" and patient["name"][0]["text"] == "赵六"
+    assert patient["identifier"][1]["value"] == "330122199206105328"
+    assert patient["address"][0]["line"] == ["幸福路1^2&3号"] and patient["address"][0]["city"] == "青山县"
+
+
 def _numeric_sex(by: dict[str, Any]) -> None:
     patient = by["patient"].resource
     assert "gender" not in patient and patient["birthDate"] == "1976-07-13"
@@ -121,6 +128,7 @@ SAMPLE_LIST = [
     Sample("v25_rde_o11_truncated.hl7", "AA", ("patient", "prescription"), check=_prescription),
     Sample("v25_adt_a04_numeric_sex.hl7", "AA", ("patient", "encounter"), ("PID^1^8^103^^HL70357^W",),
            _numeric_sex, charset="ascii"),
+    Sample("v25_adt_a04_own_separators.hl7", "AA", ("patient", "encounter"), check=_own_separators),
     # Refused, with the reason: Japanese ISO 2022 text, and events the hub does not take.
     Sample("v25_adt_a08_iso_ir87.hl7", "AR", errs=("MSH^1^18^203^^HL70357^E",)),
     Sample("v24_adt_a31_epic.hl7", "AR", errs=("MSH^1^9^200^^HL70357^E",)),

@@ -250,6 +250,7 @@ def map_message(ctx: MessageContext, kind: str, trigger: str, received: datetime
     return ctx.events
 
 
+PATIENT_CLASSES = {"E", "I", "O", "P", "R", "B", "C", "N", "U"}  # table 0004; all but I and E are outpatient here
 SEXES = {"M": "male", "F": "female", "O": "other", "U": "unknown", "A": "other", "N": "unknown"}  # table 0001
 _PHONE = re.compile(r"\+?[0-9 ()./#*xX-]*")
 
@@ -338,7 +339,11 @@ def _telecom(pid: Segment, ctx: MessageContext) -> list[dict[str, Any]]:
 
 def map_encounter(pv1: Segment, ctx: MessageContext, trigger: str, patient_id: str) -> dict[str, Any]:
     visit = part(value(pv1, 19), 0) or ctx.control_id
-    klass = {"I": ("IMP", "住院"), "O": ("AMB", "门诊"), "E": ("EMER", "急诊")}.get(value(pv1, 2).upper(), ("AMB", "门诊"))
+    patient_class = value(pv1, 2).strip().upper()
+    if patient_class and patient_class not in PATIENT_CLASSES:
+        ctx.note(pv1, 2, ack.TABLE_VALUE, "invalid-code", f"PV1-2 {patient_class!r} is not an HL7 patient class "
+                 f"(table 0004: {', '.join(sorted(PATIENT_CLASSES))}); stored as outpatient")
+    klass = {"I": ("IMP", "住院"), "O": ("AMB", "门诊"), "E": ("EMER", "急诊")}.get(patient_class, ("AMB", "门诊"))
     admitted = ctx.time(pv1, 44)
     discharged = ctx.time(pv1, 45)
     status = "finished" if trigger == "A03" or discharged else "in-progress"

@@ -143,7 +143,12 @@ def hl7_time(text: str, location: str) -> datetime | None:
             return datetime.strptime(digits, _FORMATS[len(digits)]).replace(tzinfo=zone)
         except ValueError:
             pass
-    raise MappingError(f"{location} {text!r} is not an HL7 date/time (YYYYMMDD[HHMM[SS]])", location, ack.DATA_TYPE)
+    raise MappingError(f"{location} {shown(text)!r} is not an HL7 date/time (YYYYMMDD[HHMM[SS]])", location, ack.DATA_TYPE)
+
+
+def shown(text: str, size: int = 40) -> str:
+    """A value quoted in a reason: the start of a long one is enough to find it."""
+    return text if len(text) <= size else text[:size] + "…"
 
 
 def birth_date(text: str) -> str | None:
@@ -318,7 +323,7 @@ def _gender(pid: Segment, ctx: MessageContext) -> str | None:
     code = value(pid, 8).strip().upper()
     if code and code not in SEXES:
         ctx.note(pid, 8, ack.TABLE_VALUE, "invalid-code",
-                 f"PID-8 {code!r} is not an HL7 sex code (table 0001: M, F, O, U, A, N); stored without a sex")
+                 f"PID-8 {shown(code)!r} is not an HL7 sex code (table 0001: M, F, O, U, A, N); stored without a sex")
     return SEXES.get(code)
 
 
@@ -329,7 +334,7 @@ def _telecom(pid: Segment, ctx: MessageContext) -> list[dict[str, Any]]:
         number = (part(repetition, 11) or part(repetition, 0)).strip()
         if number and (not _PHONE.fullmatch(number) or sum(c.isdigit() for c in number) < 3):
             ctx.note(pid, 13, ack.DATA_TYPE, "invalid-phone",
-                     f"PID-13 {number!r} is not a telephone number; stored without it", raw=number)
+                     f"PID-13 {shown(number)!r} is not a telephone number; stored without it", raw=number)
         elif number:
             telecom.append({"system": "phone", "value": number})
         if "@" in part(repetition, 3):
@@ -341,7 +346,7 @@ def map_encounter(pv1: Segment, ctx: MessageContext, trigger: str, patient_id: s
     visit = part(value(pv1, 19), 0) or ctx.control_id
     patient_class = value(pv1, 2).strip().upper()
     if patient_class and patient_class not in PATIENT_CLASSES:
-        ctx.note(pv1, 2, ack.TABLE_VALUE, "invalid-code", f"PV1-2 {patient_class!r} is not an HL7 patient class "
+        ctx.note(pv1, 2, ack.TABLE_VALUE, "invalid-code", f"PV1-2 {shown(patient_class)!r} is not an HL7 patient class "
                  f"(table 0004: {', '.join(sorted(PATIENT_CLASSES))}); stored as outpatient")
     klass = {"I": ("IMP", "住院"), "O": ("AMB", "门诊"), "E": ("EMER", "急诊")}.get(patient_class, ("AMB", "门诊"))
     admitted = ctx.time(pv1, 44)

@@ -39,7 +39,7 @@ class FieldIssue:
         return FLAG_PREFIX + self.tag_code
 
     def tag(self) -> dict[str, Any]:
-        return {"system": TAG_SYSTEM, "code": self.tag_code, "display": self.text,
+        return {"system": TAG_SYSTEM, "code": self.tag_code, "display": self.text[:500],
                 "extension": [{"url": RAW_VALUE_URL, "valueString": self.raw[:RAW_MAX]}]}
 
 

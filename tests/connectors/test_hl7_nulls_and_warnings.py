@@ -172,3 +172,12 @@ def test_before_2_5_a_warning_fills_err_1_as_well() -> None:
     text = acks.build_ack(acks.Ack("AA", warnings=(issue,)), {10: "C1", 12: "2.3"})
     (err,) = [s.split("|") for s in text.split("\r") if s.startswith("ERR")]
     assert err[1] == "PID^1^7^102" and err[2] == "PID^1^7" and err[4] == "W"
+
+
+def test_a_long_malformed_value_is_quoted_short_and_kept_in_part(listener: Listener) -> None:
+    answer = listener.send(a01("L1", PID.replace("||19920610|", "||" + "9" * 5000 + "|")))
+    assert msa(answer)[1] == "AA"
+    (err,) = errs(answer)
+    assert len(err[8]) < 200 and "…" in err[8]
+    (tag,) = listener.events()[0].resource["meta"]["tag"]
+    assert len(tag["display"]) < 200 and tag["extension"][0]["valueString"] == "9" * 200

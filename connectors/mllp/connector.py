@@ -2,7 +2,8 @@
 
 Each message is answered after its events are durably in the outbox: AA when accepted (a resent
 message, same MSH-10 and MSH-7 from the same sender, is answered AA and not published twice), AE or AR with
-the reason in MSA-3 and ERR otherwise. A bad message never closes the connection without an ACK,
+the reason in MSA-3 and ERR otherwise. An AA names each malformed optional field it left out in an ERR
+of severity W. A bad message never closes the connection without an ACK,
 and every rejected message is kept as a dead letter, so accepted + rejected = received.
 
 A connection speaks only for the members whose `allow_from` networks hold its source address

@@ -8,6 +8,11 @@ AL1 segments, in whichever message they come with a PID, -> AllergyIntolerance.
 
 Identifiers: PID-3 repetitions with type code MR (or the first) are the member's record number;
 a repetition with type NI (national identifier) or PID-19 holding 18 characters is the resident ID.
+
+Fields: `""` (HL7's null) and an empty field both leave the element out (the record store replaces a
+resource with each version, so a null in an update clears it). A required field that is absent raises
+MappingError (AE); a malformed optional one is noted on the context (`ctx.note`, `ctx.time`), left
+out, and tagged on the resource being built (quality.py).
 """
 
 from __future__ import annotations

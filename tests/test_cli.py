@@ -75,16 +75,20 @@ def test_connector_check_prints_fhir_and_every_problem(tmp_path: Path) -> None:
     config.write_text("name: county-mllp\nkind: mllp\nfacility_id: cty01\n", encoding="utf-8")
     good = ("MSH|^~\\&|HIS|TH01|HUB|CTY01|20261123083000||ADT^A04|S1|P|2.4|||||CHN|UNICODE UTF-8\n"
             "PID|1||42^^^TH01^MR||张^伟||19800101|M\nPV1|1|O|||||||||||||||||V1\n")
-    bad = "MSH|^~\\&|HIS|TH01|HUB|CTY01|20261123083000||ADT^A04|S2|P|2.4\nPID|1||43^^^TH01^MR||张^伟||1980-99-01|M\nPV1|1|O\n"
+    bad = "MSH|^~\\&|HIS|TH01|HUB|CTY01|20261123083000||ADT^A04|S2|P|2.4\nPID|1||43^^^TH01^MR||\"\"||19800101|M\nPV1|1|O\n"
+    # A malformed optional field is no reason to refuse: the event is kept, flagged, and noted.
+    odd = "MSH|^~\\&|HIS|TH01|HUB|CTY01|20261123083000||ADT^A04|S3|P|2.4\nPID|1||44^^^TH01^MR||张^伟||1980-99-01|M\nPV1|1|O\n"
     sample = tmp_path / "sample.hl7"
     sample.write_text(good, encoding="utf-8")
     result = hub("connector", "check", str(config), "--sample", str(sample), env={"HUB_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert '"text": "张伟"' in result.stdout and result.stdout.strip().endswith("2 events, 0 problems, 0 notes")
-    sample.write_text(good + "\n" + bad, encoding="utf-8")
+    sample.write_text(good + "\n" + bad + "\n" + odd, encoding="utf-8")
     result = hub("connector", "check", str(config), "--sample", str(sample), env={"HUB_DATA_DIR": str(tmp_path)})
     assert result.returncode == 1
-    assert "! rejected at PID-7" in result.stdout and "1 problems" in result.stdout
+    assert "! rejected at PID-5" in result.stdout and "1 problems" in result.stdout
+    assert "! flag: data-quality:PID-7:invalid-date" in result.stdout and "! note: PID-7: PID-7 '1980-99-01'" in result.stdout
+    assert result.stdout.strip().endswith("4 events, 1 problems, 1 notes")
 
 
 def test_mpi_evaluate_reports_precision_and_recall(tmp_path: Path) -> None:

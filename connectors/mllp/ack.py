@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from connectors.mllp.quality import FieldIssue
+
 # HL7 table 0357 codes used here.
 SEGMENT_SEQUENCE = "100"
 REQUIRED_MISSING = "101"
@@ -24,6 +26,7 @@ class Ack:
     text: str = ""
     error_code: str | None = None
     location: str | None = None  # e.g. "PID-5"
+    warnings: tuple[FieldIssue, ...] = ()  # optional fields left out of an accepted message
 
 
 def escape(text: str) -> str:
@@ -43,11 +46,18 @@ def build_ack(ack: Ack, fields: dict[int, str], receiving_app: str = "COUNTY-HUB
     segments = ["|".join([msh[0], *msh[2:]]).replace("MSH|", "MSH|^~\\&|", 1)]
     segments.append("|".join(["MSA", ack.code, fields.get(10, ""), escape(ack.text)[:500]]))
     if ack.code != "AA":
-        location = _location(ack.location)
-        err1 = f"{location}^{ack.error_code or INTERNAL}" if version < "2.5" else ""
-        err = ["ERR", err1, location, f"{ack.error_code or INTERNAL}^^HL70357", "E", "", "", "", escape(ack.text)[:500]]
-        segments.append("|".join(err))
+        segments.append(_err(_location(ack.location), ack.error_code or INTERNAL, "E", ack.text, version))
+    for warning in ack.warnings:
+        location = f"{warning.segment}^{warning.sequence}^{warning.field}"
+        segments.append(_err(location, warning.code, "W", warning.text, version))
     return "\r".join(segments) + "\r"
+
+
+def _err(location: str, code: str, severity: str, text: str, version: str) -> str:
+    """ERR-2 location (ERL), ERR-3 the table 0357 code, ERR-4 severity (E error, W warning), ERR-8 the
+    reason; before 2.5 ERR-1 (ELD) carries location and code as well."""
+    err1 = f"{location}^{code}" if version < "2.5" else ""
+    return "|".join(["ERR", err1, location, f"{code}^^HL70357", severity, "", "", "", escape(text)[:500]])
 
 
 def _location(location: str | None) -> str:

@@ -53,7 +53,15 @@ def read_header(raw: bytes) -> RawHeader:
 
 
 def codec_for(declared: str, default: str) -> str:
-    name = (declared or default).strip().upper()
+    # A repeated MSH-18 lists the message's default character set first; the others are reached through
+    # ISO 2022 escape sequences (Japanese ISO IR87, for one), which the hub does not decode.
+    first, *alternatives = declared.split("~")
+    for alternative in alternatives:
+        if alternative.strip() and alternative.strip().upper() not in CHARSETS:
+            raise CharsetError(f"MSH-18 names {alternative!r} as an alternative character set (ISO 2022 code "
+                               f"extension), which the hub does not decode; send the message in UTF-8 or GB18030",
+                               "MSH-18", "203")
+    name = (first or default).strip().upper()
     if name not in CHARSETS:
         raise CharsetError(f"MSH-18 names character set {declared!r}, which the hub does not support; "
                            f"supported: {', '.join(sorted(CHARSETS))}", "MSH-18", "203")

@@ -2,7 +2,8 @@
 
 Each message is answered after its events are durably in the outbox: AA when accepted (a resent
 message, same MSH-10 and MSH-7 from the same sender, is answered AA and not published twice), AE or AR with
-the reason in MSA-3 and ERR otherwise. A bad message never closes the connection without an ACK,
+the reason in MSA-3 and ERR otherwise. An AA names each malformed optional field it left out in an ERR
+of severity W. A bad message never closes the connection without an ACK,
 and every rejected message is kept as a dead letter, so accepted + rejected = received.
 
 A connection speaks only for the members whose `allow_from` networks hold its source address
@@ -23,13 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.parser import parse_message
 from pydantic import BaseModel, Field, field_validator
 
 from connectors.mllp import ack as acks
+from connectors.mllp import er7
 from connectors.mllp.charset import CharsetError, RawHeader, check_garbled, codec_for, decode, read_header
 from connectors.mllp.mapping import SUPPORTED, MappingError, MessageContext, map_message
+from connectors.mllp.quality import FieldIssue
 from hub.core.connector import Connector
 from hub.core.errors import PermanentError
 from hub.core.events import PollResult, Rejected
@@ -168,7 +169,7 @@ class MllpConnector(Connector):
                                     "limit; send large documents by reference", "100", "MSH")
             text = decode(raw, codec)
             check_garbled(text)
-            result = self._map(text, header, facility)
+            result, issues = self._map(text, header, facility)
         except CharsetError as exc:
             kind = "AR" if exc.code in ("100", "203") else "AE"
             return self._reject(sink, raw, fields, codec, kind, str(exc), exc.code, exc.location, "parse")
@@ -183,7 +184,8 @@ class MllpConnector(Connector):
             # The whole message was dead-lettered event by event; tell the sender why.
             return self._answer(acks.Ack("AE", failed[0].reason or "rejected", acks.DATA_TYPE), fields, codec)
         text = "duplicate of a message already accepted" if report.duplicates == len(report.outcomes) else ""
-        return self._answer(acks.Ack("AA", text), fields, codec)
+        # Optional fields left out: accepted, each one named in an ERR of severity W.
+        return self._answer(acks.Ack("AA", text, warnings=tuple(issues)), fields, codec)
 
     def _sender(self, header: RawHeader, peer: str | None = None) -> tuple[str, str]:
         name = header.component(4)
@@ -210,26 +212,25 @@ class MllpConnector(Connector):
             raise _Reject("AR", f"this connection (from {peer}) may not send for member {facility} (MSH-4 {name!r}); "
                                 f"add its address to that sender's allow_from", "207", "MSH-4")
 
-    def _map(self, text: str, header: RawHeader, facility: str) -> PollResult:
+    def _map(self, text: str, header: RawHeader, facility: str) -> tuple[PollResult, list[FieldIssue]]:
         message_type = header.get(9)
-        kind, trigger = message_type.split("^")[0], (message_type.split("^") + [""])[1]
+        kind, trigger = header.component(9), header.component(9, 1)  # in the sender's own separators
         if (kind, trigger) not in SUPPORTED:
             raise _Reject("AR", f"unsupported message type {message_type!r}; supported: "
                                 f"{', '.join(f'{k}^{t}' for k, t in sorted(SUPPORTED))}", acks.UNSUPPORTED_TYPE, "MSH-9")
-        version = header.get(12).split("^")[0]
+        version = header.component(12)
         if version not in VERSIONS:
             raise _Reject("AR", f"HL7 version {version!r} is not supported (2.3 to 2.5)", acks.UNSUPPORTED_VERSION, "MSH-12")
         if not header.get(10):
             raise _Reject("AR", "MSH-10 (message control id) is empty", acks.REQUIRED_MISSING, "MSH-10")
-        normalised = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r") + "\r"
         try:
-            message = parse_message(normalised, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
-        except Exception as exc:  # noqa: BLE001 - hl7apy raises many types for broken input
+            message = er7.parse(text)  # segments end in CR, LF or CR LF: senders differ
+        except er7.ParseError as exc:
             raise _Reject("AE", f"the message cannot be parsed: {exc}", acks.SEGMENT_SEQUENCE, None) from None
         ctx = MessageContext(facility, f"{header.component(3)}|{header.component(4)}", header.get(10), message,
                              sent_at=header.get(7))
         events = map_message(ctx, kind, trigger, datetime.now(UTC))
-        return PollResult(events=events)
+        return PollResult(events=events, notes=[f"{i.location}: {i.text}" for i in ctx.issues]), ctx.issues
 
     def _reject(self, sink: Sink, raw: bytes, fields: dict[int, str], codec: str, kind: str, reason: str,
                 code: str | None, location: str | None, stage: str) -> bytes:
@@ -258,8 +259,9 @@ class MllpConnector(Connector):
                 facility, default = self._sender(header)
                 text = decode(raw, codec_for(header.get(18), default))
                 check_garbled(text)
-                mapped = self._map(text, header, facility)
+                mapped, _ = self._map(text, header, facility)
                 result.events.extend(mapped.events)
+                result.notes.extend(mapped.notes)
             except (CharsetError, _Reject, MappingError) as exc:
                 result.rejected.append(Rejected(str(exc), "parse", raw.decode("utf-8", "backslashreplace"),
                                                 getattr(exc, "location", None) or "?"))
@@ -269,7 +271,7 @@ class MllpConnector(Connector):
         raw = payload.encode("utf-8")
         header = read_header(raw)
         facility, _ = self._sender(header)
-        return self._map(payload, header, facility)
+        return self._map(payload, header, facility)[0]
 
 
 def _address(sock: socket.socket) -> str:

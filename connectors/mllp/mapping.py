@@ -8,18 +8,24 @@ AL1 segments, in whichever message they come with a PID, -> AllergyIntolerance.
 
 Identifiers: PID-3 repetitions with type code MR (or the first) are the member's record number;
 a repetition with type NI (national identifier) or PID-19 holding 18 characters is the resident ID.
+
+Fields: `""` (HL7's null) and an empty field both leave the element out (the record store replaces a
+resource with each version, so a null in an update clears it). A required field that is absent raises
+MappingError (AE); a malformed optional one is noted on the context (`ctx.note`, `ctx.time`), left
+out, and tagged on the resource being built (quality.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hl7apy.core import Message, Segment
-
 from connectors.mllp import ack
+from connectors.mllp.er7 import Message, Segment, part, repetitions, unescape, value
+from connectors.mllp.quality import FieldIssue, flags_of, tag_resource
 from hub.core.errors import PermanentError
 from hub.core.events import Event, Source, deterministic_event_id
 from hub.core.identifiers import RESIDENT_ID, fhir_id, local_mrn_system, local_system, resident_id_valid
@@ -68,6 +74,31 @@ class MessageContext:
     message: Message
     sent_at: str = ""  # MSH-7: some senders reuse control ids (reset daily), never with the same time
     events: list[Event] = field(default_factory=list)
+    issues: list[FieldIssue] = field(default_factory=list)  # every optional field left out, for the ACK
+    _unclaimed: list[FieldIssue] = field(default_factory=list)  # noted since the last resource was built
+
+    def resource(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The finished resource, tagged with the issues noted while it was built (mapping functions
+        build one resource at a time and end with this)."""
+        resource = tag_resource(_prune(body), self._unclaimed)
+        self._unclaimed = []
+        return dict(resource)
+
+    def note(self, segment: Segment, n: int, code: str, problem: str, text: str, raw: str | None = None) -> None:
+        """An optional field that cannot be read: left out, reported as a warning, tagged, flagged."""
+        issue = FieldIssue(segment.name, _sequence(self.message, segment), n, code, problem,
+                           value(segment, n) if raw is None else raw, text)
+        self.issues.append(issue)
+        self._unclaimed.append(issue)
+
+    def time(self, segment: Segment, n: int) -> datetime | None:
+        """An optional date/time field; a malformed one is noted and read as absent."""
+        location = f"{segment.name}-{n}"
+        try:
+            return hl7_time(value(segment, n), location)
+        except MappingError as exc:
+            self.note(segment, n, ack.DATA_TYPE, "invalid-date", f"{exc}; stored without it")
+            return None
 
     def event(self, event_type: str, resource: dict[str, Any], patient_local: str, occurred: datetime,
               related: list[dict[str, Any]] | None = None, flags: tuple[str, ...] = ()) -> None:
@@ -83,7 +114,7 @@ class MessageContext:
             patient_key=f"{self.facility}/{patient_local}",
             resource=resource,
             related=tuple(related or ()),
-            flags=flags,
+            flags=flags + flags_of(resource, *(related or ())),
         ))
 
 
@@ -94,41 +125,44 @@ def segments(message: Message, name: str) -> list[Segment]:
     return [s for s in message.children if s.name == name]
 
 
-def value(segment: Segment, n: int) -> str:
-    try:
-        return str(getattr(segment, f"{segment.name.lower()}_{n}").to_er7())
-    except Exception:  # noqa: BLE001 - hl7apy raises ChildNotFound for fields the version lacks
-        return ""
+def _sequence(message: Message, segment: Segment) -> int:
+    """Which of the message's segments of that name this is, from 1 (ERR-2's segment sequence)."""
+    return next((i for i, s in enumerate(segments(message, segment.name), start=1) if s is segment), 1)
 
 
-def repetitions(segment: Segment, n: int) -> list[str]:
-    try:
-        return [r.to_er7() for r in getattr(segment, f"{segment.name.lower()}_{n}")]
-    except Exception:  # noqa: BLE001
-        return []
-
-
-def part(text: str, index: int, sep: str = "^") -> str:
-    parts = text.split(sep)
-    return unescape(parts[index]) if index < len(parts) else ""
-
-
-def unescape(text: str) -> str:
-    return (text.replace("\\F\\", "|").replace("\\S\\", "^").replace("\\T\\", "&").replace("\\R\\", "~")
-            .replace("\\E\\", "\\"))
+_TIMESTAMP = re.compile(r"(\d{8}|\d{10}|\d{12}|\d{14})(?:\.\d{1,4})?(?:([+-])(\d{2})(\d{2}))?")
+_FORMATS = {8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
 
 
 def hl7_time(text: str, location: str) -> datetime | None:
-    digits = text.split("+")[0].split("-")[0].strip()
-    if not digits:
+    """HL7 TS/DTM (YYYYMMDD[HH[MM[SS[.S]]]][+/-ZZZZ]); China Standard Time when no offset is given.
+    A 2.3 TS may carry its precision as a second component, which is ignored."""
+    stamp = text.split("^")[0].strip()
+    if not stamp:
         return None
-    for fmt, size in (("%Y%m%d%H%M%S", 14), ("%Y%m%d%H%M", 12), ("%Y%m%d", 8)):
-        if len(digits.split(".")[0]) >= size:
-            try:
-                return datetime.strptime(digits[:size], fmt).replace(tzinfo=CST)
-            except ValueError:
-                break
-    raise MappingError(f"{location} {text!r} is not an HL7 date/time (YYYYMMDD[HHMM[SS]])", location, ack.DATA_TYPE)
+    match = _TIMESTAMP.fullmatch(stamp)
+    if match:
+        digits, sign, hours, minutes = match.groups()
+        zone = CST if not sign else timezone((1 if sign == "+" else -1) * timedelta(hours=int(hours), minutes=int(minutes)))
+        try:
+            return datetime.strptime(digits, _FORMATS[len(digits)]).replace(tzinfo=zone)
+        except ValueError:
+            pass
+    raise MappingError(f"{location} {shown(text)!r} is not an HL7 date/time (YYYYMMDD[HHMM[SS]])", location, ack.DATA_TYPE)
+
+
+def shown(text: str, size: int = 40) -> str:
+    """A value quoted in a reason: the start of a long one is enough to find it."""
+    return text if len(text) <= size else text[:size] + "…"
+
+
+def birth_date(text: str) -> str | None:
+    """PID-7 as a FHIR date, keeping a year or year-and-month precision as sent."""
+    stamp = text.split("^")[0].strip()
+    if re.fullmatch(r"\d{4}", stamp) or (re.fullmatch(r"\d{6}", stamp) and 1 <= int(stamp[4:]) <= 12):
+        return stamp[:4] + (f"-{stamp[4:]}" if len(stamp) == 6 else "")
+    moment = hl7_time(stamp, "PID-7")
+    return moment.date().isoformat() if moment else None
 
 
 def fhir_time(moment: datetime | None) -> str | None:
@@ -185,7 +219,7 @@ def check_structure(message: Message, kind: str, trigger: str) -> None:
 def map_message(ctx: MessageContext, kind: str, trigger: str, received: datetime) -> list[Event]:
     check_structure(ctx.message, kind, trigger)
     pid = segments(ctx.message, "PID")[0]
-    patient, local, flags = map_patient(pid, ctx.facility)
+    patient, local, flags = map_patient(pid, ctx)
     occurred = received
     if kind == "ADT":
         if trigger == "A40":
@@ -226,7 +260,15 @@ def map_message(ctx: MessageContext, kind: str, trigger: str, received: datetime
     return ctx.events
 
 
-def map_patient(pid: Segment, facility: str) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+PATIENT_CLASSES = {"E", "I", "O", "P", "R", "B", "C", "N", "U"}  # table 0004; all but I and E are outpatient here
+SEXES = {"M": "male", "F": "female", "O": "other", "U": "unknown", "A": "other", "N": "unknown"}  # table 0001
+_PHONE = re.compile(r"\+?[0-9 ()./#*xX-]*")
+
+
+def map_patient(pid: Segment, ctx: MessageContext) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+    """PID -> Patient. PID-3 and PID-5 are required (refused when absent); birth date, sex and phone
+    are optional (a malformed one is noted and left out)."""
+    facility = ctx.facility
     ids = repetitions(pid, 3) or [value(pid, 3)]
     local = next((part(r, 0) for r in ids if part(r, 4) == "MR" and part(r, 0)), part(ids[0], 0) if ids else "")
     if not local:
@@ -248,34 +290,75 @@ def map_patient(pid: Segment, facility: str) -> tuple[dict[str, Any], str, tuple
     family, given = part(name, 0), part(name, 1)
     if not (family or given):
         raise MappingError("PID-5 holds no patient name", "PID-5")
-    birth = hl7_time(value(pid, 7), "PID-7")
     address = value(pid, 11)
-    phones = [part(r, 11) or part(r, 0) for r in repetitions(pid, 13)]
-    patient = _prune({
+    line, city, state = part(address, 0), part(address, 2), part(address, 3)
+    patient = ctx.resource({
         "resourceType": "Patient",
         "id": clean_id(f"{facility}-pat-{local}"),
         "meta": {"source": f"urn:hub:facility:{facility}"},
         "identifier": identifiers,
-        "name": [{"text": family + given, "family": family, "given": [given] if given else []}],
-        "gender": {"M": "male", "F": "female", "O": "other", "U": "unknown"}.get(value(pid, 8).upper()),
-        "birthDate": birth.date().isoformat() if birth else None,
-        "telecom": [{"system": "phone", "value": p} for p in phones if p],
-        "address": [{"text": "".join(filter(None, [part(address, 3), part(address, 2), part(address, 0)])),
-                     "line": [part(address, 0)], "city": part(address, 2), "state": part(address, 3)}]
-        if address else [],
+        "name": [{"text": _joined([family, given], [family, given], " "), "family": family,
+                  "given": [given] if given else []}],
+        "gender": _gender(pid, ctx),
+        "birthDate": _birth_date(pid, ctx),
+        "telecom": _telecom(pid, ctx),
+        "address": [{"text": _joined([state, city, line], [line, city, state], ", "),
+                     "line": [line], "city": city, "state": state}] if address else [],
         "managingOrganization": {"reference": f"Organization/{facility}"},
     })
     return patient, local, flags
 
 
+def _joined(chinese_order: list[str], latin_order: list[str], separator: str) -> str:
+    """Chinese names and addresses run together, largest part first; Latin ones are spaced."""
+    if all(p.isascii() for p in chinese_order):
+        return separator.join(p for p in latin_order if p)
+    return "".join(chinese_order)
+
+
+def _birth_date(pid: Segment, ctx: MessageContext) -> str | None:
+    try:
+        return birth_date(value(pid, 7))
+    except MappingError as exc:
+        ctx.note(pid, 7, ack.DATA_TYPE, "invalid-date", f"{exc}; stored without a birth date")
+        return None
+
+
+def _gender(pid: Segment, ctx: MessageContext) -> str | None:
+    code = value(pid, 8).strip().upper()
+    if code and code not in SEXES:
+        ctx.note(pid, 8, ack.TABLE_VALUE, "invalid-code",
+                 f"PID-8 {shown(code)!r} is not an HL7 sex code (table 0001: M, F, O, U, A, N); stored without a sex")
+    return SEXES.get(code)
+
+
+def _telecom(pid: Segment, ctx: MessageContext) -> list[dict[str, Any]]:
+    """PID-13: the number in XTN-12 (2.3+ style) or XTN-1 (2.1 style), an e-mail address in XTN-4."""
+    telecom: list[dict[str, Any]] = []
+    for repetition in repetitions(pid, 13):
+        number = (part(repetition, 11) or part(repetition, 0)).strip()
+        if number and (not _PHONE.fullmatch(number) or sum(c.isdigit() for c in number) < 3):
+            ctx.note(pid, 13, ack.DATA_TYPE, "invalid-phone",
+                     f"PID-13 {shown(number)!r} is not a telephone number; stored without it", raw=number)
+        elif number:
+            telecom.append({"system": "phone", "value": number})
+        if "@" in part(repetition, 3):
+            telecom.append({"system": "email", "value": part(repetition, 3).strip()})
+    return telecom
+
+
 def map_encounter(pv1: Segment, ctx: MessageContext, trigger: str, patient_id: str) -> dict[str, Any]:
     visit = part(value(pv1, 19), 0) or ctx.control_id
-    klass = {"I": ("IMP", "住院"), "O": ("AMB", "门诊"), "E": ("EMER", "急诊")}.get(value(pv1, 2).upper(), ("AMB", "门诊"))
-    admitted = hl7_time(value(pv1, 44), "PV1-44")
-    discharged = hl7_time(value(pv1, 45), "PV1-45")
+    patient_class = value(pv1, 2).strip().upper()
+    if patient_class and patient_class not in PATIENT_CLASSES:
+        ctx.note(pv1, 2, ack.TABLE_VALUE, "invalid-code", f"PV1-2 {shown(patient_class)!r} is not an HL7 patient class "
+                 f"(table 0004: {', '.join(sorted(PATIENT_CLASSES))}); stored as outpatient")
+    klass = {"I": ("IMP", "住院"), "O": ("AMB", "门诊"), "E": ("EMER", "急诊")}.get(patient_class, ("AMB", "门诊"))
+    admitted = ctx.time(pv1, 44)
+    discharged = ctx.time(pv1, 45)
     status = "finished" if trigger == "A03" or discharged else "in-progress"
     location = part(value(pv1, 3), 0)
-    return _prune({
+    return ctx.resource({
         "resourceType": "Encounter",
         "id": clean_id(f"{ctx.facility}-enc-{visit}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
@@ -309,7 +392,7 @@ def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: 
     index = segments(ctx.message, kind).index(seg) + 1
     dose = " ".join(filter(None, [value(seg, amount), part(value(seg, units), 0)]))
     status = {"CA": "cancelled", "DC": "stopped", "HD": "on-hold"}.get(part(value(orc, 1), 0), "active")
-    return _prune({
+    return ctx.resource({
         "resourceType": "MedicationRequest",
         "id": clean_id(f"{ctx.facility}-rx-{order}-{index}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
@@ -319,7 +402,7 @@ def map_medication(seg: Segment, orc: Segment, ctx: MessageContext, patient_id: 
         "intent": "order",
         "medicationCodeableConcept": {"coding": [drug], "text": drug.get("display")},
         "subject": {"reference": f"Patient/{patient_id}"},
-        "authoredOn": fhir_time(hl7_time(value(orc, 9), "ORC-9")),
+        "authoredOn": fhir_time(ctx.time(orc, 9)),
         "dosageInstruction": [_dosage(seg, ctx.message, kind, dose, value(seg, amount), part(value(seg, units), 0))],
     })
 
@@ -367,7 +450,7 @@ def map_dispense(rxd: Segment, orc: Segment, ctx: MessageContext, patient_id: st
         raise MappingError(f"RXD-4 {amount!r} is not a number (the amount dispensed)", "RXD-4", ack.DATA_TYPE) from None
     unit = part(value(rxd, 5), 1) or part(value(rxd, 5), 0)
     status = {"CA": "cancelled", "DC": "stopped"}.get(part(value(orc, 1), 0), "completed")
-    return _prune({
+    return ctx.resource({
         "resourceType": "MedicationDispense",
         "id": clean_id(f"{ctx.facility}-disp-{order}-{index}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
@@ -378,7 +461,7 @@ def map_dispense(rxd: Segment, orc: Segment, ctx: MessageContext, patient_id: st
         "authorizingPrescription": [{"reference": f"MedicationRequest/{clean_id(f'{ctx.facility}-rx-{order}-{index}')}"}],
         "quantity": {"value": int(quantity) if quantity is not None and quantity.is_integer() else quantity,
                      "unit": unit} if quantity is not None else None,
-        "whenHandedOver": fhir_time(hl7_time(value(rxd, 3), "RXD-3")),
+        "whenHandedOver": fhir_time(ctx.time(rxd, 3)),
         "performer": [{"actor": {"reference": f"Organization/{ctx.facility}"}}],
     })
 
@@ -403,8 +486,8 @@ def map_allergy(al1: Segment, ctx: MessageContext, patient_id: str, local: str) 
         raise MappingError("AL1-3 holds no allergen (code or name)", "AL1-3")
     category = ALLERGEN_CATEGORY.get(part(value(al1, 2), 0).upper())
     reactions = [unescape(r) for r in (repetitions(al1, 5) or [value(al1, 5)]) if r.strip()]
-    identified = hl7_time(value(al1, 6), "AL1-6")
-    return _prune({
+    identified = ctx.time(al1, 6)
+    return ctx.resource({
         "resourceType": "AllergyIntolerance",
         "id": clean_id(f"{ctx.facility}-alg-{local}-{part(allergen, 0) or text}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
@@ -432,7 +515,7 @@ def map_order(obr: Segment, orc: Segment, ctx: MessageContext, patient_id: str) 
              else coding(service, ctx.facility, "procedure"))
     if coded is None:
         raise MappingError("OBR-4 holds no service code", "OBR-4")
-    return _prune({
+    return ctx.resource({
         "resourceType": "ServiceRequest",
         "id": clean_id(f"{ctx.facility}-sr-{order}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
@@ -443,7 +526,7 @@ def map_order(obr: Segment, orc: Segment, ctx: MessageContext, patient_id: str) 
         "category": [{"text": "心电图" if is_ecg else (value(obr, 24) or "影像")}],
         "code": {"coding": [coded], "text": part(service, 1)},
         "subject": {"reference": f"Patient/{patient_id}"},
-        "authoredOn": fhir_time(hl7_time(value(orc, 9), "ORC-9") or hl7_time(value(obr, 6), "OBR-6")),
+        "authoredOn": fhir_time(ctx.time(orc, 9) or ctx.time(obr, 6)),
         "requester": {"reference": f"Organization/{ctx.facility}"},
         "reasonCode": [{"text": part(value(obr, 31), 1) or part(value(obr, 31), 0)}],
     })
@@ -471,7 +554,7 @@ def _report(obr: Segment, ctx: MessageContext, patient_id: str) -> dict[str, Any
     if code is None:
         raise MappingError("OBR-4 holds no test code", "OBR-4")
     status = {"F": "final", "P": "preliminary", "C": "corrected", "X": "cancelled"}.get(value(obr, 25), "final")
-    return _prune({
+    return ctx.resource({
         "resourceType": "DiagnosticReport",
         "id": clean_id(f"{ctx.facility}-dr-{filler}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
@@ -480,8 +563,8 @@ def _report(obr: Segment, ctx: MessageContext, patient_id: str) -> dict[str, Any
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
         "code": {"coding": [code], "text": part(value(obr, 4), 1)},
         "subject": {"reference": f"Patient/{patient_id}"},
-        "effectiveDateTime": fhir_time(hl7_time(value(obr, 7), "OBR-7")),
-        "issued": fhir_time(hl7_time(value(obr, 22), "OBR-22")),
+        "effectiveDateTime": fhir_time(ctx.time(obr, 7)),
+        "issued": fhir_time(ctx.time(obr, 22)),
         "performer": [{"reference": f"Organization/{ctx.facility}"}],
     })
 
@@ -499,22 +582,28 @@ def _observation(obx: Segment, ctx: MessageContext, patient_id: str, report: dic
         raise MappingError(f"OBX-3 of OBX {n} holds no observation code", "OBX-3")
     result: dict[str, Any] = {}
     if kind in ("NM", "SN"):
-        number = raw.replace("^", "").strip()
-        try:
-            parsed = float(number)
-        except ValueError:
-            raise MappingError(f"{where} {raw!r} is not a number but OBX-2 says {kind}", "OBX-5", ack.DATA_TYPE) from None
-        unit = part(value(obx, 6), 0)
-        result["valueQuantity"] = {"value": int(parsed) if parsed.is_integer() and "." not in number else parsed,
-                                   "unit": unit, "system": "http://unitsofmeasure.org" if unit else None,
-                                   "code": unit or None}
+        # SN is comparator^number^separator^number: "^182", "<^5", ">=^10"; a ratio or range ("1^:^128") is text.
+        comparator, number = (part(raw, 0), part(raw, 1)) if kind == "SN" else ("", raw.strip())
+        if kind == "SN" and (part(raw, 2) or part(raw, 3)):
+            result["valueString"] = "".join(part(raw, i) for i in range(4))
+        else:
+            try:
+                parsed = float(number)
+            except ValueError:
+                raise MappingError(f"{where} {raw!r} is not a number but OBX-2 says {kind}", "OBX-5",
+                                   ack.DATA_TYPE) from None
+            unit = part(value(obx, 6), 0)
+            result["valueQuantity"] = {"value": int(parsed) if parsed.is_integer() and "." not in number else parsed,
+                                       "comparator": comparator if comparator in ("<", "<=", ">=", ">") else None,
+                                       "unit": unit, "system": "http://unitsofmeasure.org" if unit else None,
+                                       "code": unit or None}
     elif kind in ("CE", "CWE"):
         result["valueCodeableConcept"] = {"coding": [coding(raw, ctx.facility, "result")], "text": part(raw, 1)}
-    elif raw:
-        result["valueString"] = unescape(raw)
+    elif raw:  # ST, TX, FT: a text in several repetitions is several lines
+        result["valueString"] = "\n".join(unescape(r) for r in repetitions(obx, 5))
     low, _, high = value(obx, 7).partition("-")
     flag = value(obx, 8).upper()
-    return _prune({
+    return ctx.resource({
         "resourceType": "Observation",
         "id": clean_id(f"{ctx.facility}-obs-{_filler(report)}-{n}"),
         "meta": {"source": f"urn:hub:facility:{ctx.facility}"},
@@ -523,7 +612,7 @@ def _observation(obx: Segment, ctx: MessageContext, patient_id: str, report: dic
                                   "code": "laboratory"}]}],
         "code": {"coding": [code], "text": part(value(obx, 3), 1)},
         "subject": {"reference": f"Patient/{patient_id}"},
-        "effectiveDateTime": fhir_time(hl7_time(value(obx, 14), "OBX-14")) or report.get("effectiveDateTime"),
+        "effectiveDateTime": fhir_time(ctx.time(obx, 14)) or report.get("effectiveDateTime"),
         **result,
         "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
                                         "code": flag}]}] if flag in ("H", "L", "N", "A", "HH", "LL") else [],

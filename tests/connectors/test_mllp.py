@@ -220,7 +220,11 @@ BAD = [
     ("out of order", "\r".join([msh("ADT^A01", "B6"), PV1, PID]), "utf-8", "AE", "out of order"),
     ("missing PV1", "\r".join([msh("ADT^A01", "B7"), PID]), "utf-8", "AE", "needs a PV1"),
     ("no name", a01("B8", PID.replace("王^秀英^^^^^L", "")), "utf-8", "AE", "PID-5"),
-    ("bad date", a01("B9", PID.replace("19920610", "1992-13-45")), "utf-8", "AE", "PID-7"),
+    # Required fields refuse when absent, and HL7's explicit null `""` is absent. (A malformed optional
+    # field such as a bad birth date is accepted with a warning: test_hl7_nulls_and_warnings.py.)
+    ("null record number", a01("B9", PID.replace("000123^^^TH01^MR~", '""~')), "utf-8", "AE", "PID-3"),
+    ("null name", a01("B15", PID.replace("王^秀英^^^^^L", '""')), "utf-8", "AE", "PID-5"),
+    ("not a segment", a01("B16") + "\rthis is not HL7", "utf-8", "AE", "cannot be parsed"),
     ("GB18030 declared UTF-8", a01("B10").encode("gb18030"), None, "AE", "PID-5"),
     ("UTF-8 declared GB18030", a01("B11", charset="GB18030").encode("utf-8"), None, "AE", "PID-5"),
     # These UTF-8 bytes happen to be valid GB18030 ("中国" reads as "涓浗"): caught as mojibake.

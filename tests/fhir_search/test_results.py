@@ -158,3 +158,13 @@ def test_a_members_identifier_finds_its_own_record_first(people: Community) -> N
     bundle = get(people, f"/fhir/Patient?identifier={local_mrn_system('th03')}|11").json()
     found = [e["resource"]["id"] for e in bundle["entry"]]
     assert found[0] == "th03-pat-11" and all(i.startswith("cp-") for i in found[1:]) and len(found) == 2
+
+
+def test_records_flagged_for_data_quality_are_found_by_tag(people: Community, db: Database) -> None:
+    """A member's field the hub could not read (HL7 PID-7 `196203520`) is a meta.tag a data steward searches."""
+    flagged = person("th06", "1", "孙", "丽", "1962-03-05", "female",
+                     meta={"tag": [{"system": "urn:hub:data-quality", "code": "PID-7:invalid-date"}]})
+    store(db, [flagged])
+    found = get(people, "/fhir/Patient?_tag=urn:hub:data-quality|PID-7:invalid-date").json()
+    assert ids(found) == {"th06-pat-1"}
+    assert ids(get(people, "/fhir/Patient?_tag=urn:hub:data-quality|&_tag:not=urn:hub:tag|golden").json()) == {"th06-pat-1"}

@@ -77,5 +77,13 @@ def test_a_client_following_the_statement(people: Community, served: str) -> Non
             if url:
                 url = url.split("/fhir", 1)[1]
         assert len(found) == len(set(found)) and {"th03-pat-11", "th04-pat-21"} <= set(found)
-        characters = client.get("/Patient", params={"name": "王秀英", "_include": "Patient:link"}).json()
+        characters = client.get("/Patient", params={"name": "王秀英", "_include": "Patient:link",
+                                                    "_tag:not": "urn:hub:tag|golden"}).json()
         assert "th03-pat-11" in {e["resource"]["id"] for e in characters["entry"]}
+        included = {e["resource"]["id"] for e in characters["entry"] if e["search"]["mode"] == "include"}
+        assert any(i.startswith("cp-") for i in included)  # each member record's community patient
+        assert "vread" in {i["code"] for i in patient["interaction"]}
+        history = client.get("/Patient/th03-pat-11/_history").json()
+        assert history["type"] == "history" and history["entry"][0]["resource"]["id"] == "th03-pat-11"
+        version = history["entry"][0]["resource"]["meta"]["versionId"]
+        assert client.get(f"/Patient/th03-pat-11/_history/{version}").status_code == 200

@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hub.core.errors import PermanentError
+
 NULL = '""'  # HL7's explicit null: "this value is now empty", as against an empty field, "not sent"
 DEFAULT_SEPARATORS = "|^~\\&"
 _SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
 
 
-class ParseError(ValueError):
+class ParseError(PermanentError, ValueError):
     """The text is not HL7 v2 ER7; the message names the segment."""
 
 

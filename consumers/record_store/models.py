@@ -144,7 +144,8 @@ class SearchValue(Base):
     id: Mapped[str] = mapped_column(String(64))
     param: Mapped[str] = mapped_column(String(64))
     system: Mapped[str | None] = mapped_column(String(200))
-    value: Mapped[str | None] = mapped_column(String(200))
+    # Compared bytewise on PostgreSQL too (as SQLite does), so a starts-with search is an index range.
+    value: Mapped[str | None] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"))
     exact: Mapped[str | None] = mapped_column(String(200))
     low: Mapped[datetime | None] = mapped_column(UTCDateTime())
     high: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -80,8 +80,8 @@ def range_clause(low: Any, high: Any, prefix: str, start: datetime, end: datetim
     starts_in = and_(low.is_not(None), low >= start)
     ends_in = and_(high.is_not(None), high <= end)
     match prefix:
-        case "eq":
-            return and_(starts_in, ends_in)
+        case "eq":  # `low < end` is implied; said, it bounds the index range on low
+            return and_(starts_in, low < end, ends_in)
         case "ne":
             return or_(low.is_(None), high.is_(None), low < start, high > end)
         case "gt":

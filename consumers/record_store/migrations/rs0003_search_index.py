@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(64), nullable=False),
         sa.Column("param", sa.String(64), nullable=False),
         sa.Column("system", sa.String(200), nullable=True),
-        sa.Column("value", sa.String(200), nullable=True),
+        sa.Column("value", sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql"), nullable=True),
         sa.Column("exact", sa.String(200), nullable=True),
         sa.Column("low", TZ, nullable=True),
         sa.Column("high", TZ, nullable=True),

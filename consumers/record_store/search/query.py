@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from consumers.record_store import queries
@@ -23,6 +23,7 @@ MODIFIERS = {
     "uri": ("missing",),
 }
 _PHONE_PARAMS = ("phone", "telecom")
+_LAST = "\U0010ffff"  # sorts after every character: [prefix, prefix + _LAST) holds every value it starts
 
 
 @dataclass(frozen=True)
@@ -102,40 +103,40 @@ def _split_commas(value: str) -> list[str]:
     return [p for p in parts if p != ""]
 
 
-def condition(session: Session, criterion: Criterion) -> ColumnElement[bool]:
+def condition(session: Session, resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
     """The SQL condition on StoredResource for one criterion."""
     param, modifier = criterion.param, criterion.modifier
     if modifier == "missing":
-        present = _present(param)
+        present = _present(resource_type, param)
         return not_(present) if criterion.values == ("true",) else present
     if param.where == "person":
         return _person(session, criterion)
     if param.where == "column":
         return _column(param, modifier, criterion.values)
     if param.where in ("code", "identifier"):
-        matched = or_(*(_token_table(param.where, v) for v in criterion.values))
+        matched = or_(*(_token_table(resource_type, param.where, v) for v in criterion.values))
         return not_(matched) if modifier == "not" else matched
     alternatives = [_value_clause(param, modifier, v) for v in criterion.values]
-    matched = _indexed(param.name, or_(*alternatives))
+    matched = _indexed(resource_type, param.name, or_(*alternatives))
     return not_(matched) if modifier == "not" else matched
 
 
-def _indexed(param: str, clause: Any) -> ColumnElement[bool]:
-    return exists(select(SearchValue.row_id).where(
-        SearchValue.resource_type == StoredResource.resource_type, SearchValue.id == StoredResource.id,
-        SearchValue.param == param, clause))
+def _indexed(resource_type: str, param: str, clause: Any) -> ColumnElement[bool]:
+    """Resources with a value of `param` that satisfies `clause`. An IN over the index (not a correlated
+    EXISTS) lets SQLite and PostgreSQL find the values first through (resource_type, param, value)."""
+    return StoredResource.id.in_(select(SearchValue.id).where(
+        SearchValue.resource_type == resource_type, SearchValue.param == param, clause))
 
 
-def _present(param: SearchParam) -> ColumnElement[bool]:
+def _present(resource_type: str, param: SearchParam) -> ColumnElement[bool]:
     if param.where == "column":
         return getattr(StoredResource, param.column or param.name).is_not(None)
     if param.where == "person":
         return StoredResource.subject_id.is_not(None)
     if param.where in ("code", "identifier"):
         model = ResourceCode if param.where == "code" else ResourceIdentifier
-        return exists(select(model.id).where(model.resource_type == StoredResource.resource_type,
-                                             model.id == StoredResource.id))
-    return _indexed(param.name, true())
+        return StoredResource.id.in_(select(model.id).where(model.resource_type == resource_type))
+    return _indexed(resource_type, param.name, true())
 
 
 def _escape_like(text: str) -> str:
@@ -147,9 +148,11 @@ def _value_clause(param: SearchParam, modifier: str | None, value: str) -> Colum
         case "string":
             if modifier == "exact":
                 return SearchValue.exact == value
-            needle = _escape_like(normalise(value))
-            pattern = f"%{needle}%" if modifier == "contains" else f"{needle}%"
-            return SearchValue.value.like(pattern, escape="\\")
+            needle = normalise(value)
+            if modifier == "contains":
+                return SearchValue.value.like(f"%{_escape_like(needle)}%", escape="\\")
+            # Starts-with as a range, which the index serves (values are stored normalised, compared bytewise).
+            return and_(SearchValue.value >= needle, SearchValue.value < needle + _LAST)
         case "token":
             system, code = _token(value)
             if param.name in _PHONE_PARAMS and code is not None and _looks_like_phone(code):
@@ -180,16 +183,16 @@ def _column(param: SearchParam, modifier: str | None, values: tuple[str, ...]) -
     return or_(not_(matched), column.is_(None)) if modifier == "not" else matched
 
 
-def _token_table(where: str, value: str) -> ColumnElement[bool]:
+def _token_table(resource_type: str, where: str, value: str) -> ColumnElement[bool]:
     system, code = _token(value)
     model: Any = ResourceCode if where == "code" else ResourceIdentifier
     column = model.code if where == "code" else model.value
-    clauses = [model.resource_type == StoredResource.resource_type, model.id == StoredResource.id]
+    clauses = [model.resource_type == resource_type]
     if system is not None:
         clauses.append(model.system == system)  # "" (|code) is stored as "" by the writer
     if code is not None:
         clauses.append(column == code)
-    return exists(select(model.id).where(*clauses))
+    return StoredResource.id.in_(select(model.id).where(*clauses))
 
 
 def _person(session: Session, criterion: Criterion) -> ColumnElement[bool]:
@@ -224,7 +227,7 @@ def _reference(value: str, modifier: str | None) -> tuple[str | None, str]:
 
 
 def matching(session: Session, request: Request) -> list[ColumnElement[bool]]:
-    return [condition(session, c) for c in request.criteria]
+    return [condition(session, request.resource_type, c) for c in request.criteria]
 
 
 def count_of(session: Session, resource_type: str, where: list[ColumnElement[bool]]) -> int:

@@ -224,7 +224,8 @@ def _read_latency(database: Database, settings: HubSettings, communities: list[s
     timings: dict[str, list[float]] = {"everything": [], **{kind: [] for kind in SEARCHES}}
     searchable = [p for p in stored if p.get("name") and p.get("birthDate") and p.get("identifier")]
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
+                      timeout=60) as client:
             for i in range(queries + 20):
                 for kind in timings:
                     url = (f"/fhir/Patient/{rng.choice(communities)}/$everything" if kind == "everything"

@@ -198,7 +198,7 @@ def estimate(rules: FieldRules, patients: Sequence[dict[str, Any]], max_pairs: i
         # λ of this run is counted (pairs agreeing on an identifier linking alone) and held: left
         # free, EM raises it towards 1.0 and learns what households share as if it were a person.
         counted = _agreeing_share(rules, vectors)
-        found = expectation_maximisation(vectors, levels, start, u, match_share=counted or 0.1, fix_u=True,
+        found = expectation_maximisation(vectors, levels, start, u, match_share=counted or 0.1, fix_u=counted is None,
                                          iterations=iterations, free=free, fix_share=counted is not None)
         rounds += found.iterations
         runs.append(Run(written, found.pairs, found.iterations, found.match_share,

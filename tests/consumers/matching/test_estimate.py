@@ -100,13 +100,19 @@ def test_estimate_runs_em_once_per_blocking_key_without_the_key_s_own_comparison
 def test_estimated_weights_link_fewer_households_than_one_em_over_all_pairs(tmp_path: Path) -> None:
     """The weights `hub mpi estimate` writes, measured by `hub mpi evaluate`, on the Latin set
     (households share surname, address and phone). One EM over all blocked pairs took every pair
-    for one person (share 1.0) and linked households: precision 0.7685."""
+    for one person (share 1.0) and linked households: precision 0.7685. Per blocking key it reaches
+    0.9461 with recall 1.0; the pairs still linked wrongly are twins (surname, birth date, address
+    and phone the same), which true m and u cannot part either: the comparisons are not independent."""
     hub = Path(sys.executable).parent / "hub"
     records, out = tmp_path / "latin.csv", tmp_path / "estimated.yaml"
     subprocess.run([hub, "mpi", "dataset", records, "--records", "600", "--seed", "11"], check=True, capture_output=True)
-    subprocess.run([hub, "mpi", "estimate", records, "--rules", LATIN, "--out", out], check=True, capture_output=True)
+    estimated = subprocess.run([hub, "mpi", "estimate", records, "--rules", LATIN, "--out", out],
+                               check=True, capture_output=True, text=True).stdout
     shown = subprocess.run([hub, "mpi", "evaluate", "--dataset", "latin", "--records", "600", "--seed", "11", "--rules", out],
                            check=True, capture_output=True, text=True).stdout
     result = json.loads(shown.strip().splitlines()[-1])
-    assert result["precision"] >= 0.82
-    assert result["recall_links"] >= 0.90
+    assert result["precision"] >= 0.94
+    assert result["recall_links"] >= 0.99
+    # The labelled truth among these blocked pairs is 0.669 (households and repeat visits): not 1.0.
+    share = float(estimated.split("share of pairs that are one person ")[1].split(";")[0])
+    assert share < 0.85

@@ -5,9 +5,10 @@ which are almost all different people. m (how often it is reached by two records
 is found by expectation-maximisation with u held fixed, once per blocking key: each run learns
 from the pairs sharing that key and leaves out the comparisons the key is made of (all its pairs
 agree on them, so they would only pull households, who share surname, address and phone, into the
-match class). A comparison's m is the average over the runs where it was free. The prior (the
-chance that two random records are one person) is counted, not estimated: the share of pairs
-agreeing on an identifier that links alone. Pairs are reduced to their comparison vectors (the
+match class). A comparison's m is the average over the runs where it was free. Each run's share of
+one-person pairs is counted, not estimated (the share agreeing on an identifier that links alone)
+and held; such a run also learns the block's own u, since households make agreeing on surname,
+address and phone commoner within a block than between random records (only m is kept from it). Pairs are reduced to their comparison vectors (the
 level each comparison reaches) and counted, so each round is over distinct vectors, not pairs.
 """
 

@@ -6,32 +6,17 @@ Messages go over a real MLLP socket; the updates are applied by the record store
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.mllp import ack as acks
 from connectors.mllp.quality import FieldIssue
-from consumers.record_store.consumer import RecordStoreConsumer
 from consumers.record_store.models import PatientLink, StoredResource
-from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.core.fhir import validate_resource
 from tests.connectors.test_mllp import PID, Listener, msa, msh
-
-
-@pytest.fixture
-def listener(tmp_path: Path) -> Iterator[Listener]:
-    running = Listener(tmp_path)
-    yield running
-    running.close()
-
-
-def deliver(db: Database, events: list) -> None:
-    with db.transaction() as session:
-        RecordStoreConsumer().apply_batch(session, [Delivery("t", 0, i, None, None, (), 0, e) for i, e in enumerate(events)])
+from tests.consumers.test_a40_merge import deliver
 
 
 def stored(db: Database, rtype: str, rid: str) -> dict[str, Any]:

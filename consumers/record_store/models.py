@@ -199,5 +199,8 @@ Index("fhir_resource_type_date", StoredResource.resource_type, StoredResource.da
 Index("fhir_resource_code_lookup", ResourceCode.system, ResourceCode.code)
 Index("fhir_resource_identifier_lookup", ResourceIdentifier.value, ResourceIdentifier.system)
 Index("fhir_search_index_resource", SearchValue.resource_type, SearchValue.id)
-Index("fhir_search_index_value", SearchValue.resource_type, SearchValue.param, SearchValue.value)
-Index("fhir_search_index_date", SearchValue.resource_type, SearchValue.param, SearchValue.low)
+# Partial: a row has a string/token value or a date, not both (migration rs0004).
+Index("fhir_search_index_value", SearchValue.resource_type, SearchValue.param, SearchValue.value,
+      sqlite_where=SearchValue.value.is_not(None), postgresql_where=SearchValue.value.is_not(None))
+Index("fhir_search_index_date", SearchValue.resource_type, SearchValue.param, SearchValue.low,
+      sqlite_where=SearchValue.low.is_not(None), postgresql_where=SearchValue.low.is_not(None))

@@ -99,3 +99,25 @@ def test_rs0003_indexes_what_is_stored_for_search(db: Database) -> None:
             "SELECT low FROM fhir_search_index WHERE id = 'th01-pat-9' AND param = 'birthdate'")).scalar()
     assert {("name", "王秀英"), ("name", "wangxiuying"), ("name", "wxy")} <= values
     assert born is not None
+
+
+def test_searches_use_the_partial_search_indexes(db: Database) -> None:
+    """rs0004 keeps only rows with a value (or a date) in each index; a search's comparison still picks it."""
+    queries = {
+        "fhir_search_index_value": "SELECT id FROM fhir_search_index WHERE resource_type = 'Patient' "
+                                   "AND param = 'name' AND value >= 'wang' AND value < 'wanh'",
+        "fhir_search_index_date": "SELECT id FROM fhir_search_index WHERE resource_type = 'Patient' "
+                                  "AND param = 'birthdate' AND low < '1962-03-06'",
+    }
+    sqlite = db.engine.dialect.name == "sqlite"
+    with db.engine.connect() as connection:
+        if not sqlite:
+            connection.execute(text("SET enable_seqscan = off"))  # an empty table: ask whether the index is usable
+        for index, query in queries.items():
+            plan = " ".join(str(row[-1]) for row in connection.execute(
+                text(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + query)))
+            assert index in plan, plan
+            definition = connection.execute(text(
+                "SELECT sql FROM sqlite_master WHERE name = :n" if sqlite
+                else "SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": index}).scalar()
+            assert "WHERE" in definition.upper(), definition

@@ -55,7 +55,7 @@ def test_each_part_with_tables_has_its_own_branch(tmp_path: Path) -> None:
     assert heads.returncode == 0, heads.stderr
     lines = {line.split()[0]: line.split()[1:3] for line in heads.stdout.splitlines()}
     assert lines["core"] == ["0005", "applied"]
-    assert lines["record_store"] == ["rs0003", "applied"]
+    assert lines["record_store"] == ["rs0004", "applied"]
     assert lines["referrals"] == ["ref0001", "applied"]
     assert lines["delivery"] == ["dlv0001", "applied"]
     assert lines["image_archive"] == ["ia0001", "applied"]

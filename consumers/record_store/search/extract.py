@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ class Entry:
     high: datetime | None = None  # exclusive end of the value's precision
 
 
+@lru_cache(maxsize=65_536)  # names and places repeat: a community record repeats its members' values
 def normalise(text: str) -> str:
     """FHIR string matching: case and accent insensitive, spaces collapsed."""
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
@@ -53,23 +55,48 @@ def phone_digits(value: str) -> str:
 
 def pinyin_forms(text: str) -> list[str]:
     """Full pinyin and initials of a name in characters ('王秀英' -> ['wangxiuying', 'wxy']); [] otherwise."""
+    return list(_pinyin_forms(text))
+
+
+@lru_cache(maxsize=65_536)
+def _pinyin_forms(text: str) -> tuple[str, ...]:
     found, in_characters = syllables(text)
     if not in_characters or not found:
-        return []
+        return ()
     readings = [options[0] for options in found if options and options[0].isascii()]
     if len(readings) != len(found):
-        return []
-    return ["".join(readings), "".join(r[0] for r in readings)]
+        return ()
+    return ("".join(readings), "".join(r[0] for r in readings))
+
+
+# A step of a path: the element's name, and an optional [key=value] condition on the items.
+Step = tuple[str, str, str]
 
 
 def entries(resource: dict[str, Any]) -> list[Entry]:
     """Every index row of the resource, without repeats."""
     found: dict[Entry, None] = {}
-    for param in indexed(str(resource.get("resourceType"))):
-        for node in _walk(resource, param.paths):
-            for entry in _values(param, node):
-                found[_clipped(entry)] = None
+    for param, paths in _compiled(str(resource.get("resourceType"))):
+        for steps in paths:
+            for node in _follow([resource], steps):
+                for entry in _values(param, node):
+                    found[_clipped(entry)] = None
     return list(found)
+
+
+@lru_cache(maxsize=None)
+def _compiled(resource_type: str) -> tuple[tuple[SearchParam, tuple[tuple[Step, ...], ...]], ...]:
+    """The type's indexed parameters with their paths parsed once (the table is fixed at import)."""
+    def parsed(path: str) -> tuple[Step, ...]:
+        steps = []
+        for step in path.split("."):
+            name, _, condition = step.partition("[")
+            key, _, wanted = condition.rstrip("]").partition("=")
+            steps.append((name, key, wanted))
+        return tuple(steps)
+
+    return tuple((param, tuple(parsed(alternative) for path in param.paths for alternative in path.split("|")))
+                 for param in indexed(resource_type))
 
 
 def _clipped(entry: Entry) -> Entry:
@@ -81,18 +108,8 @@ def _clipped(entry: Entry) -> Entry:
                  entry.low, entry.high)
 
 
-def _walk(resource: dict[str, Any], paths: tuple[str, ...]) -> list[Any]:
-    nodes: list[Any] = []
-    for path in paths:
-        for alternative in path.split("|"):
-            nodes += _follow([resource], alternative.split("."))
-    return nodes
-
-
-def _follow(nodes: list[Any], steps: list[str]) -> list[Any]:
-    for step in steps:
-        name, _, condition = step.partition("[")
-        key, _, wanted = condition.rstrip("]").partition("=")
+def _follow(nodes: list[Any], steps: tuple[Step, ...]) -> list[Any]:
+    for name, key, wanted in steps:
         following: list[Any] = []
         for node in nodes:
             value = node.get(name) if isinstance(node, dict) else None
@@ -126,7 +143,7 @@ def _string(param: str, text: Any, pinyin: bool = False) -> list[Entry]:
         return []
     out = [Entry(param, value=normalise(text), exact=text)]
     if pinyin:
-        out += [Entry(param, system="pinyin", value=form) for form in pinyin_forms(text)]
+        out += [Entry(param, system="pinyin", value=form) for form in _pinyin_forms(text)]
     return out
 
 
@@ -135,7 +152,8 @@ def _strings(param: str, node: Any) -> list[Entry]:
         return _string(param, node, pinyin=param in ("family", "given"))
     if not isinstance(node, dict):
         return []
-    if "family" in node or "given" in node or ("text" in node and "line" not in node and "city" not in node):
+    is_address = param.startswith("address") or any(k in node for k in ("line", "city", "district", "state"))
+    if not is_address and ("family" in node or "given" in node or "text" in node):
         # A HumanName: each part, the whole as written, and family+given run together as Chinese is written.
         family = node.get("family") if isinstance(node.get("family"), str) else ""
         given = [g for g in node.get("given") or [] if isinstance(g, str)]

@@ -51,6 +51,8 @@ from hub.core.limits import MAIN_CODE_MAX, LimitError, check_resource
 GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community patient record"}
 # Codes and identifiers are never loaded as objects, so bulk deletes need not scan the session.
 _NO_SYNC = {"synchronize_session": False}
+# What a fhir_search_index row says, apart from whose it is: rows equal in these are the same value.
+_VALUE_COLUMNS = ("param", "system", "value", "exact", "low", "high")
 MATCHER = "matcher"  # the actor of automatic link decisions in the history
 # Link rules decided by the matcher, and so re-matched when the rules change.
 AUTOMATIC_RULES = ("score", "new")
@@ -424,7 +426,7 @@ class ResourceWriter(ABC):
         """Codes and identifiers of the batch's resources, in a few statements instead of per row."""
         self.index.flush()
         self.session.flush()
-        for model in (ResourceCode, ResourceIdentifier, SearchValue):
+        for model in (ResourceCode, ResourceIdentifier):
             for chunk in _chunks(sorted(self._replaced), 300):
                 self.session.execute(
                     delete(model).where(pairs_in(model.resource_type, model.id, chunk)), execution_options=_NO_SYNC
@@ -443,7 +445,7 @@ class ResourceWriter(ABC):
             self.session.execute(insert(core_table(ResourceCode)), codes)
         if identifiers:
             self.session.execute(insert(core_table(ResourceIdentifier)), identifiers)
-        values = [row for rows in self._search_values.values() for row in rows]
+        values = self._changed_search_values()
         if values:
             self.session.execute(insert(core_table(SearchValue)), values)
         if self._versions:  # every version of the batch in one executemany
@@ -452,6 +454,30 @@ class ResourceWriter(ABC):
         self._search_rows.clear()
         self._search_values.clear()
         self._replaced.clear()
+
+    def _changed_search_values(self) -> list[dict[str, Any]]:
+        """Deletes the index rows of replaced resources that their new version no longer has, and returns
+        the rows to insert. A rewritten resource mostly keeps its values (a community record gains a link,
+        not a new name), and each row kept is an insert and a delete in three indexes saved."""
+        table = core_table(SearchValue)
+        held: dict[tuple[str, str], dict[tuple[Any, ...], int]] = {}
+        stale: list[int] = []
+        for chunk in _chunks(sorted(self._replaced), 300):
+            for row in self.session.execute(
+                select(table.c.row_id, table.c.resource_type, table.c.id, *(table.c[c] for c in _VALUE_COLUMNS))
+                .where(pairs_in(table.c.resource_type, table.c.id, chunk))
+            ):
+                if held.setdefault((row[1], row[2]), {}).setdefault(tuple(row[3:]), row[0]) != row[0]:
+                    stale.append(row[0])  # the same value twice: keep one
+        fresh: list[dict[str, Any]] = []
+        for key, rows in self._search_values.items():
+            old = held.pop(key, {})
+            fresh += [row for row in rows if old.pop(tuple(row[c] for c in _VALUE_COLUMNS), None) is None]
+            stale += old.values()
+        stale += [row_id for old in held.values() for row_id in old.values()]
+        for chunk in _chunks(sorted(stale), 500):
+            self.session.execute(delete(table).where(table.c.row_id.in_(chunk)))
+        return fresh
 
     def _write_golden(
         self, cp_id: str, sources: list[StoredResource], occurred_at: datetime | None, replaced_by: str | None

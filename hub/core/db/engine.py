@@ -104,6 +104,12 @@ class Database:
         self.engine.dispose()
 
 
+# Pages of the database each SQLite connection keeps in memory (negative: KiB). SQLite's default of 2 MiB
+# holds a few hundred index pages: at a county's size (millions of search-index rows) each write then
+# re-reads most of the b-tree pages it touches. Memory is taken as pages are read, up to 64 MiB.
+SQLITE_CACHE_SIZE = -65536
+
+
 def _make_engine(url: str, echo: bool, read_only: bool = False, busy_ms: int = 30000, **options: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -121,6 +127,7 @@ def _make_engine(url: str, echo: bool, read_only: bool = False, busy_ms: int = 3
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.execute(f"PRAGMA cache_size={SQLITE_CACHE_SIZE}")
             if read_only:
                 cursor.execute("PRAGMA query_only=ON")
             cursor.close()

@@ -93,3 +93,27 @@ def test_golden_patients_by_tag_and_not(people: Community) -> None:
 def test_a_connector_finds_only_its_own_facility(people: Community) -> None:
     response = get(people, "/fhir/Patient?name=wxy", token="connector_th01")
     assert ids(response.json()) == {"th01-pat-1"}
+
+
+def test_a_new_version_is_found_by_its_new_values_only(people: Community) -> None:
+    """The index keeps the rows a new version still has and replaces the rest (store.py
+    `_changed_search_values`): the old name finds nothing, the new one and the unchanged birth date find
+    the record once, in this batch and the next."""
+    from sqlalchemy import func, select
+
+    from consumers.record_store.models import SearchValue
+    from tests.fhir_search.conftest import person, store
+
+    renamed = person("th04", "24", "张", "卫", "1980-01-01", "unknown", "13500001111", version=1)
+    again = person("th04", "24", "张", "卫", "1980-01-01", "unknown", "13500001111", version=2)
+    for event in (renamed, again):
+        store(people.db, [event])
+        assert sources(people, "name=张伟") == set()
+        assert sources(people, "name=张卫") == {"th04-pat-24"}
+        assert sources(people, "phone=135-0000-1111") == {"th04-pat-24"}
+        assert "th04-pat-24" in sources(people, "birthdate=1980-01-01")
+        with people.db.reading() as session:
+            rows = session.execute(select(SearchValue.param, SearchValue.system, SearchValue.value, func.count())
+                                   .where(SearchValue.id == "th04-pat-24")
+                                   .group_by(SearchValue.param, SearchValue.system, SearchValue.value)).all()
+        assert rows and all(count == 1 for *_, count in rows), rows

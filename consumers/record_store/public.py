@@ -67,9 +67,7 @@ class RecordStoreQueries:
 
     def find_by_identifier(self, session: Session, resource_type: str, system: str | None, value: str,
                            facility_id: str, limit: int) -> tuple[list[str], int]:
-        spec = queries.Search(resource_type, identifier=(system, value), facility_id=facility_id)
-        rows, total = queries.search(session, spec, 0, limit)
-        return [row.id for row in rows], total
+        return queries.by_identifier(session, resource_type, system, value, facility_id, limit)
 
     def current_version(self, session: Session, resource_type: str, resource_id: str) -> tuple[int, str | None] | None:
         row = queries.get(session, resource_type, resource_id)

@@ -1,32 +1,13 @@
-"""The read side of the shared record: lookups and FHIR searches on the indexed columns."""
+"""The read side of the shared record: lookups by id, identifier and person (FHIR search is in search/)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from consumers.record_store.models import PatientLink, ResourceCode, ResourceIdentifier, StoredResource
-from hub.core.fhir_search import date_clause
-
-
-@dataclass(frozen=True)
-class Search:
-    resource_type: str
-    ids: tuple[str, ...] = ()
-    patient_keys: tuple[str, ...] | None = None  # None: no patient filter
-    identifier: tuple[str | None, str] | None = None
-    codes: tuple[tuple[str | None, str], ...] = ()
-    statuses: tuple[str, ...] = ()
-    date: tuple[tuple[str, datetime, datetime], ...] = ()  # (prefix, start, end of the given precision)
-    last_updated: tuple[tuple[str, datetime, datetime], ...] = ()
-    golden: bool | None = None
-    facility_id: str | None = None  # set for connector tokens
-    extra: dict[str, Any] = field(default_factory=dict)
+from consumers.record_store.models import PatientLink, ResourceIdentifier, StoredResource
 
 
 def community_id_for(session: Session, patient_id: str) -> str | None:
@@ -80,60 +61,18 @@ def patient_keys_for(session: Session, patient_id: str) -> list[str]:
     return list(session.scalars(select(PatientLink.patient_key).where(PatientLink.source_patient_id == patient_id)))
 
 
-def _filtered(search: Search) -> Select[Any]:
-    query = select(StoredResource).where(StoredResource.resource_type == search.resource_type)
-    if search.ids:
-        query = query.where(StoredResource.id.in_(search.ids))
-    if search.patient_keys is not None:
-        query = query.where(StoredResource.patient_key.in_(search.patient_keys))
-    if search.golden is not None:
-        query = query.where(StoredResource.golden.is_(search.golden))
-    if search.facility_id is not None:
-        query = query.where(StoredResource.facility_id == search.facility_id)
-    if search.statuses:
-        query = query.where(StoredResource.status.in_(search.statuses))
-    for prefix, start, end in search.date:
-        query = query.where(date_clause(StoredResource.date, prefix, start, end))
-    for prefix, start, end in search.last_updated:
-        query = query.where(date_clause(StoredResource.last_updated, prefix, start, end))
-    if search.codes:
-        alternatives = [
-            and_(ResourceCode.code == code, ResourceCode.system == system) if system else ResourceCode.code == code
-            for system, code in search.codes
-        ]
-        query = query.where(
-            select(ResourceCode.id)
-            .where(
-                ResourceCode.resource_type == StoredResource.resource_type,
-                ResourceCode.id == StoredResource.id,
-                or_(*alternatives),
-            )
-            .exists()
-        )
-    if search.identifier is not None:
-        system, value = search.identifier
-        clause = ResourceIdentifier.value == value
-        if system:
-            clause = and_(clause, ResourceIdentifier.system == system)
-        query = query.where(
-            select(ResourceIdentifier.id)
-            .where(
-                ResourceIdentifier.resource_type == StoredResource.resource_type,
-                ResourceIdentifier.id == StoredResource.id,
-                clause,
-            )
-            .exists()
-        )
-    return query
-
-
-def search(session: Session, spec: Search, offset: int, count: int) -> tuple[list[StoredResource], int]:
-    query = _filtered(spec)
+def by_identifier(session: Session, resource_type: str, system: str | None, value: str, facility_id: str,
+                  limit: int) -> tuple[list[str], int]:
+    """The ids of a member's resources with this identifier (any system when None), newest first, and how many."""
+    clause = and_(ResourceIdentifier.resource_type == resource_type, ResourceIdentifier.value == value,
+                  *([ResourceIdentifier.system == system] if system else []))
+    query = (select(StoredResource.id, StoredResource.last_updated)
+             .join(ResourceIdentifier, and_(ResourceIdentifier.resource_type == StoredResource.resource_type,
+                                            ResourceIdentifier.id == StoredResource.id))
+             .where(clause, StoredResource.facility_id == facility_id).distinct())
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = session.scalars(
-        query.order_by(StoredResource.last_updated.desc(), StoredResource.id).offset(offset).limit(count)
-    ).all()
-    return list(rows), total
+    rows = session.execute(query.order_by(StoredResource.last_updated.desc(), StoredResource.id).limit(limit)).all()
+    return [row.id for row in rows], total
 
 
 def everything(

@@ -28,6 +28,7 @@ from hub.core.fhir_fields import parse_fhir_datetime
 from hub.core.web.auth import Principal
 from hub.core.web.capability import declares
 from hub.core.web.errors import FhirError, fhir_response
+from hub.core.web.paging import count_and_offset
 
 router = APIRouter(prefix="/fhir", tags=["FHIR history"])
 HISTORY_PARAMS = {"_since", "_count", "_offset", "_till", "_format"}
@@ -86,17 +87,6 @@ def _instant(params: dict[str, str], name: str) -> datetime | None:
     return parsed
 
 
-def _paging(params: dict[str, str]) -> tuple[int, int]:
-    try:
-        count = int(params.get("_count", DEFAULT_COUNT))
-        offset = int(params.get("_offset", 0))
-    except ValueError:
-        raise FhirError(400, "invalid", "_count and _offset must be whole numbers", ["_count"]) from None
-    if count < 1 or offset < 0:
-        raise FhirError(400, "invalid", "_count must be at least 1 and _offset not negative", ["_count"])
-    return min(count, MAX_COUNT), offset
-
-
 def _history_bundle(request: Request, session: Any, resource_type: str, resource_id: str | None,
                     principal: Principal) -> Response:
     params = dict(request.query_params)
@@ -104,7 +94,7 @@ def _history_bundle(request: Request, session: Any, resource_type: str, resource
     if unknown:
         raise FhirError(400, "not-supported", f"unknown history parameter {unknown[0]!r}; supported: "
                         f"{', '.join(sorted(HISTORY_PARAMS - {'_till', '_offset'}))}", [unknown[0]])
-    count, offset = _paging(params)
+    count, offset = count_and_offset(params, DEFAULT_COUNT, MAX_COUNT, least=1)
     since = _instant(params, "_since")
     # The first page fixes the answer's end (`_till` in the paging links), so versions written while a
     # client pages do not shift the pages it has not read yet.

@@ -23,6 +23,7 @@ from hub.core.fhir_search import SearchError
 from hub.core.web.auth import RECORD_READERS, Principal, require
 from hub.core.web.capability import declares
 from hub.core.web.errors import FhirError, fhir_response, outcome
+from hub.core.web.paging import count_and_offset
 
 router = APIRouter(prefix="/fhir", tags=["FHIR read"])
 
@@ -62,17 +63,6 @@ def readable(session: Any, resource_type: str, resource_id: str, principal: Prin
     return row
 
 
-def _count_offset(params: dict[str, str]) -> tuple[int, int]:
-    try:
-        count = int(params.get("_count", DEFAULT_COUNT))
-        offset = int(params.get("_offset", 0))
-    except ValueError:
-        raise FhirError(400, "invalid", "_count and _offset must be whole numbers", ["_count"]) from None
-    if count < 0 or offset < 0:
-        raise FhirError(400, "invalid", "_count and _offset must not be negative", ["_count"])
-    return min(count, MAX_COUNT), offset
-
-
 def _bundle(request: Request, rows: list[StoredResource], total: int, offset: int, count: int) -> dict[str, Any]:
     base = request.app.state.settings.public_base  # never the request's Host header
     params = dict(request.query_params)
@@ -108,7 +98,7 @@ def _bundle(request: Request, rows: list[StoredResource], total: int, offset: in
 def patient_everything(patient_id: str, request: Request, principal: Principal = Depends(any_reader)) -> JSONResponse:
     if principal.role == "connector":
         raise FhirError(403, "forbidden", "connector tokens may not read the community record")
-    count, offset = _count_offset(dict(request.query_params))
+    count, offset = count_and_offset(request.query_params, DEFAULT_COUNT, MAX_COUNT)
     with _session(request) as session:
         result = queries.everything(session, patient_id, offset, count or DEFAULT_COUNT)
         if result is None:

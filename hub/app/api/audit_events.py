@@ -20,6 +20,7 @@ from hub.core.fhir_search import SearchError, date_clause, date_range
 from hub.core.web.auth import Principal, require
 from hub.core.web.capability import declares
 from hub.core.web.errors import FhirError, fhir_response
+from hub.core.web.paging import count_and_offset
 
 router = APIRouter(prefix="/fhir", tags=["Audit"])
 admin = require("admin")
@@ -151,13 +152,7 @@ def audit_events(request: Request, _principal: Principal = Depends(admin)) -> JS
     if unknown:
         raise FhirError(400, "not-supported", f"unknown search parameter {unknown[0]!r}; supported: "
                         f"{', '.join(sorted(PARAMS))}", [unknown[0]])
-    try:
-        count = min(int(request.query_params.get("_count", 50)), MAX_COUNT)
-        offset = int(request.query_params.get("_offset", 0))
-    except ValueError:
-        raise FhirError(400, "invalid", "_count and _offset must be whole numbers", ["_count"]) from None
-    if count < 0 or offset < 0:
-        raise FhirError(400, "invalid", "_count and _offset must not be negative", ["_count"])
+    count, offset = count_and_offset(request.query_params, 50, MAX_COUNT)
     with request.app.state.database.reading() as session:
         query = _filtered(session, request)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -4,15 +4,21 @@ for MSH-18), instead of being stored with garbled names."""
 
 from __future__ import annotations
 
+import re
+
 from pydicom import charset as dicom_charset
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
 from hub.core.errors import PermanentError
 
 TEXT_VRS = {"SH", "LO", "ST", "LT", "UT", "UC", "PN"}
 UTF8 = "ISO_IR 192"
+GB2312_G1 = "ISO 2022 IR 58"
+# ISO 2022 designations a GB2312 file (PS3.5 Annex J.3) switches with: GB2312 into G1, ASCII into G0.
+_ISO2022_DESIGNATIONS = re.compile(rb"\x1b\$\)A|\x1b\(B")
 PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =
 TEXT_DELIMITERS = set(dicom_charset.TEXT_VR_DELIMS) | {0x5C}
 
@@ -27,7 +33,7 @@ def _declared(ds: Dataset) -> list[str]:
         return []
     value = element.value
     text = value.decode("ascii", "replace") if isinstance(value, bytes) else "\\".join(value) if isinstance(
-        value, list | tuple) else str(value)
+        value, list | tuple | MultiValue) else str(value)
     return [term.strip() for term in text.split("\\")]
 
 
@@ -55,6 +61,27 @@ def check_charset(ds: Dataset) -> None:
         if terms[-1] != UTF8 and _utf8_with_multibyte(raw):
             raise DicomCharsetError(f"{name}: its bytes are UTF-8 but the file declares {chr(92).join(terms)!r} "
                                     f"(0008,0005); declare {UTF8}")
+
+
+def as_utf8(ds: Dataset) -> None:
+    """Rewrites a GB2312 file's text (ISO 2022 IR 58, with escape sequences) as UTF-8, declared so; call
+    after check_charset and before the dataset is decoded. pydicom leaves the designations in the text
+    (王 read as "\x1b$)A王") because Python's gb2312 codec does not know them; the file as stored keeps its
+    own bytes. Other character sets are left to pydicom."""
+    terms = _declared(ds)
+    if GB2312_G1 not in terms:
+        return
+    for tag, _vr, raw in _raw_text_elements(ds):
+        if b"\x1b" in raw or not raw.isascii():
+            # GB2312 in G1 is EUC-CN: once the designations are gone, the bytes are gb2312 text.
+            try:
+                text = _ISO2022_DESIGNATIONS.sub(b"", raw).decode("gb2312")
+            except UnicodeDecodeError:
+                name = f"({tag.group:04X},{tag.element:04X}) {keyword_for_tag(tag) or ''}".rstrip()
+                raise DicomCharsetError(f"{name}: its bytes are not valid GB2312 as {GB2312_G1} declares "
+                                        f"(0008,0005); is the declaration right?") from None
+            ds[tag] = ds.get_item(tag)._replace(value=text.encode("utf-8"))
+    ds.SpecificCharacterSet = UTF8
 
 
 def _utf8_with_multibyte(raw: bytes) -> bool:

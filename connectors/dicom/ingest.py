@@ -13,7 +13,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from connectors.dicom import ecg
-from connectors.dicom.charset import DicomCharsetError, check_charset
+from connectors.dicom.charset import DicomCharsetError, as_utf8, check_charset
 from connectors.dicom.mapping import DicomMappingError, map_dataset
 from connectors.dicom.patient import map_patient
 from hub.core.blobs import BlobStore
@@ -32,6 +32,7 @@ def ingest_dicom(data: bytes, name: str, facility: str, blobs: BlobStore, defaul
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
         check_charset(ds)  # on the bytes as read: pydicom's own decoding would only warn and garble
+        as_utf8(ds)  # GB2312 with ISO 2022 escapes, which pydicom decodes with the escapes left in
         ds.decode()
     except DicomCharsetError as exc:
         return reject(str(exc))

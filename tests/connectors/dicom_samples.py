@@ -114,3 +114,13 @@ def with_patient(data: bytes, **values: str) -> bytes:
     for keyword, value in values.items():
         setattr(ds, keyword, value)
     return _bytes(ds)
+
+
+def iso2022_gb2312_file(patient_id: str = "000456") -> bytes:
+    """A CT from a modality writing Chinese as DICOM's PS3.5 Annex J.3 example does: Specific Character Set
+    `ISO 2022 IR 6\\ISO 2022 IR 58`, each Chinese run of the name announced with ESC $ ) A (GB2312 in G1)."""
+    placeholder = "WANGX^XIUYINGAB"  # as long as the escaped name below, so the file's lengths still hold
+    escaped = b"\x1b$)A" + "王".encode("gb2312") + b"^\x1b$)A" + "秀英".encode("gb2312")
+    assert len(escaped) == len(placeholder)
+    data = ct_file(patient_id=patient_id, name=placeholder, charset="GB18030", description="胸部CT")
+    return declaring(data.replace(placeholder.encode(), escaped), "ISO 2022 IR 6\\ISO 2022 IR 58")

@@ -194,3 +194,20 @@ def test_bad_patient_values_are_left_out_and_the_study_kept(inbox: Inbox) -> Non
     validate_resource(resource)
     assert "birthDate" not in resource and "gender" not in resource
     assert resource["identifier"][0]["assigner"] == {"display": "HIS-A"}
+
+
+def test_a_gb2312_name_with_iso_2022_escapes_is_read_as_written(tmp_path: Path) -> None:
+    """PS3.5 Annex J.3: `ISO 2022 IR 6\\ISO 2022 IR 58`, GB2312 announced by ESC $ ) A. pydicom alone reads
+    王^秀英 as "\\x1b$)A王^\\x1b$)A秀英"; the file was quarantined for its declaration before."""
+    from connectors.dicom.ingest import ingest_dicom
+    from tests.connectors.dicom_samples import iso2022_gb2312_file
+
+    data = iso2022_gb2312_file()
+    result = ingest_dicom(data, "j3.dcm", "th01", FileBlobStore(tmp_path))
+    assert result.rejected == []
+    patient = next(e for e in result.events if e.event_type == "patient").resource
+    assert patient["name"][0]["text"] == "王秀英"
+    assert (patient["name"][0]["family"], patient["name"][0]["given"]) == ("王", ["秀英"])
+    study = next(e for e in result.events if e.event_type == "imaging_request").related[0]
+    blob = next(x["valueString"] for x in study["extension"] if x["url"] == "urn:hub:blob:dicom")
+    assert FileBlobStore(tmp_path).get(blob) == data  # the file as the modality wrote it, escapes and all

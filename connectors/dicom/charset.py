@@ -8,6 +8,7 @@ import re
 
 from pydicom import charset as dicom_charset
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
@@ -80,7 +81,11 @@ def as_utf8(ds: Dataset) -> None:
                 name = f"({tag.group:04X},{tag.element:04X}) {keyword_for_tag(tag) or ''}".rstrip()
                 raise DicomCharsetError(f"{name}: its bytes are not valid GB2312 as {GB2312_G1} declares "
                                         f"(0008,0005); is the declaration right?") from None
-            ds[tag] = ds.get_item(tag)._replace(value=text.encode("utf-8"))
+            element = ds.get_item(tag)
+            if isinstance(element, RawDataElement):  # not yet decoded (the usual case): replace its bytes
+                ds[tag] = element._replace(value=text.encode("utf-8"))
+            else:
+                element.value = text.encode("utf-8")
     ds.SpecificCharacterSet = UTF8
 
 

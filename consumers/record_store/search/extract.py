@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from consumers.record_store.matching.names import syllables
@@ -84,7 +84,7 @@ def entries(resource: dict[str, Any]) -> list[Entry]:
     return list(found)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(resource_type: str) -> tuple[tuple[SearchParam, tuple[tuple[Step, ...], ...]], ...]:
     """The type's indexed parameters with their paths parsed once (the table is fixed at import)."""
     def parsed(path: str) -> tuple[Step, ...]:

@@ -9,8 +9,8 @@ fetch their data with the page session (log in at /login) or, for operators, a p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -52,7 +52,7 @@ def test_routes_by_severity(labels: list[str], receiver: str) -> None:
 def test_member_alerts_are_grouped_by_member() -> None:
     route = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["route"]
     member = [r for r in route["routes"] if r.get("matchers") == ['facility=~".+"']]
-    assert member and member[0]["group_by"] == ["facility"]
+    assert member and member[0]["group_by"] == ["county", "facility"]
 
 
 @pytest.fixture
@@ -89,7 +89,8 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
 
 
 def post(url: str, *alerts: dict[str, str]) -> None:
-    body = json.dumps([{"labels": labels} for labels in alerts]).encode()
+    """Alerts as a county's Prometheus sends them: `county` (its external label) on each."""
+    body = json.dumps([{"labels": {"county": "qingshan", **labels}} for labels in alerts]).encode()
     request = urllib.request.Request(f"{url}/api/v2/alerts", body, {"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=5).close()
 
@@ -102,7 +103,7 @@ def active(url: str) -> set[frozenset[tuple[str, str]]]:
 
 
 def labels(**values: str) -> frozenset[tuple[str, str]]:
-    return frozenset(values.items())
+    return frozenset({"county": "qingshan", **values}.items())
 
 
 def test_one_broken_township_leaves_one_alert(alertmanager: str) -> None:
@@ -130,3 +131,14 @@ def test_broker_down_silences_what_it_causes_and_critical_silences_warning(alert
          {**stat, "severity": "critical"}, {**stat, "severity": "warning"})
     assert active(alertmanager) == {labels(**down), labels(**at_risk), labels(**stat, severity="critical"),
                                     labels(**routine)}
+
+
+def test_counties_sharing_an_alertmanager_do_not_inhibit_each_other(alertmanager: str) -> None:
+    """Member ids repeat between counties (both have a th01): one county's trouble hides nothing of another's."""
+    down = {"alertname": "HubConnectorDown", "facility": "th01", "severity": "warning"}
+    other = {"alertname": "HubMemberSilent", "facility": "th01", "severity": "warning", "county": "baishui"}
+    broker = {"alertname": "HubBrokerDown", "severity": "critical"}
+    lag = {"alertname": "HubConsumerLag", "consumer": "record_store", "topic": "hub.encounter.v1",
+           "severity": "warning", "county": "baishui"}
+    post(alertmanager, down, other, broker, lag)
+    assert active(alertmanager) == {labels(**down), labels(**broker), frozenset(other.items()), frozenset(lag.items())}

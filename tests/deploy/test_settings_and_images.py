@@ -102,3 +102,13 @@ def test_the_pin_check_refuses_floating_images() -> None:
     for image in ("postgres", "postgres:latest", "postgres:16", "grafana/grafana:main"):
         tag = image.rpartition("/")[2].partition(":")[2]
         assert not (tag and tag != "latest" and PINNED.match(image)), image
+
+
+def test_every_yaml_file_of_deploy_parses() -> None:
+    files = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
+    assert len(files) > 20
+    for path in files:
+        try:
+            list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except yaml.YAMLError as exc:
+            pytest.fail(f"{path.relative_to(DEPLOY)}: {exc}")

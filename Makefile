@@ -8,7 +8,7 @@ VENDOR := hub/app/pages/vendor
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 FAULTS_DATABASE_URL ?=
 
-.PHONY: install run test test-sqlite test-postgres test-faults test-faults-postgres bench lint browser clean help
+.PHONY: install run test test-sqlite test-postgres test-faults test-faults-postgres bench lint browser tools clean help
 
 help:
 	@echo "make run            the whole hub + a simulated county (http://127.0.0.1:8080/status)"
@@ -40,13 +40,24 @@ browser:
 	  else echo "warning: /usr/bin/chromium missing (apt-get install chromium); browser tests will be skipped"; fi; \
 	fi
 
+# Debian's promtool and amtool for the tests of deploy/ (alert rules, Prometheus and Alertmanager config).
+# Only the command-line tools are used; the packages' services are never started by the tests.
+tools:
+	@if [ ! -x /usr/bin/promtool ] || [ ! -x /usr/bin/amtool ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      prometheus prometheus-alertmanager >/dev/null) \
+	      || echo "warning: could not install promtool/amtool; the deploy/ rule tests will be skipped"; \
+	  else echo "warning: promtool/amtool missing (apt-get install prometheus prometheus-alertmanager); deploy/ rule tests will be skipped"; fi; \
+	fi
+
 run: install
 	$(BIN)/hub run --demo
 
-test: install browser
+test: install browser tools
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test-postgres: install browser
+test-postgres: install browser tools
 	HUB_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 # The fault suite alone (SQLite; FAULTS_DATABASE_URL=postgresql+psycopg://... for PostgreSQL). Its last

@@ -26,7 +26,7 @@ scram() {  # scram USER PASSWORD
 acl() { "$KAFKA/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --force "$@"; }
 
 # The data centre (hub run, consumer run): every hub topic and consumer group, and topic creation.
-scram county-hub "${HUB_KAFKA_PASSWORD:?set HUB_KAFKA_PASSWORD}"
+scram county-hub "${COUNTY_HUB_PASSWORD:?set COUNTY_HUB_PASSWORD (from HUB_KAFKA_PASSWORD in docker-compose.yml)}"
 acl --allow-principal User:county-hub --operation All --resource-pattern-type prefixed --topic "${PREFIX}hub."
 acl --allow-principal User:county-hub --operation All --resource-pattern-type prefixed --group "${PREFIX}hub."
 acl --allow-principal User:county-hub --operation Describe --operation Create --cluster

@@ -116,6 +116,21 @@ def broker(
             stop.wait(0.5)
 
 
+def _serve_metrics(settings: HubSettings) -> Any:
+    """/metrics for a process without the HTTP API (HUB_METRICS_PORT), so Prometheus sees its outbox or lag.
+    Returns the server (None when unset); it runs in a daemon thread until the process ends."""
+    if settings.metrics_port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(settings.metrics_port, addr=settings.http_host)
+        return server
+    except OSError as exc:
+        raise CliError(f"cannot serve /metrics on {settings.http_host}:{settings.metrics_port} ({exc.strerror}); "
+                       "set HUB_METRICS_PORT to a free port") from None
+
+
 # hub connector ------------------------------------------------------------------------------------
 
 
@@ -130,6 +145,7 @@ def connector_run(config: Annotated[Path, typer.Argument(help="Connector YAML fi
     settings = _settings()
     cfg = registered.load_connector_config(config)
     runtime = ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind))
+    _serve_metrics(settings)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -215,6 +231,7 @@ def consumer_run(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     kafka_io.ensure_topics(settings)
+    _serve_metrics(settings)
     # Events this consumer adds to the results outbox leave through a relay of its own process.
     threading.Thread(target=context.results.relay().run, args=(stop,), name="relay-results", daemon=True).start()
     ConsumerRunner(consumer, settings, context.database, codec).run(stop)

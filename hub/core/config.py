@@ -69,6 +69,11 @@ class HubSettings(BaseSettings):
         None, description="The hub's address as clients reach it (e.g. https://hub.county.example), used in "
         "Bundle links. Unset: http://HUB_HTTP_HOST:HUB_HTTP_PORT. Never taken from a request's Host header.",
     )
+    metrics_port: int | None = Field(
+        None, description="Port of a plain /metrics listener (on HUB_HTTP_HOST) for `hub connector run` and `hub "
+        "consumer run`, which serve no HTTP API, so Prometheus can scrape them. Unset: none. `hub run` serves "
+        "/metrics on HUB_HTTP_PORT.",
+    )
     mllp_port: int = Field(2575, description="HL7 v2 MLLP listener.")
     broker_port: int = Field(9092, description="Port of the embedded broker.")
     broker_host: str = Field(

@@ -111,7 +111,7 @@ def _load_index(database: Database, people: list[Person], rules_version: str, rn
                                        "value": i["value"]} for rid in (resource["id"], cp)
                                       for i in resource.get("identifier") or [] if i.get("value")]
         common = {"version_id": 1, "last_updated": _WHEN, "occurred_at": _WHEN, "date": None, "code": None,
-                  "status": None, "source_event_id": None}
+                  "status": None, "source_event_id": None, "subject_id": None}
         batch[StoredResource].append({**common, "resource_type": "Patient", "id": resource["id"], "facility_id": facility,
                                       "patient_key": key, "golden": False, "content": json.dumps(resource, ensure_ascii=False)})
         batch[StoredResource].append({**common, "resource_type": "Patient", "id": cp, "facility_id": None,
@@ -124,7 +124,8 @@ def _load_index(database: Database, people: list[Person], rules_version: str, rn
             batch[SearchValue] += rows_of(encounter)
             batch[StoredResource].append({**common, "resource_type": "Encounter", "id": encounter["id"],
                                           "facility_id": facility, "patient_key": key, "golden": False, "date": start,
-                                          "status": "finished", "content": json.dumps(encounter)})
+                                          "status": "finished", "subject_id": resource["id"],  # as the writer sets it
+                                          "content": json.dumps(encounter)})
         batch[PatientLink].append({"patient_key": key, "source_patient_id": resource["id"], "community_patient_id": cp,
                                    "linked_by": "new", "linked_at": _WHEN, "facility_id": facility,
                                    "features": found.to_json(), "score": None, "rules_version": rules_version,

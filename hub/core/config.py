@@ -6,7 +6,7 @@ import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -168,6 +168,10 @@ class HubSettings(BaseSettings):
         "of its request (配送到位率).",
     )
 
+    progress: Literal["auto", "always", "never"] = Field(
+        "auto", description="Progress of long command-line work (replays, re-matching, bulk loads) on stderr: "
+        "auto draws it only when stderr is a terminal; --quiet and --json always turn it off.",
+    )
     member_timezone: str = Field(
         "Asia/Shanghai", description="Silent members: the time zone of the members' working day, in which a "
         "member's usual traffic is counted per hour of the week (IANA name).",

@@ -19,6 +19,7 @@ from hub.app.status import collect_status, format_status
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.services import MemberState
+from tests.api.conftest import Community, auth
 from tests.critical_values.factories import Clock
 from tests.factories import unique_facility
 from tests.hub.test_consuming import publish, runner_for, running
@@ -151,3 +152,16 @@ def test_member_events_through_the_broker_are_counted_once(broker_settings: HubS
         wait_for(lambda: counted() == 6, timeout_s=30)
     with db.sessions() as session:
         assert session.scalar(select(MemberHour.events).where(MemberHour.facility_id == facility)) == 6
+
+
+def test_the_api_lists_the_members_to_admins_only(community: Community) -> None:
+    consumer = MemberTrafficConsumer(community.client.app.state.settings)
+    apply_events(community.db, consumer, working_hours("th07", FIRST_MONDAY, 14, 8, 18, every_min=30))
+    listed = community.client.get("/api/members", headers=auth(community.tokens["admin"]))
+    assert listed.status_code == 200
+    (th07,) = [m for m in listed.json() if m["facility_id"] == "th07"]
+    assert th07["state"] == "silent" and th07["threshold_s"] >= 900 and th07["history_days"] == 11.4
+    status = community.client.get("/api/status", headers=auth(community.tokens["admin"])).json()
+    assert [m["facility_id"] for m in status["members"]] == ["th07"]
+    assert community.client.get("/api/members").status_code == 401
+    assert community.client.get("/api/members", headers=auth(community.tokens["clinician"])).status_code == 403

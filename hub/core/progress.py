@@ -22,7 +22,6 @@ from rich.progress import (
     ProgressColumn,
     Task,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
@@ -72,12 +71,13 @@ class ProgressBar:
         self._progress: Progress | None = None
         if shown:
             console = Console(file=stream if stream is not None else sys.stderr, force_terminal=True)
+            # Narrow enough for an 80-column terminal; the time taken replaces the time left at the end.
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(unit),
-                TextColumn("left"), TimeRemainingColumn(), TextColumn("elapsed"), TimeElapsedColumn(),
+                TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), _Rate(unit),
+                TimeRemainingColumn(elapsed_when_finished=True), TextColumn("{task.fields[when]}"),
                 console=console, transient=False, refresh_per_second=4,
             )
-            self._task = self._progress.add_task(description, total=total)
+            self._task = self._progress.add_task(description, total=total, when="left")
 
     def __enter__(self) -> ProgressBar:
         if self._progress is not None:
@@ -87,6 +87,7 @@ class ProgressBar:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         if self._progress is not None:
+            self._progress.update(self._task, when="taken")
             self._progress.refresh()
             self._progress.stop()
 

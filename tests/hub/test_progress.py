@@ -46,7 +46,7 @@ def test_a_shown_bar_reports_count_rate_and_time_and_a_hidden_one_writes_nothing
         for _ in range(4):
             bar.advance(30)
     text = shown.getvalue()
-    assert "loading" in text and "120/120" in text and "records/s" in text and "left" in text
+    assert "loading" in text and "120/120" in text and "records/s" in text and "taken" in text
     hidden = io.StringIO()
     with ProgressBar("loading", 120, False, stream=hidden) as bar:
         bar.advance(120)

@@ -11,6 +11,7 @@ from consumers.record_store.matching.rules import AnyRules, load_rules
 from consumers.record_store.writer import RecordWriter
 from hub.core.db import Database
 from hub.core.parts import PartContext
+from hub.core.progress import NO_PROGRESS, Advance
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,13 @@ def rematch_batch(database: Database, rules: AnyRules, limit: int = 300) -> int:
     return done
 
 
-def rematch_all(database: Database, rules: AnyRules, stop: threading.Event | None = None) -> int:
+def rematch_all(database: Database, rules: AnyRules, stop: threading.Event | None = None,
+                on_progress: Advance = NO_PROGRESS) -> int:
     total = 0
     while not (stop and stop.is_set()):
         done = rematch_batch(database, rules)
         total += done
+        on_progress(done)
         if done == 0:
             break
     return total

@@ -31,6 +31,11 @@ app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 
 
+# Long work draws progress on stderr when a person watches (hub/core/progress.py); --quiet never does.
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (it is off anyway when stderr is "
+                                     "not a terminal).")]
+
+
 class CliError(PermanentError):
     """A problem the user can fix; printed as one line."""
 
@@ -296,15 +301,19 @@ def dlq_replay(
     config: Annotated[
         Path | None, typer.Option(help="Connector config, to re-map dead letters a connector rejected.")
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Re-ingest dead letters after fixing the cause: consumer failures are republished to their
     topic; connector rejections are mapped again by the connector (give --config)."""
     from hub.app.dead_letters import replay_dead_letters
+    from hub.core.progress import ProgressBar, wanted
 
     settings = _settings()
     if not dead_letter_id and not all_:
         raise CliError("name dead letter ids, or use --all")
-    report = replay_dead_letters(settings, _database(settings), dead_letter_id or [], all_, origin, config)
+    with ProgressBar("replaying dead letters", None, wanted(settings.progress, quiet), unit="letters") as bar:
+        report = replay_dead_letters(settings, _database(settings), dead_letter_id or [], all_, origin, config,
+                                     on_total=bar.total, on_progress=bar.advance)
     for line in report.lines:
         typer.echo(line)
     typer.echo(f"{report.replayed} replayed, {report.failed} still failing")
@@ -320,10 +329,12 @@ def replay(
     config: Annotated[Path, typer.Argument(help="The connector's YAML file (names its outbox).")],
     since: Annotated[str | None, typer.Option(help="ISO time; default: everything retained.")] = None,
     topic: Annotated[str | None, typer.Option(help="Only events of this topic.")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Republish events from a connector's outbox (consumers skip those they already applied)."""
     from hub.app import parts as registered
     from hub.core.outbox import Outbox, OutboxRelay
+    from hub.core.progress import ProgressBar, wanted
 
     settings = _settings()
     cfg = registered.load_connector_config(config)
@@ -337,11 +348,11 @@ def replay(
     outbox = Outbox(path, cfg.name)
     marked = outbox.mark_for_replay(since_ts, topic)
     relay = OutboxRelay(outbox, settings)
-    sent = 0
-    while outbox.backlog():
-        sent += relay.publish_pending()
+    with ProgressBar(f"republishing {cfg.name}", outbox.backlog(), wanted(settings.progress, quiet)) as bar:
+        while outbox.backlog():
+            bar.advance(relay.publish_pending())
     relay.close()
-    typer.echo(f"republished {sent} events ({marked} marked) from {cfg.name}")
+    typer.echo(f"republished {bar.done} events ({marked} marked) from {cfg.name}")
 
 
 @app.command()
@@ -395,6 +406,7 @@ def mpi_evaluate(
     rules: Annotated[Path | None, typer.Option(help="Matching rules file (default: HUB_MATCH_RULES).")] = None,
     label_column: Annotated[str, typer.Option(help="CSV column naming the person.")] = "person",
     label_system: Annotated[str, typer.Option(help="FHIR identifier system naming the person.")] = "urn:hub:label",
+    quiet: Quiet = False,
 ) -> None:
     """Measure precision, recall and the review share of the patient index on a labelled set.
 
@@ -404,6 +416,7 @@ def mpi_evaluate(
 
     from hub.app import parts as registered
     from hub.core.db import Database
+    from hub.core.progress import ProgressBar, wanted
     from hub.tools.demo import latin_dataset
     from hub.tools.demo.matching_dataset import labelled_set
     from hub.tools.labelled_sets import read
@@ -427,7 +440,9 @@ def mpi_evaluate(
             data = labelled_set(records, seed)
         database = Database(f"sqlite:///{Path(tmp) / 'eval.db'}")
         registered.migrate(database)
-        result = evaluate_set(database, data, registered.consumer_class("record_store")(settings))
+        with ProgressBar("loading registrations", len(data.events), wanted(settings.progress, quiet),
+                         unit="records") as bar:
+            result = evaluate_set(database, data, registered.consumer_class("record_store")(settings), on_progress=bar.advance)
         database.dispose()
     version = rules_version(settings.match_rules)
     typer.echo(f"rules {version} ({settings.match_rules or 'built-in rules.yaml'})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hub.core.db import Database
 from hub.core.db.models import DeadLetter
 from hub.core.dead_letter import without_dead_letter_headers
 from hub.core.events import PollResult, utcnow
+from hub.core.progress import NO_PROGRESS, Advance
 
 
 @dataclass
@@ -55,7 +57,11 @@ def replay_dead_letters(
     replay_all: bool = False,
     origin: str | None = None,
     config: Path | None = None,
+    on_total: Callable[[int | None], None] | None = None,
+    on_progress: Advance = NO_PROGRESS,
 ) -> ReplayReport:
+    """Replays the named dead letters (or all not yet replayed); `on_total` hears how many there are and
+    `on_progress` each one done, for a progress bar."""
     report = ReplayReport()
     with database.sessions() as session:
         query = select(DeadLetter).order_by(DeadLetter.created_at)
@@ -64,19 +70,22 @@ def replay_dead_letters(
             query = query.where(DeadLetter.origin == origin)
         rows = list(session.scalars(query))
     missing = set(ids) - {r.id for r in rows}
+    if on_total is not None:
+        on_total(len(rows))
     for dead_letter_id in sorted(missing):
         report.failed += 1
         report.lines.append(f"{dead_letter_id}: no such dead letter")
     connector_rows = [r for r in rows if not r.origin_topic]
     consumer_rows = [r for r in rows if r.origin_topic]
     if consumer_rows:
-        _republish(settings, database, consumer_rows, report)
+        _republish(settings, database, consumer_rows, report, on_progress)
     if connector_rows:
-        _remap(settings, database, connector_rows, config, report)
+        _remap(settings, database, connector_rows, config, report, on_progress)
     return report
 
 
-def _republish(settings: HubSettings, database: Database, rows: list[DeadLetter], report: ReplayReport) -> None:
+def _republish(settings: HubSettings, database: Database, rows: list[DeadLetter], report: ReplayReport,
+               on_progress: Advance) -> None:
     """A consumer could not apply these: send the original bytes to their topic again."""
     producer = kafka_io.producer(settings)
     try:
@@ -92,43 +101,49 @@ def _republish(settings: HubSettings, database: Database, rows: list[DeadLetter]
             else:
                 report.failed += 1
                 report.lines.append(f"{row.id}: could not publish: {future.exception}")
+            on_progress(1)
     finally:
         producer.close(timeout=5)
 
 
 def _remap(
-    settings: HubSettings, database: Database, rows: list[DeadLetter], config: Path | None, report: ReplayReport
+    settings: HubSettings, database: Database, rows: list[DeadLetter], config: Path | None, report: ReplayReport,
+    on_progress: Advance,
 ) -> None:
     """A connector rejected these: run its (fixed) mapping again and publish through its outbox."""
     if config is None:
         for row in rows:
             report.failed += 1
             report.lines.append(f"{row.id}: rejected by connector {row.origin}; give --config with its YAML file")
+            on_progress(1)
         return
     cfg = registered.load_connector_config(config)
     runtime = ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind))
     try:
         for row in rows:
-            if row.origin != cfg.name:
-                report.failed += 1
-                report.lines.append(f"{row.id}: came from {row.origin}, not from {cfg.name}")
-                continue
-            payload = whole_payload(settings, row)
             try:
-                result: PollResult = runtime.connector.reprocess(payload.decode("utf-8", "replace"), row.position or "")
-            except NotImplementedError as exc:
-                report.failed += 1
-                report.lines.append(f"{row.id}: {exc}")
-                continue
-            outcome = runtime.sink.accept(PollResult(events=result.events))
-            if result.events and not result.rejected and outcome.rejected == 0:
-                _mark(database, row.id)
-                report.replayed += 1
-                report.lines.append(f"{row.id}: mapped again into {len(result.events)} events")
-            else:
-                reasons = [r.reason for r in result.rejected] or [o.reason or "" for o in outcome.outcomes if not o.accepted]
-                report.failed += 1
-                report.lines.append(f"{row.id}: still failing: {'; '.join(reasons) or 'no event produced'}")
+                if row.origin != cfg.name:
+                    report.failed += 1
+                    report.lines.append(f"{row.id}: came from {row.origin}, not from {cfg.name}")
+                    continue
+                payload = whole_payload(settings, row)
+                try:
+                    result: PollResult = runtime.connector.reprocess(payload.decode("utf-8", "replace"), row.position or "")
+                except NotImplementedError as exc:
+                    report.failed += 1
+                    report.lines.append(f"{row.id}: {exc}")
+                    continue
+                outcome = runtime.sink.accept(PollResult(events=result.events))
+                if result.events and not result.rejected and outcome.rejected == 0:
+                    _mark(database, row.id)
+                    report.replayed += 1
+                    report.lines.append(f"{row.id}: mapped again into {len(result.events)} events")
+                else:
+                    reasons = [r.reason for r in result.rejected] or [o.reason or "" for o in outcome.outcomes if not o.accepted]
+                    report.failed += 1
+                    report.lines.append(f"{row.id}: still failing: {'; '.join(reasons) or 'no event produced'}")
+            finally:
+                on_progress(1)
         while runtime.outbox.backlog():
             runtime.relay.check_epoch(force=True)
             runtime.relay.publish_pending()

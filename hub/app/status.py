@@ -21,6 +21,7 @@ from hub.core.db.models import DeadLetter, ProcessedEvent
 from hub.core.events import utcnow
 from hub.core.outbox import Outbox
 from hub.core.parts import PartStatus
+from hub.core.services import MemberState
 from hub.core.topics import DEAD_LETTER, spec_for
 
 
@@ -72,6 +73,7 @@ class StatusReport:
     dead_letters_by_origin: dict[str, int] = field(default_factory=dict)
     newest_dead_letters: list[DeadLetterSummary] = field(default_factory=list)
     parts: dict[str, PartStatus] = field(default_factory=dict)  # each part's own section, by part name
+    members: list[MemberState] = field(default_factory=list)  # each member judged against its usual traffic
 
 
 def collect_status(settings: HubSettings, database: Database, runtime: Runtime | None) -> StatusReport:
@@ -117,7 +119,14 @@ def collect_status(settings: HubSettings, database: Database, runtime: Runtime |
     report.connectors = runtime.connector_states() if runtime else _connectors_from_outboxes(settings)
     if report.database_reachable:
         report.parts = _part_sections(settings, database)
+        report.members = _members(settings, database)
     return report
+
+
+def _members(settings: HubSettings, database: Database) -> list[MemberState]:
+    activity = registered.services().member_activity
+    with database.reading() as session:
+        return activity.members(session, settings, utcnow())
 
 
 def _part_sections(settings: HubSettings, database: Database) -> dict[str, PartStatus]:
@@ -178,7 +187,29 @@ def format_status(report: StatusReport) -> str:
         lines.append(f"    {d.created_at[:19]} {d.origin} ({d.stage}): {d.reason[:90]}")
     for section in report.parts.values():
         lines += ["", *_table(section)]
+    lines += ["", *_members_table(report.members)]
     return "\n".join(lines)
+
+
+def _members_table(members: list[MemberState]) -> list[str]:
+    """Each member's silence against its threshold; silent members end in ' !' and are named again below."""
+    lines = [f"{'member':<16} {'state':<9} {'quiet for':>10} {'threshold':>10} {'usual/h now':>12}  last event"]
+    for m in members:
+        last = datetime.fromtimestamp(m.last_event_at).strftime("%Y-%m-%d %H:%M:%S") if m.last_event_at else "-"
+        lines.append(f"{m.facility_id:<16} {m.state:<9} {_duration(m.quiet_for_s):>10} {_duration(m.threshold_s):>10} "
+                     f"{m.usual_per_hour:>12.2f}  {last}" + (" !" if m.silent else ""))
+    silent = [m.facility_id for m in members if m.silent]
+    lines.append(f"silent members: {', '.join(silent)}" if silent else
+                 "silent members: none" if members else "members: none heard from yet")
+    return lines
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{int(seconds) % 60:02d}s"
 
 
 def _table(section: PartStatus) -> list[str]:

@@ -6,7 +6,8 @@ import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -167,6 +168,33 @@ class HubSettings(BaseSettings):
         "of its request (配送到位率).",
     )
 
+    progress: Literal["auto", "always", "never"] = Field(
+        "auto", description="Progress of long command-line work (replays, re-matching, bulk loads) on stderr: "
+        "auto draws it only when stderr is a terminal; --quiet and --json always turn it off.",
+    )
+    member_timezone: str = Field(
+        "Asia/Shanghai", description="Silent members: the time zone of the members' working day, in which a "
+        "member's usual traffic is counted per hour of the week (IANA name).",
+    )
+    member_history_weeks: int = Field(
+        4, ge=1, le=52, description="Silent members: how many weeks of each member's own traffic teach its usual "
+        "events per hour of the week (older hours are forgotten).",
+    )
+    member_learning_days: float = Field(
+        7.0, gt=0, description="Silent members: a member is not judged until the hub has seen this many days of "
+        "its traffic (every hour of the week once, by default).",
+    )
+    member_silent_after_events: float = Field(
+        5.0, gt=0, description="Silent members: a member is silent once its usual traffic would have brought "
+        "this many events since its last one (none arriving when 5 are expected happens by chance under 1%).",
+    )
+    member_silence_floor_s: float = Field(
+        900.0, gt=0, description="Silent members: the shortest silence ever reported, however busy the member.",
+    )
+    member_check_s: float = Field(
+        15.0, gt=0, description="Silent members: how often the hub judges the members and refreshes the metrics.",
+    )
+
     @field_validator("critical_rules", mode="before")
     @classmethod
     def _blank_rules_file(cls, value: Any) -> Any:
@@ -179,6 +207,16 @@ class HubSettings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("member_timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"HUB_MEMBER_TIMEZONE {value!r} is not a known time zone; use an IANA name such as "
+                             "Asia/Shanghai") from None
+        return value
 
     @field_validator("broker_host")
     @classmethod

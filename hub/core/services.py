@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
 SHARED_RECORD = "shared_record"
+MEMBER_ACTIVITY = "member_activity"
 
 
 class SharedRecord(Protocol):
@@ -75,7 +77,43 @@ class NoSharedRecord:
         return None
 
 
-DEFAULTS: Mapping[str, Any] = {SHARED_RECORD: NoSharedRecord()}
+@dataclass(frozen=True)
+class MemberState:
+    """One member facility judged against its own usual traffic at this hour of the week.
+
+    `state`: "ok", "silent" (quiet longer than `threshold_s`), "learning" (too little history to judge yet)
+    or "sparse" (its usual traffic is too thin to ever expect a message in the history window)."""
+
+    facility_id: str
+    state: str
+    last_event_at: float | None  # Unix time of its newest event (when the hub accepted it)
+    quiet_for_s: float | None  # now - last_event_at
+    threshold_s: float | None  # how long it may stay quiet after its last event; None: not judged
+    usual_per_hour: float  # its usual events in this hour of the week
+    expected_since_last: float  # events its usual traffic would have brought since its last one
+    history_days: float  # how much of its traffic the hub has seen
+
+    @property
+    def silent(self) -> bool:
+        return self.state == "silent"
+
+
+class MemberActivity(Protocol):
+    """Which members have gone quiet, judged from each member's own traffic (consumers/member_traffic)."""
+
+    def members(self, session: Session, settings: Any, now: datetime) -> list[MemberState]:
+        """Every member the hub has heard from, judged at `now`, in facility order."""
+        ...
+
+
+class NoMemberActivity:
+    """Where no part watches the members' traffic: nobody is listed."""
+
+    def members(self, session: Session, settings: Any, now: datetime) -> list[MemberState]:
+        return []
+
+
+DEFAULTS: Mapping[str, Any] = {SHARED_RECORD: NoSharedRecord(), MEMBER_ACTIVITY: NoMemberActivity()}
 T = TypeVar("T")
 
 
@@ -95,3 +133,7 @@ class Services:
     @property
     def shared_record(self) -> SharedRecord:
         return self.get(SHARED_RECORD)
+
+    @property
+    def member_activity(self) -> MemberActivity:
+        return self.get(MEMBER_ACTIVITY)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from consumers.record_store.models import MatchReview, PatientLink
 from hub.core.consumer import Consumer, Delivery
 from hub.core.db import Database
+from hub.core.progress import NO_PROGRESS, Advance
 from hub.tools.demo.matching_dataset import LabelledSet, labelled_set
 
 
@@ -74,13 +75,16 @@ def evaluate(database: Database, records: int, seed: int, consumer: Consumer, ba
     return evaluate_set(database, labelled_set(records, seed), consumer, batch)
 
 
-def evaluate_set(database: Database, data: LabelledSet, consumer: Consumer, batch: int = 500) -> Evaluation:
-    """On any labelled set (a generated one, or a CSV / FHIR file read by labelled_sets.py)."""
+def evaluate_set(database: Database, data: LabelledSet, consumer: Consumer, batch: int = 500,
+                 on_progress: Advance = NO_PROGRESS) -> Evaluation:
+    """On any labelled set (a generated one, or a CSV / FHIR file read by labelled_sets.py); `on_progress`
+    hears each batch of records loaded."""
     started = time.perf_counter()
     for i in range(0, len(data.events), batch):
         chunk = data.events[i : i + batch]
         with database.transaction() as session:
             consumer.apply_batch(session, [Delivery("eval", 0, i + j, None, None, (), 0, e) for j, e in enumerate(chunk)])
+        on_progress(len(chunk))
     seconds = time.perf_counter() - started
     with database.sessions() as session:
         community = dict(session.execute(select(PatientLink.patient_key, PatientLink.community_patient_id)).all())

@@ -16,6 +16,7 @@ from hub.app.dead_letters import whole_payload
 from hub.app.status import collect_status
 from hub.core.blobs import BlobError, FileBlobStore
 from hub.core.db.models import DeadLetter
+from hub.core.events import utcnow
 from hub.core.web.auth import Principal, require
 from hub.core.web.errors import FhirError
 from hub.core.web.hooks import declare_patients, patients_in
@@ -55,6 +56,14 @@ def metrics() -> Response:
 def status(request: Request, _principal: Principal = Depends(admin)) -> dict[str, Any]:
     state = request.app.state
     return asdict(collect_status(state.settings, state.database, state.runtime))
+
+
+@router.get("/api/members", summary="Each member facility judged against its own usual traffic: silent or not")
+def members(request: Request, _principal: Principal = Depends(admin)) -> list[dict[str, Any]]:
+    """The `members` of /api/status alone, without asking the broker: what the status page polls."""
+    state = request.app.state
+    with state.database.reading() as session:
+        return [asdict(m) for m in state.services.member_activity.members(session, state.settings, utcnow())]
 
 
 def _letter(row: DeadLetter, with_payload: bool) -> dict[str, Any]:

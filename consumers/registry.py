@@ -11,4 +11,5 @@ CONSUMERS: dict[str, str] = {
     "critical_values": "consumers.critical_values.part:PART",
     "pharmacy": "consumers.pharmacy.part:PART",
     "drug_supply": "consumers.drug_supply.part:PART",
+    "indicators": "consumers.indicators.part:PART",
 }

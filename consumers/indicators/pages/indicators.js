@@ -175,7 +175,7 @@ async function upload(event) {
   if (response.ok) {
     $("upload-result").textContent = T("已导入 ", "Imported ") + body.rows + T(" 条结算记录（", " settlements of ") + body.month
       + T("）", "");
-    $("upload").reset();
+    $("upload-file").value = "";
     load();
     return;
   }

@@ -76,7 +76,8 @@ class PrescriptionLine:
 def _id(resource: Mapping[str, Any]) -> str:
     rid = resource.get("id")
     if not isinstance(rid, str) or not rid:
-        raise PermanentError(f"a {resource.get('resourceType', 'resource')} without an id cannot be counted", "validate")
+        raise PermanentError(f"{resource.get('resourceType') or 'a resource'} without an id: it cannot be counted; "
+                             "the member's connector must send the id", "validate")
     return rid
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from consumers.indicators.definitions import (
@@ -124,9 +124,9 @@ class Context:
     month: Month
     member: str | None
 
-    def visits(self, months: Iterable[str]) -> list[IndicatorVisit]:
+    def visits(self, months: Iterable[str], *where: ColumnElement[bool]) -> list[IndicatorVisit]:
         query = select(IndicatorVisit).where(IndicatorVisit.month.in_(list(months)),
-                                             IndicatorVisit.status.not_in(NOT_A_VISIT))
+                                             IndicatorVisit.status.not_in(NOT_A_VISIT), *where)
         if self.member:
             query = query.where(IndicatorVisit.facility_id == self.member)
         return list(self.session.scalars(query.order_by(IndicatorVisit.started_at, IndicatorVisit.id)))
@@ -222,8 +222,11 @@ def _has(diagnoses: str, prefixes: tuple[str, ...]) -> bool:
 
 def chronic(ctx: Context, key: str, prefixes: tuple[str, ...]) -> Counted:
     months = [ctx.month.back(n).label for n in range(11, -1, -1)]
-    visits = [v for v in ctx.visits(months) if v.level in PRIMARY_LEVELS and v.visit_class not in NOT_FACE_TO_FACE
-              and _has(v.diagnoses, prefixes)]
+    # The database narrows to primary-level visits naming a code like the prefixes; _has checks the code starts so.
+    candidates = ctx.visits(months, IndicatorVisit.level.in_(PRIMARY_LEVELS),
+                            IndicatorVisit.visit_class.not_in(NOT_FACE_TO_FACE),
+                            or_(*[IndicatorVisit.diagnoses.contains(p) for p in prefixes]))
+    visits = [v for v in candidates if _has(v.diagnoses, prefixes)]
     community = ctx.persons({v.patient_id for v in visits if v.patient_id}, set())
     by_person: dict[str, list[IndicatorVisit]] = defaultdict(list)
     for v in visits:

@@ -3,6 +3,7 @@ kept, a month imported again replaced; the CLI prints the same, and `show` says 
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from consumers.indicators import insurance
 from consumers.indicators.models import InsuranceMonth, InsuranceVisit
 from hub.core.db import Database
+from hub.tools.demo.insurance import write_settlements
 from tests.indicators.factories import SETTLEMENTS
 from tests.test_cli import hub
 
@@ -86,3 +88,11 @@ def test_the_cli_imports_prints_every_bad_row_and_shows_the_month(tmp_path: Path
     assert "县域内就诊率 Visits kept in the county: 0.0% (0/3)" in shown.stdout
     wrong = hub("indicators", "import-insurance", str(good), "--month", "2026-13", env=env)
     assert wrong.returncode == 2 and wrong.stderr.strip() == "error: month must be YYYY-MM, not '2026-13'"
+
+
+def test_the_demo_countys_settlement_file_imports_whole(tmp_path: Path) -> None:
+    path = write_settlements(tmp_path, date(2026, 11, 28), 60, 20261123)
+    assert path.name == "insurance-2026-11.csv"
+    rows = insurance.parse(path.read_text(encoding="utf-8"), "2026-11")
+    assert len(rows) == 60 and {r.visit_type for r in rows} == {"inpatient", "outpatient"}
+    assert all(r.settled_on.startswith("2026-11-") and r.insured_id for r in rows)

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from hub.app.api import accounts
 from tests.indicators.conftest import Month
 from tests.indicators.factories import SETTLEMENTS
 
@@ -80,3 +81,20 @@ def test_the_page_shows_figures_records_charts_and_the_import(month: Month, serv
     assert "a county-wide indicator: choose the whole county" in page.inner_text("#figures tbody")
     page.screenshot(path=str(Path("/tmp") / "hub-indicators.png"), full_page=True)
     assert outside == []
+
+
+def test_a_manager_logged_in_imports_with_the_session(month: Month, served_month: str, page, tmp_path: Path) -> None:
+    with month.db.transaction() as session:
+        accounts.create_user(session, "mgr-zhou", "correct horse battery", "manager", None)
+    page.goto(f"{served_month}/login?next=/indicators%3Fmonth%3D2026-10")
+    page.fill("#username", "mgr-zhou")
+    page.fill("#password", "correct horse battery")
+    page.click("#login")
+    page.wait_for_selector("body[data-loaded='2026-10/county']")
+    assert "尚未导入医保结算数据" in page.inner_text("#figures tbody")  # Chinese by default
+    good = tmp_path / "yb.csv"
+    good.write_text(SETTLEMENTS, encoding="utf-8")
+    page.set_input_files("#upload-file", str(good))
+    page.click("#upload button")
+    page.wait_for_function("document.querySelector('#upload-result').textContent.startsWith('已导入 3')")
+    page.wait_for_function("document.querySelector('#figures tbody').innerText.includes('80.0%\\t12 / 15')")

@@ -12,4 +12,5 @@ CONSUMERS: dict[str, str] = {
     "pharmacy": "consumers.pharmacy.part:PART",
     "drug_supply": "consumers.drug_supply.part:PART",
     "member_traffic": "consumers.member_traffic.part:PART",
+    "indicators": "consumers.indicators.part:PART",
 }

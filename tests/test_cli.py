@@ -17,6 +17,7 @@ COMMANDS = [
     ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["replay"], ["bench"], ["mpi", "evaluate"], ["mpi", "rematch"],
     ["token", "create"], ["token", "list"], ["token", "revoke"], ["token", "rotate"],
     ["user", "create"], ["user", "list"], ["user", "disable"], ["user", "passwd"],
+    ["indicators", "import-insurance"], ["indicators", "show"],
 ]
 
 

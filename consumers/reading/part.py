@@ -18,5 +18,6 @@ PART = Part(
     app_setup=("consumers.reading.routes:install",),
     pages=(Page("/reading", "reading.html", "Reading", "远程诊断"),),
     pages_dir=HERE / "pages",
+    provides={"reading_facts": "consumers.reading.public:ReadingFacts"},
     workers=("consumers.reading.sweep:run_sweeper",),
 )

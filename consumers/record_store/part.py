@@ -25,5 +25,6 @@ PART = Part(
     pages_dir=HERE / "pages",
     cli=("mpi", "consumers.record_store.cli:app"),
     workers=("consumers.record_store.rematch:run_rematcher", "consumers.record_store.bulk_export:run_exporter"),
-    provides={SHARED_RECORD: "consumers.record_store.public:RecordStoreQueries"},
+    provides={SHARED_RECORD: "consumers.record_store.public:RecordStoreQueries",
+              "result_recognition": "consumers.record_store.public:ResultRecognition"},
 )

@@ -4,14 +4,19 @@ its other modules."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consumers.record_store import queries
 from consumers.record_store.models import PatientLink, StoredResource
+from consumers.record_store.recognition import RecognitionRules, load_rules, recognised_results
+from hub.core.config import get_settings
 from hub.core.web.hooks import patients_in
 
 _CHUNK = 500  # ids per IN (...) list
@@ -74,3 +79,19 @@ class RecordStoreQueries:
         if row is None:
             return None
         return row.version_id, (None if row.golden else row.facility_id)
+
+
+class ResultRecognition:
+    """`Part.provides["result_recognition"]`: which results of other members a member could have
+    recognised (检查检验结果互认) at a moment, under the community's rules (HUB_RECOGNITION_RULES)."""
+
+    @functools.cached_property
+    def rules(self) -> RecognitionRules:
+        return load_rules(get_settings().recognition_rules)
+
+    def recognisable(self, session: Session, patient_id: str, facility_id: str, at: datetime) -> list[dict[str, Any]]:
+        """The recognised results (final, accredited laboratory, listed test inside its window) of other
+        members for the person behind `patient_id` at `at`; each: resource_type, id, code ("system|code"),
+        display, date, facility_id, valid_until. Empty when the person is unknown."""
+        items = recognised_results(session, self.rules, patient_id, facility_id, at) or []
+        return [item.as_json() for item in items if item.recognised]

@@ -15,4 +15,5 @@ PART = Part(
     routers=("consumers.referrals.routes:router",),
     pages=(Page("/referrals", "referrals.html", "Referrals", "双向转诊"),),
     pages_dir=HERE / "pages",
+    provides={"referral_facts": "consumers.referrals.public:ReferralFacts"},
 )

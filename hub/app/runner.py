@@ -12,8 +12,10 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 import uvicorn
 
@@ -36,6 +38,7 @@ from hub.tools.demo.accounts import ensure_demo_accounts
 from hub.tools.demo.county import build_county, roster
 from hub.tools.demo.devices import DeviceFleet
 from hub.tools.demo.generator import CountySimulator
+from hub.tools.demo.insurance import write_settlements
 from hub.tools.demo.result_listeners import MemberListeners
 from hub.tools.demo.stock_keeper import StockKeeper
 from hub.tools.demo.tokens import ensure_demo_tokens, saved_tokens
@@ -183,6 +186,11 @@ class Hub:
         assert self.database is not None
         tokens = ensure_demo_tokens(self.database, county, self.settings.data_dir, self.settings.demo_seed)
         print(_token_banner(self.settings, tokens, ensure_demo_accounts(self.database, county)), flush=True)
+        # Visits outside the county are only in insurance data: a month's file for a person to import.
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the county's calendar month
+        settlements = write_settlements(self.settings.data_dir / "demo", today, 60, self.settings.demo_seed)
+        print(f"County indicators (/indicators): import this month's insurance settlements with `hub indicators "
+              f"import-insurance {settlements} --month {today:%Y-%m}` or on the page.\n", flush=True)
         # ECG carts and DR/CT machines: STOW-RS for members, the inbox for the county hospital; a few
         # studies a minute (each ECG is measured on arrival).
         local = self.settings.model_copy(update={"public_base_url": None}).public_base  # the devices are on this machine

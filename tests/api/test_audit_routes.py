@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from consumers.critical_values.notices import notice_id
 from consumers.delivery.models import OutboundMessage
 from consumers.drug_supply.hierarchy import save_parents
+from consumers.indicators.consumer import IndicatorConsumer
 from consumers.pharmacy.models import PharmacyLocalCode, PharmacyReview
 from consumers.reading import reports as reading_reports
 from consumers.reading import worklist as reading_worklist
@@ -47,13 +48,14 @@ from hub.core.web.hooks import patients_in
 from tests.api.conftest import Community, auth
 from tests.api.test_referrals_api import load_referrals
 from tests.connectors.dicom_samples import ecg_file
+from tests.consumers.referral_factories import deliveries
 from tests.consumers.test_recognition import AT, DCM, result_event, store
 from tests.critical_values.factories import Clock, apply, bound_consumer, lab_event, potassium
 from tests.drug_supply import factories as supply_factories
 from tests.ecg.helpers import apply as apply_ecg
 from tests.ecg.helpers import ecg_event
 from tests.ecg.helpers import ecg_file as ecg_study_file
-from tests.factories import BASE_TIME, patient_event
+from tests.factories import BASE_TIME, encounter_event, patient_event
 from tests.image_archive.conftest import ingest as ingest_images
 from tests.image_archive.samples import ct_series
 from tests.pharmacy import factories as pharmacy_factories
@@ -248,6 +250,20 @@ def _pharmacy(method: str, path: str | Callable[[World], str], role: str, expect
 
     return run
 
+
+
+
+def _indicators(method: str, path: str, expect: set[str] | None, content: bytes | None = None) -> Recipe:
+    """The indicators, with th01's visit of 2026-11-24 counted (the world's encounter, applied to their consumer)."""
+    def run(w: World) -> tuple[httpx.Response, set[str] | None]:
+        if "indicators" not in w.state:
+            with w.community.db.transaction() as session:
+                IndicatorConsumer().apply_batch(session, deliveries([encounter_event("th01", "1", visit=1)]))
+            w.state["indicators"] = True
+        headers = {**w.h("admin"), **({"content-type": "text/csv"} if content else {})}
+        return w.client.request(method, path, content=content, headers=headers), expect
+
+    return run
 
 
 ASYNC = {"Prefer": "respond-async"}
@@ -467,6 +483,17 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/reading/stats"): _reading("GET", "/api/reading/stats", "reader", NOT_AUDITED),
     ("GET", "/fhir/Task"): _reading("GET", "/fhir/Task?code=ecg-read", "reader", {GOLDEN}),
     ("GET", "/fhir/Task/{task_id}"): _reading("GET", "/fhir/Task/rd-th01-sr-E1", "reader", {GOLDEN}),
+    ("GET", "/indicators"): _get("/indicators"),
+    ("GET", "/api/indicators"): _indicators("GET", "/api/indicators?month=2026-11", NOT_AUDITED),
+    ("GET", "/api/indicators/export.csv"): _indicators("GET", "/api/indicators/export.csv?month=2026-11", NOT_AUDITED),
+    ("GET", "/api/indicators/trend"): _indicators("GET", "/api/indicators/trend?to=2026-11&months=2", NOT_AUDITED),
+    ("GET", "/api/indicators/records"): _indicators(
+        "GET", "/api/indicators/records?month=2026-11&key=primary_visits", {"th01-pat-1"}),
+    ("GET", "/api/indicators/records.csv"): _indicators(
+        "GET", "/api/indicators/records.csv?month=2026-11&key=primary_visits", {"th01-pat-1"}),
+    ("POST", "/api/indicators/insurance"): _indicators(
+        "POST", "/api/indicators/insurance?month=2026-11", NOT_AUDITED,
+        "settlement_id,settled_on,visit_type,hospital\nYB1,2026-11-02,inpatient,省人民医院\n".encode()),
 }
 
 

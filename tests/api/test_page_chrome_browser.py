@@ -11,8 +11,8 @@ from tests.api.conftest import Community
 
 pytestmark = pytest.mark.browser
 
-ZH = ["运行状态", "患者记录", "患者主索引", "双向转诊", "远程诊断", "危急值", "中心药房", "药品库存"]
-EN = ["Status", "Patient", "Patient index", "Referrals", "Reading", "Critical values", "Pharmacy", "Drug stock"]
+ZH = ["运行状态", "患者记录", "患者主索引", "双向转诊", "远程诊断", "危急值", "中心药房", "药品库存", "监测指标"]
+EN = ["Status", "Patient", "Patient index", "Referrals", "Reading", "Critical values", "Pharmacy", "Drug stock", "Indicators"]
 
 
 def _labels(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -37,7 +37,9 @@ from hub.core.web.errors import FhirError
 
 log = logging.getLogger(__name__)
 
-ROLES = ("connector", "clinician", "reader", "reading_lead", "pharmacist", "admin")
+# manager: the county's health managers (医共体管理人员), who read the monitoring indicators: counts and the
+# records behind them, masked.
+ROLES = ("connector", "clinician", "reader", "reading_lead", "pharmacist", "manager", "admin")
 # Roles that read patient records of the whole community.
 RECORD_READERS = ("clinician", "reader", "reading_lead", "pharmacist", "admin")
 # Roles that see resident ID and phone numbers unmasked.

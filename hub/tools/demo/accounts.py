@@ -11,7 +11,7 @@ from hub.app.api import accounts
 from hub.core.db import Database
 from hub.core.db.models import UserAccount
 
-ROLES = ("admin", "clinician", "reader", "reading_lead", "pharmacist")
+ROLES = ("admin", "clinician", "reader", "reading_lead", "pharmacist", "manager")
 
 
 def ensure_demo_accounts(database: Database, county: Any) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_hub_run import ADMIN, broker_pids, hub_env, wait_until
+from tests.e2e.test_hub_run import _STARTED, ADMIN, broker_pids, hub_env, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -59,7 +59,9 @@ def hub(tmp_path: Path, database_url: str) -> Iterator[Hub]:
     # th03 is a member the hub knows (an admin may only name known members in X-Hub-Facility).
     env = {**hub_env(tmp_path, database_url), "HUB_BROKER_RESTARTS": "5", "HUB_FACILITY_LEVELS": '{"th03": "township"}'}
     running = Hub(env, tmp_path / "hub.log")
+    _STARTED.append(running)  # a timed-out wait prints its lag and warnings (wait_until)
     yield running
+    _STARTED.remove(running)
     if running.process.poll() is None:
         running.process.send_signal(signal.SIGTERM)
         running.process.wait(20)

@@ -84,6 +84,7 @@ def test_status_page_draws_the_last_hour_with_chartjs_from_this_host_only(
     row = page.inner_text("#consumers tbody tr:has-text('reading')")
     assert "585.0" in row and "t.hub.imaging_request.v1[2]: 117 (585.0 s)" in row
     assert "th01-his" in page.inner_text("#connectors tbody")
+    assert page.text_content("#history-interval") == "每 15 秒采样一次"
     page.screenshot(path="/tmp/hub-status-charts.png", full_page=True)
     assert requests and all(url.startswith("http://127.0.0.1:") for url in requests), requests
     assert any(url.endswith("/static/vendor/chart.umd.js") for url in requests)

@@ -57,6 +57,9 @@
   function render(history) {
     const points = history ? history.points : [];
     $("history-note").hidden = Boolean(history);
+    const interval = $("history-interval");
+    const zh = document.documentElement.lang.startsWith("zh");
+    interval.textContent = history ? interval.dataset[zh ? "zh" : "en"].replace("{n}", history.interval_s) : "";
     const end = points.length ? points[points.length - 1].t : Date.now() / 1000;
     draw("chart-lag", series(points, "lag"), "messages", end);
     draw("chart-lag-seconds", series(points, "lag_seconds"), "s", end);

@@ -58,8 +58,8 @@ class HubRuntime:
     def lag(self) -> list[PartitionLag] | None:
         return self.operations.latest if self.operations else None
 
-    def history(self) -> dict[str, Any] | None:
-        return self.operations.history.as_dict() if self.operations else None
+    def history(self, since: float | None = None) -> dict[str, Any] | None:
+        return self.operations.history.as_dict(since) if self.operations else None
 
     def consumer_states(self) -> dict[str, bool]:
         return {runner.consumer.name: runner.assigned for runner in self.consumers}

@@ -54,7 +54,7 @@ class Runtime(Protocol):
 
     def lag(self) -> list[PartitionLag] | None: ...  # the lag monitor's last sample (None: none yet)
 
-    def history(self) -> dict[str, Any] | None: ...  # the last hour of points (hub.app.operations)
+    def history(self, since: float | None = None) -> dict[str, Any] | None: ...  # the last hour (hub.app.operations)
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,9 @@ class StatusReport:
     history: dict[str, Any] | None = None  # the last hour, for the status page's charts (in the hub only)
 
 
-def collect_status(settings: HubSettings, database: Database, runtime: Runtime | None) -> StatusReport:
+def collect_status(settings: HubSettings, database: Database, runtime: Runtime | None,
+                   history_since: float | None = None) -> StatusReport:
+    """`history_since`: only the history's points after that unix time (a polling page has the rest)."""
     broker_up = runtime.broker_reachable() if runtime else kafka_io.broker_reachable(settings, timeout_s=2)
     report = StatusReport(broker_reachable=broker_up, database_reachable=database.reachable())
     assigned = runtime.consumer_states() if runtime else {}
@@ -142,7 +144,7 @@ def collect_status(settings: HubSettings, database: Database, runtime: Runtime |
     if runtime:
         report.latency = latency_summary(latency_buckets(REGISTRY.collect()))
         report.latency_source = "this hub, since it started"
-        report.history = runtime.history()
+        report.history = runtime.history(history_since)
     else:
         report.latency, report.latency_source = _latency_of_running_hub(settings)
     try:

@@ -40,8 +40,8 @@ class FakeRuntime:
     def lag(self) -> list[PartitionLag] | None:
         return self.lags
 
-    def history(self) -> dict[str, Any] | None:
-        return self.operations.as_dict() if self.operations else None
+    def history(self, since: float | None = None) -> dict[str, Any] | None:
+        return self.operations.as_dict(since) if self.operations else None
 
     def consumer_states(self) -> dict[str, bool]:
         return {"record_store": self.assigned, "dead_letters": True}

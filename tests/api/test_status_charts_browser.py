@@ -45,7 +45,10 @@ def test_status_api_carries_lag_seconds_latency_and_the_last_hour(community: Com
     assert reading["max_lag_seconds"] == 585.0 and reading["total_lag"] == 117
     latency = next(t for t in status["latency"] if t["topic"] == topic)
     assert latency["events"] == 4 and 0.25 <= latency["p50_s"] <= 0.5 and 5 <= latency["p99_s"] <= 10
-    assert len(status["history"]["points"]) == 40 and status["history"]["interval_s"] == 15
+    points = status["history"]["points"]
+    assert len(points) == 40 and status["history"]["interval_s"] == 15
+    newer = community.client.get(f"/api/status?history_since={points[-3]['t']}", headers=auth(community.tokens["admin"]))
+    assert [p["t"] for p in newer.json()["history"]["points"]] == [p["t"] for p in points[-2:]]
     assert status["data_disk_size_bytes"] > status["data_disk_free_bytes"] > 0
 
 
@@ -86,5 +89,17 @@ def test_status_page_draws_the_last_hour_with_chartjs_from_this_host_only(
     assert "th01-his" in page.inner_text("#connectors tbody")
     assert page.text_content("#history-interval") == "每 15 秒采样一次"
     page.screenshot(path="/tmp/hub-status-charts.png", full_page=True)
+
+    # The next answer brings only the new point; the chart keeps the others.
+    history = community.runtime.operations
+    assert history is not None
+    newest = history.points[-1]
+    history.add(Point(t=newest.t + 15, lag={"reading": 999}, lag_seconds={"reading": 1234.0}, latency_p50={},
+                      latency_p99={}, outbox_backlog={}, outbox_oldest_s={}))
+    page.fill("#token", community.tokens["admin"])
+    page.click("text=Use token")
+    page.wait_for_function("Chart.getChart(document.getElementById('chart-lag-seconds')).data.datasets[0].data.length === 41")
+    assert page.evaluate("Chart.getChart(document.getElementById('chart-lag-seconds')).data.datasets[0].data.at(-1).y") == 1234.0
+    assert any(f"history_since={newest.t}" in url for url in requests)
     assert requests and all(url.startswith("http://127.0.0.1:") for url in requests), requests
     assert any(url.endswith("/static/vendor/chart.umd.js") for url in requests)

@@ -9,6 +9,18 @@
     "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"];
   const charts = {};
   const HOUR = 3600;
+  let kept = [];  // the points of the last hour, oldest first; each answer brings only newer ones
+
+  // status.js asks /api/status for the points after this time.
+  window.statusHistorySince = () => (kept.length ? kept[kept.length - 1].t : null);
+
+  function merge(history) {
+    if (!history) return (kept = []);
+    const last = kept.length ? kept[kept.length - 1].t : -Infinity;
+    kept = kept.concat(history.points.filter((p) => p.t > last));
+    const newest = kept.length ? kept[kept.length - 1].t : 0;
+    return (kept = kept.filter((p) => p.t > newest - (history.span_s || HOUR)));
+  }
 
   const clock = (seconds) => new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
@@ -55,7 +67,7 @@
   }
 
   function render(history) {
-    const points = history ? history.points : [];
+    const points = merge(history);
     $("history-note").hidden = Boolean(history);
     const interval = $("history-interval");
     const zh = document.documentElement.lang.startsWith("zh");

@@ -13,7 +13,9 @@ async function refresh() {
   if (!haveToken("Paste a bearer token with the admin role to see the status.")) return;
   let s;
   try {
-    s = await getJson("/api/status");
+    // The charts (status-charts.js) keep the points they have and ask only for newer ones.
+    const since = window.statusHistorySince ? window.statusHistorySince() : null;
+    s = await getJson("/api/status" + (since ? "?history_since=" + since : ""));
   } catch (err) {
     showFailure(err);
     return;

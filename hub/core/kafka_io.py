@@ -296,7 +296,9 @@ def probe(settings: HubSettings, **overrides: Any) -> KafkaConsumer:
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": 20,  # a partition at its end answers empty, with its high watermark, at once
-        "max_partition_fetch_bytes": 64 * 1024,  # one batch is enough to read the first record
+        # At most one record batch per partition (a broker always returns the first batch whole, whatever
+        # the limit): the monitor needs one record, and a long backlog must not be fetched and decoded.
+        "max_partition_fetch_bytes": 1,
         "request_timeout_ms": 10_000,
         "reconnect_backoff_max_ms": 2_000,
         "allow_auto_create_topics": False,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from prometheus_client import REGISTRY, Metric
+from prometheus_client import Metric
 
 from hub.app.parts import all_consumers
 from hub.core import metrics
@@ -47,7 +47,7 @@ Buckets = dict[str, list[tuple[float, float]]]  # topic -> [(upper bound, cumula
 
 def latency_buckets(families: Iterable[Metric]) -> Buckets:
     """hub_event_latency_seconds' cumulative buckets per topic, summed over consumers and facilities.
-    `families`: REGISTRY.collect() in the hub, or a parsed /metrics text from another process."""
+    `families`: the histogram's own collect() in the hub, or a parsed /metrics text from another process."""
     sums: dict[str, dict[float, float]] = {}
     name = metrics.EVENT_LATENCY._name  # noqa: SLF001 - the one place its name is written
     for family in families:
@@ -186,7 +186,7 @@ class OperationsSampler:
             lag[part.consumer] = lag.get(part.consumer, 0) + part.messages
             if part.seconds is not None:
                 seconds[part.consumer] = max(seconds.get(part.consumer, 0.0), part.seconds)
-        buckets = latency_buckets(REGISTRY.collect())
+        buckets = latency_buckets(metrics.EVENT_LATENCY.collect())
         p50: dict[str, float] = {}
         p99: dict[str, float] = {}
         for topic, now in buckets.items():

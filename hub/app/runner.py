@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
 
 from hub.app import parts as registered
 from hub.app.api.app import create_app
+from hub.app.operations import OperationsSampler
 from hub.app.status import ConnectorState
 from hub.core import kafka_io, metrics
 from hub.core.broker import BrokerSupervisor, EmbeddedBroker, StartupError, port_open
@@ -29,6 +31,7 @@ from hub.core.connector import ConnectorConfig
 from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
+from hub.core.lag import PartitionLag
 from hub.core.parts import PartContext
 from hub.core.results import ResultOutbox
 from hub.core.schema_registry import make_registry
@@ -53,6 +56,13 @@ class HubRuntime:
     settings: HubSettings
     consumers: list[ConsumerRunner] = field(default_factory=list)
     connectors: list[ConnectorRuntime] = field(default_factory=list)
+    operations: OperationsSampler | None = None  # lag monitor and the last hour's figures
+
+    def lag(self) -> list[PartitionLag] | None:
+        return self.operations.latest if self.operations else None
+
+    def history(self, since: float | None = None) -> dict[str, Any] | None:
+        return self.operations.history.as_dict(since) if self.operations else None
 
     def consumer_states(self) -> dict[str, bool]:
         return {runner.consumer.name: runner.assigned for runner in self.consumers}
@@ -67,12 +77,17 @@ class HubRuntime:
                 broker_up=rt.relay.broker_up,
                 last_event_at=_last_event(rt),
                 rejected=_rejected(rt),
+                oldest_unpublished_s=_age(rt.outbox.oldest_pending()),
             )
             for rt in self.connectors
         ]
 
     def broker_reachable(self) -> bool:
         return kafka_io.broker_reachable(self.settings, timeout_s=1.0)
+
+
+def _age(moment: float | None) -> float | None:
+    return None if moment is None else max(0.0, time.time() - moment)
 
 
 def _last_event(rt: ConnectorRuntime) -> float | None:
@@ -164,6 +179,9 @@ class Hub:
                 thread.start()
                 self.threads.append(thread)
 
+        # One lag monitor for every consumer group (stopped ones too), and the status page's last hour.
+        self.runtime.operations = OperationsSampler(settings)
+        self._thread(self.runtime.operations.run, "operations", self.stop)
         self._start_http()
 
     def _start_demo(self) -> list[ConnectorConfig]:

@@ -111,6 +111,14 @@ class HubSettings(BaseSettings):
     outbox_retention_hours: float = Field(168.0, description="How long published events stay replayable.")
     consumer_batch_size: int = Field(500, description="Most events one consumer applies in one transaction.")
     consumer_max_retries: int = Field(3, description="Attempts for one failing event before it is dead-lettered.")
+    operations_sample_s: float = Field(
+        15.0, gt=0, description="How often the hub samples consumer lag (messages and seconds), the outboxes and the "
+        "data disk for /metrics and the status page's charts (which keep the last hour).",
+    )
+    latency_max_source_age_s: float = Field(
+        86_400.0, gt=0, description="Events the hub accepted longer than this after the member recorded them (a "
+        "first load or backfill of a member's history) are left out of hub_event_latency_seconds.",
+    )
     max_event_bytes: int = Field(1_000_000, description="Largest event the hub publishes; larger ones are rejected.")
     demo_rate: float = Field(5.0, description="Simulated county: new clinical events per second across members.")
     demo_seed: int = Field(20261123, description="Simulated county: random seed.")

@@ -77,7 +77,6 @@ class ConsumerRunner:
         self._from_start = False
         self._memory_broker: bool | None = None  # asked once per admin client
         self._last_epoch_check = 0.0
-        self._last_lag = 0.0
         self.assigned = False
         self.applied_total = 0
         self.batch_size = min(settings.consumer_batch_size, consumer.max_batch or settings.consumer_batch_size)
@@ -112,7 +111,6 @@ class ConsumerRunner:
                     backoff.reset()
                     if on_batch:
                         on_batch(len(deliveries))
-                self._report_lag()
             except RetriableError as exc:
                 cause = "database" if isinstance(exc, RetriableDatabaseError) else "retriable"
                 metrics.CONSUMER_RETRIES.labels(name, cause).inc()
@@ -179,12 +177,34 @@ class ConsumerRunner:
         self.consumer.prepare(deliveries)  # outside the transaction: no database lock held meanwhile
         try:
             with self.db.transaction() as session:
-                self._apply_in(session, deliveries)
+                fresh = self._apply_in(session, deliveries)
         except Exception as exc:
             if is_retriable(exc):
                 raise RetriableDatabaseError(f"database unavailable ({type(exc).__name__}: {str(exc)[:200]})") from exc
             raise
         metrics.HANDLER_SECONDS.labels(self.consumer.name).observe(time.perf_counter() - started)
+        self._observe_latency(fresh)
+
+    def _observe_latency(self, applied: Sequence[Delivery]) -> None:
+        """From the member recording the fact to this view's commit (just done): hub_event_latency_seconds.
+
+        The start is the event's occurred_at: the HIS row's change time (its commit in the member's
+        database), the MLLP receipt, the DICOM arrival, a FHIR resource's meta.lastUpdated. Events the
+        hub accepted long after that (latency_max_source_age_s: a first load or backfill of history)
+        would measure the member's history, not the pipeline, and are left out. Duplicates are never
+        observed; a member clock running ahead counts as 0."""
+        now = time.time()
+        cutoff = self.settings.latency_max_source_age_s
+        for delivery in applied:
+            event = delivery.event
+            if event is None:
+                continue  # not decoded (e.g. dead letters): no member time to measure from
+            start = event.occurred_at.timestamp()
+            if event.recorded_at.timestamp() - start > cutoff:
+                continue
+            metrics.EVENT_LATENCY.labels(self.consumer.name, delivery.topic, event.source.facility_id).observe(
+                max(0.0, now - start)
+            )
 
     def _apply_alone(self, delivery: Delivery) -> tuple[str, str, BaseException] | None:
         last: BaseException | None = None
@@ -202,7 +222,8 @@ class ConsumerRunner:
         assert last is not None
         return f"{type(last).__name__}: {last}", "apply", last
 
-    def _apply_in(self, session: Session, deliveries: Sequence[Delivery]) -> None:
+    def _apply_in(self, session: Session, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Applies the deliveries not applied before; returns them."""
         ids = [self.consumer.dedup_id(d) for d in deliveries]
         seen = set(
             session.scalars(
@@ -234,6 +255,7 @@ class ConsumerRunner:
             metrics.EVENTS_CONSUMED.labels(self.consumer.name, delivery.topic, facility or "").inc()
             self.applied_total += 1
         session.flush()
+        return fresh
 
     # Dead letters, offsets, lag -------------------------------------------------------------------
 
@@ -333,21 +355,6 @@ class ConsumerRunner:
             tp = kafka_io.TopicPartition(topic, partition)
             if tp in assigned:
                 self._kafka.seek(tp, offset)
-
-    def _report_lag(self) -> None:
-        if time.monotonic() - self._last_lag < 5 or self._kafka is None:
-            return
-        self._last_lag = time.monotonic()
-        assignment = list(self._kafka.assignment())
-        if not assignment:
-            return
-        try:
-            ends = self._kafka.end_offsets(assignment)
-            for tp in assignment:
-                lag = max(0, ends.get(tp, 0) - self._kafka.position(tp, timeout_ms=2000))
-                metrics.CONSUMER_LAG.labels(self.consumer.name, tp.topic, str(tp.partition)).set(lag)
-        except Exception:  # noqa: BLE001 - lag is informative; never stop consuming for it
-            log.debug("lag report failed", exc_info=True)
 
 
 def _delivery(message: Any) -> Delivery:

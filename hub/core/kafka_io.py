@@ -43,6 +43,7 @@ __all__ = [
     "producer",
     "topic_id",
     "group_offsets",
+    "probe",
 ]
 
 
@@ -272,29 +273,34 @@ def topic_id(settings: HubSettings, topic: str, client: KafkaAdminClient | None 
             client.close()
 
 
-def group_offsets(settings: HubSettings, group_id: str) -> dict[TopicPartition, int]:
-    client = admin(settings)
+def group_offsets(settings: HubSettings, group_id: str,
+                  client: KafkaAdminClient | None = None) -> dict[TopicPartition, int]:
+    """A group's committed offsets (the next offset it will apply), per partition it ever committed.
+    Pass a long-lived admin `client` to ask often without a new connection each time."""
+    own = client is None
+    client = client or admin(settings)
     try:
         offsets = client.list_group_offsets(group_id).get(group_id, {})
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
     finally:
-        client.close()
+        if own:
+            client.close()
 
 
-def group_lag(settings: HubSettings, group_id: str, topics: list[str], timeout_s: float = 3.0) -> dict[str, int]:
-    """Messages behind the end of each partition for a consumer group ("topic[partition]" -> lag)."""
-    if not bootstrap_port_open(settings, timeout_s):
-        raise KafkaError(f"broker {settings.bootstrap} not reachable")
-    committed = group_offsets(settings, group_id)
-    probe = KafkaConsumer(**{
-        **_common(settings), "group_id": None, "request_timeout_ms": int(timeout_s * 1000) + 1000,
+def probe(settings: HubSettings, **overrides: Any) -> KafkaConsumer:
+    """A consumer outside every group, for reading single records by offset (the lag monitor): small
+    fetches that come back at once, and never a commit."""
+    return KafkaConsumer(**{
+        **_common(settings),
+        "group_id": None,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": 20,  # a partition at its end answers empty, with its high watermark, at once
+        # At most one record batch per partition (a broker always returns the first batch whole, whatever
+        # the limit): the monitor needs one record, and a long backlog must not be fetched and decoded.
+        "max_partition_fetch_bytes": 1,
+        "request_timeout_ms": 10_000,
+        "reconnect_backoff_max_ms": 2_000,
         "allow_auto_create_topics": False,
+        **overrides,
     })
-    try:
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in sorted(probe.partitions_for_topic(topic) or ())
-        ]
-        ends = probe.end_offsets(partitions) if partitions else {}
-    finally:
-        probe.close()
-    return {f"{tp.topic}[{tp.partition}]": max(0, ends.get(tp, 0) - committed.get(tp, 0)) for tp in partitions}

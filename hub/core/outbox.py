@@ -147,6 +147,13 @@ class Outbox:
     def backlog(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").fetchone()[0])
 
+    def oldest_pending(self) -> float | None:
+        """Unix time the oldest unpublished event was written (None: nothing waits)."""
+        row = self._conn().execute(
+            "SELECT created_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1"
+        ).fetchone()
+        return float(row[0]) if row else None
+
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
@@ -196,6 +203,7 @@ class OutboxStore(Protocol):
     def pending(self, limit: int) -> list[StoredRecord]: ...
     def mark_published(self, seqs: list[int]) -> None: ...
     def backlog(self) -> int: ...
+    def oldest_pending(self) -> float | None: ...
     def mark_for_replay(self, since: float | None = None, topic: str | None = None) -> int: ...
     def purge(self, retention_hours: float) -> int: ...
     def get_meta(self, name: str) -> str | None: ...
@@ -299,7 +307,12 @@ class OutboxRelay:
         # The backlog is counted when something moved or every few seconds, not on every idle look.
         if changed or self._backlog_dirty or time.monotonic() - self._backlog_counted >= BACKLOG_EVERY_S:
             self._backlog_counted, self._backlog_dirty = time.monotonic(), False
-            metrics.OUTBOX_BACKLOG.labels(self.outbox.name).set(self.outbox.backlog())
+            self._report_backlog()
+
+    def _report_backlog(self) -> None:
+        metrics.OUTBOX_BACKLOG.labels(self.outbox.name).set(self.outbox.backlog())
+        oldest = self.outbox.oldest_pending()
+        metrics.OUTBOX_OLDEST_SECONDS.labels(self.outbox.name).set(0 if oldest is None else max(0.0, time.time() - oldest))
 
     def _admin_client(self) -> Any:
         if self._admin is None:
@@ -372,7 +385,7 @@ class OutboxRelay:
                     "broker that forgot this producer)" if future.succeeded() else "send did not complete"
                 )
         self.outbox.mark_published(done)
-        metrics.OUTBOX_BACKLOG.labels(self.outbox.name).set(self.outbox.backlog())
+        self._report_backlog()
         if error is not None:
             raise error if isinstance(error, kafka_io.KafkaError) else kafka_io.KafkaError(str(error))
         return len(done)

@@ -116,6 +116,15 @@ class ResultOutbox:
                 select(func.count()).select_from(ResultOutboxRow).where(ResultOutboxRow.published_at.is_(None))
             ) or 0)
 
+    def oldest_pending(self) -> float | None:
+        """Unix time the oldest unpublished result was written (None: nothing waits)."""
+        with self.database.reading() as session:
+            oldest = session.scalar(
+                select(ResultOutboxRow.created_at).where(ResultOutboxRow.published_at.is_(None))
+                .order_by(ResultOutboxRow.seq).limit(1)
+            )
+            return None if oldest is None else float(oldest)
+
     def mark_for_replay(self, since: float | None = None, topic: str | None = None) -> int:
         statement = update(ResultOutboxRow).where(ResultOutboxRow.published_at.is_not(None))
         if since is not None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -16,10 +17,12 @@ from pydantic import SecretStr
 from consumers.record_store.store import community_patient_id
 from consumers.record_store.writer import RecordWriter
 from hub.app.api.app import create_app
+from hub.app.operations import OperationsHistory
 from hub.app.status import ConnectorState
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.events import Event, Source
+from hub.core.lag import PartitionLag
 from hub.core.web.auth import issue_token
 from tests.conftest import free_port
 from tests.factories import BASE_TIME, encounter_event, patient_event
@@ -31,6 +34,14 @@ ADMIN = "test-admin-token"
 class FakeRuntime:
     assigned: bool = True
     broker: bool = True
+    lags: list[PartitionLag] | None = None  # what a lag monitor would have sampled
+    operations: OperationsHistory | None = None  # the last hour, as the hub's sampler keeps it
+
+    def lag(self) -> list[PartitionLag] | None:
+        return self.lags
+
+    def history(self, since: float | None = None) -> dict[str, Any] | None:
+        return self.operations.as_dict(since) if self.operations else None
 
     def consumer_states(self) -> dict[str, bool]:
         return {"record_store": self.assigned, "dead_letters": True}

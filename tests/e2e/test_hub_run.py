@@ -223,6 +223,20 @@ def test_make_run_experience(hub_env_fixture: dict[str, str], tmp_path: Path) ->
     urgent = wait_until(ct_request, RECORD_S, "CT request stored")
     assert [r["priority"] for r in urgent] == ["stat"]  # "胸部CT 急诊"
 
+    # The operations figures (issue 13): the hub's lag monitor and its last hour, latency of what was applied.
+    def sampled():  # a sample may fail while the broker is slow: the next one, 15 s later, counts
+        status = hub.http.get("/api/status").json()
+        store = next(c for c in status["consumers"] if c["name"] == "record_store")
+        ready = (status.get("history") or {}).get("points") and status.get("latency") and store["lag_seconds"]
+        return status if ready and store["total_lag"] is not None else None
+
+    status = wait_until(sampled, RECORD_S, "lag sampled and latency observed")
+    assert any(t["topic"].endswith("patient.v1") and t["events"] > 0 and t["p50_s"] is not None for t in status["latency"])
+    exported = hub.http.get("/metrics").text
+    for name in ("hub_consumer_lag_seconds{", "hub_event_latency_seconds_bucket{", "hub_outbox_oldest_seconds{",
+                 "hub_data_disk_free_bytes "):
+        assert name in exported, name
+
     broker_port = env["HUB_BROKER_PORT"]
     assert broker_pids(broker_port), "the embedded broker should be running"
     assert hub.stop(signal.SIGINT) < 10

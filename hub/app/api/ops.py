@@ -53,9 +53,11 @@ def metrics() -> Response:
 
 
 @router.get("/api/status", summary="Throughput, lag, connectors and dead letters")
-def status(request: Request, _principal: Principal = Depends(admin)) -> dict[str, Any]:
+def status(request: Request, history_since: float | None = None,
+           _principal: Principal = Depends(admin)) -> dict[str, Any]:
+    """`history_since` (unix time): only the last hour's points after it, for a page that has the others."""
     state = request.app.state
-    return asdict(collect_status(state.settings, state.database, state.runtime))
+    return asdict(collect_status(state.settings, state.database, state.runtime, history_since))
 
 
 @router.get("/api/members", summary="Each member facility judged against its own usual traffic: silent or not")

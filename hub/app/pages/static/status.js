@@ -13,7 +13,9 @@ async function refresh() {
   if (!haveToken("Paste a bearer token with the admin role to see the status.")) return;
   let s;
   try {
-    s = await getJson("/api/status");
+    // The charts (status-charts.js) keep the points they have and ask only for newer ones.
+    const since = window.statusHistorySince ? window.statusHistorySince() : null;
+    s = await getJson("/api/status" + (since ? "?history_since=" + since : ""));
   } catch (err) {
     showFailure(err);
     return;
@@ -30,20 +32,32 @@ async function refresh() {
     cell(tr, c.assigned === null ? "–" : (c.assigned ? "yes" : "NO"), c.assigned === false ? "bad" : "");
     cell(tr, c.per_second.toFixed(2), "num");
     cell(tr, c.total_lag === null ? "?" : c.total_lag, "num");
-    const behind = Object.entries(c.lag).filter(([, n]) => n > 0).map(([p, n]) => p + ": " + n);
+    cell(tr, c.max_lag_seconds === null ? "?" : c.max_lag_seconds.toFixed(1), c.max_lag_seconds > 300 ? "num bad" : "num");
+    const behind = Object.entries(c.lag).filter(([, n]) => n > 0).map(([p, n]) => {
+      const age = c.lag_seconds[p];
+      return p + ": " + n + (age === null || age === undefined ? "" : " (" + age.toFixed(1) + " s)");
+    });
     cell(tr, behind.length ? behind.join(", ") : "none");
   }, "none");
   fill("connectors", s.connectors, (tr, c) => {
     cell(tr, c.name); cell(tr, c.kind); cell(tr, c.facility_id);
-    cell(tr, c.backlog, "num"); cell(tr, c.rejected, "num");
+    cell(tr, c.backlog, "num");
+    cell(tr, c.backlog && c.oldest_unpublished_s !== null ? c.oldest_unpublished_s.toFixed(1) : "–", "num");
+    cell(tr, c.rejected, "num");
     cell(tr, c.broker_up === null ? "–" : (c.broker_up ? "up" : "DOWN"), c.broker_up === false ? "bad" : "");
     cell(tr, c.last_event_at ? new Date(c.last_event_at * 1000).toLocaleTimeString() : "–");
+  }, "none");
+  const seconds = (v) => (v === null ? "–" : v.toFixed(3));
+  fill("latency", s.latency, (tr, l) => {
+    cell(tr, l.topic); cell(tr, l.events, "num"); cell(tr, seconds(l.p50_s), "num"); cell(tr, seconds(l.p99_s), "num");
   }, "none");
   fill("dead-letters", s.newest_dead_letters, (tr, d) => {
     cell(tr, d.created_at.slice(0, 19).replace("T", " ")); cell(tr, d.origin); cell(tr, d.stage);
     cell(tr, d.reason, "reason"); cell(tr, d.id);
   }, "none");
   parts(s.parts);
+  // The charts of the last hour (status-charts.js) and any other section listen for each answer.
+  document.dispatchEvent(new CustomEvent("hub:status", { detail: s }));
 }
 
 // Each part's own section (e.g. outbound delivery per destination): a titled table; flagged rows in red.

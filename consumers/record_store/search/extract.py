@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from consumers.record_store.matching.names import syllables
@@ -34,12 +34,29 @@ class Entry:
     high: datetime | None = None  # exclusive end of the value's precision
 
 
-@lru_cache(maxsize=65_536)  # names and places repeat: a community record repeats its members' values
+# Names and places repeat (a community record repeats its members' values), so their normal and pinyin
+# forms are remembered. Plain str -> str dicts, emptied when full: the garbage collector never walks
+# them (an lru_cache keeps a tracked node per entry, which slowed every full collection of the process).
+_CACHE_MAX = 65_536
+_normal: dict[str, str] = {}
+_pinyin: dict[str, str] = {}  # "full initials", or "" for text that is not a name in characters
+
+
 def normalise(text: str) -> str:
     """FHIR string matching: case and accent insensitive, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", plain).casefold()).strip()
+    found = _normal.get(text)
+    if found is None:
+        decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+        found = _SPACES.sub(" ", unicodedata.normalize("NFC", plain).casefold()).strip()
+        _remember(_normal, text, found)
+    return found
+
+
+def _remember(cache: dict[str, str], key: str, value: str) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
 
 
 def phone_digits(value: str) -> str:
@@ -55,18 +72,21 @@ def phone_digits(value: str) -> str:
 
 def pinyin_forms(text: str) -> list[str]:
     """Full pinyin and initials of a name in characters ('王秀英' -> ['wangxiuying', 'wxy']); [] otherwise."""
-    return list(_pinyin_forms(text))
+    found = _pinyin.get(text)
+    if found is None:
+        found = " ".join(_pinyin_of(text))
+        _remember(_pinyin, text, found)
+    return found.split(" ") if found else []
 
 
-@lru_cache(maxsize=65_536)
-def _pinyin_forms(text: str) -> tuple[str, ...]:
+def _pinyin_of(text: str) -> list[str]:
     found, in_characters = syllables(text)
     if not in_characters or not found:
-        return ()
+        return []
     readings = [options[0] for options in found if options and options[0].isascii()]
     if len(readings) != len(found):
-        return ()
-    return ("".join(readings), "".join(r[0] for r in readings))
+        return []
+    return ["".join(readings), "".join(r[0] for r in readings)]
 
 
 # A step of a path: the element's name, and an optional [key=value] condition on the items.
@@ -143,7 +163,7 @@ def _string(param: str, text: Any, pinyin: bool = False) -> list[Entry]:
         return []
     out = [Entry(param, value=normalise(text), exact=text)]
     if pinyin:
-        out += [Entry(param, system="pinyin", value=form) for form in _pinyin_forms(text)]
+        out += [Entry(param, system="pinyin", value=form) for form in pinyin_forms(text)]
     return out
 
 

@@ -324,6 +324,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/session"): _get("/api/session", "reader"),
     ("POST", "/api/logout"): _post("/api/logout", {}, "reader", NOT_AUDITED),
     ("GET", "/api/status"): _get("/api/status", "admin", set()),
+    ("GET", "/api/members"): _get("/api/members", "admin", set()),  # member facilities, no patient
     ("GET", "/api/dead-letters"): _get("/api/dead-letters", "admin", set()),
     ("GET", "/api/dead-letters/{dead_letter_id}"): _get("/api/dead-letters/dl-1", "admin", {"th01-pat-1"}),
     ("GET", "/api/dead-letters/{dead_letter_id}/payload"): _get("/api/dead-letters/dl-1/payload", "admin", {"th01-pat-1"}),

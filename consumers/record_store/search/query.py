@@ -143,13 +143,6 @@ def _found_by(rows: tuple[Any, Any], driving: bool) -> ColumnElement[bool]:
     return selected.where(model.id == StoredResource.id).exists()
 
 
-def _indexed(resource_type: str, param: str, clause: Any) -> ColumnElement[bool]:
-    """Resources with a value of `param` that satisfies `clause`. An IN over the index (not a correlated
-    EXISTS) lets SQLite and PostgreSQL find the values first through (resource_type, param, value)."""
-    return StoredResource.id.in_(select(SearchValue.id).where(
-        SearchValue.resource_type == resource_type, SearchValue.param == param, clause))
-
-
 def _present(resource_type: str, param: SearchParam) -> ColumnElement[bool]:
     if param.where == "column":
         return getattr(StoredResource, param.column or param.name).is_not(None)
@@ -158,7 +151,8 @@ def _present(resource_type: str, param: SearchParam) -> ColumnElement[bool]:
     if param.where in ("code", "identifier"):
         model = ResourceCode if param.where == "code" else ResourceIdentifier
         return StoredResource.id.in_(select(model.id).where(model.resource_type == resource_type))
-    return _indexed(resource_type, param.name, true())
+    return StoredResource.id.in_(select(SearchValue.id).where(
+        SearchValue.resource_type == resource_type, SearchValue.param == param.name))
 
 
 def _escape_like(text: str) -> str:

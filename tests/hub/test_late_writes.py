@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from hub.core.db import Database
+from hub.core.db.engine import SQLITE_CACHE_SIZE
 from hub.core.db.models import AuditLog
 from tests.waiting import wait_for
 
@@ -50,3 +51,20 @@ def test_spooled_audit_rows_survive_a_crash(database_url: str) -> None:
         assert (row.actor, row.action, row.patient_id) == ("dr-li", "read", "p1") and row.at is not None
     finally:
         second.dispose()
+
+
+def test_only_writers_keep_a_large_page_cache(database_url: str) -> None:
+    """A reader's page cache is dropped whenever another connection commits (WAL): it keeps SQLite's
+    default, and only writer connections, which keep theirs across batches, get the large one."""
+    db = Database(database_url)
+    try:
+        if not db.is_sqlite:
+            pytest.skip("a SQLite page-cache setting")
+        with db.transaction() as session:
+            written = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+        with db.reading() as session:
+            read = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+        assert written == SQLITE_CACHE_SIZE
+        assert read == -2000  # SQLite's default
+    finally:
+        db.dispose()

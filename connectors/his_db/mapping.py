@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from connectors.his_db.times import parse_time
 from hub.core.errors import PermanentError
 from hub.core.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
 from hub.core.terminology import (
@@ -258,7 +260,7 @@ def _render(node: Any, ctx: _Context) -> Any:
 
 def _string(text: str, ctx: _Context) -> Any:
     if text.startswith("$") and not text.startswith("${"):
-        column, *transforms = text[1:].split("|")
+        column, transforms = _column_and_transforms(text)
         value = _transform(_column(ctx, column), transforms, column, ctx)
         return str(value) if not transforms and value is not None and not isinstance(value, str) else value
     if "{" not in text:
@@ -279,6 +281,13 @@ def _string(text: str, ctx: _Context) -> Any:
 
     result = _INTERPOLATION.sub(substitute, text)
     return None if missing else result
+
+
+@lru_cache(maxsize=4096)
+def _column_and_transforms(text: str) -> tuple[str, list[str]]:
+    """"$COL|t1|t2" -> ("COL", ["t1", "t2"]), parsed once per template string (callers never change the list)."""
+    column, *transforms = text[1:].split("|")
+    return column, transforms
 
 
 def _column(ctx: _Context, column: str) -> Any:
@@ -326,9 +335,9 @@ def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
                 raise MappingError(f"column {column} value {value!r} gives an empty FHIR id", column)
             return text
         case "date":
-            return datetime.strptime(str(value).strip(), arg).date().isoformat()
+            return parse_time(str(value).strip(), arg).date().isoformat()
         case "datetime":
-            moment = datetime.strptime(str(value).strip(), arg).replace(tzinfo=ZoneInfo(ctx.mapping.timezone))
+            moment = parse_time(str(value).strip(), arg).replace(tzinfo=ZoneInfo(ctx.mapping.timezone))
             return moment.isoformat()
         case "code" | "code?":
             table = ctx.mapping.code_tables.get(arg)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from hub.core import metrics
@@ -107,7 +108,6 @@ class Sink:
         return AcceptReport(final)
 
     def _encode(self, event: Event) -> tuple[OutboxRecord | None, Rejected | None]:
-        payload = json.dumps({"resource": event.resource, "related": list(event.related)}, ensure_ascii=False)
         try:
             validate_resource(event.resource)
             for related in event.related:
@@ -124,19 +124,22 @@ class Sink:
             check_event(event)
             value = self.codec.encode(event)
         except FhirValidationError as exc:
+            payload = _payload(event)
             return None, Rejected(f"invalid FHIR {exc.resource_type}: {exc}", "validate", payload,
                                   event.source.position, event.patient_key, event.event_id)
         except (LimitError, ForeignIdentifierError) as exc:
+            payload = _payload(event)
             return None, Rejected(str(exc), "validate", payload, event.source.position, event.patient_key,
                                   event.event_id)
         except (SerializationError, KeyError) as exc:
+            payload = _payload(event)
             return None, Rejected(str(exc), "encode", payload, event.source.position, event.patient_key,
                                   event.event_id)
         if len(value) > self.settings.max_event_bytes:
             return None, Rejected(
                 f"event is {len(value)} bytes, over the {self.settings.max_event_bytes}-byte limit; large "
                 "binaries belong in the blob store with a reference in the event",
-                "size", payload, event.source.position, event.patient_key, event.event_id,
+                "size", _payload(event), event.source.position, event.patient_key, event.event_id,
             )
         headers = (("hub.event_type", event.event_type.encode()), ("hub.facility", event.source.facility_id.encode()))
         return OutboxRecord(event.event_id, topic, event.patient_key.encode(), value, headers), None
@@ -162,12 +165,24 @@ class Sink:
 
     def _count(self, result: PollResult, outcomes: list[Outcome]) -> None:
         by_id = {e.event_id: e for e in result.events}
+        accepted: Counter[tuple[str, str]] = Counter()
+        rejected: Counter[str] = Counter()
         for outcome in outcomes:
             if outcome.accepted and not outcome.duplicate and outcome.event_id in by_id:
                 event = by_id[outcome.event_id]
-                metrics.EVENTS_IN.labels(self.connector, event.source.facility_id, event.event_type).inc()
+                accepted[(event.source.facility_id, event.event_type)] += 1
             elif not outcome.accepted:
-                metrics.EVENTS_REJECTED.labels(self.connector, self.facility_id, outcome.stage or "?").inc()
+                rejected[outcome.stage or "?"] += 1
                 log.warning("%s: rejected input (%s): %s", self.connector, outcome.stage, outcome.reason)
+        # One increment per label set and batch, not per event.
+        for (facility, event_type), n in accepted.items():
+            metrics.EVENTS_IN.labels(self.connector, facility, event_type).inc(n)
+        for stage, n in rejected.items():
+            metrics.EVENTS_REJECTED.labels(self.connector, self.facility_id, stage).inc(n)
         if outcomes:
             metrics.CONNECTOR_LAST_EVENT.labels(self.connector).set(time.time())
+
+
+def _payload(event: Event) -> str:
+    """The input as a dead letter carries it (built only for a rejected event)."""
+    return json.dumps({"resource": event.resource, "related": list(event.related)}, ensure_ascii=False)

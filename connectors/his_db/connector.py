@@ -51,6 +51,7 @@ class HisDbOptions(BaseModel):
 class HisDbConnector(Connector):
     kind = "his_db"
     Options = HisDbOptions
+    supports_history = True
 
     def __init__(self, config: Any, settings: Any) -> None:
         super().__init__(config, settings)
@@ -223,8 +224,19 @@ class HisDbConnector(Connector):
             end = json.loads(bound)
             query = query.where(or_(change < end["change"], and_(change == end["change"], key <= end["key"])))
         if since:
-            query = query.where(change >= since)
+            query = query.where(change >= self._as_change(spec, change, since))
         return query
+
+    @staticmethod
+    def _as_change(spec: TableSpec, column: Any, since: str) -> Any:
+        """An ISO time as the table's change column holds it (its own text format, or a timestamp)."""
+        moment = datetime.fromisoformat(since)
+        try:
+            if column.type.python_type is datetime:
+                return moment
+        except NotImplementedError:
+            pass
+        return moment.strftime(spec.change_format)
 
     def _read(self, spec: TableSpec, checkpoint: str | None, limit: int, bound: str | None = None,
               since: str | None = None) -> list[dict[str, Any]]:

@@ -27,9 +27,7 @@ def _compiled(fmt: str) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
             pattern += _FIELDS[code]
             order.append(code)
             i += 2
-        else:
-            if fmt[i].isalnum():
-                return None
+        else:  # a literal matches only as written; strptime takes the other spellings (case, spaces)
             pattern += re.escape(fmt[i])
             i += 1
     return re.compile(pattern), tuple(order)

@@ -136,6 +136,22 @@ class Connector(ABC):
             if result.empty:
                 stop.wait(self.config.poll_interval_s)
 
+    # History, for `hub connector backfill` (hub/core/backfill.py); pull connectors of a database.
+    supports_history: ClassVar[bool] = False
+
+    def history_bounds(self) -> dict[str, str]:
+        """Where each stream's history ends now (a checkpoint per stream; none for an empty one)."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
+    def history_size(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None) -> int:
+        """How many items are left between `checkpoints` and `bounds`."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
+    def read_history(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
+                     limit: int) -> PollResult:
+        """Like `poll`, for items up to `bounds` and changed at or after `since`."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
     def check(self, sample: Path | None) -> PollResult:
         """Dry run for `hub connector check`: what would be published from `sample` (or the source)."""
         return self.poll({})

@@ -152,6 +152,17 @@ class Outbox:
             found.update(r[0] for r in conn.execute(f"SELECT event_id FROM outbox WHERE event_id IN ({marks})", chunk))
         return found
 
+    def claim_checkpoints(self, checkpoints: Mapping[str, str]) -> dict[str, str]:
+        """Sets the checkpoints that are not set yet (others are left as they are) and returns all of
+        them, in one transaction: a backfill hands the live connector the place where history ends."""
+        now = time.time()
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO checkpoint(name, position, updated_at) VALUES (?,?,?) ON CONFLICT(name) DO NOTHING",
+                [(name, position, now) for name, position in checkpoints.items()],
+            )
+            return dict(conn.execute("SELECT name, position FROM checkpoint").fetchall())
+
     def contains(self, event_id: str) -> bool:
         return self._conn().execute("SELECT 1 FROM outbox WHERE event_id=?", (event_id,)).fetchone() is not None
 
@@ -283,7 +294,11 @@ class OutboxRelay:
         producer_factory: Callable[[], Any] | None = None,
         batch_size: int = 1000,
         epoch_check_s: float = 5.0,
+        yield_to: Callable[[], int] | None = None,
+        yield_max_s: float = 10.0,
     ) -> None:
+        """`yield_to` (a backfill's relay): the backlog of an outbox that goes first; this relay sends
+        nothing while it is not empty, unless it stood still for `yield_max_s` (its relay is not running)."""
         self.outbox = outbox
         self.settings = settings
         self._producer_factory = producer_factory or (lambda: kafka_io.producer(settings))
@@ -298,6 +313,9 @@ class OutboxRelay:
         self.broker_up = False
         self._backlog_counted = 0.0
         self._backlog_dirty = True
+        self._yield_to = yield_to
+        self.yield_max_s = yield_max_s
+        self._first_seen = (0, 0.0)  # the first outbox's backlog as last seen, and since when
 
     def wake(self) -> None:
         """Called by the connector after a write, so events leave without waiting for the next tick."""
@@ -403,7 +421,20 @@ class OutboxRelay:
             self.outbox.set_meta("broker_epoch", current)
         self._last_epoch_check = time.monotonic()
 
+    def _give_way(self) -> None:
+        """Waits while the outbox that goes first has events to send (live events before history)."""
+        assert self._yield_to is not None
+        while (waiting := self._yield_to()) > 0:
+            now = time.monotonic()
+            if waiting != self._first_seen[0]:
+                self._first_seen = (waiting, now)
+            elif now - self._first_seen[1] >= self.yield_max_s:
+                return  # it does not move: nobody publishes it, and history must not wait forever
+            time.sleep(0.02)
+
     def publish_pending(self) -> int:
+        if self._yield_to is not None:
+            self._give_way()
         rows = self.outbox.pending(self.batch_size)
         if not rows:
             return 0

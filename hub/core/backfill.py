@@ -77,8 +77,8 @@ class Backfill:
             saved = json.loads(stored)
             if saved["since"] != self.since:
                 raise BackfillError(
-                    f"a backfill of {self.config.name} with --since {saved['since'] or '(none)'} is not finished; "
-                    f"run it again with that --since, or remove {self.outbox.path} to start another"
+                    f"the backfill of {self.config.name} was started with --since {saved['since'] or '(none)'}; "
+                    f"run it with that --since, or remove {self.outbox.path} to start another"
                 )
             return dict(saved["bounds"])
         newest = self.connector.history_bounds()

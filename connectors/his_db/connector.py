@@ -142,18 +142,29 @@ class HisDbConnector(Connector):
                 total += int(conn.execute(counted).scalar_one())
         return total
 
-    def read_history(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
-                     limit: int) -> PollResult:
-        """Like `poll`, but only rows up to `bounds` (the live connector takes over after them) and
-        changed at or after `since`; no reconciliation."""
+    def history_chunk(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
+                      limit: int) -> tuple[list[Any], dict[str, str]]:
+        """Rows up to `bounds` (the live connector takes over after them), changed at or after `since`."""
+        return self._read_chunk(checkpoints, limit, bounds, since)
+
+    def map_history(self, chunk: list[Any]) -> PollResult:
         result = PollResult()
-        self._read_into(result, checkpoints, limit, bounds, since)
+        self._map_chunk(chunk, result)
         return result
 
     # Reading --------------------------------------------------------------------------------------
 
-    def _read_into(self, result: PollResult, checkpoints: Mapping[str, str], budget: int,
-                   bounds: Mapping[str, str] | None = None, since: str | None = None) -> None:
+    def _read_into(self, result: PollResult, checkpoints: Mapping[str, str], budget: int) -> None:
+        chunk, positions = self._read_chunk(checkpoints, budget)
+        self._map_chunk(chunk, result)
+        result.checkpoints.update(positions)
+
+    def _read_chunk(self, checkpoints: Mapping[str, str], budget: int, bounds: Mapping[str, str] | None = None,
+                    since: str | None = None) -> tuple[list[Any], dict[str, str]]:
+        """Up to `budget` rows, table by table: [(entry name, rows, children by key)], and the positions
+        after them."""
+        chunk: list[Any] = []
+        positions: dict[str, str] = {}
         for spec in self.specs:
             if budget <= 0:
                 break
@@ -164,7 +175,14 @@ class HisDbConnector(Connector):
             if not rows:
                 continue
             budget -= len(rows)
-            children = self._children(spec, rows)
+            chunk.append((spec.name, rows, self._children(spec, rows)))
+            positions[spec.name] = _position(rows[-1][spec.change], rows[-1][spec.key])
+        return chunk, positions
+
+    def _map_chunk(self, chunk: list[Any], result: PollResult) -> None:
+        specs = {spec.name: spec for spec in self.specs}
+        for name, rows, children in chunk:
+            spec = specs[name]
             first = len(result.events)
             for row in rows:
                 self._emit(spec, row, children.get(row[spec.key], []), result)
@@ -175,8 +193,6 @@ class HisDbConnector(Connector):
                      e.patient_key)
                     for e in result.events[first:]
                 ])
-            last = rows[-1]
-            result.checkpoints[spec.name] = _position(last[spec.change], last[spec.key])
 
     @property
     def known(self) -> KnownKeys:

@@ -150,6 +150,19 @@ class Connector(ABC):
     def read_history(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
                      limit: int) -> PollResult:
         """Like `poll`, for items up to `bounds` and changed at or after `since`."""
+        chunk, positions = self.history_chunk(checkpoints, bounds, since, limit)
+        mapped = self.map_history(chunk)
+        mapped.checkpoints.update(positions)
+        return mapped
+
+    def history_chunk(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
+                      limit: int) -> tuple[list[Any], dict[str, str]]:
+        """The next raw items of history (empty: done) and the checkpoints after them. Raw items are
+        plain data, so a backfill can map them in worker processes (`map_history`)."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
+    def map_history(self, chunk: list[Any]) -> PollResult:
+        """Raw items of `history_chunk` to events (no checkpoints: they are stored with the events)."""
         raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
 
     def check(self, sample: Path | None) -> PollResult:

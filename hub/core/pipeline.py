@@ -40,6 +40,15 @@ class Outcome:
     stage: str | None = None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What `Sink.prepare` made of a poll: outbox records (events and dead letters) and outcomes."""
+
+    records: list[OutboxRecord]
+    outcomes: list[Outcome]
+    kinds: dict[str, tuple[str, str]]  # event id -> (facility, event type), for the metrics
+
+
 @dataclass
 class AcceptReport:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -80,9 +89,16 @@ class Sink:
         return self.outbox.checkpoints()
 
     def accept(self, result: PollResult) -> AcceptReport:
+        return self.store(self.prepare(result), result.checkpoints)
+
+    def prepare(self, result: PollResult) -> Prepared:
+        """Validates and encodes (dead letters for what fails); touches no outbox, so a backfill can
+        run it in worker processes and `store` the results in order."""
         records: list[OutboxRecord] = []
         outcomes: list[Outcome] = []
+        kinds: dict[str, tuple[str, str]] = {}
         for event in result.events:
+            kinds[event.event_id] = (event.source.facility_id, event.event_type)
             record, rejected = self._encode(event)
             if record is not None:
                 records.append(record)
@@ -94,15 +110,20 @@ class Sink:
         for rejected in result.rejected:
             records.append(self._dead_letter(rejected))
             outcomes.append(Outcome(None, accepted=False, reason=rejected.reason, stage=rejected.stage))
-        if not records and not result.checkpoints:
+        return Prepared(records, outcomes, kinds)
+
+    def store(self, prepared: Prepared, checkpoints: dict[str, str]) -> AcceptReport:
+        """Writes prepared records and moves the checkpoints, in one outbox transaction."""
+        records, outcomes = prepared.records, prepared.outcomes
+        if not records and not checkpoints:
             return AcceptReport(outcomes)
-        new_ids = set(self.outbox.write(records, result.checkpoints))
+        new_ids = set(self.outbox.write(records, checkpoints))
         final: list[Outcome] = []
         for outcome in outcomes:
             if outcome.accepted and outcome.event_id not in new_ids:
                 outcome = Outcome(outcome.event_id, accepted=True, duplicate=True)
             final.append(outcome)
-        self._count(result, final)
+        self._count(prepared.kinds, final)
         if self.relay is not None and records:
             self.relay.wake()
         return AcceptReport(final)
@@ -163,14 +184,12 @@ class Sink:
         assert info.event_id is not None
         return OutboxRecord(info.event_id, DEAD_LETTER.topic(self.settings), key, value, tuple(info.to_headers()))
 
-    def _count(self, result: PollResult, outcomes: list[Outcome]) -> None:
-        by_id = {e.event_id: e for e in result.events}
+    def _count(self, kinds: dict[str, tuple[str, str]], outcomes: list[Outcome]) -> None:
         accepted: Counter[tuple[str, str]] = Counter()
         rejected: Counter[str] = Counter()
         for outcome in outcomes:
-            if outcome.accepted and not outcome.duplicate and outcome.event_id in by_id:
-                event = by_id[outcome.event_id]
-                accepted[(event.source.facility_id, event.event_type)] += 1
+            if outcome.accepted and not outcome.duplicate and outcome.event_id in kinds:
+                accepted[kinds[outcome.event_id]] += 1
             elif not outcome.accepted:
                 rejected[outcome.stage or "?"] += 1
                 log.warning("%s: rejected input (%s): %s", self.connector, outcome.stage, outcome.reason)

@@ -88,12 +88,14 @@ def published_ids(settings: HubSettings, expected: int) -> list[str]:
     return ids
 
 
+@pytest.mark.parametrize("workers", [0, 1])
 def test_history_is_published_once_and_the_live_connector_takes_over(his: Path, broker_settings: HubSettings,
-                                                                     tmp_path: Path) -> None:
+                                                                     tmp_path: Path, workers: int) -> None:
     url = his_copy(his, tmp_path)
     expected = history(url)
     cfg = config(url, reconcile_every_s=0.001)
-    backfill = Backfill(cfg, broker_settings, HisDbConnector, batch_size=120, codec=codec(broker_settings))
+    backfill = Backfill(cfg, broker_settings, HisDbConnector, batch_size=120, codec=codec(broker_settings),
+                        workers=workers)
     assert backfill.remaining() == len(expected)
     read: list[int] = []
     report = backfill.run(threading.Event(), read.append)

@@ -13,7 +13,7 @@ import pytest
 from consumers.registry import CONSUMERS
 
 COMMANDS = [
-    ["run"], ["broker"], ["connector", "run"], ["connector", "check"], ["consumer", "run"], ["status"],
+    ["run"], ["broker"], ["connector", "run"], ["connector", "check"], ["connector", "backfill"], ["consumer", "run"], ["status"],
     ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["replay"], ["bench"], ["mpi", "evaluate"], ["mpi", "rematch"],
     ["token", "create"], ["token", "list"], ["token", "revoke"], ["token", "rotate"],
     ["user", "create"], ["user", "list"], ["user", "disable"], ["user", "passwd"],

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, Field
-from sqlalchemy import MetaData, Table, and_, create_engine, or_, select
+from sqlalchemy import MetaData, Select, Table, and_, create_engine, func, or_, select
 from sqlalchemy.engine import Engine, make_url
 
 from connectors.his_db.deletions import KnownKeys, as_deleted
@@ -29,8 +29,14 @@ from connectors.his_db.mapping import (
     load_mapping,
     map_row,
 )
+from connectors.his_db.times import parse_time
 from hub.core.connector import Connector, ConnectorConfigError
 from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
+
+
+def _position(change: Any, key: Any) -> str:
+    """A table's read position: after the row with this change time and key."""
+    return json.dumps({"change": str(change), "key": key}, ensure_ascii=False, default=str)
 
 
 class HisDbOptions(BaseModel):
@@ -45,6 +51,7 @@ class HisDbOptions(BaseModel):
 class HisDbConnector(Connector):
     kind = "his_db"
     Options = HisDbOptions
+    supports_history = True
 
     def __init__(self, config: Any, settings: Any) -> None:
         super().__init__(config, settings)
@@ -97,34 +104,95 @@ class HisDbConnector(Connector):
 
     def poll(self, checkpoints: Mapping[str, str]) -> PollResult:
         result = PollResult()
-        budget = self.config.batch_size
         every = self.options.reconcile_every_s  # type: ignore[attr-defined]
         if every and time.monotonic() - self._last_reconcile >= every:
             self._last_reconcile = time.monotonic()
             self.reconcile(checkpoints, result)
             if not result.empty:
                 return result
+        self._read_into(result, checkpoints, self.config.batch_size)
+        return result
+
+    # History (hub connector backfill) -------------------------------------------------------------
+
+    def history_bounds(self) -> dict[str, str]:
+        """Where each table's history ends now: the position after its newest row (no entry: empty)."""
+        bounds: dict[str, str] = {}
+        for spec in self.specs:
+            table = self._table(spec.table)
+            change, key = table.c[spec.change], table.c[spec.key]
+            query = select(change, key).where(change.is_not(None)).order_by(change.desc(), key.desc()).limit(1)
+            assert self._engine is not None
+            with self._engine.connect() as conn:
+                last = conn.execute(query).first()
+            if last is not None:
+                bounds[spec.name] = _position(last[0], last[1])
+        return bounds
+
+    def history_size(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None) -> int:
+        """Rows still to read between `checkpoints` and `bounds` (for the progress bar)."""
+        total = 0
+        for spec in self.specs:
+            if spec.name not in bounds:
+                continue
+            query = self._range(spec, checkpoints.get(spec.name), bounds[spec.name], since)
+            counted = select(func.count()).select_from(query.order_by(None).limit(None).subquery())
+            assert self._engine is not None
+            with self._engine.connect() as conn:
+                total += int(conn.execute(counted).scalar_one())
+        return total
+
+    def history_chunk(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
+                      limit: int) -> tuple[list[Any], dict[str, str]]:
+        """Rows up to `bounds` (the live connector takes over after them), changed at or after `since`."""
+        return self._read_chunk(checkpoints, limit, bounds, since)
+
+    def map_history(self, chunk: list[Any]) -> PollResult:
+        result = PollResult()
+        self._map_chunk(chunk, result)
+        return result
+
+    # Reading --------------------------------------------------------------------------------------
+
+    def _read_into(self, result: PollResult, checkpoints: Mapping[str, str], budget: int) -> None:
+        chunk, positions = self._read_chunk(checkpoints, budget)
+        self._map_chunk(chunk, result)
+        result.checkpoints.update(positions)
+
+    def _read_chunk(self, checkpoints: Mapping[str, str], budget: int, bounds: Mapping[str, str] | None = None,
+                    since: str | None = None) -> tuple[list[Any], dict[str, str]]:
+        """Up to `budget` rows, table by table: [(entry name, rows, children by key)], and the positions
+        after them."""
+        chunk: list[Any] = []
+        positions: dict[str, str] = {}
         for spec in self.specs:
             if budget <= 0:
                 break
-            rows = self._read(spec, checkpoints.get(spec.name), budget)
+            if bounds is not None and spec.name not in bounds:
+                continue  # the table had no rows when the history was bounded: nothing of it is history
+            rows = self._read(spec, checkpoints.get(spec.name), budget,
+                              bounds.get(spec.name) if bounds is not None else None, since)
             if not rows:
                 continue
             budget -= len(rows)
-            children = self._children(spec, rows)
+            chunk.append((spec.name, rows, self._children(spec, rows)))
+            positions[spec.name] = _position(rows[-1][spec.change], rows[-1][spec.key])
+        return chunk, positions
+
+    def _map_chunk(self, chunk: list[Any], result: PollResult) -> None:
+        specs = {spec.name: spec for spec in self.specs}
+        for name, rows, children in chunk:
+            spec = specs[name]
+            first = len(result.events)
             for row in rows:
                 self._emit(spec, row, children.get(row[spec.key], []), result)
             if self.options.reconcile_every_s:  # type: ignore[attr-defined]
-                emitted = {e.source.position: e for e in result.events}
+                # One executemany per table and batch, from the events this table just gave.
                 self.known.remember(spec.table, [
-                    (str(r[spec.key]), e.resource, e.event_type, e.patient_key)
-                    for r in rows
-                    if (e := emitted.get(f"{spec.table}:{r.get(spec.change)}|{r.get(spec.key)}")) is not None
+                    (e.source.position[len(spec.table) + 1:].partition("|")[2], e.resource, e.event_type,
+                     e.patient_key)
+                    for e in result.events[first:]
                 ])
-            last = rows[-1]
-            result.checkpoints[spec.name] = json.dumps({"change": str(last[spec.change]), "key": last[spec.key]},
-                                                       ensure_ascii=False, default=str)
-        return result
 
     @property
     def known(self) -> KnownKeys:
@@ -159,13 +227,36 @@ class HisDbConnector(Connector):
             result.checkpoints[name] = str(committed + 1)  # saved with the events: confirms them
             result.notes.append(f"{len(gone)} rows of {spec.table} were deleted at the source")
 
-    def _read(self, spec: TableSpec, checkpoint: str | None, limit: int) -> list[dict[str, Any]]:
+    def _range(self, spec: TableSpec, checkpoint: str | None, bound: str | None = None,
+               since: str | None = None) -> Select[Any]:
+        """Rows after `checkpoint`, up to and including `bound`, changed at or after `since`, in read order."""
         table = self._table(spec.table)
         change, key = table.c[spec.change], table.c[spec.key]
-        query = select(table).where(change.is_not(None)).order_by(change, key).limit(limit)
+        query = select(table).where(change.is_not(None)).order_by(change, key)
         if checkpoint:
             mark = json.loads(checkpoint)
             query = query.where(or_(change > mark["change"], and_(change == mark["change"], key > mark["key"])))
+        if bound:
+            end = json.loads(bound)
+            query = query.where(or_(change < end["change"], and_(change == end["change"], key <= end["key"])))
+        if since:
+            query = query.where(change >= self._as_change(spec, change, since))
+        return query
+
+    @staticmethod
+    def _as_change(spec: TableSpec, column: Any, since: str) -> Any:
+        """An ISO time as the table's change column holds it (its own text format, or a timestamp)."""
+        moment = datetime.fromisoformat(since)
+        try:
+            if column.type.python_type is datetime:
+                return moment
+        except NotImplementedError:
+            pass
+        return moment.strftime(spec.change_format)
+
+    def _read(self, spec: TableSpec, checkpoint: str | None, limit: int, bound: str | None = None,
+              since: str | None = None) -> list[dict[str, Any]]:
+        query = self._range(spec, checkpoint, bound, since).limit(limit)
         assert self._engine is not None
         with self._engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
@@ -219,7 +310,7 @@ class HisDbConnector(Connector):
             moment = change
         else:
             try:
-                moment = datetime.strptime(str(change), spec.change_format)
+                moment = parse_time(str(change), spec.change_format)
             except ValueError:
                 raise MappingError(
                     f"change time {change!r} in {spec.table}.{spec.change} does not match {spec.change_format!r}",

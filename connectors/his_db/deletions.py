@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS known (tbl TEXT, key TEXT, resource TEXT, event_type 
 class KnownKeys:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # A backfill and the live connector share this file: wait out the other's write.
+        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()

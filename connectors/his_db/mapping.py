@@ -45,15 +45,16 @@ same rule as every other door): `{facility}-pat-${pat_id}` gives the same id her
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
 
+from connectors.his_db.times import parse_time
 from hub.core.errors import PermanentError
 from hub.core.identifiers import RESIDENT_ID, fhir_id, resident_id_valid
 from hub.core.terminology import (
@@ -233,36 +234,64 @@ class _Context:
 
 def render(template: Any, row: Mapping[str, Any], facility: str, mapping: VendorMapping,
            notes: list[str] | None = None) -> Any:
-    return _render(template, _Context(row, facility, mapping, notes if notes is not None else []))
+    return _compiled(template)(_Context(row, facility, mapping, notes if notes is not None else []))
 
 
-def _render(node: Any, ctx: _Context) -> Any:
+# A template is turned into nested functions once (keyed by the template object, which lives as long
+# as its mapping): walking the YAML tree and parsing "$COL|t1|t2" for every row was most of a row's cost.
+Rendering = Callable[[_Context], Any]
+_COMPILED: dict[int, tuple[Any, Rendering]] = {}
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+def _compiled(template: Any) -> Rendering:
+    entry = _COMPILED.get(id(template))
+    if entry is None or entry[0] is not template:
+        entry = (template, _compile(template))
+        _COMPILED[id(template)] = entry
+    return entry[1]
+
+
+def _compile(node: Any) -> Rendering:
     if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            rendered = _render(value, ctx)
-            required = key.endswith("!")
-            if rendered in (None, "", [], {}):
-                if required:
-                    return None
-                continue
-            out[key[:-1] if required else key] = rendered
-        return out or None
+        fields = [(key[:-1] if key.endswith("!") else key, key.endswith("!"), _compile(value))
+                  for key, value in node.items()]
+
+        def render_dict(ctx: _Context) -> Any:
+            out: dict[str, Any] = {}
+            for key, required, part in fields:
+                rendered = part(ctx)
+                if rendered in _EMPTY:
+                    if required:
+                        return None
+                    continue
+                out[key] = rendered
+            return out or None
+
+        return render_dict
     if isinstance(node, list):
-        items = [_render(v, ctx) for v in node]
-        return [v for v in items if v not in (None, "", [], {})] or None
+        parts = [_compile(v) for v in node]
+
+        def render_list(ctx: _Context) -> Any:
+            return [v for v in (part(ctx) for part in parts) if v not in _EMPTY] or None
+
+        return render_list
     if isinstance(node, str):
-        return _string(node, ctx)
-    return node
+        if node.startswith("$") and not node.startswith("${"):
+            column, transforms = _column_and_transforms(node)
+
+            def render_column(ctx: _Context) -> Any:
+                value = _transform(_column(ctx, column), transforms, column, ctx)
+                return str(value) if not transforms and value is not None and not isinstance(value, str) else value
+
+            return render_column
+        if "{" in node:
+            return lambda ctx: _string(node, ctx)
+    return lambda ctx: node
 
 
 def _string(text: str, ctx: _Context) -> Any:
-    if text.startswith("$") and not text.startswith("${"):
-        column, *transforms = text[1:].split("|")
-        value = _transform(_column(ctx, column), transforms, column, ctx)
-        return str(value) if not transforms and value is not None and not isinstance(value, str) else value
-    if "{" not in text:
-        return text
+    """An interpolated text: "text {facility} ${COL|t1}"."""
     missing = False
 
     def substitute(match: re.Match[str]) -> str:
@@ -279,6 +308,13 @@ def _string(text: str, ctx: _Context) -> Any:
 
     result = _INTERPOLATION.sub(substitute, text)
     return None if missing else result
+
+
+@lru_cache(maxsize=4096)
+def _column_and_transforms(text: str) -> tuple[str, list[str]]:
+    """"$COL|t1|t2" -> ("COL", ["t1", "t2"]), parsed once per template string (callers never change the list)."""
+    column, *transforms = text[1:].split("|")
+    return column, transforms
 
 
 def _column(ctx: _Context, column: str) -> Any:
@@ -326,9 +362,9 @@ def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
                 raise MappingError(f"column {column} value {value!r} gives an empty FHIR id", column)
             return text
         case "date":
-            return datetime.strptime(str(value).strip(), arg).date().isoformat()
+            return parse_time(str(value).strip(), arg).date().isoformat()
         case "datetime":
-            moment = datetime.strptime(str(value).strip(), arg).replace(tzinfo=ZoneInfo(ctx.mapping.timezone))
+            moment = parse_time(str(value).strip(), arg).replace(tzinfo=ZoneInfo(ctx.mapping.timezone))
             return moment.isoformat()
         case "code" | "code?":
             table = ctx.mapping.code_tables.get(arg)

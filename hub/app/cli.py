@@ -164,6 +164,54 @@ def connector_run(config: Annotated[Path, typer.Argument(help="Connector YAML fi
     runtime.outbox.close()
 
 
+@connector_app.command("backfill")
+def connector_backfill(
+    config: Annotated[Path, typer.Argument(help="The live connector's YAML file (same mapping, same outbox name).")],
+    since: Annotated[str | None, typer.Option(help="Only rows changed at or after this ISO date or time.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per read and outbox transaction.")] = 5000,
+    workers: Annotated[int | None, typer.Option(min=0, help="Processes that map, validate and encode (0: none, "
+                                                "all in this one). Default: 0.")] = None,
+    nice: Annotated[int, typer.Option(min=0, max=19, help="CPU niceness of this process: below live work.")] = 10,
+    quiet: Quiet = False,
+) -> None:
+    """Onboard a member's history: map, validate and publish every row up to where the live connector
+    starts, below live traffic. Ctrl-C or a kill stops it; run it again to resume where it stopped."""
+    import os
+    import signal
+
+    from hub.app import parts as registered
+    from hub.core.backfill import WORKERS, Backfill
+    from hub.core.progress import ProgressBar, wanted
+
+    settings = _settings()
+    cfg = registered.load_connector_config(config)
+    if since is not None:
+        try:
+            datetime.fromisoformat(since)
+        except ValueError:
+            raise CliError(f"--since {since!r} is not an ISO date or time, e.g. 2026-01-01 or 2026-01-01T08:00") from None
+    if nice:
+        os.nice(nice)  # the live connector and the consumers on this machine come first
+    backfill = Backfill(cfg, settings, registered.connector_class(cfg.kind), batch_size=batch_size, since=since,
+                        workers=WORKERS if workers is None else workers)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    shown = wanted(settings.progress, quiet)
+    with ProgressBar(f"backfill {cfg.name}", backfill.remaining(), shown, unit="rows") as bar:
+        report = backfill.run(stop, bar.advance)
+    backfill.close()
+    typer.echo(
+        f"backfill {cfg.name}: {report.read} rows read, {report.accepted} events new, {report.duplicates} already "
+        f"there, {report.rejected} dead letters in {report.seconds:.0f} s; "
+        + ("complete" if report.remaining == 0 and report.unpublished == 0 else
+           f"stopped with {report.remaining} rows to read and {report.unpublished} events to publish: run it again "
+           "to resume")
+    )
+    if report.remaining or report.unpublished:
+        raise typer.Exit(1)
+
+
 @connector_app.command("check")
 def connector_check(
     config: Annotated[Path, typer.Argument(help="Connector YAML file.")],

@@ -136,6 +136,35 @@ class Connector(ABC):
             if result.empty:
                 stop.wait(self.config.poll_interval_s)
 
+    # History, for `hub connector backfill` (hub/core/backfill.py); pull connectors of a database.
+    supports_history: ClassVar[bool] = False
+
+    def history_bounds(self) -> dict[str, str]:
+        """Where each stream's history ends now (a checkpoint per stream; none for an empty one)."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
+    def history_size(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None) -> int:
+        """How many items are left between `checkpoints` and `bounds`."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
+    def read_history(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
+                     limit: int) -> PollResult:
+        """Like `poll`, for items up to `bounds` and changed at or after `since`."""
+        chunk, positions = self.history_chunk(checkpoints, bounds, since, limit)
+        mapped = self.map_history(chunk)
+        mapped.checkpoints.update(positions)
+        return mapped
+
+    def history_chunk(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
+                      limit: int) -> tuple[list[Any], dict[str, str]]:
+        """The next raw items of history (empty: done) and the checkpoints after them. Raw items are
+        plain data, so a backfill can map them in worker processes (`map_history`)."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
+    def map_history(self, chunk: list[Any]) -> PollResult:
+        """Raw items of `history_chunk` to events (no checkpoints: they are stored with the events)."""
+        raise NotImplementedError(f"connector kind {self.kind} has no history to backfill")
+
     def check(self, sample: Path | None) -> PollResult:
         """Dry run for `hub connector check`: what would be published from `sample` (or the source)."""
         return self.poll({})

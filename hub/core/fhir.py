@@ -9,6 +9,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from hub.core.errors import PermanentError
+from hub.core.fhir_shapes import MAX_SHAPES, Leaf, Shape, Uncacheable, leaf_checks, shape_of
 
 # Required value-set bindings of the elements the hub relies on. fhir.resources checks types and
 # cardinality but not bindings, so `"status": "teleported"` would otherwise pass.
@@ -60,6 +61,53 @@ def validate_resource(resource: Any) -> dict[str, Any]:
         raise FhirValidationError(
             resource_type, [FhirIssue("resourceType", f"unknown FHIR R4 resource type {resource_type!r}")]
         ) from None
+    leaves: list[Any] = []
+    shape = shape_of(resource, leaves)
+    if not _known_good(shape, leaves):
+        _validate_fully(model, resource_type, resource)
+        _learn(model, resource, shape, len(leaves))
+    bad = [
+        FhirIssue(f"{resource_type}.{element}", f"{resource[element]!r} is not in the required value set: "
+                  f"{', '.join(sorted(allowed))}")
+        for (rtype, element), allowed in _REQUIRED_CODES.items()
+        if rtype == resource_type and element in resource and resource[element] not in allowed
+    ]
+    if bad:
+        raise FhirValidationError(resource_type, bad)
+    return resource
+
+
+# Shape -> one check per leaf value (None: the shape could not be typed; always validate fully).
+_SHAPES: dict[Shape, list[Leaf | None] | None] = {}
+
+
+def _known_good(shape: Shape, leaves: list[Any]) -> bool:
+    """Whether a resource of a shape that passed before passes again: each leaf value checked alone."""
+    checks = _SHAPES.get(shape)
+    if checks is None:
+        return False
+    try:
+        for check, value in zip(checks, leaves, strict=True):
+            if check is not None:
+                check(value)
+    except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError; the models say why
+        return False
+    return True
+
+
+def _learn(model: Any, resource: dict[str, Any], shape: Shape, n_leaves: int) -> None:
+    if shape in _SHAPES or len(_SHAPES) >= MAX_SHAPES:
+        return
+    try:
+        checks: list[Leaf | None] | None = leaf_checks(model, resource)
+    except Uncacheable:
+        checks = None
+    if checks is not None and len(checks) != n_leaves:
+        checks = None
+    _SHAPES[shape] = checks
+
+
+def _validate_fully(model: Any, resource_type: str, resource: dict[str, Any]) -> None:
     try:
         model.model_validate(resource)
     except ValidationError as exc:
@@ -71,12 +119,3 @@ def validate_resource(resource: Any) -> dict[str, Any]:
             for err in exc.errors()
         ]
         raise FhirValidationError(resource_type, issues) from None
-    bad = [
-        FhirIssue(f"{resource_type}.{element}", f"{resource[element]!r} is not in the required value set: "
-                  f"{', '.join(sorted(allowed))}")
-        for (rtype, element), allowed in _REQUIRED_CODES.items()
-        if rtype == resource_type and element in resource and resource[element] not in allowed
-    ]
-    if bad:
-        raise FhirValidationError(resource_type, bad)
-    return resource

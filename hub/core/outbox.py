@@ -13,7 +13,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,7 +42,17 @@ CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox(seq) WHERE published_at 
 CREATE INDEX IF NOT EXISTS outbox_created ON outbox(created_at);
 CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, position TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
+# The unpublished count is kept in a row moved in the same transaction as the rows it counts, so
+# `backlog()` is one key lookup in every process (a COUNT(*) per look cost the relays and status pages
+# a scan of the outbox each time). An outbox from before the counter gets it counted once.
+_INIT_BACKLOG = (
+    "INSERT INTO counter(name, n) SELECT 'backlog', COUNT(*) FROM outbox WHERE published_at IS NULL "
+    "ON CONFLICT(name) DO NOTHING"
+)
+_MOVE_BACKLOG = "UPDATE counter SET n = n + ? WHERE name = 'backlog'"
+_IN_CHUNK = 500  # event ids per `IN (...)` look-up, well under SQLite's variable limit
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,10 @@ class Outbox:
         self.name = name
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.executescript(_SCHEMA)
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        with self._transaction() as conn:
+            conn.execute(_INIT_BACKLOG)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -88,35 +102,66 @@ class Outbox:
 
     # Writing ------------------------------------------------------------------------------------
 
-    def write(self, records: Iterable[OutboxRecord], checkpoints: Mapping[str, str] | None = None) -> list[str]:
-        """Appends records and moves checkpoints in one transaction. Returns the ids that were new:
-        a record whose event id is already in the outbox is a duplicate and is not stored again."""
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        now = time.time()
-        new_ids: list[str] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for rec in records:
-                cursor = conn.execute(
-                    # ON CONFLICT, not OR IGNORE: only a repeated event id is skipped, never a NOT NULL violation.
-                    "INSERT INTO outbox(event_id, topic, key, value, headers, created_at) VALUES (?,?,?,?,?,?) "
-                    "ON CONFLICT(event_id) DO NOTHING",
-                    (rec.event_id, rec.topic, rec.key, rec.value, _dump_headers(rec.headers), now),
-                )
-                if cursor.rowcount:
-                    new_ids.append(rec.event_id)
-            for name, position in (checkpoints or {}).items():
-                conn.execute(
-                    "INSERT INTO checkpoint(name, position, updated_at) VALUES (?,?,?) "
-                    "ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
-                    (name, position, now),
-                )
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # a COMMIT that failed (disk full) was already rolled back by SQLite
                 conn.execute("ROLLBACK")
             raise
-        return new_ids
+
+    def write(self, records: Iterable[OutboxRecord], checkpoints: Mapping[str, str] | None = None) -> list[str]:
+        """Appends records and moves checkpoints in one transaction. Returns the ids that were new:
+        a record whose event id is already in the outbox (or earlier in `records`) is a duplicate
+        and is not stored again."""
+        batch = list(records)
+        now = time.time()
+        with self._transaction() as conn:
+            # Under the write lock nobody else inserts, so the ids found here are all the duplicates.
+            seen = self._existing(conn, [rec.event_id for rec in batch])
+            fresh: list[OutboxRecord] = []
+            for rec in batch:
+                if rec.event_id not in seen:
+                    seen.add(rec.event_id)
+                    fresh.append(rec)
+            conn.executemany(
+                # ON CONFLICT, not OR IGNORE: only a repeated event id is skipped, never a NOT NULL violation.
+                "INSERT INTO outbox(event_id, topic, key, value, headers, created_at) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(event_id) DO NOTHING",
+                [(rec.event_id, rec.topic, rec.key, rec.value, _dump_headers(rec.headers), now) for rec in fresh],
+            )
+            if fresh:
+                conn.execute(_MOVE_BACKLOG, (len(fresh),))
+            conn.executemany(
+                "INSERT INTO checkpoint(name, position, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
+                [(name, position, now) for name, position in (checkpoints or {}).items()],
+            )
+        return [rec.event_id for rec in fresh]
+
+    @staticmethod
+    def _existing(conn: sqlite3.Connection, event_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(event_ids), _IN_CHUNK):
+            chunk = event_ids[start:start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in conn.execute(f"SELECT event_id FROM outbox WHERE event_id IN ({marks})", chunk))
+        return found
+
+    def claim_checkpoints(self, checkpoints: Mapping[str, str]) -> dict[str, str]:
+        """Sets the checkpoints that are not set yet (others are left as they are) and returns all of
+        them, in one transaction: a backfill hands the live connector the place where history ends."""
+        now = time.time()
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO checkpoint(name, position, updated_at) VALUES (?,?,?) ON CONFLICT(name) DO NOTHING",
+                [(name, position, now) for name, position in checkpoints.items()],
+            )
+            return dict(conn.execute("SELECT name, position FROM checkpoint").fetchall())
 
     def contains(self, event_id: str) -> bool:
         return self._conn().execute("SELECT 1 FROM outbox WHERE event_id=?", (event_id,)).fetchone() is not None
@@ -145,7 +190,16 @@ class Outbox:
         return [_stored(row) for row in rows]
 
     def backlog(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").fetchone()[0])
+        """Events not yet published (kept by every write, publish and replay; see `_MOVE_BACKLOG`)."""
+        row = self._conn().execute("SELECT n FROM counter WHERE name='backlog'").fetchone()
+        return int(row[0]) if row else 0
+
+    def recount(self) -> int:
+        """Counts the backlog again and sets the kept figure to it (a repair; never needed in normal work)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM counter WHERE name='backlog'")
+            conn.execute(_INIT_BACKLOG)
+        return self.backlog()
 
     def oldest_pending(self) -> float | None:
         """Unix time the oldest unpublished event was written (None: nothing waits)."""
@@ -165,13 +219,18 @@ class Outbox:
         return row[0], int(row[1] or 0)
 
     def mark_published(self, seqs: list[int]) -> None:
+        """Marks rows published: one statement per run of consecutive seqs (a relay's batch is one run)."""
         if not seqs:
             return
         now = time.time()
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("UPDATE outbox SET published_at=? WHERE seq=?", [(now, s) for s in seqs])
-        conn.execute("COMMIT")
+        with self._transaction() as conn:
+            done = 0
+            for first, last in _runs(seqs):
+                done += conn.execute(
+                    "UPDATE outbox SET published_at=? WHERE seq BETWEEN ? AND ? AND published_at IS NULL",
+                    (now, first, last),
+                ).rowcount
+            conn.execute(_MOVE_BACKLOG, (-done,))
 
     def mark_for_replay(self, since: float | None = None, topic: str | None = None) -> int:
         """Makes retained rows pending again; returns how many. `hub replay` and a lost broker use it."""
@@ -183,7 +242,10 @@ class Outbox:
         if topic is not None:
             sql += " AND topic = ?"
             args.append(topic)
-        return int(self._conn().execute(sql, args).rowcount)
+        with self._transaction() as conn:
+            count = int(conn.execute(sql, args).rowcount)
+            conn.execute(_MOVE_BACKLOG, (count,))
+        return count
 
     def purge(self, retention_hours: float) -> int:
         cutoff = time.time() - retention_hours * 3600
@@ -232,7 +294,11 @@ class OutboxRelay:
         producer_factory: Callable[[], Any] | None = None,
         batch_size: int = 1000,
         epoch_check_s: float = 5.0,
+        yield_to: Callable[[], int] | None = None,
+        yield_max_s: float = 10.0,
     ) -> None:
+        """`yield_to` (a backfill's relay): the backlog of an outbox that goes first; this relay sends
+        nothing while it is not empty, unless it stood still for `yield_max_s` (its relay is not running)."""
         self.outbox = outbox
         self.settings = settings
         self._producer_factory = producer_factory or (lambda: kafka_io.producer(settings))
@@ -247,6 +313,9 @@ class OutboxRelay:
         self.broker_up = False
         self._backlog_counted = 0.0
         self._backlog_dirty = True
+        self._yield_to = yield_to
+        self.yield_max_s = yield_max_s
+        self._first_seen = (0, 0.0)  # the first outbox's backlog as last seen, and since when
 
     def wake(self) -> None:
         """Called by the connector after a write, so events leave without waiting for the next tick."""
@@ -352,7 +421,20 @@ class OutboxRelay:
             self.outbox.set_meta("broker_epoch", current)
         self._last_epoch_check = time.monotonic()
 
+    def _give_way(self) -> None:
+        """Waits while the outbox that goes first has events to send (live events before history)."""
+        assert self._yield_to is not None
+        while (waiting := self._yield_to()) > 0:
+            now = time.monotonic()
+            if waiting != self._first_seen[0]:
+                self._first_seen = (waiting, now)
+            elif now - self._first_seen[1] >= self.yield_max_s:
+                return  # it does not move: nobody publishes it, and history must not wait forever
+            time.sleep(0.02)
+
     def publish_pending(self) -> int:
+        if self._yield_to is not None:
+            self._give_way()
         rows = self.outbox.pending(self.batch_size)
         if not rows:
             return 0
@@ -373,18 +455,22 @@ class OutboxRelay:
             self._last_epoch_check = 0.0
             raise kafka_io.KafkaError("the broker restarted during a send; resending after its epoch is checked")
         done: list[int] = []
+        per_topic: Counter[str] = Counter()
         error: BaseException | None = None
         for seq, topic, future in futures:
             # Only a contiguous prefix counts as published: the rest is resent in order next time.
-            if error is None and future.succeeded() and getattr(future.value, "offset", -1) >= 0:
+            if future.succeeded() and getattr(future.value, "offset", -1) >= 0:
                 done.append(seq)
-                metrics.EVENTS_PUBLISHED.labels(self.outbox.name, topic).inc()
-            elif error is None:
-                error = future.exception or kafka_io.KafkaError(
-                    "the broker acknowledged a record without an offset (a duplicate sequence number from a "
-                    "broker that forgot this producer)" if future.succeeded() else "send did not complete"
-                )
+                per_topic[topic] += 1
+                continue
+            error = future.exception or kafka_io.KafkaError(
+                "the broker acknowledged a record without an offset (a duplicate sequence number from a "
+                "broker that forgot this producer)" if future.succeeded() else "send did not complete"
+            )
+            break
         self.outbox.mark_published(done)
+        for topic, n in per_topic.items():
+            metrics.EVENTS_PUBLISHED.labels(self.outbox.name, topic).inc(n)
         self._report_backlog()
         if error is not None:
             raise error if isinstance(error, kafka_io.KafkaError) else kafka_io.KafkaError(str(error))
@@ -399,6 +485,17 @@ class OutboxRelay:
         self._close_producer()
         admin, self._admin = self._admin, None
         kafka_io.close_quietly(admin, "admin client")
+
+
+def _runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """[3, 4, 5, 9, 10] -> [(3, 5), (9, 10)]: ranges of consecutive seqs, in the order given."""
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs
 
 
 def _dump_headers(headers: tuple[tuple[str, bytes], ...]) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from hub.core import metrics
@@ -37,6 +38,15 @@ class Outcome:
     duplicate: bool = False
     reason: str | None = None
     stage: str | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What `Sink.prepare` made of a poll: outbox records (events and dead letters) and outcomes."""
+
+    records: list[OutboxRecord]
+    outcomes: list[Outcome]
+    kinds: dict[str, tuple[str, str]]  # event id -> (facility, event type), for the metrics
 
 
 @dataclass
@@ -79,9 +89,16 @@ class Sink:
         return self.outbox.checkpoints()
 
     def accept(self, result: PollResult) -> AcceptReport:
+        return self.store(self.prepare(result), result.checkpoints)
+
+    def prepare(self, result: PollResult) -> Prepared:
+        """Validates and encodes (dead letters for what fails); touches no outbox, so a backfill can
+        run it in worker processes and `store` the results in order."""
         records: list[OutboxRecord] = []
         outcomes: list[Outcome] = []
+        kinds: dict[str, tuple[str, str]] = {}
         for event in result.events:
+            kinds[event.event_id] = (event.source.facility_id, event.event_type)
             record, rejected = self._encode(event)
             if record is not None:
                 records.append(record)
@@ -93,21 +110,25 @@ class Sink:
         for rejected in result.rejected:
             records.append(self._dead_letter(rejected))
             outcomes.append(Outcome(None, accepted=False, reason=rejected.reason, stage=rejected.stage))
-        if not records and not result.checkpoints:
+        return Prepared(records, outcomes, kinds)
+
+    def store(self, prepared: Prepared, checkpoints: dict[str, str]) -> AcceptReport:
+        """Writes prepared records and moves the checkpoints, in one outbox transaction."""
+        records, outcomes = prepared.records, prepared.outcomes
+        if not records and not checkpoints:
             return AcceptReport(outcomes)
-        new_ids = set(self.outbox.write(records, result.checkpoints))
+        new_ids = set(self.outbox.write(records, checkpoints))
         final: list[Outcome] = []
         for outcome in outcomes:
             if outcome.accepted and outcome.event_id not in new_ids:
                 outcome = Outcome(outcome.event_id, accepted=True, duplicate=True)
             final.append(outcome)
-        self._count(result, final)
+        self._count(prepared.kinds, final)
         if self.relay is not None and records:
             self.relay.wake()
         return AcceptReport(final)
 
     def _encode(self, event: Event) -> tuple[OutboxRecord | None, Rejected | None]:
-        payload = json.dumps({"resource": event.resource, "related": list(event.related)}, ensure_ascii=False)
         try:
             validate_resource(event.resource)
             for related in event.related:
@@ -124,19 +145,22 @@ class Sink:
             check_event(event)
             value = self.codec.encode(event)
         except FhirValidationError as exc:
+            payload = _payload(event)
             return None, Rejected(f"invalid FHIR {exc.resource_type}: {exc}", "validate", payload,
                                   event.source.position, event.patient_key, event.event_id)
         except (LimitError, ForeignIdentifierError) as exc:
+            payload = _payload(event)
             return None, Rejected(str(exc), "validate", payload, event.source.position, event.patient_key,
                                   event.event_id)
         except (SerializationError, KeyError) as exc:
+            payload = _payload(event)
             return None, Rejected(str(exc), "encode", payload, event.source.position, event.patient_key,
                                   event.event_id)
         if len(value) > self.settings.max_event_bytes:
             return None, Rejected(
                 f"event is {len(value)} bytes, over the {self.settings.max_event_bytes}-byte limit; large "
                 "binaries belong in the blob store with a reference in the event",
-                "size", payload, event.source.position, event.patient_key, event.event_id,
+                "size", _payload(event), event.source.position, event.patient_key, event.event_id,
             )
         headers = (("hub.event_type", event.event_type.encode()), ("hub.facility", event.source.facility_id.encode()))
         return OutboxRecord(event.event_id, topic, event.patient_key.encode(), value, headers), None
@@ -160,14 +184,24 @@ class Sink:
         assert info.event_id is not None
         return OutboxRecord(info.event_id, DEAD_LETTER.topic(self.settings), key, value, tuple(info.to_headers()))
 
-    def _count(self, result: PollResult, outcomes: list[Outcome]) -> None:
-        by_id = {e.event_id: e for e in result.events}
+    def _count(self, kinds: dict[str, tuple[str, str]], outcomes: list[Outcome]) -> None:
+        accepted: Counter[tuple[str, str]] = Counter()
+        rejected: Counter[str] = Counter()
         for outcome in outcomes:
-            if outcome.accepted and not outcome.duplicate and outcome.event_id in by_id:
-                event = by_id[outcome.event_id]
-                metrics.EVENTS_IN.labels(self.connector, event.source.facility_id, event.event_type).inc()
+            if outcome.accepted and not outcome.duplicate and outcome.event_id in kinds:
+                accepted[kinds[outcome.event_id]] += 1
             elif not outcome.accepted:
-                metrics.EVENTS_REJECTED.labels(self.connector, self.facility_id, outcome.stage or "?").inc()
+                rejected[outcome.stage or "?"] += 1
                 log.warning("%s: rejected input (%s): %s", self.connector, outcome.stage, outcome.reason)
+        # One increment per label set and batch, not per event.
+        for (facility, event_type), n in accepted.items():
+            metrics.EVENTS_IN.labels(self.connector, facility, event_type).inc(n)
+        for stage, n in rejected.items():
+            metrics.EVENTS_REJECTED.labels(self.connector, self.facility_id, stage).inc(n)
         if outcomes:
             metrics.CONNECTOR_LAST_EVENT.labels(self.connector).set(time.time())
+
+
+def _payload(event: Event) -> str:
+    """The input as a dead letter carries it (built only for a rejected event)."""
+    return json.dumps({"resource": event.resource, "related": list(event.related)}, ensure_ascii=False)

@@ -205,6 +205,9 @@ def drain(runner: ConsumerRunner, expected: int, timeout_s: float = 900,
           pace: Callable[[int], None] | None = None) -> Timed:
     """Runs `runner` until it has committed `expected` more events; timed from its first commit to its
     last, counting the events after the first batch. `pace` is called after each commit."""
+    if expected < 1:
+        raise RuntimeError(f"the topics of the {runner.consumer.name} consumer hold nothing for it; "
+                           "is the benchmark too small?")
     timed, done, first = Timed(), threading.Event(), threading.Event()
     marks: dict[str, float] = {}
     delivered = 0
@@ -294,6 +297,8 @@ def reads_under_load(prefilled: Prefilled, database: Database, rate: float = 500
     if not written:
         raise RuntimeError("the record store's writer stopped before it had written its events")
     searches = [t for kind in SEARCHES for t in timings[kind]]
+    if not searches or not timings["everything"]:
+        raise RuntimeError("no read met the writes; give the reads under load more seconds")
     return {
         "reads_under_load_search_ms_p99": round(percentile(searches, 99), 1),
         "reads_under_load_everything_ms_p99": round(percentile(timings["everything"], 99), 1),

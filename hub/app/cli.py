@@ -360,7 +360,7 @@ def bench(
     events: Annotated[int, typer.Option(help="Events through the whole path, and on the consumers' pre-filled topics.")] = 20000,
     stages: Annotated[
         str, typer.Option(help="Comma-separated stages to run (default all): e2e, latency, transport, ecg, connector, "
-                          "relay, record_store, reading, pharmacy, reads_under_load, reading_worklist, mpi, "
+                          "relay, record_store, reading, pharmacy, ecg_consumer, reads_under_load, reading_worklist, mpi, "
                           "pharmacy_review, soak.")
     ] = "all",
     connector_rows: Annotated[int, typer.Option(help="HIS rows the one-connector stage reads.")] = 20000,

@@ -16,7 +16,6 @@ consumer, reads under load) are in bench_stages.py, the memory soak in bench_soa
 
 from __future__ import annotations
 
-import io
 import logging
 import resource
 import statistics
@@ -24,7 +23,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +44,8 @@ from hub.core.serialization import EventCodec
 from hub.core.topics import TopicSpec
 from hub.tools.bench_reading import run_reading_benchmark
 from hub.tools.bench_soak import run_soak
-from hub.tools.bench_stages import CONSUMER_STAGES, percentile, run_stages
+from hub.tools.bench_stages import CONSUMER_STAGES, ecg_file, percentile, run_stages
 from hub.tools.demo.county import build_county
-from hub.tools.demo.ecgs import EcgSpec, Subject, ecg_dataset
 from hub.tools.demo.generator import CountySimulator
 from hub.tools.scratch import scratch_database
 
@@ -77,7 +74,7 @@ class _TimedRecordStore(RecordStoreConsumer):
 
 # What `hub bench --stages` may name; the default runs them all.
 STAGES = ("e2e", "latency", "transport", "ecg", "connector", "relay", "record_store", "reading", "pharmacy",
-          "reads_under_load", "reading_worklist", "mpi", "pharmacy_review", "soak")
+          "ecg_consumer", "reads_under_load", "reading_worklist", "mpi", "pharmacy_review", "soak")
 LATENCY_RATES = (200.0, 1000.0)  # events/s of the steady phases after the whole path's 100/s
 
 
@@ -124,7 +121,7 @@ def run_benchmark(base: HubSettings, events: int = 20000, stages: Collection[str
                            "ecg_ingest_to_ready_ms_p99": round(percentile(ecg, 99), 1), "ecg_studies": len(ecg)}
             # The whole path's peak, as before the stages were added (they run after it in this process).
             result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-            if wanted & {"connector", "relay", *CONSUMER_STAGES, "reads_under_load"}:
+            if wanted & {"connector", "relay", *CONSUMER_STAGES, "ecg_consumer", "reads_under_load"}:
                 with scratch_database(base.database_url, data_dir, "bench_stages") as stage_db:
                     figures, sample = run_stages(settings, stage_db, wanted, events, connector_rows, read_seconds)
                 result |= figures
@@ -173,12 +170,9 @@ def _ecg_stage(settings: HubSettings, database: Database, studies: int = 20) -> 
     try:
         _wait(lambda: runner.assigned, 60, "the ECG consumer never got its partitions")
         for n in range(studies + 1):  # the first warms up (group join, the libraries' first calls) and is not counted
-            spec = EcgSpec(heart_rate=55 + 3 * n, qrs_axis=-20 + 5 * n, seed=n)
-            ds = ecg_dataset(spec, Subject(f"bench{n}", "测^试"), datetime(2026, 11, 27, 8, n))
-            buffer = io.BytesIO()
-            ds.save_as(buffer, enforce_file_format=True)
+            dicom = ecg_file(n)
             t0 = time.time()
-            result = ingest_dicom(buffer.getvalue(), f"bench{n}.dcm", "th01", blobs)
+            result = ingest_dicom(dicom, f"bench{n}.dcm", "th01", blobs)
             sink.accept(result)
             while outbox.backlog():
                 relay.publish_pending()

@@ -15,12 +15,14 @@ across machines; the broker runs in its own process and is not counted.
                 database: timed from its first commit to its last, counting the events after the first
                 batch (the group join before it, about 3 s on Tansu, is not the consumer's speed).
                 The record store runs first; the other consumers find its shared record filled.
+  ecg_consumer  the ECG consumer alone on a topic of DICOM 12-lead ECGs read at the door.
   reads_under_load  Patient searches and $everything over HTTP while the record store writes new
                 events at a steady rate (paced after each commit).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
@@ -30,28 +32,35 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from connectors.dicom.ingest import ingest_dicom
 from consumers.record_store.models import StoredResource
 from hub.app import parts as registered
+from hub.core.blobs import FileBlobStore
 from hub.core.config import HubSettings
 from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
+from hub.core.outbox import Outbox, OutboxRelay
 from hub.core.parts import PartContext
+from hub.core.pipeline import Sink
 from hub.core.results import ResultOutbox
 from hub.core.schema_registry import make_registry
 from hub.core.serialization import EventCodec
 from hub.core.topics import spec_for
 from hub.tools.bench_http import READS, SEARCHES, searchable, served, timed_read
 from hub.tools.demo.county import County, build_county
+from hub.tools.demo.ecgs import EcgSpec, Subject, ecg_dataset
 from hub.tools.demo.generator import CountySimulator
 
 log = logging.getLogger(__name__)
 
 CONSUMER_STAGES = ("record_store", "reading", "pharmacy")
+ECG_STUDIES = 30  # each costs about a second of CPU to measure
 
 
 @dataclass
@@ -181,6 +190,10 @@ class Prefilled:
             drain_connector(rt, self.on_topic)
             publish_outbox(rt)
 
+    @property
+    def configs(self) -> tuple[Any, ...]:
+        return tuple(rt.config for rt in self.runtimes)
+
     def expected(self, runner: ConsumerRunner) -> int:
         return sum(self.on_topic[topic] for topic in runner.topics)
 
@@ -189,15 +202,15 @@ class Prefilled:
         self.simulator.close()
 
 
-def _runner(prefilled: Prefilled, database: Database, name: str, batch_size: int | None = None) -> ConsumerRunner:
+def _runner(settings: HubSettings, database: Database, name: str, batch_size: int | None = None,
+            connector_configs: tuple[Any, ...] = ()) -> ConsumerRunner:
     """The registered consumer `name`, bound as the hub binds it, in its own consumer group."""
-    settings = prefilled.settings
     if batch_size is not None:
         settings = settings.model_copy(update={"consumer_batch_size": batch_size})
     codec = _codec(settings)
     consumer = registered.consumer_class(name)(settings)
     consumer.bind(PartContext(settings, database, registered.services(), ResultOutbox(database, codec, settings),
-                              connector_configs=tuple(rt.config for rt in prefilled.runtimes)))
+                              connector_configs=connector_configs))
     return ConsumerRunner(consumer, settings, database, codec)
 
 
@@ -242,12 +255,42 @@ def drain(runner: ConsumerRunner, expected: int, timeout_s: float = 900,
 
 def consumer_stage(prefilled: Prefilled, database: Database, name: str, batch_size: int | None = None) -> dict[str, float]:
     """The consumer `name` alone, draining what the pre-filled topics hold for it into `database`."""
-    runner = _runner(prefilled, database, name, batch_size)
+    runner = _runner(prefilled.settings, database, name, batch_size, prefilled.configs)
     expected = prefilled.expected(runner)
     # The first batch carries the group join and is not timed: a topic shorter than 20 batches is read
     # in 20, so that what is timed is most of it.
     runner.batch_size = min(runner.batch_size, max(1, expected // 20))
     return drain(runner, expected).figures(name)
+
+
+def ecg_file(n: int) -> bytes:
+    """The `n`th of the benchmark's 12-lead resting ECGs as a DICOM file (a different tracing each)."""
+    spec = EcgSpec(heart_rate=55 + 3 * (n % 30), qrs_axis=-20 + 5 * (n % 20), seed=n)
+    dataset = ecg_dataset(spec, Subject(f"bench{n}", "测^试"), datetime(2026, 11, 27, 8, n % 60))
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def ecg_stage(base: HubSettings, database: Database, studies: int) -> dict[str, float]:
+    """The ECG consumer alone (waveform measured, observations stored) on a topic pre-filled with
+    `studies` ECGs read at the door (DICOM parsed, waveform to the blob store it reads from)."""
+    settings = base.model_copy(update={"data_dir": base.data_dir / "stage-ecg",
+                                       "topic_prefix": f"{base.topic_prefix}ecg."})
+    blobs = FileBlobStore(settings.data_dir / "blobs")  # where the ECG consumer looks (HUB_DATA_DIR/blobs)
+    outbox = Outbox(settings.outbox_path("bench-ecg"), "bench-ecg")
+    relay = OutboxRelay(outbox, settings)
+    sink = Sink("bench-ecg", "th01", outbox, _codec(settings), settings)
+    try:
+        for n in range(studies):
+            sink.accept(ingest_dicom(ecg_file(n), f"bench{n}.dcm", "th01", blobs))
+        relay.check_epoch(force=True)
+        while relay.publish_pending():
+            pass
+    finally:
+        relay.close()
+        outbox.close()
+    return drain(_runner(settings, database, "ecg"), studies).figures("ecg")
 
 
 def _stored_patients(database: Database, limit: int = 2000) -> tuple[list[str], list[dict[str, Any]]]:
@@ -267,7 +310,7 @@ def reads_under_load(prefilled: Prefilled, database: Database, rate: float = 500
     communities, patients = _stored_patients(database)
     if not communities or not patients:
         raise RuntimeError("the reads under load need a record store that already holds patients")
-    runner = _runner(prefilled, database, "record_store", batch_size=max(1, int(rate / 10)))
+    runner = _runner(prefilled.settings, database, "record_store", max(1, int(rate / 10)), prefilled.configs)
     before = prefilled.expected(runner)
     prefilled.add(int(rate * seconds * 1.1))  # what the writer will apply, with a margin
     expected = prefilled.expected(runner) - before
@@ -325,6 +368,8 @@ def run_stages(base: HubSettings, database: Database, stages: set[str], events: 
     wanted = [name for name in CONSUMER_STAGES if name in stages]
     if "reads_under_load" in stages and "record_store" not in wanted:
         wanted.insert(0, "record_store")  # the reads need a filled record
+    if "ecg_consumer" in stages:
+        result |= ecg_stage(base, database, ECG_STUDIES)
     if wanted:
         prefilled = Prefilled.start(base, events)
         try:

@@ -19,6 +19,7 @@ from hub.tools.bench_stages import (
     Prefilled,
     connector_stages,
     consumer_stage,
+    ecg_stage,
     reads_under_load,
 )
 
@@ -48,6 +49,10 @@ def test_each_consumer_alone_then_reads_under_load(broker_settings: HubSettings,
         prefilled.close()
     _positive(result, ["reads_under_load_search_ms_p99", "reads_under_load_everything_ms_p99",
                        "reads_under_load_write_events_per_s", "reads_under_load_reads"])
+
+
+def test_ecg_consumer_alone(broker_settings: HubSettings, db: Database) -> None:
+    _positive(ecg_stage(broker_settings, db, studies=5), ["stage_ecg_events_per_s", "stage_ecg_cpu_s_per_1000"])
 
 
 def test_whole_path_with_latency_at_steady_rates(broker_settings: HubSettings) -> None:

@@ -202,7 +202,7 @@ class Prefilled:
         self.simulator.close()
 
 
-def _runner(settings: HubSettings, database: Database, name: str, batch_size: int | None = None,
+def bound_runner(settings: HubSettings, database: Database, name: str, batch_size: int | None = None,
             connector_configs: tuple[Any, ...] = ()) -> ConsumerRunner:
     """The registered consumer `name`, bound as the hub binds it, in its own consumer group."""
     if batch_size is not None:
@@ -245,8 +245,12 @@ def drain(runner: ConsumerRunner, expected: int, timeout_s: float = 900,
     thread.start()
     try:
         if not done.wait(timeout_s):
-            raise TimeoutError(f"the {runner.consumer.name} consumer applied {delivered} of {expected} events "
-                               f"in {timeout_s:.0f} s")
+            if timed.events <= 0:
+                raise TimeoutError(f"the {runner.consumer.name} consumer applied {delivered} of {expected} events "
+                                   f"in {timeout_s:.0f} s")
+            # A slow consumer's figures over what it applied: a run of many stages is not lost to one.
+            log.warning("the %s consumer applied %d of %d events in %.0f s; its figures are over those",
+                        runner.consumer.name, delivered, expected, timeout_s)
     finally:
         stop.set()
         thread.join(30)
@@ -255,7 +259,7 @@ def drain(runner: ConsumerRunner, expected: int, timeout_s: float = 900,
 
 def consumer_stage(prefilled: Prefilled, database: Database, name: str, batch_size: int | None = None) -> dict[str, float]:
     """The consumer `name` alone, draining what the pre-filled topics hold for it into `database`."""
-    runner = _runner(prefilled.settings, database, name, batch_size, prefilled.configs)
+    runner = bound_runner(prefilled.settings, database, name, batch_size, prefilled.configs)
     expected = prefilled.expected(runner)
     # The first batch carries the group join and is not timed: a topic shorter than 20 batches is read
     # in 20, so that what is timed is most of it.
@@ -290,7 +294,7 @@ def ecg_stage(base: HubSettings, database: Database, studies: int) -> dict[str, 
     finally:
         relay.close()
         outbox.close()
-    return drain(_runner(settings, database, "ecg"), studies).figures("ecg")
+    return drain(bound_runner(settings, database, "ecg"), studies).figures("ecg")
 
 
 def _stored_patients(database: Database, limit: int = 2000) -> tuple[list[str], list[dict[str, Any]]]:
@@ -310,7 +314,7 @@ def reads_under_load(prefilled: Prefilled, database: Database, rate: float = 500
     communities, patients = _stored_patients(database)
     if not communities or not patients:
         raise RuntimeError("the reads under load need a record store that already holds patients")
-    runner = _runner(prefilled.settings, database, "record_store", max(1, int(rate / 10)), prefilled.configs)
+    runner = bound_runner(prefilled.settings, database, "record_store", max(1, int(rate / 10)), prefilled.configs)
     before = prefilled.expected(runner)
     prefilled.add(int(rate * seconds * 1.1))  # what the writer will apply, with a margin
     expected = prefilled.expected(runner) - before

@@ -17,8 +17,10 @@ from hub.tools.bench_soak import run_soak, tree_rss_mb
 from hub.tools.bench_stages import (
     CONSUMER_STAGES,
     Prefilled,
+    bound_runner,
     connector_stages,
     consumer_stage,
+    drain,
     ecg_stage,
     reads_under_load,
 )
@@ -45,6 +47,11 @@ def test_each_consumer_alone_then_reads_under_load(broker_settings: HubSettings,
             _positive(consumer_stage(prefilled, db, name, batch_size=20),
                       [f"stage_{name}_events_per_s", f"stage_{name}_cpu_s_per_1000"])
         result = reads_under_load(prefilled, db, rate=100, seconds=3)
+        # A stage that outlasts its time reports what it did rather than losing the run.
+        runner = bound_runner(prefilled.settings, db, "record_store", 20, prefilled.configs)
+        applied = prefilled.expected(runner)
+        partial = drain(runner, applied + 1000, timeout_s=20)
+        assert 0 < partial.events < applied
     finally:
         prefilled.close()
     _positive(result, ["reads_under_load_search_ms_p99", "reads_under_load_everything_ms_p99",

@@ -405,7 +405,15 @@ def replay(
 
 @app.command()
 def bench(
-    events: Annotated[int, typer.Option(help="Events through the whole path.")] = 20000,
+    events: Annotated[int, typer.Option(help="Events through the whole path, and on the consumers' pre-filled topics.")] = 20000,
+    stages: Annotated[
+        str, typer.Option(help="Comma-separated stages to run (default all): e2e, latency, transport, ecg, connector, "
+                          "relay, record_store, reading, pharmacy, ecg_consumer, reads_under_load, reading_worklist, mpi, "
+                          "pharmacy_review, soak.")
+    ] = "all",
+    connector_rows: Annotated[int, typer.Option(help="HIS rows the one-connector stage reads.")] = 20000,
+    read_seconds: Annotated[float, typer.Option(help="How long the reads under write load run.")] = 30.0,
+    soak_s: Annotated[float, typer.Option("--soak-s", help="Seconds of the `hub run --demo` memory soak (0: skip it).")] = 600.0,
     mpi_indexed: Annotated[
         int, typer.Option(help="Residents already in the patient index for the matching benchmark (0: skip it).")
     ] = 200_000,
@@ -419,25 +427,35 @@ def bench(
         bool, typer.Option("--only-pharmacy", help="Run only the pharmacy review benchmark.")
     ] = False,
 ) -> None:
-    """Benchmark: whole path and bare transport on the same broker, then the patient index and
-    $everything at county size, then the pharmacy's prescription review; last line is JSON."""
-    from hub.tools.bench import run_benchmark
+    """Benchmark: whole path and bare transport on the same broker, each stage alone (one connector, its
+    relay, each consumer, reads under load), the patient index and $everything at county size, the
+    pharmacy's prescription review and a memory soak of `hub run --demo`; the last line is JSON."""
+    from hub.tools.bench import STAGES, run_benchmark
     from hub.tools.bench_mpi import run_mpi_benchmark
     from hub.tools.bench_pharmacy import run_pharmacy_benchmark
 
     settings = _settings()
+    chosen = set(STAGES) if stages.strip() == "all" else {s.strip() for s in stages.split(",") if s.strip()}
+    unknown = sorted(chosen - set(STAGES))
+    if unknown or not chosen:
+        raise CliError(f"unknown stage {', '.join(unknown) or '(none)'}; the stages are {', '.join(STAGES)}")
+    if only_pharmacy:
+        chosen = {"pharmacy_review"}
     if only_pharmacy and pharmacy_patients <= 0:
         raise CliError("--only-pharmacy needs --pharmacy-patients above 0")
     if pharmacy_prescriptions < 1:
         raise CliError("--pharmacy-prescriptions must be at least 1")
+    if events < 1 or connector_rows < 1:
+        raise CliError("--events and --connector-rows must be at least 1")
     result: dict[str, Any] = {}
-    if not only_pharmacy:
-        result = run_benchmark(settings, events=events)
+    if chosen - {"mpi", "pharmacy_review"}:
+        result = run_benchmark(settings, events=events, stages=chosen, connector_rows=connector_rows,
+                               read_seconds=read_seconds, soak_s=soak_s)
         typer.echo(json.dumps(result))
-        if mpi_indexed > 0:
-            result |= run_mpi_benchmark(settings, indexed=mpi_indexed)
-            typer.echo(json.dumps(result))
-    if pharmacy_patients > 0:
+    if "mpi" in chosen and mpi_indexed > 0:
+        result |= run_mpi_benchmark(settings, indexed=mpi_indexed)
+        typer.echo(json.dumps(result))
+    if "pharmacy_review" in chosen and pharmacy_patients > 0:
         result |= run_pharmacy_benchmark(settings, patients=pharmacy_patients, prescriptions=pharmacy_prescriptions)
         typer.echo(json.dumps(result))
 

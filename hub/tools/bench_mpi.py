@@ -18,17 +18,12 @@ import logging
 import random
 import statistics
 import tempfile
-import threading
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
 from faker.providers.person.zh_CN import Provider as ChineseNames
-from pydantic import SecretStr
 from sqlalchemy import insert, text
 
 from consumers.record_store.consumer import RecordStoreConsumer
@@ -44,16 +39,14 @@ from consumers.record_store.models import (
     SearchValue,
     StoredResource,
 )
-from consumers.record_store.search.extract import pinyin_forms
 from consumers.record_store.search.reindex import rows_of
 from consumers.record_store.store import community_patient_id, linking_identifiers
-from hub.app.api.app import create_app
 from hub.core.config import HubSettings
 from hub.core.consumer import Delivery
 from hub.core.db import Database
 from hub.core.db.models import core_table
 from hub.core.events import Event, Source
-from hub.core.identifiers import RESIDENT_ID
+from hub.tools.bench_http import READS, SEARCHES, searchable, served, timed_read
 from hub.tools.demo.catalogues import TOWNSHIPS, VILLAGES
 from hub.tools.demo.matching_dataset import FACILITIES, GIVEN, register
 from hub.tools.demo.people import Person, resident_id_for
@@ -189,60 +182,17 @@ def _record_store(database: Database, events: list[Event], settings: HubSettings
     return len(events) / (time.perf_counter() - started)
 
 
-SEARCHES = ("name", "pinyin", "initials_birthdate", "birthdate", "identifier")
-
-
-def _search_url(kind: str, patient: dict[str, Any]) -> str:
-    """A clinician's search for a stored resident: by name, its pinyin, initials with the birth date, birth
-    date, or an identifier, as the member's record has them."""
-    name = patient["name"][0]
-    text = name.get("text") or name.get("family", "") + "".join(name.get("given", []))
-    forms = pinyin_forms(text) or [text, text]
-    born = patient.get("birthDate", "")
-    match kind:
-        case "name":
-            return f"/fhir/Patient?name={text}&_count=20"
-        case "pinyin":
-            return f"/fhir/Patient?name={forms[0]}&_count=20"
-        case "initials_birthdate":
-            return f"/fhir/Patient?name={forms[1]}&birthdate={born}&_count=20"
-        case "birthdate":
-            return f"/fhir/Patient?birthdate={born}&_count=20"
-    ids = sorted(patient["identifier"], key=lambda i: i.get("system") != RESIDENT_ID)
-    return f"/fhir/Patient?identifier={ids[0].get('system', '')}|{ids[0]['value']}&_count=20"
-
-
 def _read_latency(database: Database, settings: HubSettings, communities: list[str], stored: list[dict[str, Any]],
                   queries: int, rng: random.Random) -> dict[str, list[float]]:
     """Milliseconds per request over HTTP from a live server: $everything, and each kind of Patient search."""
-    token = "bench-" + uuid.uuid4().hex
-    app = create_app(settings.model_copy(update={"admin_token": SecretStr(token)}), database)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    timings: dict[str, list[float]] = {"everything": [], **{kind: [] for kind in SEARCHES}}
-    searchable = [p for p in stored if p.get("name") and p.get("birthDate") and p.get("identifier")]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                      timeout=60) as client:
-            for i in range(queries + 20):
-                for kind in timings:
-                    url = (f"/fhir/Patient/{rng.choice(communities)}/$everything" if kind == "everything"
-                           else _search_url(kind, rng.choice(searchable)))
-                    started = time.perf_counter()
-                    response = client.get(url)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    response.raise_for_status()
-                    if kind != "everything" and not response.json().get("total"):
-                        raise RuntimeError(f"the benchmark's search {url} did not find the resident it searched for")
-                    if i >= 20:  # the first requests warm caches and connections
-                        timings[kind].append(elapsed)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    timings: dict[str, list[float]] = {kind: [] for kind in READS}
+    patients = searchable(stored)
+    with served(settings, database) as client:
+        for i in range(queries + 20):
+            for kind in READS:
+                elapsed = timed_read(client, kind, communities, patients, rng)
+                if i >= 20:  # the first requests warm caches and connections
+                    timings[kind].append(elapsed)
     return timings
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -53,6 +54,7 @@ GOLDEN_TAG = {"system": "urn:hub:tag", "code": "golden", "display": "Community p
 _NO_SYNC = {"synchronize_session": False}
 # What a fhir_search_index row says, apart from whose it is: rows equal in these are the same value.
 _VALUE_COLUMNS = ("param", "system", "value", "exact", "low", "high")
+_value_of = operator.itemgetter(*_VALUE_COLUMNS)  # an index row's value as a tuple
 MATCHER = "matcher"  # the actor of automatic link decisions in the history
 # Link rules decided by the matcher, and so re-matched when the rules change.
 AUTOMATIC_RULES = ("score", "new")
@@ -112,6 +114,9 @@ class ResourceWriter(ABC):
         self._replaced: set[tuple[str, str]] = set()  # resources that had rows before this batch
         self._new_patients: dict[str, tuple[str | None, str]] = {}  # source Patient id -> (facility, key)
         self._versions: list[dict[str, Any]] = []  # history rows of every version written, inserted by `finish`
+        # Link history rows, in the order the changes were made: one executemany in `finish` instead of an
+        # INSERT per row (the ORM cannot batch them on SQLite, whose autoincrement ids it must read back).
+        self._link_history: list[dict[str, Any]] = []
 
     def prefetch(self, events: list[Event]) -> None:
         """Loads every stored row the batch will touch in one query (the identity map keeps them)."""
@@ -363,11 +368,11 @@ class ResourceWriter(ABC):
         score: float | None = None,
         detail: str | None = None,
     ) -> None:
-        self.session.add(LinkHistory(
-            operation_id=operation_id or uuid.uuid4().hex, action=action, patient_key=patient_key,
-            source_patient_id=source_patient_id, from_community_id=from_id, to_community_id=to_id, score=score,
-            detail=(detail or None), actor=actor[:100],
-        ))
+        self._link_history.append({
+            "operation_id": operation_id or uuid.uuid4().hex, "action": action, "patient_key": patient_key,
+            "source_patient_id": source_patient_id, "from_community_id": from_id, "to_community_id": to_id,
+            "score": score, "detail": detail or None, "actor": actor[:100], "at": utcnow(),
+        })
 
     def rebuild_golden(self, cp_id: str, occurred_at: datetime | None = None, replaced_by: str | None = None) -> None:
         """Marks a community Patient for rebuilding when the batch finishes (`finish`)."""
@@ -451,6 +456,9 @@ class ResourceWriter(ABC):
         if self._versions:  # every version of the batch in one executemany
             self.session.execute(insert(core_table(ResourceVersion)), self._versions)
             self._versions = []
+        if self._link_history:
+            self.session.execute(insert(core_table(LinkHistory)), self._link_history)
+            self._link_history = []
         self._search_rows.clear()
         self._search_values.clear()
         self._replaced.clear()
@@ -472,7 +480,7 @@ class ResourceWriter(ABC):
         fresh: list[dict[str, Any]] = []
         for key, rows in self._search_values.items():
             old = held.pop(key, {})
-            fresh += [row for row in rows if old.pop(tuple(row[c] for c in _VALUE_COLUMNS), None) is None]
+            fresh += [row for row in rows if old.pop(_value_of(row), None) is None]
             stale += old.values()
         stale += [row_id for old in held.values() for row_id in old.values()]
         for chunk in _chunks(sorted(stale), 500):

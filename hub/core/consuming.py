@@ -18,16 +18,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.core import kafka_io, metrics
 from hub.core.config import HubSettings
 from hub.core.consumer import Consumer, Delivery
 from hub.core.db import Database, RetriableDatabaseError, is_retriable
-from hub.core.db.models import ProcessedEvent
+from hub.core.db.models import ProcessedEvent, core_table
 from hub.core.dead_letter import H_FACILITY, DeadLetterInfo
 from hub.core.errors import PermanentError, RetriableError
+from hub.core.events import utcnow
 from hub.core.retry import Backoff
 from hub.core.serialization import EventCodec, SerializationError
 from hub.core.topics import DEAD_LETTER, EPOCH, spec_for
@@ -240,21 +241,20 @@ class ConsumerRunner:
             seen.add(event_id)  # the same event twice in one batch
             fresh.append(delivery)
         self.consumer.apply_batch(session, fresh)
+        processed: list[dict[str, Any]] = []
+        now = utcnow()
         for delivery in fresh:
             facility = delivery.event.source.facility_id if delivery.event else delivery.header(H_FACILITY)
-            session.add(
-                ProcessedEvent(
-                    consumer=self.consumer.name,
-                    event_id=self.consumer.dedup_id(delivery),
-                    topic=delivery.topic,
-                    partition=delivery.partition,
-                    offset=delivery.offset,
-                    facility_id=facility,
-                )
-            )
+            processed.append({
+                "consumer": self.consumer.name, "event_id": self.consumer.dedup_id(delivery), "topic": delivery.topic,
+                "partition": delivery.partition, "offset": delivery.offset, "facility_id": facility,
+                "processed_at": now,
+            })
             metrics.EVENTS_CONSUMED.labels(self.consumer.name, delivery.topic, facility or "").inc()
             self.applied_total += 1
         session.flush()
+        if processed:  # one executemany, not an ORM object per event
+            session.execute(insert(core_table(ProcessedEvent)), processed)
         return fresh
 
     # Dead letters, offsets, lag -------------------------------------------------------------------

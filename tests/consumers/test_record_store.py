@@ -8,7 +8,7 @@ from dataclasses import replace
 from sqlalchemy import event, func, select
 
 from consumers.record_store.consumer import RecordStoreConsumer
-from consumers.record_store.models import PatientLink, StoredResource
+from consumers.record_store.models import LinkHistory, PatientLink, StoredResource
 from hub.core.consumer import Delivery
 from hub.core.db import Database
 from tests.factories import encounter_event, patient_event
@@ -63,3 +63,25 @@ def test_a_batch_loads_the_rows_it_touches_in_bulk_not_one_by_one(db: Database) 
         event.remove(db.engine, "before_cursor_execute", listener)
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM fhir_resource" in s]
     assert len(reads) <= 5, f"{len(reads)} reads of fhir_resource for 40 updates: {reads[:3]}"
+
+
+def test_a_batch_of_new_patients_costs_a_few_statements_not_one_per_event(db: Database) -> None:
+    """Every new member record writes a link-history row: written one INSERT each, 100 new patients
+    cost SQLite over 100 statements; the batch's rows go in one executemany per table instead."""
+    batch = [e for i in range(100) for e in (patient_event("th01", str(i), resident_id=None),
+                                             encounter_event("th01", str(i), visit=i))]
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        with db.transaction() as session:
+            RecordStoreConsumer().apply_batch(session, deliveries(batch))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    history = [s for s in statements if "INSERT INTO mpi_link_history" in s]
+    assert len(history) == 1, f"{len(history)} statements for the link history of 100 new patients"
+    assert len(statements) <= 40, f"{len(statements)} statements for a batch of 200 events"
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PatientLink)) == 100
+        actions = session.scalars(select(LinkHistory.patient_key).order_by(LinkHistory.id)).all()
+    assert actions == [f"th01/{i}" for i in range(100)]  # in the order the batch linked them

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumers.record_store.matching.names import syllables
 from consumers.record_store.search.parameters import SearchParam, indexed
@@ -24,8 +23,10 @@ _SPACES = re.compile(r"\s+")
 _PHONE_JUNK = re.compile(r"[\s\-().]")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple, not a dataclass: a resource yields dozens, each hashed to drop repeats, and a tuple's
+    hash and construction run in C."""
+
     param: str
     system: str | None = None
     value: str | None = None  # normalised string, token code, or the referenced id

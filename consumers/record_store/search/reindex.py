@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 def rows_of(resource: dict[str, Any], key: tuple[str, str] | None = None) -> list[dict[str, Any]]:
     """The fhir_search_index rows of one resource, as insert parameters; `key` (type, id) as it is stored."""
     rtype, rid = key or (resource["resourceType"], resource["id"])
-    return [{"resource_type": rtype, "id": rid, "param": e.param, "system": e.system, "value": e.value,
-             "exact": e.exact, "low": e.low, "high": e.high} for e in entries(resource)]
+    return [{"resource_type": rtype, "id": rid, "param": param, "system": system, "value": value,
+             "exact": exact, "low": low, "high": high} for param, system, value, exact, low, high in entries(resource)]
 
 
 def reindex_all(connection: Connection, progress: Callable[[int], None] | None = None) -> int:

@@ -140,28 +140,31 @@ def _serve_metrics(settings: HubSettings) -> Any:
 
 
 @connector_app.command("run")
-def connector_run(config: Annotated[Path, typer.Argument(help="Connector YAML file.")]) -> None:
-    """Run one connector and its outbox relay until Ctrl-C."""
+def connector_run(
+    config: Annotated[list[Path], typer.Argument(help="Connector YAML file (several: they share this process).")],
+) -> None:
+    """Run connectors and their outbox relays until Ctrl-C."""
     import signal
 
     from hub.app import parts as registered
     from hub.core.connector_runtime import ConnectorRuntime
 
     settings = _settings()
-    cfg = registered.load_connector_config(config)
-    runtime = ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind))
+    configs = [registered.load_connector_config(path) for path in config]
+    runtimes = [ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind)) for cfg in configs]
     _serve_metrics(settings)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threads = runtime.threads(stop)
+    threads = [thread for runtime in runtimes for thread in runtime.threads(stop)]
     for thread in threads:
         thread.start()
     while not stop.is_set():
         stop.wait(0.5)
     for thread in threads:
         thread.join(8)
-    runtime.outbox.close()
+    for runtime in runtimes:
+        runtime.outbox.close()
 
 
 @connector_app.command("check")

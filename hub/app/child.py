@@ -12,6 +12,8 @@ import os
 import signal
 import sys
 
+from hub.app import cli
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -30,9 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[0] != "--parent" or not args[1].isdigit():
         sys.exit("usage: python -m hub.app.child --parent PID (consumer run NAME | connector run FILE...)")
-    die_with_parent(int(args[1]))
-    from hub.app import cli
-
+    die_with_parent(int(args[1]))  # a parent that died while this module loaded is noticed here
     sys.argv = ["hub", *args[2:]]
     cli.main()
 

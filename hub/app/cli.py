@@ -93,11 +93,18 @@ def run(
     connector: Annotated[
         list[Path] | None, typer.Option("--connector", "-c", help="A connector config file (repeatable).")
     ] = None,
+    processes: Annotated[
+        bool | None, typer.Option("--processes/--threads", help="Each consumer and the pull connectors in child "
+                                  "processes, restarted when they die (default: HUB_PROCESSES).", show_default=False),
+    ] = None,
 ) -> None:
     """Run the whole hub: broker (embedded unless HUB_KAFKA_BOOTSTRAP), consumers, connectors, HTTP."""
     from hub.app.runner import Hub
 
-    hub = Hub(_settings(), demo=demo, connector_files=list(connector or []))
+    settings = _settings()
+    if processes is not None:
+        settings = settings.model_copy(update={"processes": "processes" if processes else "threads"})
+    hub = Hub(settings, demo=demo, connector_files=list(connector or []))
     hub.start()
     hub.serve_forever()
 

@@ -1,7 +1,7 @@
 """Entry point of a child process of `hub run` with HUB_PROCESSES=processes:
 `python -m hub.app.child --parent PID consumer run NAME` (or `connector run FILE...`).
 
-The child first ties itself to the parent's life (Linux SIGTERMs it when the parent dies, even by
+The child first ties itself to the parent's life (Linux SIGKILLs it when the parent dies, even by
 SIGKILL), then runs the ordinary `hub` command, so a child is exactly what an operator would start.
 """
 
@@ -18,10 +18,12 @@ PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent(parent: int) -> None:
-    """SIGTERM this process when `parent` dies; exit at once if it already has (the race before prctl)."""
+    """SIGKILL this process when `parent` dies; exit at once if it already has (the race before prctl).
+    SIGKILL, not SIGTERM: with no parent left to end a child that hangs in its stop, it would stay an orphan;
+    every part is built to be killed (outbox in one transaction, offsets after the database commit)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass  # not Linux: the parent's supervisor still stops its children on a clean exit
     if os.getppid() != parent:

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
+import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hub.app import parts as registered
@@ -222,6 +223,7 @@ class Hub:
         pushed = {part.name for part in registered.connector_parts() if part.routers}
         loaded = [(path, registered.load_connector_config(path)) for path in files]
         in_children = settings.processes == "processes"
+        in_code = list(here)  # no file names them: a consumer child gets them written out (_written)
         here += [config for path, config in loaded if not in_children or config.kind in pushed]
         configs = [*here, *(config for _path, config in loaded if in_children and config.kind not in pushed)]
         context = PartContext(settings, self.database, self.services, self.results, connector_configs=tuple(configs))
@@ -243,12 +245,27 @@ class Hub:
                 thread.start()
                 self.threads.append(thread)
         if in_children:
-            self._start_children([(path, config) for path, config in loaded if config.kind not in pushed], files)
+            connectors = [(path, config) for path, config in loaded if config.kind not in pushed]
+            self._start_children(connectors, [*self._written(in_code), *files])
 
         # One lag monitor for every consumer group (stopped ones too), and the status page's last hour.
         self.runtime.operations = OperationsSampler(settings, registry=self.runtime.registry)
         self._thread(self.runtime.operations.run, "operations", self.stop)
         self._start_http()
+
+    def _written(self, configs: list[ConnectorConfig]) -> list[Path]:
+        """The configs of the connectors running here, as files a consumer child reads with `-c` (the
+        demo's MLLP listener and the push connectors exist only in this process)."""
+        folder = self.settings.data_dir / "run" / "connectors"
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for config in configs:
+            path = folder / f"{config.name}.yaml"
+            data = config.model_dump(mode="json")
+            data["options"] = {k: v for k, v in data["options"].items() if not k.startswith("_")}
+            path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            paths.append(path)
+        return paths
 
     def _start_children(self, connectors: list[tuple[Path, ConnectorConfig]], member_files: list[Path]) -> None:
         """Each consumer in a process of its own; the pull connectors spread over HUB_CONNECTOR_PROCESSES."""

@@ -2,7 +2,7 @@
 they die, and stopped (SIGTERM, a grace period, then SIGKILL) when the hub stops.
 
 Each child is `python -m hub.app.child --parent PID <hub command>` (hub/app/child.py): an ordinary
-`hub consumer run NAME` or `hub connector run FILE...` that Linux SIGTERMs if the hub dies, in a process
+`hub consumer run NAME` or `hub connector run FILE...` that Linux SIGKILLs if the hub dies, in a process
 group of its own so a terminal's Ctrl-C reaches only the hub, which stops the children itself. Each
 child serves /metrics on a loopback port of its own (HUB_METRICS_PORT), where the hub reads its state.
 """
@@ -131,18 +131,22 @@ class Supervisor:
                 child.process.send_signal(signal.SIGTERM)
 
     def wait(self, deadline: float) -> None:
-        """Waits for the children until `deadline` (monotonic), then SIGKILLs those still running: a
-        consumer's uncommitted batch is read again, a connector's outbox keeps what it acknowledged."""
-        for child in self.children:
-            if child.process is None or child.restart_at is not None:
-                continue
+        """Waits for the children until `deadline` (monotonic), then SIGKILLs all those still running at
+        once: a consumer's uncommitted batch is read again, a connector's outbox keeps what it acknowledged."""
+        running = [c for c in self.children if c.process is not None and c.restart_at is None]
+        late = []
+        for child in running:
+            assert child.process is not None
             try:
                 code = child.process.wait(max(0.0, deadline - time.monotonic()))
                 log.info("child %s (pid %d) stopped with %s", child.spec.name, child.process.pid, describe_exit(code))
             except subprocess.TimeoutExpired:
                 child.process.kill()
-                child.process.wait()
-                log.warning("child %s (pid %d) did not stop in time and was killed", child.spec.name, child.process.pid)
+                late.append(child)
+        for child in late:
+            assert child.process is not None
+            child.process.wait()
+            log.warning("child %s (pid %d) did not stop in time and was killed", child.spec.name, child.process.pid)
 
     def stop(self) -> None:
         self.terminate()

@@ -163,7 +163,7 @@ def test_killed_hub_takes_its_children(env: dict[str, str], tmp_path: Path) -> N
         wait_until(lambda: len(children_of(hub.process.pid)) >= 13, START_S, "every child started")
         hub.process.send_signal(signal.SIGKILL)
         hub.process.wait(10)
-        wait_until(lambda: children_of(hub.process.pid) == {}, 30, "children gone after the hub was killed")
+        wait_until(lambda: children_of(hub.process.pid) == {}, 60, "children gone after the hub was killed")
     finally:
         if hub.process.poll() is None:
             hub.process.kill()

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import runpy
 import signal
 import sys
-
-from hub.app import cli
 
 PR_SET_PDEATHSIG = 1
 
@@ -34,9 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[0] != "--parent" or not args[1].isdigit():
         sys.exit("usage: python -m hub.app.child --parent PID (consumer run NAME | connector run FILE...)")
-    die_with_parent(int(args[1]))  # a parent that died while this module loaded is noticed here
+    die_with_parent(int(args[1]))  # first: the hub's modules take seconds to load on a busy machine
     sys.argv = ["hub", *args[2:]]
-    cli.main()
+    runpy.run_module("hub.app.cli", run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

@@ -160,7 +160,8 @@ def test_children_restarted_state_visible_and_clean_stop(env: dict[str, str], tm
 def test_killed_hub_takes_its_children(env: dict[str, str], tmp_path: Path) -> None:
     hub = ProcessHub(env, tmp_path / "hub.log", mllp_config(tmp_path, env["HUB_MLLP_PORT"]))
     try:
-        wait_until(lambda: len(children_of(hub.process.pid)) >= 13, START_S, "every child started")
+        wait_until(hub.ready, START_S, "/readyz 200: every child running")
+        assert len(children_of(hub.process.pid)) == 13  # twelve consumers and one connectors process
         hub.process.send_signal(signal.SIGKILL)
         hub.process.wait(10)
         wait_until(lambda: children_of(hub.process.pid) == {}, 60, "children gone after the hub was killed")

@@ -93,11 +93,18 @@ def run(
     connector: Annotated[
         list[Path] | None, typer.Option("--connector", "-c", help="A connector config file (repeatable).")
     ] = None,
+    processes: Annotated[
+        bool | None, typer.Option("--processes/--threads", help="Each consumer and the pull connectors in child "
+                                  "processes, restarted when they die (default: HUB_PROCESSES).", show_default=False),
+    ] = None,
 ) -> None:
     """Run the whole hub: broker (embedded unless HUB_KAFKA_BOOTSTRAP), consumers, connectors, HTTP."""
     from hub.app.runner import Hub
 
-    hub = Hub(_settings(), demo=demo, connector_files=list(connector or []))
+    settings = _settings()
+    if processes is not None:
+        settings = settings.model_copy(update={"processes": "processes" if processes else "threads"})
+    hub = Hub(settings, demo=demo, connector_files=list(connector or []))
     hub.start()
     hub.serve_forever()
 
@@ -140,28 +147,31 @@ def _serve_metrics(settings: HubSettings) -> Any:
 
 
 @connector_app.command("run")
-def connector_run(config: Annotated[Path, typer.Argument(help="Connector YAML file.")]) -> None:
-    """Run one connector and its outbox relay until Ctrl-C."""
+def connector_run(
+    config: Annotated[list[Path], typer.Argument(help="Connector YAML file (several: they share this process).")],
+) -> None:
+    """Run connectors and their outbox relays until Ctrl-C."""
     import signal
 
     from hub.app import parts as registered
     from hub.core.connector_runtime import ConnectorRuntime
 
     settings = _settings()
-    cfg = registered.load_connector_config(config)
-    runtime = ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind))
+    configs = [registered.load_connector_config(path) for path in config]
+    runtimes = [ConnectorRuntime.build(cfg, settings, registered.connector_class(cfg.kind)) for cfg in configs]
     _serve_metrics(settings)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threads = runtime.threads(stop)
+    threads = [thread for runtime in runtimes for thread in runtime.threads(stop)]
     for thread in threads:
         thread.start()
     while not stop.is_set():
         stop.wait(0.5)
     for thread in threads:
         thread.join(8)
-    runtime.outbox.close()
+    for runtime in runtimes:
+        runtime.outbox.close()
 
 
 @connector_app.command("backfill")

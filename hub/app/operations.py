@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from prometheus_client import Metric
+from prometheus_client import REGISTRY, CollectorRegistry, Metric
 
 from hub.app.parts import all_consumers
 from hub.core import metrics
@@ -135,19 +135,22 @@ class OperationsHistory:
         return {"interval_s": self.interval_s, "span_s": HISTORY_S, "points": points}
 
 
-def _gauge_values(gauge: Any, label: str) -> dict[str, float]:
+def _gauge_values(families: Iterable[Metric], name: str, label: str) -> dict[str, float]:
     values: dict[str, float] = {}
-    for family in gauge.collect():
-        for sample in family.samples:
-            values[sample.labels[label]] = sample.value
+    for family in families:
+        if family.name == name:
+            for sample in family.samples:
+                values[sample.labels[label]] = sample.value
     return values
 
 
 class OperationsSampler:
     """The hub process's one lag monitor and the history's clock (a thread of `hub run`)."""
 
-    def __init__(self, settings: HubSettings, monitor: LagMonitor | None = None) -> None:
+    def __init__(self, settings: HubSettings, monitor: LagMonitor | None = None,
+                 registry: CollectorRegistry = REGISTRY) -> None:
         self.settings = settings
+        self.registry = registry  # this process's metrics, or merged with the children's (hub/app/child_state.py)
         self.monitor = monitor or LagMonitor(settings, watched_groups(settings))
         self.history = OperationsHistory(settings.operations_sample_s)
         self.latest: list[PartitionLag] | None = None  # the last lag sample; None until one succeeded
@@ -186,7 +189,8 @@ class OperationsSampler:
             lag[part.consumer] = lag.get(part.consumer, 0) + part.messages
             if part.seconds is not None:
                 seconds[part.consumer] = max(seconds.get(part.consumer, 0.0), part.seconds)
-        buckets = latency_buckets(metrics.EVENT_LATENCY.collect())
+        families = list(self.registry.collect())
+        buckets = latency_buckets(families)
         p50: dict[str, float] = {}
         p99: dict[str, float] = {}
         for topic, now in buckets.items():
@@ -197,8 +201,8 @@ class OperationsSampler:
         self._buckets = buckets
         return Point(
             t=time.time(), lag=lag, lag_seconds=seconds, latency_p50=p50, latency_p99=p99,
-            outbox_backlog={k: int(v) for k, v in _gauge_values(metrics.OUTBOX_BACKLOG, "connector").items()},
-            outbox_oldest_s=_gauge_values(metrics.OUTBOX_OLDEST_SECONDS, "connector"),
+            outbox_backlog={k: int(v) for k, v in _gauge_values(families, "hub_outbox_backlog", "connector").items()},
+            outbox_oldest_s=_gauge_values(families, "hub_outbox_oldest_seconds", "connector"),
         )
 
 

@@ -1,13 +1,18 @@
-"""`hub run`: the whole hub in one process: broker (embedded unless configured), database,
-consumers, connectors, the HTTP API and, with --demo, a simulated county feeding it.
+"""`hub run`: the whole hub: broker (embedded unless configured), database, consumers, connectors,
+the HTTP API and, with --demo, a simulated county feeding it.
 
-Every part runs in a thread that watches one stop event; SIGINT/SIGTERM set it, and the broker
-child process is stopped last. A second run resumes from the database and the outboxes.
+HUB_PROCESSES=threads (the default): every part runs in a thread of this process. With `processes`,
+each consumer and the pull connectors run in child processes (hub/app/supervisor.py) that are
+restarted when they die; the HTTP API, the push connectors behind its routes, the MLLP listener, the
+parts' workers, the lag monitor and the demo stay here. Threads watch one stop event; SIGINT/SIGTERM
+set it; children are stopped next and the broker last. A second run resumes from the database and
+the outboxes.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -19,11 +24,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
+import yaml
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from hub.app import parts as registered
 from hub.app.api.app import create_app
+from hub.app.child_state import ChildrenMetrics, merged_registry
 from hub.app.operations import OperationsSampler
 from hub.app.status import ConnectorState
+from hub.app.supervisor import ChildSpec, Supervisor
 from hub.core import kafka_io, metrics
 from hub.core.broker import BrokerSupervisor, EmbeddedBroker, StartupError, port_open
 from hub.core.config import HubSettings
@@ -32,6 +41,7 @@ from hub.core.connector_runtime import ConnectorRuntime
 from hub.core.consuming import ConsumerRunner
 from hub.core.db import Database
 from hub.core.lag import PartitionLag
+from hub.core.outbox import Outbox
 from hub.core.parts import PartContext
 from hub.core.results import ResultOutbox
 from hub.core.schema_registry import make_registry
@@ -51,12 +61,16 @@ log = logging.getLogger("hub")
 
 @dataclass
 class HubRuntime:
-    """What /readyz and the status page ask about the running parts."""
+    """What /readyz and the status page ask about the running parts, in this process and in children."""
 
     settings: HubSettings
     consumers: list[ConsumerRunner] = field(default_factory=list)
     connectors: list[ConnectorRuntime] = field(default_factory=list)
     operations: OperationsSampler | None = None  # lag monitor and the last hour's figures
+    children: ChildrenMetrics | None = None  # HUB_PROCESSES=processes: what the children report
+    child_consumers: list[str] = field(default_factory=list)
+    child_connectors: list[ConnectorConfig] = field(default_factory=list)
+    registry: CollectorRegistry = REGISTRY  # this process's metrics, and the children's when there are any
 
     def lag(self) -> list[PartitionLag] | None:
         return self.operations.latest if self.operations else None
@@ -64,11 +78,18 @@ class HubRuntime:
     def history(self, since: float | None = None) -> dict[str, Any] | None:
         return self.operations.history.as_dict(since) if self.operations else None
 
+    def metrics_registry(self) -> CollectorRegistry:
+        return self.registry
+
     def consumer_states(self) -> dict[str, bool]:
-        return {runner.consumer.name: runner.assigned for runner in self.consumers}
+        states = {runner.consumer.name: runner.assigned for runner in self.consumers}
+        if self.children is not None:
+            assigned = self.children.values("hub_consumer_assigned_partitions", "consumer")
+            states |= {name: assigned.get(name, 0.0) > 0 for name in self.child_consumers}
+        return states
 
     def connector_states(self) -> list[ConnectorState]:
-        return [
+        states = [
             ConnectorState(
                 name=rt.config.name,
                 kind=rt.config.kind,
@@ -81,9 +102,45 @@ class HubRuntime:
             )
             for rt in self.connectors
         ]
+        return states + self._child_connector_states()
+
+    def _child_connector_states(self) -> list[ConnectorState]:
+        """Read from the children's metrics; a connector whose child is down shows its outbox file's backlog."""
+        if self.children is None:
+            return []
+        backlog = self.children.values("hub_outbox_backlog", "connector")
+        oldest = self.children.values("hub_outbox_oldest_seconds", "connector")
+        up = self.children.values("hub_broker_reachable", "connector")
+        last = self.children.values("hub_connector_last_event_timestamp_seconds", "connector")
+        rejected = self.children.values("hub_events_rejected_total", "connector")
+        states = []
+        for config in self.child_connectors:
+            name = config.name
+            if name in backlog:
+                waiting, age = int(backlog[name]), oldest.get(name) or None
+            else:
+                waiting, age = _outbox_file(self.settings, name)
+            states.append(ConnectorState(
+                name=name, kind=config.kind, facility_id=config.facility_id, backlog=waiting,
+                broker_up=bool(up[name]) if name in up else None, last_event_at=last.get(name) or None,
+                rejected=int(rejected.get(name, 0)), oldest_unpublished_s=age,
+            ))
+        return states
 
     def broker_reachable(self) -> bool:
         return kafka_io.broker_reachable(self.settings, timeout_s=1.0)
+
+
+def _outbox_file(settings: HubSettings, name: str) -> tuple[int, float | None]:
+    """Backlog and oldest age read from a connector's outbox file (its process is down or starting)."""
+    path = settings.outbox_path(name)
+    if not path.exists():
+        return 0, None
+    outbox = Outbox(path, name)
+    try:
+        return outbox.backlog(), _age(outbox.oldest_pending())
+    finally:
+        outbox.close()
 
 
 def _age(moment: float | None) -> float | None:
@@ -118,6 +175,7 @@ class Hub:
         self.services: Services | None = None
         self.results: ResultOutbox | None = None
         self.runtime = HubRuntime(settings)
+        self.children: Supervisor | None = None
 
     # Start ----------------------------------------------------------------------------------------
 
@@ -153,17 +211,25 @@ class Hub:
         self._thread(self.results.relay().run, "relay-results", self.stop)
         # Connector configs before the consumers: consumers and workers are told who the members are and
         # where their results go (`deliver_to`).
-        # Push connectors (FHIR REST ingest, the DICOM inbox and STOW-RS) always run: their sinks sit
+        # Push connectors (FHIR REST ingest, the DICOM inbox and STOW-RS) always run here: their sinks sit
         # behind the HTTP routes.
-        configs = [config for part in registered.connector_parts() if part.instances
-                   for config in registered.load(part.instances)(settings)]
-        configs += [registered.load_connector_config(path) for path in self.connector_files]
+        here = [config for part in registered.connector_parts() if part.instances
+                for config in registered.load(part.instances)(settings)]
+        files = list(self.connector_files)
         if self.demo:
-            configs += self._start_demo()
+            mllp, county_files = self._start_demo()
+            here.append(mllp)
+            files += county_files
+        pushed = {part.name for part in registered.connector_parts() if part.routers}
+        loaded = [(path, registered.load_connector_config(path)) for path in files]
+        in_children = settings.processes == "processes"
+        in_code = list(here)  # no file names them: a consumer child gets them written out (_written)
+        here += [config for path, config in loaded if not in_children or config.kind in pushed]
+        configs = [*here, *(config for _path, config in loaded if in_children and config.kind not in pushed)]
         context = PartContext(settings, self.database, self.services, self.results, connector_configs=tuple(configs))
 
         for part in registered.consumer_parts():
-            if part.consumer:
+            if part.consumer and not in_children:
                 consumer = registered.consumer_class(part.name)(settings)
                 consumer.bind(context)
                 runner = ConsumerRunner(consumer, settings, self.database, codec)
@@ -172,19 +238,61 @@ class Hub:
             for target in part.workers:
                 self._thread(registered.load(target), f"{part.name}-{target.rpartition(':')[2]}", context, self.stop)
 
-        for config in configs:
+        for config in here:
             runtime = ConnectorRuntime.build(config, settings, registered.connector_class(config.kind), codec)
             self.runtime.connectors.append(runtime)
             for thread in runtime.threads(self.stop):
                 thread.start()
                 self.threads.append(thread)
+        if in_children:
+            connectors = [(path, config) for path, config in loaded if config.kind not in pushed]
+            self._start_children(connectors, [*self._written(in_code), *files])
 
         # One lag monitor for every consumer group (stopped ones too), and the status page's last hour.
-        self.runtime.operations = OperationsSampler(settings)
+        self.runtime.operations = OperationsSampler(settings, registry=self.runtime.registry)
         self._thread(self.runtime.operations.run, "operations", self.stop)
         self._start_http()
 
-    def _start_demo(self) -> list[ConnectorConfig]:
+    def _written(self, configs: list[ConnectorConfig]) -> list[Path]:
+        """The configs of the connectors running here, as files a consumer child reads with `-c` (the
+        demo's MLLP listener and the push connectors exist only in this process)."""
+        folder = self.settings.data_dir / "run" / "connectors"
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for config in configs:
+            path = folder / f"{config.name}.yaml"
+            data = config.model_dump(mode="json")
+            data["options"] = {k: v for k, v in data["options"].items() if not k.startswith("_")}
+            path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            paths.append(path)
+        return paths
+
+    def _start_children(self, connectors: list[tuple[Path, ConnectorConfig]], member_files: list[Path]) -> None:
+        """Each consumer in a process of its own; the pull connectors spread over HUB_CONNECTOR_PROCESSES."""
+        members = tuple(arg for path in member_files for arg in ("-c", str(path)))  # `deliver_to` and the like
+        names = [part.name for part in registered.consumer_parts() if part.consumer]
+        specs = [ChildSpec(f"consumer-{name}", ("consumer", "run", name, *members)) for name in names]
+        count = min(self.settings.connector_processes, len(connectors))
+        for i in range(count):
+            share = connectors[i::count]
+            specs.append(ChildSpec(f"connectors-{i + 1}", ("connector", "run", *(str(path) for path, _ in share))))
+        env = {
+            **os.environ,
+            # The children's /metrics listen on loopback only (the hub reads them and serves them merged)
+            # while the links they write name the hub's public address.
+            "HUB_HTTP_HOST": "127.0.0.1",
+            "HUB_PUBLIC_BASE_URL": self.settings.public_base,
+        }
+        self.children = Supervisor(specs, env)
+        self.children.start()
+        children = ChildrenMetrics(self.children)
+        self.runtime.children = children
+        self.runtime.child_consumers = names
+        self.runtime.child_connectors = [config for _path, config in connectors]
+        self.runtime.registry = merged_registry(children)
+
+    def _start_demo(self) -> tuple[ConnectorConfig, list[Path]]:
+        """The simulated county; returns the MLLP listener's config and the members' connector files."""
         # Each member's HIS listens for its results (reports, critical-value notices) over MLLP.
         listeners = MemberListeners(roster(self.settings.data_dir))
         self._thread(listeners.run, "demo-member-listeners", self.stop)
@@ -217,7 +325,7 @@ class Hub:
                             rate=min(0.2, max(0.02, self.settings.demo_rate / 100)), seed=self.settings.demo_seed,
                             mllp=("127.0.0.1", self.settings.mllp_port))
         self._thread(fleet.run, "demo-devices", self.stop)
-        return [mllp, *(registered.load_connector_config(path) for path in county.connector_configs)]
+        return mllp, list(county.connector_configs)
 
     def _start_http(self) -> None:
         assert self.database is not None
@@ -262,6 +370,8 @@ class Hub:
                 if self.supervisor is not None:
                     # A dead broker is restarted; MLLP, HTTP and the outboxes carry on meanwhile.
                     self.supervisor.check(self.stop)
+                if self.children is not None:
+                    self.children.check()  # from this thread, which started them (their death signal)
         finally:
             self.shutdown()
 
@@ -269,14 +379,20 @@ class Hub:
         self.stop.set()
         if self.server is not None:
             self.server.should_exit = True
+        if self.children is not None:
+            self.children.terminate()  # they stop while this process's threads do
         deadline = time.monotonic() + timeout_s
         for thread in self.threads:
             thread.join(max(0.1, deadline - time.monotonic()))
+        if self.children is not None:
+            self.children.wait(max(deadline, time.monotonic() + 1.0))  # before the broker: their last commits need it
         stuck = [t.name for t in self.threads if t.is_alive()]
         if stuck:
             log.warning("threads still busy at shutdown (they are daemons and end with the process): %s", stuck)
         for rt in self.runtime.connectors:
             rt.outbox.close()
+        if self.runtime.children is not None:
+            self.runtime.children.close()
         if self.database is not None:
             self.database.dispose()
         if self.broker is not None:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from hub.app import parts as registered
 from hub.app.operations import TopicLatency, latency_buckets, latency_summary, watched_groups
 from hub.app.parts import all_consumers
-from hub.core import kafka_io, metrics
+from hub.core import kafka_io
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.core.db.models import DeadLetter, ProcessedEvent
@@ -55,6 +56,8 @@ class Runtime(Protocol):
     def lag(self) -> list[PartitionLag] | None: ...  # the lag monitor's last sample (None: none yet)
 
     def history(self, since: float | None = None) -> dict[str, Any] | None: ...  # the last hour (hub.app.operations)
+
+    def metrics_registry(self) -> CollectorRegistry: ...  # the hub's metrics, its child processes' included
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def collect_status(settings: HubSettings, database: Database, runtime: Runtime |
             )
         )
     if runtime:
-        report.latency = latency_summary(latency_buckets(metrics.EVENT_LATENCY.collect()))
+        report.latency = latency_summary(latency_buckets(runtime.metrics_registry().collect()))
         report.latency_source = "this hub, since it started"
         report.history = runtime.history(history_since)
     else:

@@ -75,6 +75,15 @@ class HubSettings(BaseSettings):
         "consumer run`, which serve no HTTP API, so Prometheus can scrape them. Unset: none. `hub run` serves "
         "/metrics on HUB_HTTP_PORT.",
     )
+    processes: Literal["threads", "processes"] = Field(
+        "threads", description="How `hub run` runs its parts: `threads` (one process) or `processes` (each consumer "
+        "and the pull connectors in child processes that a supervisor restarts, so the hub uses every core; the "
+        "HTTP API, push connectors, MLLP listener, workers and demo stay in the main process).",
+    )
+    connector_processes: int = Field(
+        2, ge=1, description="With HUB_PROCESSES=processes: how many child processes share the pull connectors "
+        "(HIS database pollers and --connector files).",
+    )
     mllp_port: int = Field(2575, description="HL7 v2 MLLP listener.")
     broker_port: int = Field(9092, description="Port of the embedded broker.")
     broker_host: str = Field(

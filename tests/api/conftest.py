@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY, CollectorRegistry
 from pydantic import SecretStr
 
 from consumers.record_store.store import community_patient_id
@@ -51,6 +52,9 @@ class FakeRuntime:
 
     def broker_reachable(self) -> bool:
         return self.broker
+
+    def metrics_registry(self) -> CollectorRegistry:
+        return REGISTRY
 
 
 def lab_event(facility: str = "th01", local_id: str = "1", report: int = 1) -> Event:

@@ -59,8 +59,11 @@ def test_compose_provisions_the_dashboards_from_the_repository() -> None:
     assert "./prometheus:/etc/prometheus:ro" in prometheus["volumes"]
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
-    targets = [target for job in config["scrape_configs"] for static in job["static_configs"]
+    targets = [target for job in config["scrape_configs"] for static in job.get("static_configs", [])
                for target in static["targets"]]
+    # replicas of a scaled service, found by name in Docker's DNS
+    targets += [f"{name}:{sd['port']}" for job in config["scrape_configs"] for sd in job.get("dns_sd_configs", [])
+                for name in sd["names"]]
     assert "alertmanager:9093" in targets
     # every hub process of the compose file is scraped
     hub_services = [name for name, service in compose["services"].items() if service.get("env_file") == "hub.env"]

@@ -50,7 +50,7 @@ def test_compose_cluster_denies_by_default_and_clients_use_tls_and_scram() -> No
         assert "CLIENT:SASL_SSL" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
         assert env["KAFKA_ADVERTISED_LISTENERS"].startswith(f"CLIENT://{name}:9092")
     assert compose["networks"]["kafka-internal"]["internal"] is True
-    for name in ("hub", "record-store-2", "connector-th01"):
+    for name in ("hub", "record-store", "connector-th01"):
         assert "kafka-internal" not in compose["services"][name].get("networks", [])
     env_file = (DEPLOY / "hub.env").read_text(encoding="utf-8")
     assert re.search(r"^HUB_KAFKA_SECURITY_PROTOCOL=SASL_SSL$", env_file, re.MULTILINE)

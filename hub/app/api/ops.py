@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import select
 
 from hub.app.dead_letters import whole_payload
@@ -48,8 +48,9 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> Response:
+    runtime = request.app.state.runtime  # `hub run` serves its child processes' metrics too
+    return Response(generate_latest(runtime.metrics_registry() if runtime else REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/status", summary="Throughput, lag, connectors and dead letters")

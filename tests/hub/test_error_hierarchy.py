@@ -22,6 +22,8 @@ OUTSIDE = {
     # and no code catches it to decide whether to try again, so it is neither branch.
     FhirError,
 }
+# Signals a module raises and catches itself, never seen outside it: neither branch applies.
+OUTSIDE.add(importlib.import_module("hub.core.fhir_shapes").Uncacheable)
 
 
 def _modules() -> list[ModuleType]:

@@ -44,6 +44,7 @@ same rule as every other door): `{facility}-pat-${pat_id}` gives the same id her
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -133,6 +134,18 @@ class Mapped:
     flags: list[str] = field(default_factory=list)
 
 
+# Parsed mapping files by (path, modification time): the demo's 26 connectors share two mappings, and
+# PyYAML's pure-Python parse of one took 0.4 s of a starting hub. Each caller gets its own copy.
+_PARSED: dict[tuple[str, int], Any] = {}
+
+
+def _parsed(path: Path) -> Any:
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key not in _PARSED:
+        _PARSED[key] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return copy.deepcopy(_PARSED[key])
+
+
 def load_mapping(name_or_path: str, base_dir: Path | None = None,
                  terminology: Terminology | None = None) -> VendorMapping:
     """A built-in mapping by name (vendor_a, vendor_b) or a YAML file path, checked against the
@@ -143,7 +156,7 @@ def load_mapping(name_or_path: str, base_dir: Path | None = None,
     elif not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _parsed(path)
     except OSError as exc:
         known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
         raise MappingFileError(f"cannot read mapping {name_or_path!r} ({exc.strerror}); built-in: {known}") from None

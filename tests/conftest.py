@@ -5,7 +5,6 @@ HUB_TEST_DATABASE_URL names one). Each test gets its own topic prefix and its ow
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from hypothesis import settings
 
 from hub.app import parts as registered
-from hub.core.broker import EmbeddedBroker
+from hub.core.broker import EmbeddedBroker, free_port
 from hub.core.config import HubSettings
 from hub.core.db import Database
 from hub.tools.scratch import scratch_url
@@ -25,12 +24,6 @@ settings.register_profile("hub", deadline=None)
 settings.load_profile("hub")
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,17 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from hub.app.supervisor import Child, Supervisor
+from hub.core.metrics import family_name
 
 CHILD_LABEL = "child"
 
@@ -58,12 +61,16 @@ class ChildrenMetrics:
                 self._read_at = time.monotonic()
             return self._families
 
-    def values(self, name: str, label: str) -> dict[str, float]:
-        """Sample `name` (a sample name, e.g. hub_outbox_backlog) by the value of `label`, summed."""
+    def values(self, metric: Any, label: str) -> dict[str, float]:
+        """A gauge's or counter's (hub/core/metrics.py) values in the children, by `label`, summed."""
+        name = family_name(metric)
+        wanted = (name, f"{name}_total")  # a counter's samples; not its `_created`
         out: dict[str, float] = {}
         for family in self.families():
+            if family.name != name:
+                continue
             for sample in family.samples:
-                if sample.name == name and label in sample.labels:
+                if sample.name in wanted and label in sample.labels:
                     key = sample.labels[label]
                     out[key] = out.get(key, 0.0) + sample.value
         return out
@@ -84,7 +91,7 @@ class _Merged(Collector):
 
     def collect(self) -> Iterator[Metric]:
         merged: dict[str, Metric] = {}
-        for family in _all(self.local.collect(), self.children.families()):
+        for family in chain(self.local.collect(), self.children.families()):
             known = merged.get(family.name)
             if known is None:
                 copy = Metric(family.name, family.documentation, family.type, family.unit)
@@ -93,11 +100,6 @@ class _Merged(Collector):
             elif known.type == family.type:
                 known.samples.extend(family.samples)
         yield from merged.values()
-
-
-def _all(*sources: Iterable[Metric]) -> Iterator[Metric]:
-    for source in sources:
-        yield from source
 
 
 def merged_registry(children: ChildrenMetrics, local: CollectorRegistry = REGISTRY) -> CollectorRegistry:

@@ -179,8 +179,8 @@ def connector_backfill(
     config: Annotated[Path, typer.Argument(help="The live connector's YAML file (same mapping, same outbox name).")],
     since: Annotated[str | None, typer.Option(help="Only rows changed at or after this ISO date or time.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per read and outbox transaction.")] = 5000,
-    workers: Annotated[int | None, typer.Option(min=0, help="Processes that map, validate and encode (0: none, "
-                                                "all in this one). Default: 0.")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Processes that map, validate and encode (0: none, "
+                                         "all in this one).")] = 0,
     nice: Annotated[int, typer.Option(min=0, max=19, help="CPU niceness of this process: below live work.")] = 10,
     quiet: Quiet = False,
 ) -> None:
@@ -190,7 +190,7 @@ def connector_backfill(
     import signal
 
     from hub.app import parts as registered
-    from hub.core.backfill import WORKERS, Backfill
+    from hub.core.backfill import Backfill
     from hub.core.progress import ProgressBar, wanted
 
     settings = _settings()
@@ -203,7 +203,7 @@ def connector_backfill(
     if nice:
         os.nice(nice)  # the live connector and the consumers on this machine come first
     backfill = Backfill(cfg, settings, registered.connector_class(cfg.kind), batch_size=batch_size, since=since,
-                        workers=WORKERS if workers is None else workers)
+                        workers=workers)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -49,7 +49,7 @@ def latency_buckets(families: Iterable[Metric]) -> Buckets:
     """hub_event_latency_seconds' cumulative buckets per topic, summed over consumers and facilities.
     `families`: the histogram's own collect() in the hub, or a parsed /metrics text from another process."""
     sums: dict[str, dict[float, float]] = {}
-    name = metrics.EVENT_LATENCY._name  # noqa: SLF001 - the one place its name is written
+    name = metrics.family_name(metrics.EVENT_LATENCY)
     for family in families:
         if family.name != name:
             continue
@@ -135,8 +135,9 @@ class OperationsHistory:
         return {"interval_s": self.interval_s, "span_s": HISTORY_S, "points": points}
 
 
-def _gauge_values(families: Iterable[Metric], name: str, label: str) -> dict[str, float]:
+def _gauge_values(families: Iterable[Metric], gauge: Any, label: str) -> dict[str, float]:
     values: dict[str, float] = {}
+    name = metrics.family_name(gauge)
     for family in families:
         if family.name == name:
             for sample in family.samples:
@@ -201,8 +202,8 @@ class OperationsSampler:
         self._buckets = buckets
         return Point(
             t=time.time(), lag=lag, lag_seconds=seconds, latency_p50=p50, latency_p99=p99,
-            outbox_backlog={k: int(v) for k, v in _gauge_values(families, "hub_outbox_backlog", "connector").items()},
-            outbox_oldest_s=_gauge_values(families, "hub_outbox_oldest_seconds", "connector"),
+            outbox_backlog={k: int(v) for k, v in _gauge_values(families, metrics.OUTBOX_BACKLOG, "connector").items()},
+            outbox_oldest_s=_gauge_values(families, metrics.OUTBOX_OLDEST_SECONDS, "connector"),
         )
 
 

@@ -84,7 +84,7 @@ class HubRuntime:
     def consumer_states(self) -> dict[str, bool]:
         states = {runner.consumer.name: runner.assigned for runner in self.consumers}
         if self.children is not None:
-            assigned = self.children.values("hub_consumer_assigned_partitions", "consumer")
+            assigned = self.children.values(metrics.CONSUMER_ASSIGNED, "consumer")
             states |= {name: assigned.get(name, 0.0) > 0 for name in self.child_consumers}
         return states
 
@@ -108,11 +108,11 @@ class HubRuntime:
         """Read from the children's metrics; a connector whose child is down shows its outbox file's backlog."""
         if self.children is None:
             return []
-        backlog = self.children.values("hub_outbox_backlog", "connector")
-        oldest = self.children.values("hub_outbox_oldest_seconds", "connector")
-        up = self.children.values("hub_broker_reachable", "connector")
-        last = self.children.values("hub_connector_last_event_timestamp_seconds", "connector")
-        rejected = self.children.values("hub_events_rejected_total", "connector")
+        backlog = self.children.values(metrics.OUTBOX_BACKLOG, "connector")
+        oldest = self.children.values(metrics.OUTBOX_OLDEST_SECONDS, "connector")
+        up = self.children.values(metrics.BROKER_UP, "connector")
+        last = self.children.values(metrics.CONNECTOR_LAST_EVENT, "connector")
+        rejected = self.children.values(metrics.EVENTS_REJECTED, "connector")
         states = []
         for config in self.child_connectors:
             name = config.name

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hub.core.broker import free_port
 from hub.core.retry import Backoff
 
 log = logging.getLogger("hub.supervisor")
@@ -34,13 +34,6 @@ HEALTHY_AFTER_S = 60.0
 class ChildSpec:
     name: str  # e.g. "consumer-record_store", "connectors-1": in logs, metrics (label `child`) and status
     command: tuple[str, ...]  # the `hub` arguments, e.g. ("consumer", "run", "record_store")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def describe_exit(code: int) -> str:

@@ -37,9 +37,6 @@ log = logging.getLogger(__name__)
 SUFFIX = "-backfill"  # the history outbox of connector NAME is NAME-backfill
 DEFAULT_BATCH = 5000  # rows per read and outbox transaction (the live default is 500)
 RELAY_BATCH = 2000  # records per send; between sends the relay looks at the live backlog
-# Processes that map, validate and encode besides this one (which reads, stores and relays). None by
-# default: on the shared 2-core machine a worker cost more in pickling and contention than it saved.
-WORKERS = 0
 
 
 class BackfillError(PermanentError, ValueError):
@@ -62,6 +59,8 @@ class Backfill:
                  batch_size: int = DEFAULT_BATCH, since: str | None = None, codec: EventCodec | None = None,
                  producer_factory: Callable[[], Any] | None = None, relay_batch: int = RELAY_BATCH,
                  workers: int = 0) -> None:
+        # `workers`: processes that map, validate and encode besides this one (which reads, stores and
+        # relays). None by default: on a shared 2-core machine a worker cost more in pickling than it saved.
         self.config = config
         self.settings = settings
         self.workers = workers

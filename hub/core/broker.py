@@ -71,6 +71,13 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (the system's choice), for a listener started next."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 class EmbeddedBroker:
     """Start with `start()` or a `with` block; `stop()` is idempotent."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter(
@@ -92,3 +94,9 @@ FACILITY_SILENT = Gauge(
 )
 DATA_DISK_FREE = Gauge("hub_data_disk_free_bytes", "Free space on the disk of the data directory (outboxes, blobs).")
 DATA_DISK_SIZE = Gauge("hub_data_disk_size_bytes", "Size of the disk of the data directory (outboxes, blobs).")
+
+
+def family_name(metric: Any) -> str:
+    """The name of a metric's family as a collection or a parsed /metrics text has it (a counter's
+    without `_total`): other processes' metrics are found by it, never by a name written again."""
+    return str(metric._name)  # noqa: SLF001 - prometheus_client keeps it there

@@ -145,25 +145,21 @@ class Sink:
             check_event(event)
             value = self.codec.encode(event)
         except FhirValidationError as exc:
-            payload = _payload(event)
-            return None, Rejected(f"invalid FHIR {exc.resource_type}: {exc}", "validate", payload,
-                                  event.source.position, event.patient_key, event.event_id)
+            reason, stage = f"invalid FHIR {exc.resource_type}: {exc}", "validate"
         except (LimitError, ForeignIdentifierError) as exc:
-            payload = _payload(event)
-            return None, Rejected(str(exc), "validate", payload, event.source.position, event.patient_key,
-                                  event.event_id)
+            reason, stage = str(exc), "validate"
         except (SerializationError, KeyError) as exc:
-            payload = _payload(event)
-            return None, Rejected(str(exc), "encode", payload, event.source.position, event.patient_key,
-                                  event.event_id)
-        if len(value) > self.settings.max_event_bytes:
-            return None, Rejected(
-                f"event is {len(value)} bytes, over the {self.settings.max_event_bytes}-byte limit; large "
-                "binaries belong in the blob store with a reference in the event",
-                "size", _payload(event), event.source.position, event.patient_key, event.event_id,
-            )
-        headers = (("hub.event_type", event.event_type.encode()), ("hub.facility", event.source.facility_id.encode()))
-        return OutboxRecord(event.event_id, topic, event.patient_key.encode(), value, headers), None
+            reason, stage = str(exc), "encode"
+        else:
+            if len(value) <= self.settings.max_event_bytes:
+                headers = (("hub.event_type", event.event_type.encode()),
+                           ("hub.facility", event.source.facility_id.encode()))
+                return OutboxRecord(event.event_id, topic, event.patient_key.encode(), value, headers), None
+            reason, stage = (f"event is {len(value)} bytes, over the {self.settings.max_event_bytes}-byte limit; "
+                             "large binaries belong in the blob store with a reference in the event"), "size"
+        # The input as the dead letter carries it, built only for a rejected event.
+        payload = json.dumps({"resource": event.resource, "related": list(event.related)}, ensure_ascii=False)
+        return None, Rejected(reason, stage, payload, event.source.position, event.patient_key, event.event_id)
 
     def _dead_letter(self, rejected: Rejected) -> OutboxRecord:
         fingerprint = rejected.fingerprint or hashlib.sha256(
@@ -201,7 +197,3 @@ class Sink:
         if outcomes:
             metrics.CONNECTOR_LAST_EVENT.labels(self.connector).set(time.time())
 
-
-def _payload(event: Event) -> str:
-    """The input as a dead letter carries it (built only for a rejected event)."""
-    return json.dumps({"resource": event.resource, "related": list(event.related)}, ensure_ascii=False)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ from typing import Any
 
 import httpx
 
+from hub.core.broker import free_port
 from hub.core.config import HubSettings
 from hub.tools.scratch import scratch_url
 
 log = logging.getLogger(__name__)
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _children() -> dict[int, list[int]]:

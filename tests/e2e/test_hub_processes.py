@@ -71,6 +71,15 @@ class ProcessHub:
     def status(self) -> dict:
         return self.http.get("/api/status").json()
 
+    def close(self) -> None:
+        """Kills whatever a failed test left running: the hub and its children."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        for leftover in children_of(self.process.pid):
+            os.kill(leftover, signal.SIGKILL)
+        self.http.close()
+
 
 def send_adt(port: int, control_id: str, mrn: str) -> str:
     message = (f"MSH|^~\\&|HIS|TH03|HUB|CTY01|20261123083000||ADT^A04|{control_id}|P|2.5|||||CHN|UNICODE UTF-8\r"
@@ -148,12 +157,7 @@ def test_children_restarted_state_visible_and_clean_stop(env: dict[str, str], tm
         assert broker_pids(env["HUB_BROKER_PORT"]) == []
     finally:
         _STARTED.remove(hub)  # type: ignore[arg-type]
-        if hub.process.poll() is None:
-            hub.process.kill()
-            hub.process.wait(10)
-        for leftover in children_of(hub.process.pid):
-            os.kill(leftover, signal.SIGKILL)
-        hub.http.close()
+        hub.close()
 
 
 @pytest.mark.timeout(600)
@@ -166,9 +170,4 @@ def test_killed_hub_takes_its_children(env: dict[str, str], tmp_path: Path) -> N
         hub.process.wait(10)
         wait_until(lambda: children_of(hub.process.pid) == {}, 60, "children gone after the hub was killed")
     finally:
-        if hub.process.poll() is None:
-            hub.process.kill()
-            hub.process.wait(10)
-        for leftover in children_of(hub.process.pid):
-            os.kill(leftover, signal.SIGKILL)
-        hub.http.close()
+        hub.close()

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.app.child_state import ChildrenMetrics, merged_registry
 from hub.app.supervisor import ChildSpec, Supervisor, describe_exit
+from hub.core import metrics
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -90,4 +91,4 @@ def test_children_metrics_merge_into_one_family_per_name() -> None:
     values = {s.labels["connector"]: s.value for s in families["hub_events_in"].samples if s.name.endswith("_total")}
     assert values == {"fhir-rest": 1.0, "th01-his": 5.0, "th02-his": 7.0}
     assert families["hub_consumer_assigned_partitions"].samples[0].value == 45.0
-    assert children.values("hub_consumer_assigned_partitions", "consumer") == {"record_store": 45.0}
+    assert children.values(metrics.CONSUMER_ASSIGNED, "consumer") == {"record_store": 45.0}

@@ -26,6 +26,22 @@ settings.load_profile("hub")
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL only the tests that touch a database run: the others (parsers, pages' scripts, the
+    broker alone, SQLite-only settings) would run the very same code a second time, and CI's time goes
+    to the legs that differ. A test reaches the database through `database_url` (every database
+    fixture builds on it) or says so with the `postgres` marker."""
+    if not PG_URL:
+        return
+    kept, dropped = [], []
+    for item in items:
+        uses_database = "database_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")
+        (kept if uses_database else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     log = tmp_path_factory.mktemp("broker") / "tansu.log"

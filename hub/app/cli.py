@@ -275,6 +275,7 @@ def consumer_run(
     import signal
 
     from hub.app import parts as registered
+    from hub.app import stacks
     from hub.core import kafka_io
     from hub.core.consuming import ConsumerRunner
     from hub.core.schema_registry import make_registry
@@ -293,6 +294,7 @@ def consumer_run(
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stacks.dump_on_sigusr1()
     kafka_io.ensure_topics(settings)
     _serve_metrics(settings)
     # Events this consumer adds to the results outbox leave through a relay of its own process.

@@ -28,6 +28,7 @@ import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hub.app import parts as registered
+from hub.app import stacks
 from hub.app.api.app import create_app
 from hub.app.child_state import ChildrenMetrics, merged_registry
 from hub.app.operations import OperationsSampler
@@ -363,6 +364,7 @@ class Hub:
 
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
+        stacks.dump_on_sigusr1()
         log.info("hub running: http://%s:%d/status", self.settings.http_host, self.settings.http_port)
         try:
             while not self.stop.is_set():

@@ -197,6 +197,7 @@ def pg_his(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.postgres
 def test_a_his_on_postgresql(pg_his: str) -> None:
     engine = create_engine(pg_his)
     tables = SCHEMAS["vendor_a"](MetaData())

@@ -82,7 +82,21 @@ def _diagnosis() -> str:
         if hub.log.exists():
             logged = hub.log.read_text(errors="replace").splitlines()
             lines += [line for line in logged if " INFO " not in line][-60:]
+            lines += [line for line in logged if " INFO " in line and "hub.core.consuming" in line][-20:]
+        lines += _consumer_stacks(hub)
     return "\n".join(lines)
+
+
+def _consumer_stacks(hub: RunningHub) -> list[str]:
+    """What each consumer thread is doing now (the hub logs its threads' stacks on SIGUSR1)."""
+    if hub.process.poll() is not None or not hub.log.exists():
+        return []
+    before = len(hub.log.read_text(errors="replace"))
+    hub.process.send_signal(signal.SIGUSR1)
+    time.sleep(2)
+    dumped = hub.log.read_text(errors="replace")[before:]
+    sections = dumped.split("\n--- ")
+    return [f"--- {section}" for section in sections[1:] if section.startswith("consumer-")]
 
 
 # Every hub a test started, so a failed test cannot leave one running (it would slow every later test).

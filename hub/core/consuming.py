@@ -78,6 +78,9 @@ class ConsumerRunner:
         self._from_start = False
         self._memory_broker: bool | None = None  # asked once per admin client
         self._last_epoch_check = 0.0
+        # What this runner committed in the current epoch, per partition: where a rebuilt consumer resumes.
+        self._positions: dict[Any, int] = {}
+        self._positions_epoch: str | None = None
         self.assigned = False
         self.applied_total = 0
         self.batch_size = min(settings.consumer_batch_size, consumer.max_batch or settings.consumer_batch_size)
@@ -101,8 +104,8 @@ class ConsumerRunner:
                     self._kafka.seek_to_beginning(*assignment)  # what was polled comes again from the start
                     self._from_start = False
                     continue
-                if time.monotonic() - self._last_epoch_check > 5 and not self._same_epoch():
-                    continue
+                if time.monotonic() - self._last_epoch_check > 5 and self._check_epoch() is False:
+                    continue  # every assigned partition was sought to its beginning: what was polled comes again
                 deliveries = [
                     _delivery(m) for tp in sorted(polled, key=lambda t: (t.topic, t.partition)) for m in polled[tp]
                 ]
@@ -288,16 +291,26 @@ class ConsumerRunner:
             self._admin = kafka_io.admin(self.settings)
         return kafka_io.topic_id(self.settings, EPOCH.topic(self.settings), self._admin)
 
-    def _same_epoch(self) -> bool:
-        """False (and every assigned partition read again from its beginning) when the broker's epoch
-        changed since the consumer last looked."""
+    def _check_epoch(self) -> bool | None:
+        """True: the broker's epoch is the one this consumer knows. False: it changed, and every assigned
+        partition is read again from its beginning. None: the broker cannot say now (busy, timing out, its
+        marker topic not yet made again); nothing changes and the next look decides. Taking such a moment
+        for a new epoch made a loaded hub read every topic again from the start, again and again: the
+        record store then applied nothing new for minutes while the demo went on writing."""
         self._last_epoch_check = time.monotonic()
-        current = self._broker_epoch()
+        try:
+            current = self._broker_epoch()
+        except kafka_io.KafkaError as exc:
+            log.info("consumer %s: cannot read the broker's epoch now (%s); looking again later", self.consumer.name, exc)
+            return None
+        if current is None:
+            return None
         if current == self._epoch:
             return True
         log.warning("consumer %s: the broker restarted or rebuilt its topics; reading again from the start",
                     self.consumer.name)
         self._epoch = current
+        self._positions.clear()
         # Seek rather than leave and rejoin the group: Tansu can leave a re-joining member without partitions.
         # Partitions a rebalance hands over later are sought by on_assigned.
         assignment = self._kafka.assignment() if self._kafka is not None else set()
@@ -312,7 +325,9 @@ class ConsumerRunner:
         wait out a restart of the memory broker and land on the new one (seen in the fault suite; that
         broker keeps no commit metadata to tell them apart). So on the memory broker, and wherever the
         epoch moved since this client's positions were taken, a new assignment is read from the
-        beginning; duplicates are skipped. On a real cluster committed offsets are trusted."""
+        beginning; duplicates are skipped. The exception is a partition this runner itself committed in
+        the same epoch (its consumer rebuilt after a broker error): it goes on from there, not from the
+        start of a topic that may hold days of events. On a real cluster committed offsets are trusted."""
         if not assigned or self._kafka is None:
             return
         try:
@@ -324,21 +339,36 @@ class ConsumerRunner:
                         self.consumer.name, exc)
             self._from_start = True
             return
-        if self._memory_broker or current != self._epoch:
-            self._epoch = current
+        if current is None or current != self._positions_epoch:
+            self._positions.clear()  # committed on another broker, or not known to be this one
+        if not self._memory_broker and current == self._epoch:
+            return
+        self._epoch = current
+        resumed = [tp for tp in assigned if tp in self._positions]
+        for tp in resumed:
+            self._kafka.seek(tp, self._positions[tp])
+        fresh = [tp for tp in assigned if tp not in self._positions]
+        if fresh:
             log.info("consumer %s: %d partitions assigned on %s; reading them from the start", self.consumer.name,
-                     len(assigned), "the memory broker" if self._memory_broker else "a new broker epoch")
-            self._kafka.seek_to_beginning(*assigned)
+                     len(fresh), "the memory broker" if self._memory_broker else "a new broker epoch")
+            self._kafka.seek_to_beginning(*fresh)
+        if resumed:
+            log.info("consumer %s: %d partitions it committed itself in this broker epoch resume there",
+                     self.consumer.name, len(resumed))
 
     def _commit(self, deliveries: Sequence[Delivery]) -> None:
-        if not self._same_epoch():
-            return  # offsets from another broker epoch would skip what the new one holds
+        if not self._check_epoch():
+            return  # offsets from another broker epoch (or one not known now) would skip what it holds
         offsets: dict[Any, Any] = {}
         for d in deliveries:
             tp = kafka_io.TopicPartition(d.topic, d.partition)
             offsets[tp] = kafka_io.OffsetAndMetadata(max(d.offset + 1, offsets.get(tp, (0,))[0]), "", -1)
         try:
             self._kafka.commit(offsets)
+            if self._positions_epoch != self._epoch:
+                self._positions.clear()
+                self._positions_epoch = self._epoch
+            self._positions.update({tp: meta.offset for tp, meta in offsets.items()})
         except kafka_io.KafkaError as exc:
             # A rebalance took the partitions: the new owner re-reads, and duplicates are skipped.
             log.info("consumer %s: offset commit not accepted (%s); duplicates will be skipped", self.consumer.name, exc)

@@ -258,15 +258,26 @@ def _delete(client: KafkaAdminClient, topics: list[str]) -> None:
         log.debug("delete %s: %s", topics, exc)
 
 
+UNKNOWN_TOPIC_OR_PARTITION = 3  # the Kafka protocol's error code for a topic the broker does not hold
+
+
 def topic_id(settings: HubSettings, topic: str, client: KafkaAdminClient | None = None) -> str | None:
-    """The broker's id for a topic; it changes when the topic is deleted and created again.
+    """The broker's id for a topic (None: the broker has no such topic); it changes when the topic is
+    deleted and created again. Raises KafkaError when the broker cannot say now.
     Pass a long-lived admin `client` to ask often without a new connection each time."""
     own = client is None
     client = client or admin(settings)
     try:
         for described in client.describe_topics([topic]):
-            if described.get("error_code", 0) == 0 and described.get("name") == topic:
+            if described.get("name") != topic:
+                continue
+            code = described.get("error_code", 0)
+            if code == 0:
                 return str(described.get("topic_id"))
+            if code != UNKNOWN_TOPIC_OR_PARTITION:
+                # Not an answer about the topic (leader moving, a busy broker): the caller asks again, and
+                # never takes it for a topic rebuilt, which would make consumers read everything again.
+                raise KafkaError(f"the broker could not describe {topic} now (error code {code})")
         return None
     finally:
         if own:

@@ -14,6 +14,7 @@ import typer
 
 from hub.core.config import HubSettings, get_settings
 from hub.core.errors import PermanentError
+from hub.core.gc_pace import set_pace
 from hub.core.masking import install_log_masking
 
 app = typer.Typer(help="County medical community integration hub.", no_args_is_help=True, add_completion=False)
@@ -49,6 +50,7 @@ def _settings() -> HubSettings:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the benchmark's client logs every request
     install_log_masking()  # resident IDs and phone numbers never reach a log line
+    set_pace(settings.gc_young_threshold)
     return settings
 
 

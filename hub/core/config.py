@@ -120,6 +120,10 @@ class HubSettings(BaseSettings):
     outbox_retention_hours: float = Field(168.0, description="How long published events stay replayable.")
     consumer_batch_size: int = Field(500, description="Most events one consumer applies in one transaction.")
     consumer_max_retries: int = Field(3, description="Attempts for one failing event before it is dead-lettered.")
+    gc_young_threshold: int = Field(
+        50_000, ge=0, description="New objects between runs of Python's cycle collector in hub processes (see "
+        "hub/core/gc_pace.py); 0 keeps Python's 700.",
+    )
     operations_sample_s: float = Field(
         15.0, gt=0, description="How often the hub samples consumer lag (messages and seconds), the outboxes and the "
         "data disk for /metrics and the status page's charts (which keep the last hour).",

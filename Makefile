@@ -13,7 +13,7 @@ FAULTS_DATABASE_URL ?=
 help:
 	@echo "make run            the whole hub + a simulated county (http://127.0.0.1:8080/status)"
 	@echo "make test           the whole suite (SQLite; real broker and browser)"
-	@echo "make test-postgres  the suite again on PostgreSQL ($(POSTGRES_TEST_URL))"
+	@echo "make test-postgres  the tests that reach a database, on PostgreSQL ($(POSTGRES_TEST_URL))"
 	@echo "make test-faults    the fault suite: kills, outages, full disk, bad network; ends with lost/doubled counts"
 	@echo "make test-faults-postgres  the fault suite on PostgreSQL"
 	@echo "make bench          whole path vs bare transport; last line is JSON"

@@ -78,7 +78,7 @@ class ConsumerRunner:
         self._from_start = False
         self._memory_broker: bool | None = None  # asked once per admin client
         self._last_epoch_check = 0.0
-        # What this runner committed in the current epoch, per partition: where a rebuilt consumer resumes.
+        # What this runner committed, per partition, under the epoch beside it: where a rebuilt consumer resumes.
         self._positions: dict[Any, int] = {}
         self._positions_epoch: str | None = None
         self.assigned = False
@@ -310,7 +310,6 @@ class ConsumerRunner:
         log.warning("consumer %s: the broker restarted or rebuilt its topics; reading again from the start",
                     self.consumer.name)
         self._epoch = current
-        self._positions.clear()
         # Seek rather than leave and rejoin the group: Tansu can leave a re-joining member without partitions.
         # Partitions a rebalance hands over later are sought by on_assigned.
         assignment = self._kafka.assignment() if self._kafka is not None else set()
@@ -339,15 +338,15 @@ class ConsumerRunner:
                         self.consumer.name, exc)
             self._from_start = True
             return
-        if current is None or current != self._positions_epoch:
-            self._positions.clear()  # committed on another broker, or not known to be this one
         if not self._memory_broker and current == self._epoch:
             return
         self._epoch = current
-        resumed = [tp for tp in assigned if tp in self._positions]
+        # Only offsets committed on this very broker: not another epoch's, nor an epoch not known now.
+        own = self._positions if current is not None and current == self._positions_epoch else {}
+        resumed = [tp for tp in assigned if tp in own]
         for tp in resumed:
-            self._kafka.seek(tp, self._positions[tp])
-        fresh = [tp for tp in assigned if tp not in self._positions]
+            self._kafka.seek(tp, own[tp])
+        fresh = [tp for tp in assigned if tp not in own]
         if fresh:
             log.info("consumer %s: %d partitions assigned on %s; reading them from the start", self.consumer.name,
                      len(fresh), "the memory broker" if self._memory_broker else "a new broker epoch")
@@ -366,8 +365,7 @@ class ConsumerRunner:
         try:
             self._kafka.commit(offsets)
             if self._positions_epoch != self._epoch:
-                self._positions.clear()
-                self._positions_epoch = self._epoch
+                self._positions, self._positions_epoch = {}, self._epoch
             self._positions.update({tp: meta.offset for tp, meta in offsets.items()})
         except kafka_io.KafkaError as exc:
             # A rebalance took the partitions: the new owner re-reads, and duplicates are skipped.

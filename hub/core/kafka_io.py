@@ -13,7 +13,13 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import AuthorizationError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    AuthorizationError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
 from kafka.structs import OffsetAndMetadata
 
 from hub.core.config import HubSettings
@@ -258,9 +264,6 @@ def _delete(client: KafkaAdminClient, topics: list[str]) -> None:
         log.debug("delete %s: %s", topics, exc)
 
 
-UNKNOWN_TOPIC_OR_PARTITION = 3  # the Kafka protocol's error code for a topic the broker does not hold
-
-
 def topic_id(settings: HubSettings, topic: str, client: KafkaAdminClient | None = None) -> str | None:
     """The broker's id for a topic (None: the broker has no such topic); it changes when the topic is
     deleted and created again. Raises KafkaError when the broker cannot say now.
@@ -274,10 +277,10 @@ def topic_id(settings: HubSettings, topic: str, client: KafkaAdminClient | None 
             code = described.get("error_code", 0)
             if code == 0:
                 return str(described.get("topic_id"))
-            if code != UNKNOWN_TOPIC_OR_PARTITION:
+            if code != UnknownTopicOrPartitionError.errno:
                 # Not an answer about the topic (leader moving, a busy broker): the caller asks again, and
                 # never takes it for a topic rebuilt, which would make consumers read everything again.
-                raise KafkaError(f"the broker could not describe {topic} now (error code {code})")
+                raise for_code(code)(f"the broker could not describe {topic} now")
         return None
     finally:
         if own:

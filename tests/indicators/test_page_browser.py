@@ -98,3 +98,33 @@ def test_a_manager_logged_in_imports_with_the_session(month: Month, served_month
     page.click("#upload button")
     page.wait_for_function("document.querySelector('#upload-result').textContent.startsWith('已导入 3')")
     page.wait_for_function("document.querySelector('#figures tbody').innerText.includes('80.0%\\t12 / 15')")
+
+
+def test_a_late_answer_for_an_earlier_choice_does_not_replace_the_records_shown(month: Month, served_month: str,
+                                                                                 page) -> None:
+    # A reload re-asks for the records on show; if the reader picks another figure meanwhile, the earlier
+    # figure's answer may arrive last. The page must keep showing what the reader chose.
+    held = []
+
+    def hold_first_answer(route) -> None:
+        if "key=results_recognised" in route.request.url and not held:
+            held.append(route)  # answered below, after the reader's later choice has been drawn
+        else:
+            route.continue_()
+
+    page.context.add_cookies([{"name": "hub_lang", "value": "en", "url": served_month}])
+    page.goto(f"{served_month}/indicators?month=2026-10")
+    page.fill("#token", month.tokens["manager"])
+    page.click("text=Use token")
+    page.wait_for_selector("body[data-loaded='2026-10/county']")
+    page.route("**/api/indicators/records?*", hold_first_answer)
+    page.click("#figures tr[data-key='results_recognised'] button")
+    page.click("#figures tr[data-key='primary_visits'] button")
+    page.wait_for_function("document.querySelector('#records-total').textContent === '(12)'")
+    assert len(held) == 1, "the first choice's request was not held back"
+    with page.expect_response(lambda r: "key=results_recognised" in r.url):
+        held[0].continue_()
+    page.wait_for_timeout(500)  # time for the page to read and (wrongly) draw the late answer
+    assert page.inner_text("#records-total") == "(12)"
+    assert page.inner_text("#records-title") == "Visits at primary level"
+    assert page.get_attribute("#figures tr.chosen", "data-key") == "primary_visits"

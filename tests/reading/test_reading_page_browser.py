@@ -168,3 +168,51 @@ def test_the_ecg_helpers_viewer_and_measurements_are_used_when_served(reading: R
     page.wait_for_selector("#bench:not([hidden])")  # reopened after the reload, still renewing the claim
     assert "yours" in page.inner_text("#lease") and "Rhythm" in page.inner_text("#report")
     page.screenshot(path=str(Path("/tmp") / "hub-reading-en.png"), full_page=True)
+
+
+def test_a_late_answer_about_the_item_left_never_reaches_the_item_opened(reading: Reading, served: str, page) -> None:
+    """The reader opens one patient's ECG, then another's before the first one's context and measurements
+    have arrived. When they do arrive they must not be shown beside, or filled into the report of, the
+    second patient's recording."""
+    first_study = "th01-img-1-2-3-1"  # the second item's study is th01-img-1-2-3-2
+    app = reading.client.app
+    app.router.routes.insert(0, Route("/static/ecg/ecg-viewer.js",
+                                      lambda _r: Response(ECG_VIEWER, media_type="text/javascript")))
+    app.router.routes.insert(0, Route("/api/ecg/studies/{study_id}", lambda r: JSONResponse(
+        MEASURED if r.path_params["study_id"] == first_study else {"observations": []})))
+    reading.feed([order(number="E1"), arrival(uid="1.2.3.1", based_on="th01-sr-E1"),
+                  order(number="E2", local="2"), arrival(uid="1.2.3.2", local="2", based_on="th01-sr-E2")])
+    held = []
+
+    def hold_the_first_patients_answers(route) -> None:
+        url = route.request.url
+        if first_study in url or "Patient/th01-pat-1/" in url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/ecg/studies/*", hold_the_first_patients_answers)
+    page.route("**/fhir/Patient/*/$everything*", hold_the_first_patients_answers)
+    page.goto(f"{served}/reading")
+    page.fill("#token", reading.token("reader"))
+    page.click("text=Use token")
+    page.click('#worklist tr[data-id="rd-th01-sr-E1"] button.claim')
+    page.wait_for_function("document.querySelector('#bench-title').textContent.startsWith('rd-th01-sr-E1')")
+    page.click('#worklist tr[data-id="rd-th01-sr-E2"] button.claim')
+    page.wait_for_function("document.querySelector('#bench-title').textContent.startsWith('rd-th01-sr-E2')")
+    page.wait_for_function("!document.querySelector('#context').textContent.includes('正在读取')")
+    second_context = page.inner_text("#context")
+    assert {r.request.url.split("/")[-1].split("?")[0] for r in held} == {first_study, "$everything"}
+
+    first_patient = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+        "resourceType": "Patient", "id": "th01-pat-1", "name": [{"text": "第一位患者"}], "gender": "male"}}]}
+    for route in held:
+        if "$everything" in route.request.url:
+            route.fulfill(json=first_patient)
+        else:
+            route.continue_()
+    page.wait_for_timeout(700)  # time for the page to read and (wrongly) draw the late answers
+    assert page.inner_text("#bench-title").startswith("rd-th01-sr-E2")
+    assert "第一位患者" not in page.inner_text("#context") and page.inner_text("#context") == second_context
+    assert page.input_value("#report [name=rate]") == ""
+    assert page.input_value("#report [name=qtc_ms]") == ""

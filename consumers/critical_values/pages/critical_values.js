@@ -2,7 +2,7 @@
 // time), the acknowledgement form, the acknowledged ones, the county duty doctors and, for county staff,
 // the values the rules could not check. Everything is inserted with textContent only, never as HTML.
 "use strict";
-const { $, cell, fill, getJson, request, haveToken, hideError, showError, showFailure, explain, useTokenForm, when, el } = Hub;
+const { $, cell, fill, getJson, newest, request, haveToken, hideError, showError, showFailure, explain, useTokenForm, when, el } = Hub;
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
 const LEVELS = [T("首次通知", "1st notice"), T("第2次通知", "2nd notice"), T("已通知总值班", "duty doctors called")];
@@ -50,18 +50,23 @@ function closeForm() {
   $("ack-form").reset();
 }
 
+// The lists are re-read on a timer and after each acknowledgement: only the answer to the latest question is drawn.
+const asking = newest();
+
 async function refresh() {
   if (!haveToken("Paste a token of a member (clinician or connector) to see its critical values.")) return;
   let open, done;
+  const current = asking();
   try {
     [open, done] = await Promise.all([
       getJson("/api/critical-values?status=open&limit=500"),
       getJson("/api/critical-values?status=closed&limit=50"),
     ]);
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return;
   hideError();
   $("content").hidden = false;
   offsetMs = Date.parse(open.now) - Date.now();

@@ -2,7 +2,7 @@
 // suggestions for village clinics with a button that requests a delivery, deliveries moved on from request to
 // receipt with their fill rate, and the 集采 figures. Everything is inserted with textContent only.
 "use strict";
-const { $, cell, fill, getJson, request, haveToken, hideError, showFailure, explain, useTokenForm, when, el } = Hub;
+const { $, cell, fill, getJson, newest, request, haveToken, hideError, showFailure, explain, useTokenForm, when, el } = Hub;
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
 const KINDS = { stockout: T("断货", "stock-out"), shortage: T("县域短缺", "county shortage"),
@@ -53,18 +53,23 @@ async function requestDelivery(s) {
   refresh();
 }
 
+// The stock is re-read on a timer and after each action: only the answer to the latest question is drawn.
+const asking = newest();
+
 async function refresh() {
   if (!haveToken("Paste a pharmacist's token to see the county's drug stock.")) return;
   let stock, plan, sent, vbp;
+  const current = asking();
   try {
     [stock, plan, sent, vbp] = await Promise.all([
       getJson("/api/pharmacy/stock?limit=2000"), getJson("/api/pharmacy/stock/replenishment"),
       getJson("/api/pharmacy/stock/deliveries"), getJson("/api/pharmacy/stock/vbp"),
     ]);
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return;
   hideError();
   $("content").hidden = false;
   $("thresholds").textContent = T("库存不足：可用天数少于 ", "Low stock: fewer than ") + stock.low_days +

@@ -2,7 +2,7 @@
 // records behind a figure, charts of the last 12 months (Chart.js) and the import of insurance settlements.
 // Everything is inserted with textContent only, never as HTML.
 "use strict";
-const { $, cell, fill, getJson, haveToken, hideError, showError, showFailure, explain, useTokenForm, token, cookie, when, el } = Hub;
+const { $, cell, fill, getJson, newest, haveToken, hideError, showError, showFailure, explain, useTokenForm, token, cookie, when, el } = Hub;
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
 const RATE_KEYS = ["in_county_visits", "primary_visits", "referral_loops", "hypertension_managed", "diabetes_managed",
@@ -14,6 +14,9 @@ const PAGE = 100;
 let shown = { month: null, member: "" };
 let records = { key: null, offset: 0 };
 const charts = {};
+// A reload re-asks for the records on show while the reader may pick another figure: each kind of
+// answer is drawn only if it answers the latest question.
+const asking = { load: newest(), records: newest(), charts: newest() };
 
 function thisMonth() {
   const now = new Date(Date.now() + 8 * 3600 * 1000); // the county's calendar (UTC+8)
@@ -49,13 +52,15 @@ function definitionCell(tr, f) {
 
 async function load() {
   if (!haveToken("Paste a token of a manager (or an admin) to see the indicators.")) return;
+  const current = asking.load();
   let data;
   try {
     data = await getJson("/api/indicators?" + query({}));
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return;
   hideError();
   $("content").hidden = false;
   const select = $("member");
@@ -93,13 +98,15 @@ async function load() {
 }
 
 async function showRecords(key, title, offset) {
+  const current = asking.records();
   let data;
   try {
     data = await getJson("/api/indicators/records?" + query({ key, limit: PAGE, offset }));
   } catch (err) {
-    showError(explain(err));
+    if (current()) showError(explain(err));
     return;
   }
+  if (!current()) return;
   records = { key, offset };
   for (const tr of document.querySelectorAll("#figures tbody tr")) tr.classList.toggle("chosen", tr.dataset.key === key);
   $("records-section").hidden = false;
@@ -128,13 +135,15 @@ async function drawCharts() {
   if (typeof Chart === "undefined") return; // the vendored library did not load: the tables still work
   const params = new URLSearchParams({ to: shown.month, months: "12", keys: [...RATE_KEYS, ...COUNT_KEYS].join(",") });
   if (shown.member) params.set("member", shown.member);
+  const current = asking.charts();
   let data;
   try {
     data = await getJson("/api/indicators/trend?" + params.toString());
   } catch (err) {
-    showError(explain(err));
+    if (current()) showError(explain(err));
     return;
   }
+  if (!current()) return;
   const draw = (id, keys) => {
     const datasets = data.series.filter((s) => keys.includes(s.key)).map((s, i) => ({
       label: name(s), data: s.values, borderColor: COLOURS[i % COLOURS.length],

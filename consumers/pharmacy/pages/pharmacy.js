@@ -2,7 +2,7 @@
 // (findings with sources, the county-wide medication list, allergies, renal labs), the mapping queue with a
 // catalogue search, the rules and their versions. Everything is inserted with textContent only.
 "use strict";
-const { $, cell, fill, getJson, request, haveToken, hideError, showFailure, explain, useTokenForm, when, el } = Hub;
+const { $, cell, fill, getJson, newest, request, haveToken, hideError, showFailure, explain, useTokenForm, when, el } = Hub;
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
 const ACTIONS = { hold: T("需审核", "hold"), warn: T("提示", "warn") };
@@ -12,6 +12,9 @@ const ANALYTES = { egfr: "eGFR", creatinine: T("肌酐", "creatinine") };
 let offsetMs = 0;
 let refreshes = 0; // body[data-refreshed]: a test waits for a reload instead of sleeping
 let reasonsLoaded = false;
+// The queue is re-read on a timer and the pharmacist may open one review after another: only the latest
+// answer of each is drawn.
+const asking = { queue: newest(), review: newest() };
 
 function clockText(seconds) {
   const late = seconds < 0;
@@ -46,14 +49,16 @@ async function loadReasons() {
 
 async function openDecision(id) {
   $("decision-error").hidden = true;
+  const current = asking.review();
   let view;
   try {
     await loadReasons();
     view = await getJson("/api/pharmacy/reviews/" + encodeURIComponent(id));
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return; // another review was opened meanwhile
   $("decision-review").value = view.id;
   $("decision-summary").textContent = view.facility + " · " + (view.patient_id || view.patient_key) + " · "
     + (view.drug || "") + " " + (view.dose || "");
@@ -97,8 +102,11 @@ function mappingCell(tr, m) {
   const choice = el("select");
   const button = el("button", T("对照", "Map"));
   button.type = "button";
+  const searching = newest(); // typing asks again on every key: keep the answer to the latest text
   search.addEventListener("input", async () => {
+    const current = searching();
     const found = await getJson("/api/pharmacy/drugs?q=" + encodeURIComponent(search.value));
+    if (!current()) return;
     choice.textContent = "";
     for (const d of found) {
       const option = el("option", d.code + " " + d.name + " " + (d.strength || ""));
@@ -112,6 +120,7 @@ function mappingCell(tr, m) {
 
 async function refresh() {
   if (!haveToken("Paste a pharmacist's token to see the review queue.")) return;
+  const current = asking.queue();
   let queue, mappings, rules;
   try {
     [queue, mappings, rules] = await Promise.all([
@@ -120,9 +129,10 @@ async function refresh() {
       getJson("/api/pharmacy/rules"),
     ]);
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return;
   hideError();
   $("content").hidden = false;
   offsetMs = Date.parse(queue.now) - Date.now();

@@ -3,7 +3,7 @@
 // imaging helpers when they are there, and the structured report (draft, sign, second reading, amend).
 // Everything from the API is inserted with textContent, never as HTML.
 "use strict";
-const { $, el, cell, fill, getJson, request, haveToken, hideError, showError, showFailure, explain,
+const { $, el, cell, fill, getJson, newest, request, haveToken, hideError, showError, showFailure, explain,
   useTokenForm, when } = Hub;
 
 const ZH = (document.documentElement.lang || "zh").startsWith("zh");
@@ -16,6 +16,9 @@ const NUMBERS = new Set(ECG_FIELDS.filter((f) => f !== "rhythm"));
 
 const view = { centre: sessionStorage.getItem("hub.reading.centre") || "ecg", config: null, offsetMs: 0,
   current: null, renewTimer: null, viewerScript: null, reopened: false };
+// The worklist is re-read on a timer and on every filter change, and the reader may open one item after
+// another: only the latest answer of each is drawn.
+const asking = { worklist: newest(), item: newest() };
 
 // Clocks -------------------------------------------------------------------------------------------
 
@@ -64,6 +67,7 @@ function filters() {
 
 async function refresh() {
   if (!haveToken(L("请粘贴诊断医师令牌。", "Paste a bearer token with the reader role."))) return;
+  const current = asking.worklist();
   let list, unordered, counts, stats;
   try {
     if (!view.config) view.config = await getJson("/api/reading/centres");
@@ -75,9 +79,10 @@ async function refresh() {
       getJson("/api/reading/stats"),
     ]);
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return;
   hideError();
   $("content").hidden = false;
   view.offsetMs = new Date(list.now).getTime() - Date.now();
@@ -166,15 +171,22 @@ function renderUnordered(tr, a) {
 
 async function openItem(id, claimFirst) {
   sessionStorage.setItem("hub.reading.item", id); // a reload reopens it (and keeps renewing the claim)
+  const current = asking.item();
   try {
     if (claimFirst) await request("POST", `/api/reading/items/${encodeURIComponent(id)}/claim`);
     const detail = await getJson(`/api/reading/items/${encodeURIComponent(id)}`);
+    if (!current()) return; // the reader opened another item meanwhile
     hideError();
     showBench(detail);
   } catch (err) {
     showError(explain(err));
   }
   refresh();
+}
+
+// Whether the item is still the one on the workbench once a slow answer about it arrives.
+function onBench(item) {
+  return Boolean(view.current) && view.current.item.id === item.id;
 }
 
 function fact(dl, term, value) {
@@ -323,6 +335,7 @@ async function loadContext(item) {
   try {
     everything = await getJson(`/fhir/Patient/${encodeURIComponent(item.patient_id)}/$everything?_count=200`);
   } catch (err) {
+    if (!onBench(item)) return;
     box.replaceChildren(el("p", L("共享档案中尚无此患者：", "The shared record has no such patient yet: ") + explain(err), "muted"));
     return;
   }
@@ -379,6 +392,7 @@ async function loadContext(item) {
       `${when(r.date, true)} ${r.display || r.code || ""} ${r.value ?? ""} ${r.unit || ""} ${r.recognised ? L("✓ 互认", "✓ recognised") : ""}`
         .replace(/\s+/g, " ").trim())));
   } catch (_) { /* not every role may ask; the rest of the context stands */ }
+  if (!onBench(item)) return; // another patient's item is open now: never show this one's history there
   box.replaceChildren(...cards);
 }
 
@@ -483,6 +497,7 @@ async function showEcgProblems(target, studyId) {
 async function prefillMeasurements(item) {
   try {
     const answer = await getJson(`/api/ecg/studies/${encodeURIComponent(item.study_id)}`);
+    if (!onBench(item)) return; // never fill one recording's measurements into another item's report
     const found = measurementsIn(answer, {});
     const f = form();
     for (const [name, value] of Object.entries(found)) if (f[name].value === "") f[name].value = Math.round(value);

@@ -4,7 +4,7 @@
 // is inserted with textContent: names and addresses come from member systems and must never run as HTML.
 "use strict";
 const { $, GENDERS, HttpError, addressOf, cell, communityOf, el, emptyRow, explain, getJson, haveToken, hideError,
-  nameOf, phonesOf, request, residentIds, showFailure, useTokenForm, when } = Hub;
+  nameOf, newest, phonesOf, request, residentIds, showFailure, useTokenForm, when } = Hub;
 const PAGE_SIZE = 20;
 const UNDOABLE = new Set(["merge", "a40-merge", "link"]); // what POST /api/mpi/unmerge undoes
 const FIELDS = { name: "姓名", sex: "性别", birth_date: "出生日期", phone: "电话", address: "地址", resident_id: "身份证号" };
@@ -19,8 +19,8 @@ const ACTIONS = {
 };
 
 let offset = 0;
-let loading = 0; // a newer refresh makes older answers stale
-let historyLoading = 0;
+// A newer refresh or history question makes older answers stale.
+const asking = { reviews: newest(), history: newest() };
 let thresholds = null;
 
 function showNotice(message) { $("notice").textContent = message; $("notice").hidden = false; }
@@ -193,17 +193,17 @@ async function refresh() {
     $("notice").hidden = true;
     return;
   }
-  const ticket = ++loading;
+  const current = asking.reviews();
   const query = new URLSearchParams({ status: "requested", limit: PAGE_SIZE, offset });
   let status, page;
   try {
     [status, page] = await Promise.all([getJson("/api/mpi/status"), getJson("/api/mpi/reviews?" + query)]);
   } catch (err) {
-    if (ticket !== loading) return;
+    if (!current()) return;
     showFailure(err);
     return;
   }
-  if (ticket !== loading) return;
+  if (!current()) return;
   if (!page.items.length && offset > 0 && page.total > 0) { // the last page emptied: show the one before
     offset = Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE;
     await refresh();
@@ -247,20 +247,20 @@ function undoButton(change, patient) {
 }
 
 async function loadHistory(patient) {
-  const ticket = ++historyLoading;
+  const current = asking.history();
   const body = $("history").querySelector("tbody");
   const summary = $("history-summary");
   let answer;
   try {
     answer = await getJson("/api/mpi/history?" + new URLSearchParams({ patient }));
   } catch (err) {
-    if (ticket !== historyLoading) return;
+    if (!current()) return;
     body.replaceChildren();
     summary.textContent = "无法加载历史 · Could not load the history: " + explain(err);
     summary.className = "bad";
     return;
   }
-  if (ticket !== historyLoading) return;
+  if (!current()) return;
   body.replaceChildren();
   summary.className = "muted";
   summary.textContent = answer.items.length + " 条变更 · " + answer.items.length + " link changes of " + answer.patient;

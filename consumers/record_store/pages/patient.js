@@ -2,7 +2,7 @@
 // the API returns (numbers masked for the token's role stay masked) and inserts text with
 // textContent only: names and results come from member systems and must never run as HTML.
 "use strict";
-const { $, GENDERS, addressOf, cell, communityOf, emptyRow, explain, getJson, haveToken, hideError, nameOf,
+const { $, GENDERS, addressOf, cell, communityOf, emptyRow, explain, getJson, haveToken, hideError, nameOf, newest,
   phonesOf, residentIds, showError, signedIn, useTokenForm, when } = Hub;
 const PAGE_SIZE = 20;
 const ASK = "Paste a bearer token (clinician or reader) to open a patient record.";
@@ -17,7 +17,8 @@ const REASONS = [
 const DATE_PATHS = [["effectiveDateTime"], ["effectivePeriod", "start"], ["issued"], ["period", "start"],
   ["authoredOn"], ["occurrenceDateTime"], ["started"], ["onsetDateTime"], ["recordedDate"]];
 
-let loading = 0; // a newer open() makes older answers stale
+const asking = newest(); // a newer open() makes older answers stale
+let opened = () => false; // whether what is shown is still the latest open()
 let nextUrl = null;
 let shown = 0;
 let patientRecords = 0; // the community patient and its sources lead $everything's total
@@ -101,7 +102,7 @@ function reasonText(reason) {
   }).join("；");
 }
 
-async function loadRecognised(patientId, ticket) {
+async function loadRecognised(patientId, current) {
   const params = new URLSearchParams();
   for (const name of ["facility", "at"]) if ($(name).value.trim()) params.set(name, $(name).value.trim());
   const body = $("recognised").querySelector("tbody");
@@ -110,13 +111,13 @@ async function loadRecognised(patientId, ticket) {
   try {
     answer = await getJson("/api/patients/" + encodeURIComponent(patientId) + "/recognised-results?" + params);
   } catch (err) {
-    if (ticket !== loading) return;
+    if (!current()) return;
     body.replaceChildren();
     summary.textContent = "无法加载互认结果 · Could not load recognised results: " + explain(err);
     summary.className = "bad";
     return;
   }
-  if (ticket !== loading) return;
+  if (!current()) return;
   body.replaceChildren();
   summary.className = "muted";
   summary.textContent = answer.total + " 项结果，" + answer.recognised + " 项可互认 · " + answer.total +
@@ -141,17 +142,17 @@ async function loadRecognised(patientId, ticket) {
   if (!answer.results.length) emptyRow("recognised", "none · 无");
 }
 
-async function loadTimeline(url, golden, ticket) {
+async function loadTimeline(url, golden, current) {
   const more = $("more");
   more.disabled = true;
   let bundle;
   try {
     bundle = await getJson(url);
   } catch (err) {
-    if (ticket === loading) { more.disabled = false; showError("Timeline: " + explain(err)); }
+    if (current()) { more.disabled = false; showError("Timeline: " + explain(err)); }
     return;
   }
-  if (ticket !== loading) return;
+  if (!current()) return;
   const body = $("timeline").querySelector("tbody");
   for (const entry of bundle.entry || []) {
     const r = entry.resource;
@@ -181,7 +182,8 @@ async function loadTimeline(url, golden, ticket) {
 
 async function openPatient(id) {
   if (!haveToken(ASK)) return;
-  const ticket = ++loading;
+  const current = asking();
+  opened = current;
   hideError();
   let patient;
   try {
@@ -190,12 +192,12 @@ async function openPatient(id) {
     const community = communityOf(patient);
     if (community) patient = await getJson("/fhir/Patient/" + encodeURIComponent(community));
   } catch (err) {
-    if (ticket !== loading) return;
+    if (!current()) return;
     $("content").hidden = true;
     showError(err.status === 404 ? "患者不存在 · Patient " + id + " is not known." : explain(err));
     return;
   }
-  if (ticket !== loading) return;
+  if (!current()) return;
   sources = {};
   shown = 0;
   nextUrl = null;
@@ -205,7 +207,7 @@ async function openPatient(id) {
   showPatient(patient);
   $("content").hidden = false;
   const everything = "/fhir/Patient/" + encodeURIComponent(patient.id) + "/$everything?_count=" + PAGE_SIZE;
-  await Promise.all([loadRecognised(patient.id, ticket), loadTimeline(everything, patient, ticket)]);
+  await Promise.all([loadRecognised(patient.id, current), loadTimeline(everything, patient, current)]);
 }
 
 function openFromForm() {
@@ -225,7 +227,7 @@ useTokenForm(() => {
   showError("Token forgotten. " + ASK);
 });
 $("patient-form").addEventListener("submit", (event) => { event.preventDefault(); openFromForm(); });
-$("more").addEventListener("click", () => { if (nextUrl) loadTimeline(nextUrl, null, loading); });
+$("more").addEventListener("click", () => { if (nextUrl) loadTimeline(nextUrl, null, opened); });
 
 const initial = new URLSearchParams(location.search);
 for (const name of ["facility", "at"]) if (initial.get(name)) $(name).value = initial.get(name);

@@ -2,10 +2,13 @@
 // common.js keeps in sessionStorage (gone when the tab closes: it reads patient data). All data is
 // inserted with textContent only, never as HTML.
 "use strict";
-const { $, cell, fill, getJson, haveToken, hideError, showFailure, useTokenForm, when } = Hub;
+const { $, cell, fill, getJson, newest, haveToken, hideError, showFailure, useTokenForm, when } = Hub;
 const STATES = { requested: "已申请 requested", accepted: "已接收 accepted", arrived: "已到达 arrived",
   returned: "已回转 returned", rejected: "已拒绝 rejected", cancelled: "已撤销 cancelled" };
 const DIRECTIONS = { up: "上转 up", down: "下转 down", unknown: "不明 unknown" };
+
+// The figures are re-read for each date range asked: only the answer to the latest question is drawn.
+const asking = newest();
 
 async function refresh() {
   if (!haveToken("Paste a bearer token with the clinician role to see referrals.")) return;
@@ -13,15 +16,17 @@ async function refresh() {
   if ($("from").value) range.set("from", $("from").value);
   if ($("to").value) range.set("to", $("to").value);
   let summary, open;
+  const current = asking();
   try {
     [summary, open] = await Promise.all([
       getJson("/api/referrals/summary?" + range),
       getJson("/api/referrals?state=open&limit=500"),
     ]);
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return;
   hideError();
   $("content").hidden = false;
   $("range").textContent = summary.from + " – " + summary.to;

@@ -79,6 +79,17 @@ const Hub = (() => {
 
   const getJson = (url) => request("GET", url);
 
+  // Answers can arrive out of order (a reload re-asks while the person picks something else), so a
+  // page draws only the answer to its latest question of a kind:
+  //   const asking = newest();  ...  const current = asking();  await getJson(...);  if (!current()) return;
+  function newest() {
+    let asked = 0;
+    return () => {
+      const mine = ++asked;
+      return () => mine === asked;
+    };
+  }
+
   // Errors a person sees ----------------------------------------------------------------------------
 
   function isRejected(err) {
@@ -255,7 +266,7 @@ const Hub = (() => {
 
   return Object.freeze({
     $, token, signedIn, cookie, useTokenForm,
-    HttpError, request, getJson,
+    HttpError, request, getJson, newest,
     isRejected, explain, showError, hideError, showFailure, haveToken,
     el, cell, emptyRow, fill,
     when,

@@ -2,7 +2,8 @@
 // Its own poll, so the section never waits for the broker questions of /api/status. Text via textContent only.
 "use strict";
 (() => {
-  const { $, cell, fill, getJson, signedIn } = Hub;
+  const { $, cell, fill, getJson, newest, signedIn } = Hub;
+  const asking = newest(); // re-read every 5 s: only the latest answer is drawn
   const zh = () => document.documentElement.lang.startsWith("zh");
   const STATES = {
     ok: ["正常", "sending"],
@@ -47,9 +48,12 @@
 
   async function refresh() {
     if (!signedIn()) return;  // status.js asks for the token
+    const current = asking();
     try {
-      show(await getJson("/api/members"));
+      const members = await getJson("/api/members");
+      if (current()) show(members);
     } catch (err) {
+      if (!current()) return;
       $("members-silent").textContent = (zh() ? "无法读取成员单位：" : "Members could not be read: ") + err.message;
       $("members-silent").className = "state bad";
     }

@@ -1,7 +1,7 @@
 // Status page: polls /api/status with the pasted token (see common.js). Data is inserted with textContent
 // only: dead-letter payloads and reasons may contain markup and must never be rendered as HTML.
 "use strict";
-const { $, cell, el, fill, getJson, haveToken, hideError, showFailure, useTokenForm } = Hub;
+const { $, cell, el, fill, getJson, newest, haveToken, hideError, showFailure, useTokenForm } = Hub;
 
 function flag(id, ok, yes, no) {
   const node = $(id);
@@ -9,17 +9,22 @@ function flag(id, ok, yes, no) {
   node.className = "state " + (ok ? "ok" : "bad");
 }
 
+// The status is re-read every few seconds: only the answer to the latest question is drawn.
+const asking = newest();
+
 async function refresh() {
   if (!haveToken("Paste a bearer token with the admin role to see the status.")) return;
   let s;
+  const current = asking();
   try {
     // The charts (status-charts.js) keep the points they have and ask only for newer ones.
     const since = window.statusHistorySince ? window.statusHistorySince() : null;
     s = await getJson("/api/status" + (since ? "?history_since=" + since : ""));
   } catch (err) {
-    showFailure(err);
+    if (current()) showFailure(err);
     return;
   }
+  if (!current()) return;
   hideError();
   $("content").hidden = false;
   flag("broker", s.broker_reachable, "reachable", "NOT reachable");

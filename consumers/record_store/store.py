@@ -386,19 +386,21 @@ class ResourceWriter(ABC):
         while self._dirty:
             dirty, self._dirty = self._dirty, {}
             self.session.flush()
-            by_community: dict[str, list[StoredResource]] = {cp: [] for cp in dirty}
+            # The links first, then their records by primary key: joined in one query, SQLite's planner
+            # walks every stored Patient to find the few of these communities.
+            members: dict[str, list[str]] = {cp: [] for cp in dirty}
             for chunk in _chunks(sorted(dirty), 300):
-                rows = self.session.execute(
-                    select(PatientLink.community_patient_id, StoredResource)
-                    .join(PatientLink, PatientLink.source_patient_id == StoredResource.id)
-                    .where(StoredResource.resource_type == "Patient", PatientLink.community_patient_id.in_(chunk))
-                    .order_by(StoredResource.occurred_at, StoredResource.id)
-                ).all()
-                for cp_id, row in rows:
-                    by_community[cp_id].append(row)
-            self._prefetch_rows(StoredResource, _resource_keys_in, {("Patient", cp) for cp in dirty})
+                for cp_id, source_id in self.session.execute(
+                    select(PatientLink.community_patient_id, PatientLink.source_patient_id)
+                    .where(PatientLink.community_patient_id.in_(chunk))
+                ):
+                    members[cp_id].append(source_id)
+            self._prefetch_rows(StoredResource, _resource_keys_in,
+                                {("Patient", key) for cp, ids in members.items() for key in (cp, *ids)})
             for cp_id, (when, replaced_by) in dirty.items():
-                self._write_golden(cp_id, by_community[cp_id], when, replaced_by)
+                sources = [row for source_id in members[cp_id] if (row := self._stored("Patient", source_id)) is not None]
+                sources.sort(key=lambda row: (row.occurred_at, row.id))
+                self._write_golden(cp_id, sources, when, replaced_by)
         self._file_early_arrivals()
         self._write_search_rows()
 

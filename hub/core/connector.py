@@ -21,6 +21,7 @@ from hub.core.destinations import Destination, FhirDestination, MllpDestination,
 from hub.core.errors import PermanentError
 from hub.core.events import PollResult
 from hub.core.pipeline import Sink
+from hub.core.retry import Backoff
 
 
 class _AnyFacility(frozenset[str]):
@@ -45,7 +46,8 @@ class ConnectorConfig(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Unique name; names the outbox file.")
     kind: str = Field(description="Connector kind, e.g. his_db, mllp, fhir_rest, dicom.")
     facility_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="The member facility this feeds from.")
-    poll_interval_s: float = Field(1.0, gt=0, description="Pull connectors: pause when there is nothing new.")
+    poll_interval_s: float = Field(1.0, gt=0, description="Pull connectors: pause when there is nothing new "
+                                   "(shorter right after new rows: see Connector.serve).")
     batch_size: int = Field(500, gt=0, description="Pull connectors: most rows read per poll.")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (see the README).")
     parent_facility: str | None = Field(
@@ -129,12 +131,19 @@ class Connector(ABC):
         raise NotImplementedError(f"{type(self).__name__} is a push connector; it has no poll()")
 
     def serve(self, stop: threading.Event, sink: Sink) -> None:
-        """Runs until `stop` is set. The default polls; push connectors override it."""
+        """Runs until `stop` is set. The default polls; push connectors override it.
+
+        A member's system writes in bursts (a clinic's morning, a lab run): right after a poll found
+        something, the next looks sooner (an eighth of `poll_interval_s`, doubling while nothing comes),
+        so a busy member's rows wait a fraction of the interval; a quiet one is asked once per interval."""
+        pause = Backoff(initial_s=self.config.poll_interval_s / 8, max_s=self.config.poll_interval_s, jitter=0.1)
         while not stop.is_set():
             result = self.poll(sink.checkpoints())
             sink.accept(result)
             if result.empty:
-                stop.wait(self.config.poll_interval_s)
+                stop.wait(pause.next())
+            else:
+                pause.reset()
 
     # History, for `hub connector backfill` (hub/core/backfill.py); pull connectors of a database.
     supports_history: ClassVar[bool] = False

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, Field
-from sqlalchemy import MetaData, Select, Table, and_, create_engine, func, or_, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Integer, MetaData, Select, Table, and_, bindparam, create_engine, func, or_, select
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from connectors.his_db.deletions import KnownKeys, as_deleted
 from connectors.his_db.mapping import (
@@ -64,6 +64,7 @@ class HisDbConnector(Connector):
         self.system = f"his_db:{self.mapping.vendor}"
         self._engine: Engine | None = None
         self._tables: dict[str, Table] = {}
+        self._ranges: dict[tuple[str, bool, bool, bool], Select[Any]] = {}  # see _range
         self._known: KnownKeys | None = None
         self._last_reconcile = time.monotonic()  # the first look waits one interval
 
@@ -75,16 +76,19 @@ class HisDbConnector(Connector):
             url = url.set(database=str((self.config_dir / url.database).resolve()))
         return url.render_as_string(hide_password=False)
 
-    def _table(self, name: str) -> Table:
+    def _database(self) -> Engine:
         if self._engine is None:
             url = self._url()
             # A ping before every poll finds a dropped network connection; a file database has none to
             # drop, and the ping was a fifth of what 26 demo connectors cost.
             self._engine = create_engine(url, pool_pre_ping=make_url(url).get_backend_name() != "sqlite")
+        return self._engine
+
+    def _table(self, name: str) -> Table:
         if name not in self._tables:
             metadata = MetaData()
             try:
-                metadata.reflect(self._engine, only=[name])
+                metadata.reflect(self._database(), only=[name])
             except Exception as exc:  # noqa: BLE001 - missing table or unreachable database
                 raise ConnectorConfigError(
                     f"connector {self.config.name}: cannot read table {name} of its HIS database: {exc}"
@@ -135,11 +139,10 @@ class HisDbConnector(Connector):
         for spec in self.specs:
             if spec.name not in bounds:
                 continue
-            query = self._range(spec, checkpoints.get(spec.name), bounds[spec.name], since)
+            query, params = self._range(spec, checkpoints.get(spec.name), bounds[spec.name], since)
             counted = select(func.count()).select_from(query.order_by(None).limit(None).subquery())
-            assert self._engine is not None
-            with self._engine.connect() as conn:
-                total += int(conn.execute(counted).scalar_one())
+            with self._database().connect() as conn:
+                total += int(conn.execute(counted, params).scalar_one())
         return total
 
     def history_chunk(self, checkpoints: Mapping[str, str], bounds: Mapping[str, str], since: str | None,
@@ -165,18 +168,20 @@ class HisDbConnector(Connector):
         after them."""
         chunk: list[Any] = []
         positions: dict[str, str] = {}
-        for spec in self.specs:
-            if budget <= 0:
-                break
-            if bounds is not None and spec.name not in bounds:
-                continue  # the table had no rows when the history was bounded: nothing of it is history
-            rows = self._read(spec, checkpoints.get(spec.name), budget,
-                              bounds.get(spec.name) if bounds is not None else None, since)
-            if not rows:
-                continue
-            budget -= len(rows)
-            chunk.append((spec.name, rows, self._children(spec, rows)))
-            positions[spec.name] = _position(rows[-1][spec.change], rows[-1][spec.key])
+        # One connection (and read transaction) for every table: a poll that finds nothing is most polls.
+        with self._database().connect() as conn:
+            for spec in self.specs:
+                if budget <= 0:
+                    break
+                if bounds is not None and spec.name not in bounds:
+                    continue  # the table had no rows when the history was bounded: nothing of it is history
+                rows = self._read(conn, spec, checkpoints.get(spec.name), budget,
+                                  bounds.get(spec.name) if bounds is not None else None, since)
+                if not rows:
+                    continue
+                budget -= len(rows)
+                chunk.append((spec.name, rows, self._children(conn, spec, rows)))
+                positions[spec.name] = _position(rows[-1][spec.change], rows[-1][spec.key])
         return chunk, positions
 
     def _map_chunk(self, chunk: list[Any], result: PollResult) -> None:
@@ -228,20 +233,35 @@ class HisDbConnector(Connector):
             result.notes.append(f"{len(gone)} rows of {spec.table} were deleted at the source")
 
     def _range(self, spec: TableSpec, checkpoint: str | None, bound: str | None = None,
-               since: str | None = None) -> Select[Any]:
-        """Rows after `checkpoint`, up to and including `bound`, changed at or after `since`, in read order."""
+               since: str | None = None) -> tuple[Select[Any], dict[str, Any]]:
+        """Rows after `checkpoint`, up to and including `bound`, changed at or after `since`, in read order,
+        at most `:limit` of them: the statement, built once per table and shape (it is most of what a
+        poll that finds nothing costs), and its parameters."""
         table = self._table(spec.table)
         change, key = table.c[spec.change], table.c[spec.key]
-        query = select(table).where(change.is_not(None)).order_by(change, key)
+        shape = (spec.name, bool(checkpoint), bool(bound), bool(since))
+        query = self._ranges.get(shape)
+        if query is None:
+            query = select(table).where(change.is_not(None))
+            if checkpoint:
+                after_change, after_key = bindparam("after_change", type_=change.type), bindparam("after_key", type_=key.type)
+                query = query.where(or_(change > after_change, and_(change == after_change, key > after_key)))
+            if bound:
+                end_change, end_key = bindparam("end_change", type_=change.type), bindparam("end_key", type_=key.type)
+                query = query.where(or_(change < end_change, and_(change == end_change, key <= end_key)))
+            if since:
+                query = query.where(change >= bindparam("since", type_=change.type))
+            query = self._ranges[shape] = query.order_by(change, key).limit(bindparam("limit", type_=Integer))
+        params: dict[str, Any] = {}
         if checkpoint:
             mark = json.loads(checkpoint)
-            query = query.where(or_(change > mark["change"], and_(change == mark["change"], key > mark["key"])))
+            params |= {"after_change": mark["change"], "after_key": mark["key"]}
         if bound:
             end = json.loads(bound)
-            query = query.where(or_(change < end["change"], and_(change == end["change"], key <= end["key"])))
+            params |= {"end_change": end["change"], "end_key": end["key"]}
         if since:
-            query = query.where(change >= self._as_change(spec, change, since))
-        return query
+            params["since"] = self._as_change(spec, change, since)
+        return query, params
 
     @staticmethod
     def _as_change(spec: TableSpec, column: Any, since: str) -> Any:
@@ -254,24 +274,20 @@ class HisDbConnector(Connector):
             pass
         return moment.strftime(spec.change_format)
 
-    def _read(self, spec: TableSpec, checkpoint: str | None, limit: int, bound: str | None = None,
+    def _read(self, conn: Connection, spec: TableSpec, checkpoint: str | None, limit: int, bound: str | None = None,
               since: str | None = None) -> list[dict[str, Any]]:
-        query = self._range(spec, checkpoint, bound, since).limit(limit)
-        assert self._engine is not None
-        with self._engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+        query, params = self._range(spec, checkpoint, bound, since)
+        return [dict(r._mapping) for r in conn.execute(query, {**params, "limit": limit})]
 
-    def _children(self, spec: TableSpec, rows: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+    def _children(self, conn: Connection, spec: TableSpec, rows: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
         if spec.children is None:
             return {}
         table = self._table(spec.children.table)
         keys = [r[spec.key] for r in rows]
         query = select(table).where(table.c[spec.children.join].in_(keys)).order_by(table.c[spec.children.key])
         grouped: dict[Any, list[dict[str, Any]]] = {}
-        assert self._engine is not None
-        with self._engine.connect() as conn:
-            for r in conn.execute(query):
-                grouped.setdefault(r._mapping[spec.children.join], []).append(dict(r._mapping))
+        for r in conn.execute(query):
+            grouped.setdefault(r._mapping[spec.children.join], []).append(dict(r._mapping))
         return grouped
 
     def _emit(self, spec: TableSpec, row: dict[str, Any], children: list[dict[str, Any]], result: PollResult) -> None:
@@ -329,6 +345,7 @@ class HisDbConnector(Connector):
         if sample.suffix in (".db", ".sqlite", ".sqlite3"):
             self.close()
             self._tables.clear()
+            self._ranges.clear()
             self.options.database_url = f"sqlite:///{sample.resolve()}"  # type: ignore[attr-defined]
             return self.poll({})
         try:

@@ -76,7 +76,7 @@ def build_county(data_dir: Path, seed: int = 20261123,
             "name": f"{facility.id}-his",
             "kind": "his_db",
             "facility_id": facility.id,
-            "poll_interval_s": 1.0,
+            "poll_interval_s": 0.25,
             "batch_size": 500,
             "options": {"database_url": facility.database_url, "mapping": facility.vendor},
         }

@@ -4,35 +4,14 @@ is asked once per interval. The pauses are read off the stop event, not timed.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
-
-from pydantic import BaseModel
 
 from hub.core.config import HubSettings
 from hub.core.connector import Connector, ConnectorConfig
 from hub.core.events import PollResult
 from tests.factories import encounter_event
-
-
-class _Pauses(threading.Event):
-    """Records every pause asked of it and returns at once; set after `polls` pauses."""
-
-    def __init__(self, polls: int) -> None:
-        super().__init__()
-        self.asked: list[float] = []
-        self.polls = polls
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.asked.append(float(timeout or 0))
-        if len(self.asked) >= self.polls:
-            self.set()
-        return self.is_set()
-
-
-class _NoOptions(BaseModel):
-    pass
+from tests.hub.test_connector_restarts import _Clock, _NoOptions, _Stop
 
 
 class _Scripted(Connector):
@@ -60,9 +39,9 @@ class _Sink:
 
 
 def _pauses(busy: set[int], polls: int, interval_s: float = 1.0) -> list[float]:
-    stop = _Pauses(polls)
+    stop = _Stop(_Clock(), polls)  # records each pause instead of waiting; set after `polls` of them
     _Scripted(busy, interval_s).serve(stop, _Sink())  # type: ignore[arg-type]
-    return stop.asked
+    return stop.waits
 
 
 def test_a_quiet_member_is_asked_about_once_per_interval() -> None:

@@ -2,7 +2,9 @@
 
 Each mapped table is read in `(change column, primary key)` order after its checkpoint, so rows
 with the same change time are neither skipped nor read twice; the checkpoint saved with the events
-points after the last emitted row. Works through any SQLAlchemy dialect, read-only.
+points after the last emitted row. Rows that commit behind that position (a transaction that
+stamped its row earlier and committed later) are found by looking back (`late_rows.py`). Works
+through any SQLAlchemy dialect, read-only.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +23,7 @@ from sqlalchemy import Integer, MetaData, Select, Table, and_, bindparam, create
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from connectors.his_db.deletions import KnownKeys, as_deleted
+from connectors.his_db.late_rows import TOKEN, LookBack, Scan
 from connectors.his_db.mapping import (
     MappingError,
     MappingFileError,
@@ -39,12 +42,26 @@ def _position(change: Any, key: Any) -> str:
     return json.dumps({"change": str(change), "key": key}, ensure_ascii=False, default=str)
 
 
+def _holds_datetime(column: Any) -> bool:
+    try:
+        return column.type.python_type is datetime
+    except NotImplementedError:  # a type SQLAlchemy cannot name: the HIS's text
+        return False
+
+
 class HisDbOptions(BaseModel):
     database_url: str = Field(description="SQLAlchemy URL of the HIS database (a read-only account is enough).")
     mapping: str = Field(description="Built-in mapping name (vendor_a, vendor_b) or a mapping YAML file.")
     tables: list[str] | None = Field(None, description="Only these mapping entries (by name); default all.")
     reconcile_every_s: float = Field(
         600, ge=0, description="How often to look for rows deleted at the source (0: never)."
+    )
+    look_back_s: float = Field(
+        300, ge=0, description="How far behind its read position the connector looks for rows that committed "
+        "late (stamped before a row already read): the longest a HIS transaction stays open (0: never).",
+    )
+    look_back_every_s: float = Field(
+        5, ge=0, description="How often it looks just behind the position (the whole window: every fifth of it).",
     )
 
 
@@ -66,6 +83,8 @@ class HisDbConnector(Connector):
         self._tables: dict[str, Table] = {}
         self._ranges: dict[tuple[str, bool, bool, bool], Select[Any]] = {}  # see _range
         self._known: KnownKeys | None = None
+        self._behind_statements: dict[str, tuple[Select[Any], Select[Any]]] = {}  # see _behind
+        self.look_back = LookBack(options.look_back_s, options.look_back_every_s)
         self._last_reconcile = time.monotonic()  # the first look waits one interval
 
     # Database -------------------------------------------------------------------------------------
@@ -108,13 +127,22 @@ class HisDbConnector(Connector):
 
     def poll(self, checkpoints: Mapping[str, str]) -> PollResult:
         result = PollResult()
+        self.look_back.confirm(checkpoints)
         every = self.options.reconcile_every_s  # type: ignore[attr-defined]
         if every and time.monotonic() - self._last_reconcile >= every:
             self._last_reconcile = time.monotonic()
             self.reconcile(checkpoints, result)
             if not result.empty:
                 return result
-        self._read_into(result, checkpoints, self.config.batch_size)
+        budget = self.config.batch_size
+        scan = self.look_back.due(time.monotonic())
+        if scan is not None:
+            budget -= self._read_late(result, checkpoints, scan, budget)
+        if budget > 0:
+            self._read_into(result, checkpoints, budget)
+        token = self.look_back.seal()
+        if token is not None:
+            result.checkpoints[TOKEN] = token  # saved with the events: confirms this poll's rows
         return result
 
     # History (hub connector backfill) -------------------------------------------------------------
@@ -161,6 +189,74 @@ class HisDbConnector(Connector):
         chunk, positions = self._read_chunk(checkpoints, budget)
         self._map_chunk(chunk, result)
         result.checkpoints.update(positions)
+        self._note(chunk)
+
+    def _note(self, chunk: list[Any]) -> None:
+        specs = {spec.name: spec for spec in self.specs}
+        for name, rows, _ in chunk:
+            spec = specs[name]
+            self.look_back.note(name, ((row[spec.key], row[spec.change]) for row in rows))
+
+    def _read_late(self, result: PollResult, checkpoints: Mapping[str, str], scan: Scan, budget: int) -> int:
+        """Rows behind each table's position, within the scan's span, that were never sent: read in
+        full, mapped and noted like any others. Returns how many."""
+        chunk: list[Any] = []
+        taken = 0
+        with self._database().connect() as conn:
+            for spec in self.specs:
+                checkpoint = checkpoints.get(spec.name)
+                if not checkpoint or budget - taken <= 0:
+                    continue
+                mark = json.loads(checkpoint)
+                change = self._table(spec.table).c[spec.change]
+                start = self._behind_start(spec, change, mark["change"], scan.span_s)
+                if start is None:
+                    continue  # the position's change time is not one (a rejected row's): look next time
+                listing, reading = self._behind(spec)
+                params = {"start": start, "after_change": mark["change"], "after_key": mark["key"]}
+                listed = [(r[0], r[1]) for r in conn.execute(listing, params)]
+                late = self.look_back.unsent(spec.name, listed, scan)
+                if not late:
+                    continue
+                if len(late) > budget - taken:
+                    late = late[:budget - taken]
+                    self.look_back.again()
+                rows = [dict(r._mapping) for r in conn.execute(reading, {**params, "keys": [k for k, _ in late]})]
+                if not rows:
+                    continue
+                taken += len(rows)
+                chunk.append((spec.name, rows, self._children(conn, spec, rows)))
+                result.notes.append(f"{len(rows)} rows of {spec.table} committed behind the read position "
+                                    "(stamped before rows already read) and were read late")
+        self._map_chunk(chunk, result)
+        self._note(chunk)
+        return taken
+
+    def _behind(self, spec: TableSpec) -> tuple[Select[Any], Select[Any]]:
+        """Statements for the rows at or behind a position and changed at or after `:start`: their
+        (key, change) pairs, and the whole rows of `:keys` among them."""
+        if spec.name not in self._behind_statements:
+            table = self._table(spec.table)
+            change, key = table.c[spec.change], table.c[spec.key]
+            after_change, after_key = bindparam("after_change", type_=change.type), bindparam("after_key", type_=key.type)
+            window = (change >= bindparam("start", type_=change.type),
+                      or_(change < after_change, and_(change == after_change, key <= after_key)))
+            listing = select(key, change).where(*window).order_by(change, key)
+            reading = (select(table).where(*window, key.in_(bindparam("keys", expanding=True)))
+                       .order_by(change, key))
+            self._behind_statements[spec.name] = (listing, reading)
+        return self._behind_statements[spec.name]
+
+    def _behind_start(self, spec: TableSpec, column: Any, mark: str, span_s: float) -> Any:
+        """The change time `span_s` before a position's, as the column holds it (None: not a time)."""
+        try:
+            if _holds_datetime(column):
+                moment = datetime.fromisoformat(mark)
+            else:
+                moment = parse_time(mark, spec.change_format)
+        except ValueError:
+            return None
+        return self._as_change(spec, column, moment - timedelta(seconds=span_s))
 
     def _read_chunk(self, checkpoints: Mapping[str, str], budget: int, bounds: Mapping[str, str] | None = None,
                     since: str | None = None) -> tuple[list[Any], dict[str, str]]:
@@ -260,19 +356,13 @@ class HisDbConnector(Connector):
             end = json.loads(bound)
             params |= {"end_change": end["change"], "end_key": end["key"]}
         if since:
-            params["since"] = self._as_change(spec, change, since)
+            params["since"] = self._as_change(spec, change, datetime.fromisoformat(since))
         return query, params
 
     @staticmethod
-    def _as_change(spec: TableSpec, column: Any, since: str) -> Any:
-        """An ISO time as the table's change column holds it (its own text format, or a timestamp)."""
-        moment = datetime.fromisoformat(since)
-        try:
-            if column.type.python_type is datetime:
-                return moment
-        except NotImplementedError:
-            pass
-        return moment.strftime(spec.change_format)
+    def _as_change(spec: TableSpec, column: Any, moment: datetime) -> Any:
+        """A time as the table's change column holds it (its own text format, or a timestamp)."""
+        return moment if _holds_datetime(column) else moment.strftime(spec.change_format)
 
     def _read(self, conn: Connection, spec: TableSpec, checkpoint: str | None, limit: int, bound: str | None = None,
               since: str | None = None) -> list[dict[str, Any]]:
@@ -346,6 +436,7 @@ class HisDbConnector(Connector):
             self.close()
             self._tables.clear()
             self._ranges.clear()
+            self._behind_statements.clear()
             self.options.database_url = f"sqlite:///{sample.resolve()}"  # type: ignore[attr-defined]
             return self.poll({})
         try:

@@ -242,3 +242,110 @@ def test_rows_deleted_at_the_source_are_published_once(tmp_path: Path) -> None:
     checkpoints.update(again.checkpoints)
     assert connector.poll(checkpoints).empty  # confirmed: forgotten
     connector.close()
+
+
+def _patient_row(i: int, stamped: str) -> dict:
+    return dict(BRID=f"{i:010d}", XM="张三", XB="1", CSRQ="19800101", SFZH="", LXDH="", JZDZ="", XGSJ=stamped)
+
+
+def _looking_back(url: str, **options: float) -> HisDbConnector:
+    config = ConnectorConfig(name="th01-his", kind="his_db", facility_id="th01",
+                             options={"database_url": url, "mapping": "vendor_b", "reconcile_every_s": 0,
+                                      "look_back_s": 60, "look_back_every_s": 0, **options})
+    return HisDbConnector(config, HubSettings())
+
+
+def test_a_row_that_commits_behind_the_read_position_is_read_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    patients = tables.tables["HZXX"]
+    with engine.begin() as conn:
+        conn.execute(patients.insert().values(**_patient_row(1, "2026-11-23 08:00:10.000000")))
+    connector = _looking_back(url)
+    results, checkpoints = drain(connector)
+    assert [e.resource["id"] for r in results for e in r.events] == ["th01-pat-0000000001"]
+    # A transaction that stamped its row at 08:00:05 commits after the 08:00:10 row was read; another
+    # stamped 5 minutes before is older than the look-back window.
+    with engine.begin() as conn:
+        conn.execute(patients.insert().values(**_patient_row(2, "2026-11-23 08:00:05.000000")))
+        conn.execute(patients.insert().values(**_patient_row(3, "2026-11-23 07:55:00.000000")))
+    late = connector.poll(checkpoints)
+    assert [e.resource["id"] for e in late.events] == ["th01-pat-0000000002"]
+    assert "committed behind the read position" in late.notes[0]
+    assert "patients" not in late.checkpoints  # the position stays where it was
+    # Not confirmed (the outbox write "crashed"): read again, with the same event id.
+    again = connector.poll(checkpoints)
+    assert [e.event_id for e in again.events] == [e.event_id for e in late.events]
+    checkpoints.update(again.checkpoints)
+    assert connector.poll(checkpoints).empty  # confirmed: never again
+    # A row changed behind the position is a new version, read once too.
+    with engine.begin() as conn:
+        conn.execute(update(patients).where(patients.c.BRID == "0000000002")
+                     .values(LXDH="13700000000", XGSJ="2026-11-23 08:00:07.000000"))
+    changed = connector.poll(checkpoints)
+    assert [e.resource["telecom"][0]["value"] for e in changed.events] == ["13700000000"]
+    checkpoints.update(changed.checkpoints)
+    assert connector.poll(checkpoints).empty
+
+
+def test_without_looking_back_a_late_row_is_lost(tmp_path: Path) -> None:
+    """The defect the look-back cures, shown with it turned off."""
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(tables.tables["HZXX"].insert().values(**_patient_row(1, "2026-11-23 08:00:10.000000")))
+    connector = _looking_back(url, look_back_s=0)
+    _, checkpoints = drain(connector)
+    with engine.begin() as conn:
+        conn.execute(tables.tables["HZXX"].insert().values(**_patient_row(2, "2026-11-23 08:00:05.000000")))
+    assert connector.poll(checkpoints).empty
+
+
+def test_a_restarted_connector_sends_its_window_again_as_duplicates(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    with engine.begin() as conn:
+        for i in range(4):
+            conn.execute(tables.tables["HZXX"].insert().values(**_patient_row(i, f"2026-11-23 08:00:0{i}.000000")))
+    outbox = Outbox(tmp_path / "o.db", "o")
+    sink = Sink("th01-his", "th01", outbox, EventCodec(FileSchemaRegistry()), HubSettings(data_dir=tmp_path))
+    first = _looking_back(url)
+    assert sink.accept(first.poll(sink.checkpoints())).accepted == 4
+    assert first.poll(sink.checkpoints()).empty
+    first.close()
+    restarted = _looking_back(url)  # knows nothing of what was sent: the window is read again
+    again = restarted.poll(sink.checkpoints())
+    assert len(again.events) == 4
+    assert sink.accept(again).accepted == 0  # the outbox knows them all: nothing is published twice
+    assert restarted.poll(sink.checkpoints()).empty
+    restarted.close()
+
+
+@pytest.mark.postgres
+def test_concurrent_his_transactions_on_postgresql_lose_no_row(pg_his: str) -> None:
+    """Two real transactions: the first stamps its row, the second stamps a later one and commits
+    first; the connector reads in between. The first row commits behind the read position."""
+    engine = create_engine(pg_his)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    patients = tables.tables["HZXX"]
+    connector = _looking_back(pg_his)
+    with engine.connect() as slow:
+        slow_transaction = slow.begin()
+        slow.execute(patients.insert().values(**_patient_row(1, "2026-11-23 08:00:01.000000")))
+        with engine.begin() as quick:
+            quick.execute(patients.insert().values(**_patient_row(2, "2026-11-23 08:00:02.000000")))
+        seen, checkpoints = drain(connector)
+        assert [e.resource["id"] for r in seen for e in r.events] == ["th01-pat-0000000002"]
+        slow_transaction.commit()
+    late, checkpoints = drain(connector, checkpoints)
+    assert [e.resource["id"] for r in late for e in r.events] == ["th01-pat-0000000001"]
+    assert connector.poll(checkpoints).empty
+    connector.close()
+    engine.dispose()

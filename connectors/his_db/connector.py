@@ -10,6 +10,7 @@ through any SQLAlchemy dialect, read-only.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,8 @@ from connectors.his_db.mapping import (
 from connectors.his_db.times import parse_time
 from hub.core.connector import Connector, ConnectorConfigError
 from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
+
+log = logging.getLogger(__name__)
 
 
 def _position(change: Any, key: Any) -> str:
@@ -201,7 +204,7 @@ class HisDbConnector(Connector):
         """Rows behind each table's position, within the scan's span, that were never sent: read in
         full, mapped and noted like any others. Returns how many."""
         chunk: list[Any] = []
-        taken = 0
+        taken, complete = 0, True
         with self._database().connect() as conn:
             for spec in self.specs:
                 checkpoint = checkpoints.get(spec.name)
@@ -221,13 +224,22 @@ class HisDbConnector(Connector):
                 if len(late) > budget - taken:
                     late = late[:budget - taken]
                     self.look_back.again()
+                    complete = False
                 rows = [dict(r._mapping) for r in conn.execute(reading, {**params, "keys": [k for k, _ in late]})]
                 if not rows:
                     continue
                 taken += len(rows)
                 chunk.append((spec.name, rows, self._children(conn, spec, rows)))
-                result.notes.append(f"{len(rows)} rows of {spec.table} committed behind the read position "
-                                    "(stamped before rows already read) and were read late")
+                if self.look_back.starting:
+                    note = (f"{len(rows)} rows of {spec.table} within look_back_s behind the read position are "
+                            "sent again after a start (duplicates are dropped downstream)")
+                    log.info("%s: %s", self.config.name, note)
+                else:
+                    note = (f"{len(rows)} rows of {spec.table} committed behind the read position (stamped "
+                            "before rows already read: a long HIS transaction) and were read late")
+                    log.warning("%s: %s", self.config.name, note)
+                result.notes.append(note)
+        self.look_back.looked(scan, complete)
         self._map_chunk(chunk, result)
         self._note(chunk)
         return taken

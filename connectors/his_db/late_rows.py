@@ -50,6 +50,7 @@ class LookBack:
         self._token: str | None = None
         self._instance = uuid.uuid4().hex[:12]  # a restarted connector never matches an old token
         self._polls = 0
+        self.starting = True  # until a whole look went through: what it finds is the window sent again
 
     # When ---------------------------------------------------------------------------------------
 
@@ -68,6 +69,10 @@ class LookBack:
     def again(self) -> None:
         """More rows were unsent than one poll takes: look again at the next poll."""
         self._next_whole = 0.0
+
+    def looked(self, scan: Scan, complete: bool) -> None:
+        if scan.whole and complete:
+            self.starting = False
 
     # What was sent ------------------------------------------------------------------------------
 

@@ -321,7 +321,7 @@ def test_a_restarted_connector_sends_its_window_again_as_duplicates(tmp_path: Pa
     first.close()
     restarted = _looking_back(url)  # knows nothing of what was sent: the window is read again
     again = restarted.poll(sink.checkpoints())
-    assert len(again.events) == 4
+    assert len(again.events) == 4 and "sent again after a start" in again.notes[0]
     assert sink.accept(again).accepted == 0  # the outbox knows them all: nothing is published twice
     assert restarted.poll(sink.checkpoints()).empty
     restarted.close()

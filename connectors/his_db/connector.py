@@ -208,8 +208,12 @@ class HisDbConnector(Connector):
         with self._database().connect() as conn:
             for spec in self.specs:
                 checkpoint = checkpoints.get(spec.name)
-                if not checkpoint or budget - taken <= 0:
+                if not checkpoint:
                     continue
+                if budget - taken <= 0:  # the other tables are looked at next poll
+                    self.look_back.again()
+                    complete = False
+                    break
                 mark = json.loads(checkpoint)
                 change = self._table(spec.table).c[spec.change]
                 start = self._behind_start(spec, change, mark["change"], scan.span_s)

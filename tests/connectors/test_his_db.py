@@ -349,3 +349,33 @@ def test_concurrent_his_transactions_on_postgresql_lose_no_row(pg_his: str) -> N
     assert connector.poll(checkpoints).empty
     connector.close()
     engine.dispose()
+
+
+def test_a_look_back_cut_short_by_the_batch_goes_on_at_the_next_poll(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    with engine.begin() as conn:
+        for i in range(2):
+            conn.execute(tables.tables["HZXX"].insert().values(**_patient_row(i, f"2026-11-23 08:00:0{i}.000000")))
+            conn.execute(tables.tables["JZJL"].insert().values(
+                JZID=i + 1, BRID=f"{i:010d}", MZZY="1", KSMC="内科", YSXM="王医生", ZDDM="", ZDMC="",
+                KSSJ="2026-11-23 08:00:00", JSSJ="", ZT="1", XGSJ=f"2026-11-23 08:00:0{i}.000000"))
+    outbox = Outbox(tmp_path / "o.db", "o")
+    sink = Sink("th01-his", "th01", outbox, EventCodec(FileSchemaRegistry()), HubSettings(data_dir=tmp_path))
+    first = _looking_back(url)
+    sink.accept(first.poll(sink.checkpoints()))
+    first.close()
+    # Restarted with a batch of 2 and no near look due: the whole window, two rows a poll.
+    config = ConnectorConfig(name="th01-his", kind="his_db", facility_id="th01", batch_size=2,
+                             options={"database_url": url, "mapping": "vendor_b", "reconcile_every_s": 0,
+                                      "look_back_s": 60, "look_back_every_s": 30})
+    restarted = HisDbConnector(config, HubSettings())
+    tables_read = []
+    while not (result := restarted.poll(sink.checkpoints())).empty:
+        tables_read.append({p.split(":")[0] for p in [e.source.position for e in result.events]
+                            + [r.position for r in result.rejected]})
+        sink.accept(result)
+    assert tables_read == [{"HZXX"}, {"JZJL"}]
+    restarted.close()

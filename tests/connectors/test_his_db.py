@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, text, update
+from sqlalchemy.engine import Engine
 
 from connectors.his_db.connector import HisDbConnector
 from connectors.his_db.mapping import load_mapping, map_row
@@ -46,6 +47,15 @@ def drain(connector: HisDbConnector, checkpoints: dict[str, str] | None = None) 
             return results, checkpoints
         results.append(result)
         checkpoints.update(result.checkpoints)
+
+
+def empty_his(tmp_path: Path) -> tuple[str, Engine, MetaData]:
+    """A vendor_b HIS in a SQLite file, with its tables and no rows."""
+    url = f"sqlite:///{tmp_path / 'his.db'}"
+    engine = create_engine(url)
+    tables = SCHEMAS["vendor_b"](MetaData())
+    tables.create_all(engine)
+    return url, engine, tables
 
 
 @pytest.fixture
@@ -123,10 +133,7 @@ def test_an_update_is_a_new_version_with_a_new_id(county) -> None:
 
 
 def test_rows_with_the_same_change_time_are_not_skipped(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'his.db'}"
-    engine = create_engine(url)
-    tables = SCHEMAS["vendor_b"](MetaData())
-    tables.create_all(engine)
+    url, engine, tables = empty_his(tmp_path)
     same = "2026-11-23 08:00:00.000000"
     with engine.begin() as conn:
         for i in range(5):
@@ -138,10 +145,7 @@ def test_rows_with_the_same_change_time_are_not_skipped(tmp_path: Path) -> None:
 
 
 def test_a_broken_row_is_rejected_and_the_rest_pass(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'his.db'}"
-    engine = create_engine(url)
-    tables = SCHEMAS["vendor_b"](MetaData())
-    tables.create_all(engine)
+    url, engine, tables = empty_his(tmp_path)
     rows = [
         dict(BRID="0000000001", XM="王秀英", XB="2", CSRQ="19650230", SFZH="", LXDH="", JZDZ="", XGSJ="2026-11-23 08:00:00.000001"),
         dict(BRID="0000000002", XM="李四", XB="7", CSRQ="19700101", SFZH="", LXDH="", JZDZ="", XGSJ="2026-11-23 08:00:00.000002"),
@@ -213,10 +217,7 @@ def test_a_his_on_postgresql(pg_his: str) -> None:
 
 
 def test_rows_deleted_at_the_source_are_published_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'his.db'}"
-    engine = create_engine(url)
-    tables = SCHEMAS["vendor_b"](MetaData())
-    tables.create_all(engine)
+    url, engine, tables = empty_his(tmp_path)
     with engine.begin() as conn:
         for i in range(3):
             conn.execute(tables.tables["HZXX"].insert().values(BRID=f"{i:010d}", XM="张三", XB="1", CSRQ="19800101",
@@ -256,10 +257,7 @@ def _looking_back(url: str, **options: float) -> HisDbConnector:
 
 
 def test_a_row_that_commits_behind_the_read_position_is_read_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'his.db'}"
-    engine = create_engine(url)
-    tables = SCHEMAS["vendor_b"](MetaData())
-    tables.create_all(engine)
+    url, engine, tables = empty_his(tmp_path)
     patients = tables.tables["HZXX"]
     with engine.begin() as conn:
         conn.execute(patients.insert().values(**_patient_row(1, "2026-11-23 08:00:10.000000")))
@@ -292,10 +290,7 @@ def test_a_row_that_commits_behind_the_read_position_is_read_once(tmp_path: Path
 
 def test_without_looking_back_a_late_row_is_lost(tmp_path: Path) -> None:
     """The defect the look-back cures, shown with it turned off."""
-    url = f"sqlite:///{tmp_path / 'his.db'}"
-    engine = create_engine(url)
-    tables = SCHEMAS["vendor_b"](MetaData())
-    tables.create_all(engine)
+    url, engine, tables = empty_his(tmp_path)
     with engine.begin() as conn:
         conn.execute(tables.tables["HZXX"].insert().values(**_patient_row(1, "2026-11-23 08:00:10.000000")))
     connector = _looking_back(url, look_back_s=0)
@@ -306,10 +301,7 @@ def test_without_looking_back_a_late_row_is_lost(tmp_path: Path) -> None:
 
 
 def test_a_restarted_connector_sends_its_window_again_as_duplicates(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'his.db'}"
-    engine = create_engine(url)
-    tables = SCHEMAS["vendor_b"](MetaData())
-    tables.create_all(engine)
+    url, engine, tables = empty_his(tmp_path)
     with engine.begin() as conn:
         for i in range(4):
             conn.execute(tables.tables["HZXX"].insert().values(**_patient_row(i, f"2026-11-23 08:00:0{i}.000000")))
@@ -352,10 +344,7 @@ def test_concurrent_his_transactions_on_postgresql_lose_no_row(pg_his: str) -> N
 
 
 def test_a_look_back_cut_short_by_the_batch_goes_on_at_the_next_poll(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'his.db'}"
-    engine = create_engine(url)
-    tables = SCHEMAS["vendor_b"](MetaData())
-    tables.create_all(engine)
+    url, engine, tables = empty_his(tmp_path)
     with engine.begin() as conn:
         for i in range(2):
             conn.execute(tables.tables["HZXX"].insert().values(**_patient_row(i, f"2026-11-23 08:00:0{i}.000000")))

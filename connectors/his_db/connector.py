@@ -81,6 +81,7 @@ class HisDbConnector(Connector):
         except MappingFileError as exc:
             raise ConnectorConfigError(f"connector {config.name}: {exc}") from None
         self.specs = [s for s in self.mapping.tables if options.tables is None or s.name in options.tables]
+        self._spec_named = {spec.name: spec for spec in self.specs}
         self.system = f"his_db:{self.mapping.vendor}"
         self._engine: Engine | None = None
         self._tables: dict[str, Table] = {}
@@ -195,16 +196,15 @@ class HisDbConnector(Connector):
         self._note(chunk)
 
     def _note(self, chunk: list[Any]) -> None:
-        specs = {spec.name: spec for spec in self.specs}
         for name, rows, _ in chunk:
-            spec = specs[name]
+            spec = self._spec_named[name]
             self.look_back.note(name, ((row[spec.key], row[spec.change]) for row in rows))
 
     def _read_late(self, result: PollResult, checkpoints: Mapping[str, str], scan: Scan, budget: int) -> int:
         """Rows behind each table's position, within the scan's span, that were never sent: read in
         full, mapped and noted like any others. Returns how many."""
         chunk: list[Any] = []
-        taken, complete = 0, True
+        taken = 0
         with self._database().connect() as conn:
             for spec in self.specs:
                 checkpoint = checkpoints.get(spec.name)
@@ -212,7 +212,6 @@ class HisDbConnector(Connector):
                     continue
                 if budget - taken <= 0:  # the other tables are looked at next poll
                     self.look_back.again()
-                    complete = False
                     break
                 mark = json.loads(checkpoint)
                 change = self._table(spec.table).c[spec.change]
@@ -228,7 +227,6 @@ class HisDbConnector(Connector):
                 if len(late) > budget - taken:
                     late = late[:budget - taken]
                     self.look_back.again()
-                    complete = False
                 rows = [dict(r._mapping) for r in conn.execute(reading, {**params, "keys": [k for k, _ in late]})]
                 if not rows:
                     continue
@@ -243,7 +241,7 @@ class HisDbConnector(Connector):
                             "before rows already read: a long HIS transaction) and were read late")
                     log.warning("%s: %s", self.config.name, note)
                 result.notes.append(note)
-        self.look_back.looked(scan, complete)
+        self.look_back.looked(scan)
         self._map_chunk(chunk, result)
         self._note(chunk)
         return taken
@@ -297,9 +295,8 @@ class HisDbConnector(Connector):
         return chunk, positions
 
     def _map_chunk(self, chunk: list[Any], result: PollResult) -> None:
-        specs = {spec.name: spec for spec in self.specs}
         for name, rows, children in chunk:
-            spec = specs[name]
+            spec = self._spec_named[name]
             first = len(result.events)
             for row in rows:
                 self._emit(spec, row, children.get(row[spec.key], []), result)

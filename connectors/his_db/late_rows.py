@@ -51,6 +51,7 @@ class LookBack:
         self._instance = uuid.uuid4().hex[:12]  # a restarted connector never matches an old token
         self._polls = 0
         self.starting = True  # until a whole look went through: what it finds is the window sent again
+        self._cut_short = False
 
     # When ---------------------------------------------------------------------------------------
 
@@ -69,10 +70,12 @@ class LookBack:
     def again(self) -> None:
         """More rows were unsent than one poll takes: look again at the next poll."""
         self._next_whole = 0.0
+        self._cut_short = True
 
-    def looked(self, scan: Scan, complete: bool) -> None:
-        if scan.whole and complete:
+    def looked(self, scan: Scan) -> None:
+        if scan.whole and not self._cut_short:
             self.starting = False
+        self._cut_short = False
 
     # What was sent ------------------------------------------------------------------------------
 

@@ -249,8 +249,8 @@ def _patient_row(i: int, stamped: str) -> dict:
     return dict(BRID=f"{i:010d}", XM="张三", XB="1", CSRQ="19800101", SFZH="", LXDH="", JZDZ="", XGSJ=stamped)
 
 
-def _looking_back(url: str, **options: float) -> HisDbConnector:
-    config = ConnectorConfig(name="th01-his", kind="his_db", facility_id="th01",
+def _looking_back(url: str, batch: int = 500, **options: float) -> HisDbConnector:
+    config = ConnectorConfig(name="th01-his", kind="his_db", facility_id="th01", batch_size=batch,
                              options={"database_url": url, "mapping": "vendor_b", "reconcile_every_s": 0,
                                       "look_back_s": 60, "look_back_every_s": 0, **options})
     return HisDbConnector(config, HubSettings())
@@ -357,10 +357,7 @@ def test_a_look_back_cut_short_by_the_batch_goes_on_at_the_next_poll(tmp_path: P
     sink.accept(first.poll(sink.checkpoints()))
     first.close()
     # Restarted with a batch of 2 and no near look due: the whole window, two rows a poll.
-    config = ConnectorConfig(name="th01-his", kind="his_db", facility_id="th01", batch_size=2,
-                             options={"database_url": url, "mapping": "vendor_b", "reconcile_every_s": 0,
-                                      "look_back_s": 60, "look_back_every_s": 30})
-    restarted = HisDbConnector(config, HubSettings())
+    restarted = _looking_back(url, batch=2, look_back_every_s=30)
     tables_read = []
     while not (result := restarted.poll(sink.checkpoints())).empty:
         tables_read.append({p.split(":")[0] for p in [e.source.position for e in result.events]

@@ -5,6 +5,8 @@ API responses for roles that may not see the numbers (hub/core/web/privacy.py) a
 (18 characters with a check character 0-9/X, plain or grouped 6-8-4; the old 15-digit IDs) or a
 phone number (mainland mobiles 1[3-9]x, with or without +86/0086, spaces or dashes; landlines with
 an area code), wherever it stands in the text: the system it is filed under does not matter.
+Hashes (content hashes, UUIDs, the digests in the hub's own ids) are left whole: their digits are
+no one's number, and a masked id is a broken link.
 """
 
 from __future__ import annotations
@@ -29,8 +31,18 @@ _LANDLINE = re.compile(
 )
 # A number after "digit." is a component of a DICOM UID or an OID (2.25.<uuid as digits>), not a
 # person's number: masking it would break the readers' links to images.
-# Content hashes (blob references, ETags) are long hex runs; their digits are not numbers of people.
-_HEX_RUN = re.compile(r"[0-9a-fA-F]{32,}")
+# Hashes are not numbers of people, and masking one would break the link it names:
+# - content hashes (blob references, ETags): hex runs of 32 or more;
+# - UUIDs (event ids): 8-4-4-4-12 hex;
+# - the short digests in the hub's ids (`th01-img-<16 hex>`, `cp-<20 hex>`, `h<16 hex>`): a word of
+#   16 or more hex characters, after at most one other letter, whose digits are split by a letter.
+#   One in a hundred such digests holds 11 digits that read as a mobile number. A number written
+#   next to letters ("TEL13812345678", "13812345678ab") keeps one run of digits and is masked.
+_HASHES = re.compile(
+    r"[0-9a-fA-F]{32,}"
+    r"|(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z])"
+    r"|(?<![0-9A-Za-z])[G-Zg-z]?(?=[0-9a-fA-F]*\d[a-fA-F]+\d)[0-9a-fA-F]{16,}(?![0-9A-Za-z])"
+)
 
 
 def mask_middle(value: str, keep_start: int, keep_end: int) -> str:
@@ -58,7 +70,7 @@ def mask_text(text: str) -> str:
     if sum(map(str.isdigit, text)) < 10:  # every number masked here has at least 10 digits
         return text
     parts, start = [], 0
-    for run in _HEX_RUN.finditer(text):
+    for run in _HASHES.finditer(text):
         parts.append(_mask_numbers(text[start : run.start()]))
         parts.append(run.group(0))
         start = run.end()

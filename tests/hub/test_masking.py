@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import pytest
 
@@ -22,6 +23,17 @@ from hub.core.masking import MaskingFilter, install_log_masking, mask_text
         ("UID 2.25.110101199003074573, v1.20.1", "UID 2.25.110101199003074573, v1.20.1"),  # a UID component
         ("blob:sha256/" + "1" * 64, "blob:sha256/" + "1" * 64),  # hashes are not numbers of people
         ("order 20261123083000123 and MRN 000123", "order 20261123083000123 and MRN 000123"),  # not IDs
+        # the digests in the hub's ids, event ids: a mobile's digits by chance, a link all the same
+        ("ImagingStudy/th01-img-19067716577eea29", "ImagingStudy/th01-img-19067716577eea29"),
+        ("Patient/cp-13912345678a0b1c2d3e", "Patient/cp-13912345678a0b1c2d3e"),
+        ("th01-pat-h19067716577eea29b", "th01-pat-h19067716577eea29b"),
+        ("MSH-10 19067716577EEA290B1C", "MSH-10 19067716577EEA290B1C"),
+        ("event 5f0c2a9e-1b2c-4d3e-8f40-013912345678", "event 5f0c2a9e-1b2c-4d3e-8f40-013912345678"),
+        # a number written against letters is still a number
+        ("TEL13812345678", "TEL138****5678"),
+        ("abcdef13812345678", "abcdef138****5678"),
+        ("13812345678abcdef", "138****5678abcdef"),
+        ("th01-pat-13812345678", "th01-pat-138****5678"),
         ("13812345678901", "13812345678901"),  # too long to be a mobile
     ],
 )
@@ -123,6 +135,8 @@ def _around(before: str, value: str, after: str) -> str:
         before += " "  # "3." + number reads as a UID component
     if after and (after[0].isdigit() or after[0] in "Xx"):
         after = " " + after
+    if re.search(r"\d[0-9a-fA-F]*$", before) or re.match(r"[0-9a-fA-F]*\d", after):
+        before, after = before + " ", " " + after  # hex with digits on both sides reads as a digest
     return before + value + after
 
 

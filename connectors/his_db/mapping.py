@@ -267,7 +267,7 @@ def _compiled(template: Any) -> Rendering:
 
 def _compile(node: Any) -> Rendering:
     if isinstance(node, dict):
-        fields = [(key[:-1] if key.endswith("!") else key, key.endswith("!"), _compile(value))
+        fields = [(key[:-1] if key.endswith("!") else key, key.endswith("!"), _compile_field(key, value))
                   for key, value in node.items()]
 
         def render_dict(ctx: _Context) -> Any:
@@ -301,6 +301,23 @@ def _compile(node: Any) -> Rendering:
         if "{" in node:
             return lambda ctx: _string(node, ctx)
     return lambda ctx: node
+
+
+def _compile_field(key: str, value: Any) -> Rendering:
+    part = _compile(value)
+    if key.rstrip("!") != "reference":
+        return part
+    # A reference to a member resource names it by the id `fhir_id` makes of the rendered text, as
+    # the resource's own id is (see `_fhir_id`): made here, once, as the row is rendered.
+    return lambda ctx: _member_reference(part(ctx))
+
+
+def _member_reference(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_member_reference(v) for v in value]
+    if isinstance(value, str) and (match := _REFERENCE.match(value)) and match.group(1) in MEMBER_RESOURCES:
+        return f"{match.group(1)}/{fhir_id(match.group(2))}"
+    return value
 
 
 def _string(text: str, ctx: _Context) -> Any:
@@ -368,7 +385,7 @@ def _apply(name: str, arg: str, value: Any, column: str, ctx: _Context) -> Any:
             number = float(str(value).strip())
             return int(number) if number.is_integer() and "." not in str(value) else number
         case "id":
-            # Kept as it is: the whole id is made a FHIR id after rendering (see `_fhir_ids`), so
+            # Kept as it is: the whole id is made a FHIR id after rendering (see `_fhir_id`), so
             # that `ABC_1` and `abc-1` stay two patients.
             text = str(value).strip()
             if not text:
@@ -444,14 +461,14 @@ def map_row(spec: TableSpec, row: Mapping[str, Any], children: Sequence[Mapping[
     resource = render(spec.resource, row, facility, mapping, notes)
     if not isinstance(resource, dict) or "resourceType" not in resource or not resource.get("id"):
         raise MappingError(f"table {spec.table}: the row gives no resource id (is {spec.key} empty?)", spec.key)
-    resource = _fhir_ids(resource)
+    resource = _fhir_id(resource)
     related: list[dict[str, Any]] = []
     if spec.children is not None:
         for child in children:
             merged = {**{f"parent.{k}": v for k, v in row.items()}, **child}
             rendered = render(spec.children.resource, merged, facility, mapping, notes)
             if rendered:
-                related.append(_fhir_ids(rendered))
+                related.append(_fhir_id(rendered))
         if related and resource.get("resourceType") == "DiagnosticReport":
             resource["result"] = [{"reference": f"Observation/{r['id']}"} for r in related]
     flags: list[str] = []
@@ -470,21 +487,9 @@ def _local_drug_only(resource: Mapping[str, Any]) -> bool:
     return bool(codings) and all(str(c.get("system", "")).startswith(LOCAL_DRUG) for c in codings)
 
 
-def _fhir_ids(resource: dict[str, Any]) -> dict[str, Any]:
-    """The rendered id and the `Type/id` references to member resources through `fhir_id`, once,
-    as rendered from the row (an id already made must not be made again)."""
-    made = _references(resource)
+def _fhir_id(resource: dict[str, Any]) -> dict[str, Any]:
+    """The rendered resource with its id made a FHIR id by `fhir_id`, once, as rendered from the row
+    (an id already made must not be made again); its references were made as they were rendered."""
     if resource.get("id"):
-        made["id"] = fhir_id(str(resource["id"]))
-    return dict(made)
-
-
-def _references(node: Any, key: str | None = None) -> Any:
-    if isinstance(node, dict):
-        return {k: _references(v, k) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_references(v, key) for v in node]
-    if isinstance(node, str) and key == "reference" and (match := _REFERENCE.match(node)) \
-            and match.group(1) in MEMBER_RESOURCES:
-        return f"{match.group(1)}/{fhir_id(match.group(2))}"
-    return node
+        resource["id"] = fhir_id(str(resource["id"]))
+    return resource

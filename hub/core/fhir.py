@@ -81,6 +81,13 @@ def validate_resource(resource: Any) -> dict[str, Any]:
 _SHAPES: dict[Shape, list[Leaf | None] | None] = {}
 
 
+# (check, type, value) of leaf values that passed: most repeat (systems, codes, units, statuses), and a
+# primitive type's check depends on the value alone. Short values only; forgotten when full.
+_PASSED: set[tuple[int, type, Any]] = set()
+_PASSED_MAX = 100_000
+_PASSED_LONGEST = 128
+
+
 def _known_good(shape: Shape, leaves: list[Any]) -> bool:
     """Whether a resource of a shape that passed before passes again: each leaf value checked alone."""
     checks = _SHAPES.get(shape)
@@ -88,8 +95,16 @@ def _known_good(shape: Shape, leaves: list[Any]) -> bool:
         return False
     try:
         for check, value in zip(checks, leaves, strict=True):
-            if check is not None:
-                check(value)
+            if check is None:
+                continue
+            seen = (id(check), type(value), value)
+            if seen in _PASSED:
+                continue
+            check(value)
+            if not isinstance(value, str) or len(value) <= _PASSED_LONGEST:
+                if len(_PASSED) >= _PASSED_MAX:
+                    _PASSED.clear()
+                _PASSED.add(seen)
     except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError; the models say why
         return False
     return True

@@ -6,8 +6,9 @@ beyond the leaf values (types of complex elements, cardinality, unknown elements
 one value[x] of a choice, no null in a list of complex types) depends on the shape alone. So once a
 resource of a shape passed the full models, another of that shape is valid when each leaf value
 passes its own primitive type (date, code, id, ...), checked with the same pydantic types the models
-use. Shapes that reach anything the walk cannot type exactly (contained resources, primitive
-extensions, models with validators of their own) are never cached and always get the full models.
+use. A contained resource is typed as the type it names (as the models do; the name is part of the
+shape). Shapes that reach anything the walk cannot type exactly (primitive extensions, models with
+validators of their own) are never cached and always get the full models.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import TypeAdapter
 
@@ -33,22 +35,25 @@ class Uncacheable(Exception):
 def shape_of(resource: dict[str, Any], leaves: list[Any]) -> Shape:
     """The shape of a JSON value; its leaf values are appended to `leaves` in walk order."""
     parts: list[Any] = []
+    append, leaf = parts.append, leaves.append
     for key, value in resource.items():
-        if key == "resourceType":
-            parts.append((key, value))
-        elif isinstance(value, dict):
-            parts.append((key, shape_of(value, leaves)))
-        elif isinstance(value, list):
-            parts.append((key, tuple(
-                shape_of(item, leaves) if isinstance(item, dict) else _leaf(item, leaves) for item in value
-            )))
+        kind = type(value)
+        if kind is dict:
+            append((key, shape_of(value, leaves)))
+        elif kind is list:
+            append((key, tuple([
+                shape_of(item, leaves) if type(item) is dict else _leaf(item, leaves) for item in value
+            ])))
+        elif key == "resourceType":
+            append((key, value))
         else:
-            parts.append((key, _leaf(value, leaves)))
+            leaf(value)
+            append((key, kind))
     return tuple(parts)
 
 
 def _leaf(value: Any, leaves: list[Any]) -> type:
-    if isinstance(value, list):  # a list in a list is never FHIR; the walk below refuses it
+    if type(value) is list:  # a list in a list is never FHIR; the walk below refuses it
         return list
     leaves.append(value)
     return type(value)
@@ -77,7 +82,7 @@ def _walk(model: type[FHIRAbstractModel], data: dict[str, Any], checks: list[Lea
             raise Uncacheable(key)
         for item in items:
             if isinstance(item, dict):
-                klass = _model_class(element)
+                klass = _model_class(element, item.get("resourceType"))
                 if klass is None:
                     raise Uncacheable(key)
                 _walk(klass, item, checks)
@@ -114,15 +119,22 @@ def _element(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _model_class(element: Any) -> type[FHIRAbstractModel] | None:
+def _model_class(element: Any, resource_type: Any = None) -> type[FHIRAbstractModel] | None:
     getter = getattr(element, "get_model_klass", None)
     if getter is None:
         return None
     klass = getter()
+    if isinstance(klass, type) and klass.__name__ in ("Resource", "DomainResource") and isinstance(resource_type, str):
+        # Any resource (`contained`): the models validate it as the type it names, and the shape holds
+        # that name, so the walk types it the same way.
+        try:
+            klass = get_fhir_model_class(resource_type)
+        except (KeyError, ValueError, AttributeError, ImportError):
+            raise Uncacheable(resource_type) from None
     if not isinstance(klass, type) or not issubclass(klass, FHIRAbstractModel) or klass.__name__ in (
         "Resource", "DomainResource", "FHIRPrimitiveExtension",
     ):
-        raise Uncacheable(str(element))  # any resource, or a primitive's extension: typed only by its content
+        raise Uncacheable(str(element))  # a resource of no named type, or a primitive's extension
     return klass
 
 

@@ -103,25 +103,39 @@ _IDENTIFIER_KEYS = ("identifier", "groupIdentifier", "masterIdentifier")
 def foreign_identifier(resource: Any, facility_id: str, where: str) -> tuple[str, str] | None:
     """(element, system) of the first identifier in `resource` whose system is another member's
     own (`urn:hub:facility:{other}:...`): a sender may speak only for the facilities it is."""
-    if isinstance(resource, list):
-        for i, item in enumerate(resource):
-            if found := foreign_identifier(item, facility_id, f"{where}[{i}]"):
+    found = _foreign(resource, facility_id)
+    if found is None:
+        return None
+    steps, system = found
+    return where + "".join(reversed(steps)), system
+
+
+def _foreign(node: Any, facility_id: str) -> tuple[list[str], str] | None:
+    """The path to the first foreign identifier's system, its steps last first (the path of each
+    resource is written only for the one that is refused), and that system."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            if found := _foreign(item, facility_id):
+                found[0].append(f"[{i}]")
                 return found
         return None
-    if not isinstance(resource, dict):
+    if not isinstance(node, dict):
         return None
-    for key, value in resource.items():
-        path = f"{where}.{key}"
+    for key, value in node.items():
         if key in _IDENTIFIER_KEYS:
-            for i, identifier in enumerate(value if isinstance(value, list) else [value]):
+            many = isinstance(value, list)
+            for i, identifier in enumerate(value if many else [value]):
                 if not isinstance(identifier, dict):
                     continue
-                owner = system_facility(identifier.get("system"))
+                system = identifier.get("system")
+                owner = system_facility(system) if isinstance(system, str) and system.startswith("urn:hub:") else None
                 if owner is not None and owner != facility_id:
-                    return (f"{path}[{i}].system" if isinstance(value, list) else f"{path}.system"), str(identifier["system"])
-                if found := foreign_identifier(identifier, facility_id, path):  # e.g. its assigner
+                    return [".system", f"[{i}]" if many else "", f".{key}"], str(system)
+                if found := _foreign(identifier, facility_id):  # e.g. its assigner
+                    found[0].append(f".{key}")
                     return found
-        elif isinstance(value, dict | list) and (found := foreign_identifier(value, facility_id, path)):
+        elif isinstance(value, dict | list) and (found := _foreign(value, facility_id)):
+            found[0].append(f".{key}")
             return found
     return None
 

@@ -31,6 +31,16 @@ RESOURCES: list[dict[str, Any]] = [
      "dosageInstruction": [{"sequence": 1, "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
                             "doseAndRate": [{"doseQuantity": {"value": 0.5, "unit": "g"}}]}],
      "dispenseRequest": {"numberOfRepeatsAllowed": 0, "quantity": {"value": 60}}},
+    # A child's prescription carries the weight its dose was computed for, as a contained Observation.
+    {"resourceType": "MedicationRequest", "id": "th01-rx-2", "status": "active", "intent": "order",
+     "subject": {"reference": "Patient/th01-pat-1"}, "authoredOn": "2026-11-27",
+     "contained": [{"resourceType": "Observation", "id": "weight", "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                    "effectiveDateTime": "2026-11-27T08:30:00+08:00",
+                    "valueQuantity": {"value": 18.5, "unit": "kg", "system": "http://unitsofmeasure.org",
+                                      "code": "kg"}}],
+     "supportingInformation": [{"reference": "#weight"}],
+     "medicationCodeableConcept": {"coding": [{"system": "urn:hub:drug", "code": "J01CA04"}]}},
 ]
 
 BAD_STRINGS = ["", " ", "x y", "not-a-date", "2026-13-45", "1962-02-30", "a" * 70, "bad\x00char",
@@ -72,7 +82,7 @@ def _fully_valid(resource: dict[str, Any]) -> bool:
         fhir._SHAPES.update(saved)
 
 
-@pytest.mark.parametrize("resource", RESOURCES, ids=[r["resourceType"] for r in RESOURCES])
+@pytest.mark.parametrize("resource", RESOURCES, ids=[r["id"] for r in RESOURCES])
 def test_a_known_shape_never_passes_a_value_the_models_refuse(resource: dict[str, Any]) -> None:
     validate_resource(copy.deepcopy(resource))  # the shape becomes known good
     leaf = fhir.shape_of(resource, [])

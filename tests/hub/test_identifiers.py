@@ -83,6 +83,14 @@ def test_foreign_identifier_systems_are_found_anywhere_in_a_resource() -> None:
                                                                 "urn:hub:facility:cty01:mrn")
     group = {"groupIdentifier": {"system": "urn:hub:facility:cty01:rx", "value": "9"}}
     assert foreign_identifier(group, "th01", "MedicationRequest") is not None
+    listed = {"contained": [{"id": "a"}, {"identifier": [{"system": "urn:oid:1.2"},
+                                                         {"system": "urn:hub:facility:cty01:mrn"}]}]}
+    assert foreign_identifier(listed, "th01", "Encounter") == ("Encounter.contained[1].identifier[1].system",
+                                                              "urn:hub:facility:cty01:mrn")
+    assigner = {"identifier": [{"system": "urn:oid:1.2", "assigner": {
+        "identifier": {"system": "urn:hub:facility:cty01:org"}}}]}
+    assert foreign_identifier(assigner, "th01", "Patient") == ("Patient.identifier.assigner.identifier.system",
+                                                              "urn:hub:facility:cty01:org")
     coding = {"code": {"coding": [{"system": "urn:hub:facility:cty01:lab", "code": "K"}]}}
     assert foreign_identifier(coding, "th01", "Observation") is None  # a code system is not an identifier
 

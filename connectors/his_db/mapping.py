@@ -298,8 +298,8 @@ def _compile(node: Any) -> Rendering:
                 return str(value) if not transforms and value is not None and not isinstance(value, str) else value
 
             return render_column
-        if "{" in node:
-            return lambda ctx: _string(node, ctx)
+        if "{" in node and _INTERPOLATION.search(node):
+            return _compile_string(node)
     return lambda ctx: node
 
 
@@ -320,24 +320,41 @@ def _member_reference(value: Any) -> Any:
     return value
 
 
-def _string(text: str, ctx: _Context) -> Any:
-    """An interpolated text: "text {facility} ${COL|t1}"."""
-    missing = False
-
-    def substitute(match: re.Match[str]) -> str:
-        nonlocal missing
+def _compile_string(text: str) -> Rendering:
+    """An interpolated text, "text {facility} ${COL|t1}", split once into its literal pieces,
+    None ({facility}) and (column, transforms) pieces; renders None for a row where one of its columns
+    gives none."""
+    pieces: list[str | tuple[str, list[str]] | None] = []
+    start = 0
+    for match in _INTERPOLATION.finditer(text):
+        pieces.append(text[start:match.start()])
         if match.group(0) == "{facility}":
-            return ctx.facility
-        column = match.group(1)
-        transforms = match.group(2)[1:].split("|") if match.group(2) else []
-        value = _transform(_column(ctx, column), transforms, column, ctx)
-        if value is None:
-            missing = True
-            return ""
-        return str(value)
+            pieces.append(None)
+        else:
+            pieces.append((match.group(1), match.group(2)[1:].split("|") if match.group(2) else []))
+        start = match.end()
+    pieces.append(text[start:])
+    pieces = [piece for piece in pieces if piece != ""]
 
-    result = _INTERPOLATION.sub(substitute, text)
-    return None if missing else result
+    def render_string(ctx: _Context) -> Any:
+        out: list[str] = []
+        missing = False
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+            elif piece is None:
+                out.append(ctx.facility)
+            else:
+                column, transforms = piece
+                # Every column is read, even after one gave nothing: a column the row lacks is an error.
+                value = _transform(_column(ctx, column), transforms, column, ctx)
+                if value is None:
+                    missing = True
+                else:
+                    out.append(str(value))
+        return None if missing else "".join(out)
+
+    return render_string
 
 
 @lru_cache(maxsize=4096)

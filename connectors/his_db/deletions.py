@@ -36,7 +36,8 @@ class KnownKeys:
             self._conn.executemany(
                 "INSERT INTO known(tbl, key, resource, event_type, patient_key, pending) VALUES (?,?,?,?,?,0) "
                 "ON CONFLICT(tbl, key) DO UPDATE SET resource=excluded.resource, pending=0",
-                [(table, key, json.dumps(res, ensure_ascii=False), etype, pkey) for key, res, etype, pkey in rows],
+                [(table, key, json.dumps(res, ensure_ascii=False, separators=(",", ":")), etype, pkey)
+                 for key, res, etype, pkey in rows],
             )
             self._conn.execute("COMMIT")
 

@@ -41,6 +41,13 @@ RESOURCES: list[dict[str, Any]] = [
                                       "code": "kg"}}],
      "supportingInformation": [{"reference": "#weight"}],
      "medicationCodeableConcept": {"coding": [{"system": "urn:hub:drug", "code": "J01CA04"}]}},
+    # A resource in a Bundle entry is typed the same way as a contained one: by the type it names.
+    {"resourceType": "Bundle", "id": "b1", "type": "collection",
+     "entry": [{"fullUrl": "urn:uuid:5f0c2a9e-1b2c-4d3e-8f40-0139123456ab",
+                "resource": {"resourceType": "Encounter", "id": "th01-enc-1", "status": "finished",
+                             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                       "code": "AMB"},
+                             "period": {"start": "2026-11-27T08:30:00+08:00"}}}]},
 ]
 
 BAD_STRINGS = ["", " ", "x y", "not-a-date", "2026-13-45", "1962-02-30", "a" * 70, "bad\x00char",

@@ -134,3 +134,25 @@ def _validate_fully(model: Any, resource_type: str, resource: dict[str, Any]) ->
             for err in exc.errors()
         ]
         raise FhirValidationError(resource_type, issues) from None
+    except (KeyError, AttributeError, ImportError) as exc:
+        # A resource inside this one (contained, a Bundle entry) names a type R4 does not have: the
+        # models look its class up and fail without saying where.
+        where, named = _unknown_inner_type(resource) or ("", str(exc))
+        raise FhirValidationError(resource_type, [FhirIssue(
+            f"{resource_type}.{where}" if where else resource_type,
+            f"resourceType {named!r} is not a FHIR R4 resource type")]) from None
+
+
+def _unknown_inner_type(node: Any, path: str = "") -> tuple[str, str] | None:
+    """(path, type) of the first resource inside `node` whose resourceType R4 does not have."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        inner = f"{path}.{key}" if path else str(key)
+        if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+            try:
+                get_fhir_model_class(value["resourceType"])
+            except (KeyError, ValueError, AttributeError, ImportError):
+                return inner, value["resourceType"]
+        if isinstance(value, dict | list) and (found := _unknown_inner_type(value, inner)):
+            return found
+    return None

@@ -62,6 +62,7 @@ def test_create_assigns_an_id_and_a_resend_is_a_duplicate(ingest, community: Com
         ({"gender": 7}, 422, "Patient.gender"),
         ({"gender": "robot"}, 422, "Patient.gender"),
         ({"resourceType": "Encounter"}, 400, "Patient.resourceType"),
+        ({"contained": [{"resourceType": "Spaceship", "id": "x"}]}, 422, "Patient.contained.0"),  # R4 has no such type
     ],
 )
 def test_invalid_resource_names_the_element(ingest, community: Community, change, status: int, expression: str) -> None:

@@ -324,14 +324,14 @@ def _compile_string(text: str) -> Rendering:
     """An interpolated text, "text {facility} ${COL|t1}", split once into its literal pieces,
     None ({facility}) and (column, transforms) pieces; renders None for a row where one of its columns
     gives none."""
-    pieces: list[str | tuple[str, list[str]] | None] = []
+    pieces: list[str | tuple[str, Transforms] | None] = []
     start = 0
     for match in _INTERPOLATION.finditer(text):
         pieces.append(text[start:match.start()])
         if match.group(0) == "{facility}":
             pieces.append(None)
         else:
-            pieces.append((match.group(1), match.group(2)[1:].split("|") if match.group(2) else []))
+            pieces.append((match.group(1), _transforms_of(match.group(2)[1:].split("|")) if match.group(2) else []))
         start = match.end()
     pieces.append(text[start:])
     pieces = [piece for piece in pieces if piece != ""]
@@ -357,11 +357,19 @@ def _compile_string(text: str) -> Rendering:
     return render_string
 
 
+Transforms = list[tuple[str, str]]  # (name, argument) of each "|name:argument", parsed once per template
+
+
 @lru_cache(maxsize=4096)
-def _column_and_transforms(text: str) -> tuple[str, list[str]]:
-    """"$COL|t1|t2" -> ("COL", ["t1", "t2"]), parsed once per template string (callers never change the list)."""
+def _column_and_transforms(text: str) -> tuple[str, Transforms]:
+    """"$COL|t1|t2:a" -> ("COL", [("t1", ""), ("t2", "a")]), parsed once per template string (callers
+    never change the list)."""
     column, *transforms = text[1:].split("|")
-    return column, transforms
+    return column, _transforms_of(transforms)
+
+
+def _transforms_of(transforms: list[str]) -> Transforms:
+    return [(name, arg) for name, _, arg in (t.partition(":") for t in transforms)]
 
 
 def _column(ctx: _Context, column: str) -> Any:
@@ -371,9 +379,8 @@ def _column(ctx: _Context, column: str) -> Any:
     return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
-def _transform(value: Any, transforms: list[str], column: str, ctx: _Context) -> Any:
-    for transform in transforms:
-        name, _, arg = transform.partition(":")
+def _transform(value: Any, transforms: Transforms, column: str, ctx: _Context) -> Any:
+    for name, arg in transforms:
         if name == "default":
             value = arg if value is None else value
             continue

@@ -33,6 +33,7 @@ from connectors.his_db.mapping import (
     load_mapping,
     map_row,
 )
+from connectors.his_db.note_log import NoteLog
 from connectors.his_db.times import parse_time
 from hub.core.connector import Connector, ConnectorConfigError
 from hub.core.events import Event, PollResult, Rejected, Source, deterministic_event_id
@@ -89,6 +90,7 @@ class HisDbConnector(Connector):
         self._known: KnownKeys | None = None
         self._behind_statements: dict[str, tuple[Select[Any], Select[Any]]] = {}  # see _behind
         self.look_back = LookBack(options.look_back_s, options.look_back_every_s)
+        self.note_log: NoteLog | None = NoteLog(config.name)  # None: `check` prints the notes itself
         self._last_reconcile = time.monotonic()  # the first look waits one interval
 
     # Database -------------------------------------------------------------------------------------
@@ -147,6 +149,9 @@ class HisDbConnector(Connector):
         token = self.look_back.seal()
         if token is not None:
             result.checkpoints[TOKEN] = token  # saved with the events: confirms this poll's rows
+        if self.note_log is not None:
+            self.note_log.saw(result.notes)
+            self.note_log.report()
         return result
 
     # History (hub connector backfill) -------------------------------------------------------------
@@ -340,6 +345,7 @@ class HisDbConnector(Connector):
                 ))
             result.checkpoints[name] = str(committed + 1)  # saved with the events: confirms them
             result.notes.append(f"{len(gone)} rows of {spec.table} were deleted at the source")
+            log.info("%s: %s", self.config.name, result.notes[-1])
 
     def _range(self, spec: TableSpec, checkpoint: str | None, bound: str | None = None,
                since: str | None = None) -> tuple[Select[Any], dict[str, Any]]:
@@ -443,6 +449,7 @@ class HisDbConnector(Connector):
 
     def check(self, sample: Path | None) -> PollResult:
         """From the live database (first batch), a SQLite sample DB, or a JSON/YAML file of rows per table."""
+        self.note_log = None  # the check prints every note itself
         if sample is None:
             return self.poll({})
         if sample.suffix in (".db", ".sqlite", ".sqlite3"):

@@ -55,8 +55,8 @@ class NoteLog:
         now = self.clock()
         for kind, entry in self._kinds.items():
             if entry.count and (entry.logged_at is None or now - entry.logged_at >= self.every_s):
-                log.warning("%s: %d %s since %s: %s (latest: %s)", self.connector, entry.count,
+                log.warning("%s: %d %s %s: %s (latest: %s)", self.connector, entry.count,
                             "row" if entry.count == 1 else "rows",
-                            "the start" if entry.logged_at is None else f"{(now - entry.logged_at) / 60:.0f} min ago",
+                            "so far" if entry.logged_at is None else f"in the last {(now - entry.logged_at) / 60:.0f} min",
                             kind, entry.latest)
                 entry.count, entry.logged_at = 0, now

@@ -84,7 +84,7 @@ _SHAPES: dict[Shape, list[Leaf | None] | None] = {}
 # (check, type, value) of leaf values that passed: most repeat (systems, codes, units, statuses), and a
 # primitive type's check depends on the value alone. Short values only; forgotten when full.
 _PASSED: set[tuple[int, type, Any]] = set()
-_PASSED_MAX = 100_000
+_PASSED_MAX = 20_000
 _PASSED_LONGEST = 128
 
 

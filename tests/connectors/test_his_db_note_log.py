@@ -28,7 +28,7 @@ def test_each_kind_is_logged_when_first_seen_then_at_most_once_per_interval(capl
                "3 rows of HZXX were deleted at the source"])  # no row's position: logged where it is made
     notes.report()
     (line,) = _lines(caplog)
-    assert line.startswith("th01-his: 2 rows since the start: unmapped local code '…' (column XB, code table sex)")
+    assert line.startswith("th01-his: 2 rows so far: unmapped local code '…' (column XB, code table sex)")
     assert line.endswith("(latest: HZXX:2026-11-23 08:00:01|2: unmapped local code 'A2' (column XB, code table sex); kept)")
     notes.saw(["HZXX:2026-11-23 09:00:00|3: unmapped local code 'A3' (column XB, code table sex); kept"])
     now[0] += 3599
@@ -37,7 +37,7 @@ def test_each_kind_is_logged_when_first_seen_then_at_most_once_per_interval(capl
     now[0] += 1
     notes.report()
     (line,) = _lines(caplog)
-    assert line.startswith("th01-his: 1 row since 60 min ago: unmapped local code '…'") and "|3:" in line
+    assert line.startswith("th01-his: 1 row in the last 60 min: unmapped local code '…'") and "|3:" in line
     notes.report()
     assert _lines(caplog) == []  # nothing new
 
@@ -48,7 +48,7 @@ def test_kinds_beyond_the_limit_are_counted_together(caplog: pytest.LogCaptureFi
     notes.saw([f"T:1|{i}: note of kind {i}" for i in range(5)])
     notes.report()
     lines = _lines(caplog)
-    assert len(lines) == 3 and f"3 rows since the start: {OTHER}" in lines[2]
+    assert len(lines) == 3 and f"3 rows so far: {OTHER}" in lines[2]
 
 
 def test_a_polling_connector_logs_its_notes_and_a_check_does_not(tmp_path: Path,
@@ -65,5 +65,5 @@ def test_a_polling_connector_logs_its_notes_and_a_check_does_not(tmp_path: Path,
     result = connector.poll({})
     assert [e.flags for e in result.events] == [("resident-id-check-digit",)] * 2
     (line,) = _lines(caplog)
-    assert line.startswith("th01-his: 2 rows since the start: resident ID '…' fails its check digit; kept and flagged")
+    assert line.startswith("th01-his: 2 rows so far: resident ID '…' fails its check digit; kept and flagged")
     assert "HZXX:" in line and "|0000000002:" in line

@@ -110,19 +110,19 @@ def foreign_identifier(resource: Any, facility_id: str, where: str) -> tuple[str
     return where + "".join(reversed(steps)), system
 
 
-_CONTAINERS = (dict, list)  # JSON's; exact types, checked once per node of every resource
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` in isinstance built a union at every node
 
 
 def _foreign(node: Any, facility_id: str) -> tuple[list[str], str] | None:
     """The path to the first foreign identifier's system, its steps last first (the path of each
     resource is written only for the one that is refused), and that system."""
-    if type(node) is list:
+    if isinstance(node, list):
         for i, item in enumerate(node):
-            if type(item) in _CONTAINERS and (found := _foreign(item, facility_id)):
+            if isinstance(item, _CONTAINERS) and (found := _foreign(item, facility_id)):
                 found[0].append(f"[{i}]")
                 return found
         return None
-    if type(node) is not dict:
+    if not isinstance(node, dict):
         return None
     for key, value in node.items():
         if key in _IDENTIFIER_KEYS:
@@ -137,7 +137,7 @@ def _foreign(node: Any, facility_id: str) -> tuple[list[str], str] | None:
                 if found := _foreign(identifier, facility_id):  # e.g. its assigner
                     found[0].append(f".{key}")
                     return found
-        elif type(value) in _CONTAINERS and (found := _foreign(value, facility_id)):
+        elif isinstance(value, _CONTAINERS) and (found := _foreign(value, facility_id)):
             found[0].append(f".{key}")
             return found
     return None

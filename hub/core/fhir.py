@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from hub.core.errors import PermanentError
-from hub.core.fhir_shapes import MAX_SHAPES, Leaf, Shape, Uncacheable, leaf_checks, shape_of
+from hub.core.fhir_shapes import MAX_SHAPES, Leaf, Shape, Uncacheable, leaf_checks, r4_model, shape_of
 
 # Required value-set bindings of the elements the hub relies on. fhir.resources checks types and
 # cardinality but not bindings, so `"status": "teleported"` would otherwise pass.
@@ -55,12 +54,11 @@ def validate_resource(resource: Any) -> dict[str, Any]:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str) or not resource_type:
         raise FhirValidationError("?", [FhirIssue("resourceType", "missing resourceType")])
-    try:
-        model = get_fhir_model_class(resource_type)
-    except (KeyError, ValueError, AttributeError, ImportError):
+    model = r4_model(resource_type)
+    if model is None:
         raise FhirValidationError(
             resource_type, [FhirIssue("resourceType", f"unknown FHIR R4 resource type {resource_type!r}")]
-        ) from None
+        )
     leaves: list[Any] = []
     shape = shape_of(resource, leaves)
     if not _known_good(shape, leaves):
@@ -148,11 +146,9 @@ def _unknown_inner_type(node: Any, path: str = "") -> tuple[str, str] | None:
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, value in items:
         inner = f"{path}.{key}" if path else str(key)
-        if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-            try:
-                get_fhir_model_class(value["resourceType"])
-            except (KeyError, ValueError, AttributeError, ImportError):
-                return inner, value["resourceType"]
+        if isinstance(value, dict) and isinstance(value.get("resourceType"), str) \
+                and r4_model(value["resourceType"]) is None:
+            return inner, value["resourceType"]
         if isinstance(value, dict | list) and (found := _unknown_inner_type(value, inner)):
             return found
     return None

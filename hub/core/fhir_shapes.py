@@ -119,6 +119,14 @@ def _element(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def r4_model(resource_type: str) -> Any:
+    """The R4B model class of a resource type, or None for a type R4 does not have."""
+    try:
+        return get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return None
+
+
 def _model_class(element: Any, resource_type: Any = None) -> type[FHIRAbstractModel] | None:
     getter = getattr(element, "get_model_klass", None)
     if getter is None:
@@ -127,10 +135,10 @@ def _model_class(element: Any, resource_type: Any = None) -> type[FHIRAbstractMo
     if isinstance(klass, type) and klass.__name__ in ("Resource", "DomainResource") and isinstance(resource_type, str):
         # Any resource (`contained`): the models validate it as the type it names, and the shape holds
         # that name, so the walk types it the same way.
-        try:
-            klass = get_fhir_model_class(resource_type)
-        except (KeyError, ValueError, AttributeError, ImportError):
-            raise Uncacheable(resource_type) from None
+        named = r4_model(resource_type)
+        if named is None:
+            raise Uncacheable(resource_type)
+        klass = named
     if not isinstance(klass, type) or not issubclass(klass, FHIRAbstractModel) or klass.__name__ in (
         "Resource", "DomainResource", "FHIRPrimitiveExtension",
     ):
